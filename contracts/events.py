@@ -1,0 +1,208 @@
+"""One pydantic model per event type of wire contract v1.
+
+These models are the contract in code: JSON Schema in `contracts/schemas/` is exported from
+them, and fields may only be added within v1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.base import WireModel
+
+Id = Field(min_length=1, max_length=256)
+
+# ----------------------------------------------------------------------------- inbound
+
+
+class OrderLineItem(WireModel):
+    line_item_id: str = Id
+    offer_id: str = Field(min_length=1, max_length=256)
+    quantity: int = Field(ge=1)
+    billing_plan: str | None = None
+    term_duration: str | None = None
+    # Missing or null is not a malformed message: that line is blocked with 800016.
+    partner_id_on_record: str | None = Field(default=None, max_length=256)
+
+
+class OrderPlaced(WireModel):
+    """`csp.order.placed.v1` on `csp.orders.v1`."""
+
+    order_id: str = Id
+    distributor_id: str = Id
+    customer_id: str = Id
+    placed_at: AwareDatetime
+    line_items: list[OrderLineItem] = Field(min_length=1, max_length=1000)
+
+
+class SubscriptionChangeRequested(WireModel):
+    """`csp.subscription.change-requested.v1` on `csp.subscription-changes.v1`."""
+
+    change_id: str = Id
+    subscription_id: str = Id
+    # For a P2P transfer, the receiving distributor.
+    distributor_id: str = Id
+    customer_id: str = Id
+    # Free text on purpose: a kind outside the known list is accepted as `not_in_scope`.
+    kind: str = Field(min_length=1, max_length=128)
+    requested_at: AwareDatetime
+    partner_id_on_record: str | None = Field(default=None, max_length=256)
+    scheduled_change_set_at: AwareDatetime | None = None
+    details: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+class DistributorUpserted(WireModel):
+    distributor_id: str = Id
+    name: str
+    country: str = Field(max_length=8)
+    csp_region: str | None = None
+    preferred_language: Literal["en", "ja"] = "en"
+
+
+class PartnerAccountUpserted(WireModel):
+    partner_id: str = Id
+    account_type: Literal["PLA", "PGA"]
+    status: Literal["active", "inactive"]
+    name: str
+    reseller_tenant_id: str | None = None
+
+
+class ResellerTenantUpserted(WireModel):
+    reseller_tenant_id: str = Id
+    name: str
+    kind: Literal["csp_indirect_reseller", "direct_bill"]
+    status: Literal["active", "suspended", "pending_onboarding", "deleted"]
+    indirect_reseller_authorized: bool
+    country: str = Field(max_length=8)
+    csp_region: str | None = None
+
+
+class PartnershipUpserted(WireModel):
+    distributor_id: str = Id
+    reseller_tenant_id: str = Id
+    status: Literal["requested", "active", "removed"]
+
+
+class CustomerAssignmentUpserted(WireModel):
+    customer_id: str = Id
+    reseller_tenant_id: str = Id
+    distributor_id: str = Id
+    status: Literal["assigned", "removed"]
+
+
+class GdapRelationshipUpserted(WireModel):
+    relationship_id: str = Id
+    customer_id: str = Id
+    reseller_tenant_id: str = Id
+    roles: list[str] = Field(default_factory=list)
+    # Graph's delegatedAdminRelationshipStatus; open-ended, so plain text.
+    status: str = Field(min_length=1, max_length=64)
+    ends_at: AwareDatetime | None = None
+
+
+RegistryEvent = (
+    DistributorUpserted
+    | PartnerAccountUpserted
+    | ResellerTenantUpserted
+    | PartnershipUpserted
+    | CustomerAssignmentUpserted
+    | GdapRelationshipUpserted
+)
+
+# ---------------------------------------------------------------------------- internal
+
+TransactionKind = Literal["new_order", "subscription_change"]
+
+
+class ValidationLine(WireModel):
+    line_item_id: str
+    partner_id_on_record: str | None = None
+
+
+class ValidationRequested(WireModel):
+    """`por.validation.requested.v1` on `por.validation-requests.v1` (internal)."""
+
+    source_event_id: str
+    transaction_kind: TransactionKind
+    order_id: str | None = None
+    change_id: str | None = None
+    subscription_id: str | None = None
+    change_kind: str | None = None
+    distributor_id: str
+    customer_id: str
+    requested_at: AwareDatetime
+    lines: list[ValidationLine] = Field(min_length=1)
+    # Set by a re-validation: the decision this one replaces, so billing can tell.
+    supersedes_decision_id: str | None = None
+
+
+# ---------------------------------------------------------------------------- outbound
+
+Basis = Literal[
+    "validated",
+    "exempt_renewal",
+    "exempt_scheduled_before_enforcement",
+    "before_enforcement",
+    "not_in_scope",
+]
+
+
+class ErrorDetail(WireModel):
+    code: int
+    message: str
+    remediation: list[str]
+
+
+class DecisionLine(WireModel):
+    line_item_id: str
+    partner_id_on_record: str | None
+    error_codes: list[int]
+    errors: list[ErrorDetail]
+
+
+class TransactionDecision(WireModel):
+    decision_id: str
+    source_event_id: str
+    transaction_kind: TransactionKind
+    order_id: str | None = None
+    change_id: str | None = None
+    subscription_id: str | None = None
+    change_kind: str | None = None
+    distributor_id: str
+    customer_id: str
+    outcome: Literal["accepted", "blocked"]
+    basis: Basis
+    error_codes: list[int]
+    primary_error_code: int | None
+    lines: list[DecisionLine]
+    decided_at: AwareDatetime
+    supersedes_decision_id: str | None = None
+
+
+class TransactionAccepted(TransactionDecision):
+    """`por.transaction.accepted.v1` on `por.decisions.v1`."""
+
+    outcome: Literal["accepted"] = "accepted"
+
+
+class TransactionBlocked(TransactionDecision):
+    """`por.transaction.blocked.v1` on `por.decisions.v1`. Only basis `validated` blocks."""
+
+    outcome: Literal["blocked"] = "blocked"
+    basis: Literal["validated"] = "validated"
+
+
+class GdapPrivilegesRevoked(WireModel):
+    """`gdap.privileges.revoked.v1` on `gdap.revocations.v1`."""
+
+    relationship_id: str
+    customer_id: str
+    reseller_tenant_id: str
+    reason: Literal["reseller_suspended", "customer_unassigned"]
+    cause_event_id: str
+    revoked_at: AwareDatetime

@@ -1,0 +1,1 @@
+"""The thin shell every service shares: configuration, database, consumer runtime, logging."""

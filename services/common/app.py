@@ -1,0 +1,44 @@
+"""Assemble services into one faststream app: one broker, one producer, one runtime each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from services.common.config import Settings
+from services.common.runtime import Runtime, Service, new_producer
+
+
+def build_broker(settings: Settings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"porgate-{settings.instance_id}",
+        graceful_timeout=15.0,
+        description="porgate: Partner of Record validation and GDAP revocation for CSP distributors",
+    )
+
+
+def build_app(services: Sequence[Service], settings: Settings) -> tuple[FastStream, list[Runtime]]:
+    """The faststream app for `porgate run`; tests and `porgate dev` use its start() and stop()."""
+    broker = build_broker(settings)
+    producer = new_producer(settings)
+    runtimes = [Runtime(service, settings, producer) for service in services]
+    for runtime in runtimes:
+        runtime.attach(broker)
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def start_runtimes() -> None:
+        await producer.start()
+        for runtime in runtimes:
+            await runtime.start()
+
+    @app.after_shutdown
+    async def stop_runtimes() -> None:
+        for runtime in runtimes:
+            await runtime.stop()
+        await producer.stop()
+
+    return app, runtimes

@@ -1,0 +1,79 @@
+"""Configuration from `PORGATE_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+
+from pydantic import AwareDatetime, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.domain.scope import DEFAULT_ENFORCEMENT_START
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORGATE_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/porgate"
+    enforcement_start: AwareDatetime = DEFAULT_ENFORCEMENT_START
+
+    # A JSON object of country code -> CSP region that overrides the shipped table.
+    region_overrides_file: str | None = None
+
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr | None = None
+    notify_webhook_timeout_s: float = 10.0
+    # Attempts per delivery before it is recorded as failed (retry with `porgate notifications retry`).
+    notify_max_attempts: int = 8
+
+    # gdap-revoker: "ledger" records terminations; "graph" calls Microsoft Graph.
+    gdap_gateway: str = Field(default="ledger", pattern="^(ledger|graph)$")
+    graph_base_url: str = "https://graph.microsoft.com"
+    graph_token_url: str | None = None  # https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    graph_timeout_s: float = 10.0
+    graph_max_attempts: int = 6
+
+    # Consumer tuning.
+    consumer_max_records: int = 500
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+    # Attempts for a message that fails with a non-transient error before it is dead-lettered.
+    poison_attempts: int = 3
+
+    # API: comma-separated KEY=DISTRIBUTOR_ID pairs; each key may act for one distributor only.
+    api_keys: SecretStr | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    metrics_port: int | None = None
+
+    # Prepended to every topic and consumer group: several environments (or test runs) can
+    # share one cluster. Empty in production, so names are exactly the contract's.
+    topic_prefix: str = ""
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    instance_id: str = "porgate"
+
+    def api_key_map(self) -> dict[str, str]:
+        if self.api_keys is None:
+            return {}
+        pairs = (p.strip() for p in self.api_keys.get_secret_value().split(","))
+        out = {}
+        for pair in pairs:
+            if pair:
+                key, _, distributor = pair.partition("=")
+                if key and distributor:
+                    out[key.strip()] = distributor.strip()
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def enforcement_start(settings: Settings) -> datetime:
+    return settings.enforcement_start

@@ -1,0 +1,95 @@
+"""PostgreSQL access: one pool per service, pinned to the service's own schema, and migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+_SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_FILE_RE = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
+
+
+def _check_schema(schema: str) -> str:
+    # Identifiers cannot be bound as parameters; only our own fixed names reach here.
+    if not _SCHEMA_RE.fullmatch(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    return schema
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": _check_schema(schema), "application_name": f"porgate-{schema}"},
+        command_timeout=60,
+    )
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(*folders: Path) -> list[Migration]:
+    """Runtime tables (inbox, outbox) first, then the service's own, each in file order."""
+    out: list[Migration] = []
+    for folder in folders:
+        prefix = "runtime" if folder == RUNTIME_MIGRATIONS else "service"
+        for path in sorted(folder.glob("*.sql")):
+            if not _FILE_RE.fullmatch(path.name):
+                raise ValueError(f"migration file name {path.name!r} is not NNN_name.sql")
+            out.append(Migration(f"{prefix}/{path.stem}", path.read_text()))
+    return out
+
+
+async def migrate(dsn: str, schema: str, folder: Path) -> list[str]:
+    """Apply what is missing of the runtime's and `folder`'s migrations to `schema`.
+
+    An advisory lock serialises concurrent migrators (several replicas starting at once),
+    and a checksum mismatch stops the run: an applied migration must never change.
+    """
+    schema = _check_schema(schema)
+    conn = await asyncpg.connect(dsn)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"porgate-migrate:{schema}")
+        try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            await conn.execute(f"SET search_path TO {schema}")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+            for m in load_migrations(RUNTIME_MIGRATIONS, folder):
+                if m.version in done:
+                    if done[m.version] != m.checksum:
+                        raise RuntimeError(f"{schema}: applied migration {m.version} was edited afterwards")
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", m.version, m.checksum
+                    )
+                applied_now.append(m.version)
+                log.info("migration applied", extra={"schema": schema, "version": m.version})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"porgate-migrate:{schema}")
+    finally:
+        await conn.close()
+    return applied_now

@@ -1,0 +1,441 @@
+"""The consumer runtime every service runs on: at-least-once, once-only effects, DLQ, retries.
+
+For each batch a faststream subscriber hands over:
+1. decode every record; what can never be processed goes to the DLQ with a reason;
+2. in one PostgreSQL transaction: claim the events' ids in the inbox (a redelivery or a
+   replay claims nothing and has no effect), run the service's handler for each claimed
+   event, and write what it emits to the outbox;
+3. after commit, publish the outbox rows and mark them published;
+4. only then commit the Kafka offsets.
+A crash anywhere before 4 redelivers the batch, and the inbox makes that harmless; outbox
+rows a crash left unpublished are sent when their event is redelivered, or on the next start.
+
+Transient failures (database or broker unreachable) are retried with capped exponential
+backoff, without moving on. Any other failure is retried a few times per event and then
+dead-lettered with its reason, so one poison message never stops a consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.middlewares import AckPolicy
+from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponential_jitter
+
+from contracts.codec import InvalidMessage, decode, encode
+from contracts.envelope import CloudEvent
+from contracts.topics import DLQ, Topic
+from services.common import metrics
+from services.common.config import Settings
+from services.common.db import create_pool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message a handler emits; written to the outbox in the handler's transaction."""
+
+    topic: Topic
+    key: str | None
+    event: CloudEvent[Any]
+
+
+Handle = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Sequence[Outgoing]]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    # Names the consumer group (porgate.SERVICE.NAME): each consumer commits its own offsets.
+    name: str
+    topics: tuple[Topic, ...]
+    handle: Handle
+    description: str = ""
+
+
+@dataclass
+class Service:
+    """A service: its schema and migrations, its consumers, its background workers."""
+
+    name: str
+    schema: str
+    migrations: Path
+    consumers: tuple[Consumer, ...]
+    # Long-running loops (delivery, termination), given the started runtime.
+    workers: tuple[Callable[["Runtime"], Awaitable[None]], ...] = ()
+    pool_size: int = 5
+
+
+class Stopping(Exception):
+    """The process is shutting down: abandon the batch uncommitted; it will be redelivered."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(
+        exc,
+        (
+            OSError,
+            asyncio.TimeoutError,
+            KafkaError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.TooManyConnectionsError,
+            asyncpg.OperatorInterventionError,  # admin shutdown, crash recovery
+            asyncpg.SerializationError,
+            asyncpg.DeadlockDetectedError,
+        ),
+    )
+
+
+def _headers(*pairs: tuple[str, str]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in pairs]
+
+
+CONTENT_TYPE = _headers(("content-type", "application/cloudevents+json"))
+
+
+@dataclass
+class Runtime:
+    service: Service
+    settings: Settings
+    producer: AIOKafkaProducer
+    pool: asyncpg.Pool | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ naming
+
+    def topic_name(self, topic: Topic) -> str:
+        return self.settings.topic_prefix + topic.name
+
+    def contract_topic(self, actual: str) -> str:
+        p = self.settings.topic_prefix
+        return actual[len(p):] if p and actual.startswith(p) else actual
+
+    def group_id(self, consumer: Consumer) -> str:
+        return f"{self.settings.topic_prefix}porgate.{self.service.name}.{consumer.name}"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.pool = await self.retrying(
+            "connect", lambda: create_pool(self.settings.database_url, self.service.schema, max_size=self.service.pool_size)
+        )
+        await self.publish_unpublished()
+        for worker in self.service.workers:
+            self._tasks.append(asyncio.create_task(worker(self), name=f"{self.service.name}:{worker.__name__}"))
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        self.wakeup.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.pool is not None:
+            await self.pool.close()
+
+    def attach(self, broker: KafkaBroker) -> None:
+        for consumer in self.service.consumers:
+            self._subscribe(broker, consumer)
+
+    def _subscribe(self, broker: KafkaBroker, consumer: Consumer) -> None:
+        runtime = self
+
+        # faststream's KafkaMessage annotation injects the message itself (records and consumer).
+        async def handle_batch(message: KafkaMessage) -> None:
+            await runtime.process_batch(consumer, message)
+
+        handle_batch.__name__ = f"{self.service.name}_{consumer.name}".replace("-", "_")
+        broker.subscriber(
+            *(self.topic_name(t) for t in consumer.topics),
+            group_id=self.group_id(consumer),
+            batch=True,
+            max_records=self.settings.consumer_max_records,
+            batch_timeout_ms=50,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            # Bytes stay bytes: decoding, and its failures, are ours (see process_batch).
+            decoder=_raw_decoder,
+            title=f"{self.service.name}:{consumer.name}",
+            description=consumer.description or None,
+        )(handle_batch)
+
+    # ------------------------------------------------------------------ retries
+
+    async def retrying(self, operation: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run `fn` until it succeeds, backing off on transient failures; give up only on stop."""
+
+        def before_sleep(state) -> None:
+            metrics.RETRIES.labels(self.service.name, operation).inc()
+            exc = state.outcome.exception()
+            log.warning(
+                "transient failure, retrying",
+                extra={"service": self.service.name, "operation": operation, "attempt": state.attempt_number,
+                       "error": f"{type(exc).__name__}: {exc}"},
+            )
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping.is_set()),
+            wait=wait_exponential_jitter(initial=self.settings.retry_initial_s, max=self.settings.retry_max_s),
+            stop=stop_never,
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        ):
+            with attempt:
+                return await fn()
+
+    async def _sleep(self, seconds: float) -> None:
+        # Wake early on shutdown, so SIGTERM never waits out a long backoff.
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            return
+        raise Stopping()
+
+    # ------------------------------------------------------------------ the batch
+
+    async def process_batch(self, consumer: Consumer, message: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord, ...] = message.raw_message  # type: ignore[assignment]
+        started = time.perf_counter()
+        try:
+            good: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
+            dead: list[tuple[ConsumerRecord, str]] = []
+            for record in records:
+                try:
+                    good.append((record, decode(record.value, self.contract_topic(record.topic))))
+                except InvalidMessage as exc:
+                    dead.append((record, str(exc)))
+            if dead:
+                await self.dead_letter(consumer, dead)
+            if good:
+                await self._apply(consumer, good)
+            await self._commit(message)
+        except BaseException:
+            # Never let the consumer move past records whose effect is not durable.
+            try:
+                await message.nack()
+            finally:
+                raise
+        metrics.PROCESSING.labels(self.service.name).observe(time.perf_counter() - started)
+
+    async def _commit(self, message: KafkaMessage) -> None:
+        try:
+            await message.ack()
+        except KafkaError as exc:
+            # Typically a rebalance took the partitions away: the new owner gets these
+            # records again, and the inbox makes them no-ops there.
+            log.warning("offset commit failed", extra={"service": self.service.name, "error": repr(exc)})
+
+    async def _apply(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> None:
+        try:
+            await self.retrying("apply", lambda: self._transaction(consumer, items))
+        except Stopping:
+            raise
+        except Exception:
+            if len(items) == 1:
+                await self._apply_poison(consumer, items[0])
+                return
+            # One bad event must not hold back the rest: settle them one at a time.
+            log.warning("batch failed; applying its events one by one", extra={"service": self.service.name}, exc_info=True)
+            for item in items:
+                await self._apply_one(consumer, item)
+
+    async def _apply_one(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> None:
+        try:
+            await self.retrying("apply", lambda: self._transaction(consumer, [item]))
+        except Stopping:
+            raise
+        except Exception:
+            await self._apply_poison(consumer, item)
+
+    async def _apply_poison(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> None:
+        attempts = max(1, self.settings.poison_attempts)
+        last: BaseException | None = None
+        for attempt in range(1, attempts):
+            await self._sleep(min(self.settings.retry_max_s, self.settings.retry_initial_s * 2**attempt))
+            try:
+                await self.retrying("apply", lambda: self._transaction(consumer, [item]))
+                return
+            except Stopping:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure counts against the budget
+                last = exc
+        record, event = item
+        reason = f"processing failed after {attempts} attempts"
+        if last is not None:
+            reason += f": {type(last).__name__}: {last}"
+        log.error("dead-lettering a message that cannot be processed",
+                  extra={"service": self.service.name, "event_id": event.id, "error": reason})
+        await self.dead_letter(consumer, [(record, reason)])
+
+    async def _transaction(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> None:
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                ids = [e.id for _, e in items]
+                claimed = {
+                    r["event_id"]
+                    for r in await conn.fetch(
+                        "INSERT INTO inbox (event_id, event_type, body_sha256)"
+                        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
+                        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                        ids,
+                        [e.type for _, e in items],
+                        [hashlib.sha256(r.value).digest() for r, _ in items],
+                    )
+                }
+                outgoing: list[tuple[str, Outgoing]] = []
+                duplicates: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
+                for record, event in items:
+                    if event.id in claimed:
+                        claimed.discard(event.id)  # a second copy in the same batch is a duplicate
+                        outgoing.extend((event.id, out) for out in await consumer.handle(conn, event))
+                        metrics.MESSAGES.labels(self.service.name, self.contract_topic(record.topic), "processed").inc()
+                    else:
+                        duplicates.append((record, event))
+                        metrics.MESSAGES.labels(self.service.name, self.contract_topic(record.topic), "duplicate").inc()
+                rows = await self._write_outbox(conn, outgoing) if outgoing else []
+                if duplicates:
+                    rows += await self._outbox_for(conn, [e.id for _, e in duplicates])
+                    conflicting = await self._conflicting(conn, duplicates)
+        if rows:
+            await self.publish_rows(rows)
+        if duplicates and conflicting:
+            await self.dead_letter(consumer, conflicting)
+        self.wakeup.set()
+
+    async def _write_outbox(self, conn, outgoing: list[tuple[str, Outgoing]]) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "INSERT INTO outbox (source_event_id, topic, key, value)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
+            " RETURNING id, topic, key, value",
+            [source for source, _ in outgoing],
+            [o.topic.name for _, o in outgoing],
+            [o.key.encode() if o.key is not None else None for _, o in outgoing],
+            [encode(o.event) for _, o in outgoing],
+        )
+
+    async def _outbox_for(self, conn, source_event_ids: list[str]) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL AND source_event_id = ANY($1::text[])",
+            source_event_ids,
+        )
+
+    async def _conflicting(self, conn, duplicates) -> list[tuple[ConsumerRecord, str]]:
+        known = {
+            r["event_id"]: bytes(r["body_sha256"])
+            for r in await conn.fetch(
+                "SELECT event_id, body_sha256 FROM inbox WHERE event_id = ANY($1::text[])", [e.id for _, e in duplicates]
+            )
+        }
+        return [
+            (record, f"event id {event.id!r} was already processed with a different body; this copy was ignored")
+            for record, event in duplicates
+            if known.get(event.id) not in (None, hashlib.sha256(record.value).digest())
+        ]
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish_rows(self, rows: Sequence[asyncpg.Record]) -> None:
+        async def send() -> None:
+            futures = [
+                await self.producer.send(
+                    self.settings.topic_prefix + row["topic"],
+                    value=bytes(row["value"]),
+                    key=bytes(row["key"]) if row["key"] is not None else None,
+                    headers=CONTENT_TYPE,
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+
+        await self.retrying("publish", send)
+        assert self.pool is not None
+        await self.retrying(
+            "outbox",
+            lambda: self.pool.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            ),
+        )
+
+    async def publish_unpublished(self) -> int:
+        """Send what a crash left in the outbox. Consumers dedupe, so a double send is harmless."""
+        assert self.pool is not None
+        total = 0
+        while True:
+            rows = await self.retrying(
+                "outbox",
+                lambda: self.pool.fetch(
+                    "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1000"
+                ),
+            )
+            if not rows:
+                return total
+            await self.publish_rows(rows)
+            total += len(rows)
+
+    async def emit(self, conn: asyncpg.Connection, source_id: str, outgoing: list[Outgoing]) -> list[asyncpg.Record]:
+        """For workers: write to the outbox inside their own transaction; publish after commit."""
+        return await self._write_outbox(conn, [(source_id, o) for o in outgoing])
+
+    async def dead_letter(self, consumer: Consumer, items: list[tuple[ConsumerRecord, str]]) -> None:
+        failed_at = datetime.now(timezone.utc).isoformat()
+
+        async def send() -> None:
+            futures = []
+            for record, reason in items:
+                headers = list(record.headers or ()) + _headers(
+                    ("x-dlq-source-topic", self.contract_topic(record.topic)),
+                    ("x-dlq-source-partition", str(record.partition)),
+                    ("x-dlq-source-offset", str(record.offset)),
+                    ("x-dlq-consumer-group", self.group_id(consumer)),
+                    ("x-dlq-error", reason[:1000]),
+                    ("x-dlq-failed-at", failed_at),
+                )
+                futures.append(
+                    await self.producer.send(
+                        self.topic_name(DLQ), value=record.value, key=record.key, headers=headers
+                    )
+                )
+            await asyncio.gather(*futures)
+
+        await self.retrying("dead-letter", send)
+        for record, reason in items:
+            metrics.DEAD_LETTERS.labels(self.service.name, self.contract_topic(record.topic)).inc()
+            log.warning(
+                "message dead-lettered",
+                extra={"service": self.service.name, "topic": record.topic, "partition": record.partition,
+                       "offset": record.offset, "reason": reason},
+            )
+
+
+async def _raw_decoder(msg: Any) -> Any:
+    return msg.body
+
+
+def new_producer(settings: Settings) -> AIOKafkaProducer:
+    # No idempotent producer: Tansu (the embedded broker) lacks InitProducerId, and the
+    # consumers' inbox already makes a duplicate send harmless.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=2,
+        max_request_size=2 * 1024 * 1024,
+        client_id=f"porgate-{settings.instance_id}",
+    )

@@ -1,0 +1,1 @@
+"""Domain rules and reference data for POR validation."""

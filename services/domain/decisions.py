@@ -1,0 +1,123 @@
+"""From rules-engine codes to the decision events billing consumes. Pure."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from contracts.errors import describe
+from contracts.events import (
+    DecisionLine,
+    ErrorDetail,
+    TransactionAccepted,
+    TransactionBlocked,
+    TransactionDecision,
+    ValidationLine,
+    ValidationRequested,
+)
+from services.domain.por_rules import Registry, evaluate_por, union_codes
+from services.domain.scope import Basis, order_basis
+
+# Fixed so that every instance, and every replay, derives the same ids.
+NAMESPACE = uuid.UUID("5b0e8f3c-6f2f-4a3e-9d0c-8f7f2b7c1a10")
+
+
+def decision_id_for(source_event_id: str, supersedes_decision_id: str | None = None) -> str:
+    """Same source event, same decision id; a re-validation gets its own."""
+    name = f"decision:{source_event_id}"
+    if supersedes_decision_id:
+        name += f":supersedes:{supersedes_decision_id}"
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def derived_event_id(kind: str, *parts: str) -> str:
+    """A deterministic CloudEvents id for an event caused by another event."""
+    return str(uuid.uuid5(NAMESPACE, ":".join((kind, *parts))))
+
+
+def decision_line(line_item_id: str, partner_id: str | None, codes: Sequence[int]) -> DecisionLine:
+    errors = []
+    for code in codes:
+        text = describe(code, "en")
+        errors.append(ErrorDetail(code=int(code), message=text.message, remediation=list(text.remediation)))
+    return DecisionLine(
+        line_item_id=line_item_id,
+        partner_id_on_record=partner_id,
+        error_codes=[int(c) for c in codes],
+        errors=errors,
+    )
+
+
+def make_decision(
+    request: ValidationRequested,
+    *,
+    basis: Basis,
+    lines: list[DecisionLine],
+    decided_at: datetime,
+) -> TransactionDecision:
+    codes = [int(c) for c in union_codes([line.error_codes for line in lines])]
+    model = TransactionBlocked if codes else TransactionAccepted
+    return model(
+        decision_id=decision_id_for(request.source_event_id, request.supersedes_decision_id),
+        source_event_id=request.source_event_id,
+        transaction_kind=request.transaction_kind,
+        order_id=request.order_id,
+        change_id=request.change_id,
+        subscription_id=request.subscription_id,
+        change_kind=request.change_kind,
+        distributor_id=request.distributor_id,
+        customer_id=request.customer_id,
+        basis=basis,
+        error_codes=codes,
+        primary_error_code=codes[0] if codes else None,
+        lines=lines,
+        decided_at=decided_at,
+        supersedes_decision_id=request.supersedes_decision_id,
+    )
+
+
+def request_basis(request: ValidationRequested, enforcement_start: datetime) -> Basis:
+    # subscription-change sends only the changes that need validating; orders are all sent.
+    if request.transaction_kind == "new_order":
+        return order_basis(request.requested_at, enforcement_start)
+    return "validated"
+
+
+def decide(
+    request: ValidationRequested,
+    registry: Registry,
+    *,
+    enforcement_start: datetime,
+    decided_at: datetime,
+) -> TransactionDecision:
+    """The decision for one validation request against a registry snapshot."""
+    basis = request_basis(request, enforcement_start)
+    lines = [
+        decision_line(
+            line.line_item_id,
+            line.partner_id_on_record,
+            evaluate_por(line.partner_id_on_record, request.distributor_id, registry)
+            if basis == "validated"
+            else (),
+        )
+        for line in request.lines
+    ]
+    return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
+
+
+def exempt_decision(request: ValidationRequested, basis: Basis, decided_at: datetime) -> TransactionDecision:
+    """An accepted decision without validation, saying why (subscription-change's shortcut)."""
+    assert basis != "validated"
+    lines = [decision_line(line.line_item_id, line.partner_id_on_record, ()) for line in request.lines]
+    return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
+
+
+__all__ = [
+    "ValidationLine",
+    "decide",
+    "decision_id_for",
+    "derived_event_id",
+    "exempt_decision",
+    "make_decision",
+]

@@ -1,0 +1,1 @@
+"""order-intake: turns every order placed upstream into a POR validation request."""

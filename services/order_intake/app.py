@@ -1,0 +1,17 @@
+"""order-intake wiring."""
+
+from pathlib import Path
+
+from contracts.topics import ORDERS
+from services.common.config import Settings
+from services.common.runtime import Consumer, Service
+from services.order_intake.handlers import on_order_placed
+
+
+def build(settings: Settings) -> Service:
+    return Service(
+        name="order-intake",
+        schema="order_intake",
+        migrations=Path(__file__).parent / "migrations",
+        consumers=(Consumer("orders", (ORDERS,), on_order_placed, "Orders placed upstream, to be validated."),),
+    )

@@ -1,0 +1,31 @@
+"""order-intake's handler: record the order, ask for its validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from contracts.codec import new_event
+from contracts.envelope import CloudEvent
+from contracts.events import OrderPlaced
+from contracts.topics import VALIDATION_REQUESTS
+from services.common.runtime import Outgoing
+from services.domain.decisions import derived_event_id
+from services.order_intake import intake, store
+
+SOURCE = "/porgate/order-intake"
+
+
+async def on_order_placed(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+    order: OrderPlaced = event.data
+    await store.record_order(conn, event.id, order)
+    request = intake.validation_request(order, event.id)
+    return [
+        Outgoing(
+            VALIDATION_REQUESTS,
+            order.order_id,
+            # Derived from the order event's id, so a replayed order asks again under the same id.
+            new_event(request, source=SOURCE, id=derived_event_id("validation-request", event.id), subject=order.order_id),
+        )
+    ]

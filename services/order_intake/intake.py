@@ -1,0 +1,20 @@
+"""Pure: an order placed upstream becomes a validation request for por-validator."""
+
+from __future__ import annotations
+
+from contracts.events import OrderPlaced, ValidationLine, ValidationRequested
+
+
+def validation_request(order: OrderPlaced, source_event_id: str) -> ValidationRequested:
+    return ValidationRequested(
+        source_event_id=source_event_id,
+        transaction_kind="new_order",
+        order_id=order.order_id,
+        distributor_id=order.distributor_id,
+        customer_id=order.customer_id,
+        requested_at=order.placed_at,
+        lines=[
+            ValidationLine(line_item_id=li.line_item_id, partner_id_on_record=li.partner_id_on_record)
+            for li in order.line_items
+        ],
+    )

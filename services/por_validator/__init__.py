@@ -1,0 +1,1 @@
+"""por-validator: keeps the partner registry and decides every validation request."""

@@ -1,0 +1,27 @@
+"""por-validator wiring."""
+
+from pathlib import Path
+
+from contracts.topics import PARTNER_REGISTRY, VALIDATION_REQUESTS
+from services.common.config import Settings
+from services.common.runtime import Consumer, Service
+from services.domain.regions import RegionTable
+from services.por_validator.handlers import make_validation_handler, on_registry_event
+
+
+def build(settings: Settings) -> Service:
+    regions = RegionTable.load(settings.region_overrides_file)
+    return Service(
+        name="por-validator",
+        schema="por_validator",
+        migrations=Path(__file__).parent / "migrations",
+        consumers=(
+            Consumer("registry", (PARTNER_REGISTRY,), on_registry_event, "Registry facts projected for validation."),
+            Consumer(
+                "requests",
+                (VALIDATION_REQUESTS,),
+                make_validation_handler(settings.enforcement_start, regions),
+                "Transactions to decide.",
+            ),
+        ),
+    )

@@ -1,0 +1,1 @@
+"""subscription-change: classifies changes to existing subscriptions; exempt ones are decided here."""

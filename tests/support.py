@@ -1,0 +1,110 @@
+"""Test helpers that talk to the real broker: publish envelopes, read topics until a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.common.app import build_app
+from services.common.config import Settings
+from services.registry import build_services
+
+
+def envelope(event_type: str, data: dict[str, Any], *, id: str | None = None, time_: str | None = None) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": id or str(uuid.uuid4()),
+        "source": "/tests",
+        "type": event_type,
+        "time": time_ or datetime.now(timezone.utc).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+class Bus:
+    """Publishes to and reads from one test's prefixed topics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+
+    async def __aenter__(self) -> "Bus":
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.producer.stop()
+
+    async def send(self, topic: str, value: dict | bytes, key: str | None = None) -> None:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        await self.producer.send_and_wait(
+            self.settings.topic_prefix + topic, raw, key=key.encode() if key is not None else None
+        )
+
+    async def read(
+        self,
+        topic: str,
+        until: Callable[[list], bool],
+        timeout: float = 30.0,
+        settle: float = 0.0,
+    ) -> list:
+        """All records of a topic from the start, once `until(records)` holds (then `settle` more seconds)."""
+        consumer = AIOKafkaConsumer(
+            self.settings.topic_prefix + topic,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: list = []
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for recs in batch.values():
+                    records.extend(recs)
+                if until(records):
+                    settle_end = time.monotonic() + settle
+                    while time.monotonic() < settle_end:
+                        for recs in (await consumer.getmany(timeout_ms=100)).values():
+                            records.extend(recs)
+                    return records
+            raise AssertionError(f"timed out on {topic}: {len(records)} record(s) read")
+        finally:
+            await consumer.stop()
+
+    async def events(self, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0) -> list[dict]:
+        records = await self.read(topic, lambda rs: len(rs) >= count, timeout, settle)
+        return [json.loads(r.value) for r in records]
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, names: Sequence[str]):
+    """Run these services in this event loop, as `porgate run` would."""
+    app, runtimes = build_app(build_services(list(names), settings), settings)
+    try:
+        await app.start()
+        yield runtimes
+    finally:
+        await app.stop()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
