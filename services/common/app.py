@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from faststream import FastStream
@@ -11,8 +12,20 @@ from services.common.config import Settings
 from services.common.runtime import Runtime, Service, new_producer
 
 
+class PorgateBroker(KafkaBroker):
+    async def start(self) -> None:
+        # faststream starts subscribers one after another, and each start waits out the
+        # group's join delay (3 s on Apache Kafka, 5 s on Tansu); ten consumer groups in one
+        # process would take most of a minute. Joining them together takes one delay.
+        await self.connect()
+        await asyncio.gather(*(sub.start() for sub in self.subscribers))
+        for pub in self.publishers:
+            await pub.start()
+        self.running = True
+
+
 def build_broker(settings: Settings) -> KafkaBroker:
-    return KafkaBroker(
+    return PorgateBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"porgate-{settings.instance_id}",
         graceful_timeout=15.0,
