@@ -25,13 +25,13 @@ def _settings() -> Settings:
 def migrate() -> None:
     """Apply every service's database migrations (each to its own schema)."""
     from services.common.db import migrate as run_migrations
-    from services.registry import BUILDERS
+    from services.registry import all_services
 
     settings = _settings()
 
     async def go() -> None:
-        for name, build in BUILDERS.items():
-            service = build(settings)
+        for service in all_services(settings):
+            name = service.name
             applied = await run_migrations(settings.database_url, service.schema, service.migrations)
             console.print(f"{name:<20} schema {service.schema:<20} {len(applied)} migration(s) applied")
 
@@ -59,16 +59,16 @@ def run(
 ) -> None:
     """Run one service (or all of them in one process) against the configured servers."""
     from services.common.logs import configure_logging
-    from services.registry import BUILDERS
+    from services.registry import SERVICE_MODULES
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     if service == "all":
-        names = list(BUILDERS)
-    elif service in BUILDERS:
+        names = list(SERVICE_MODULES)
+    elif service in SERVICE_MODULES:
         names = [service]
     else:
-        raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join([*BUILDERS, 'all'])}")
+        raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'all'])}")
     from services.common.app import build_app
     from services.registry import build_services
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from services.common.config import Settings
 from services.common.runtime import Service
-from services.order_intake.app import build as order_intake
-from services.por_validator.app import build as por_validator
-from services.subscription_change.app import build as subscription_change
 
-BUILDERS: dict[str, Callable[[Settings], Service]] = {
-    "order-intake": order_intake,
-    "subscription-change": subscription_change,
-    "por-validator": por_validator,
+# name -> module whose `build(settings) -> Service` defines it. Imported on demand, so
+# `porgate run order-intake` does not load the notifier's HTTP client, for one.
+SERVICE_MODULES: dict[str, str] = {
+    "order-intake": "services.order_intake.app",
+    "subscription-change": "services.subscription_change.app",
+    "por-validator": "services.por_validator.app",
+    "gdap-revoker": "services.gdap_revoker.app",
+    "notifier": "services.notifier.app",
 }
 
 
+def builder(name: str) -> Callable[[Settings], Service]:
+    return importlib.import_module(SERVICE_MODULES[name]).build
+
+
 def build_services(names: list[str], settings: Settings) -> list[Service]:
-    return [BUILDERS[name](settings) for name in names]
+    return [builder(name)(settings) for name in names]
+
+
+def all_services(settings: Settings) -> list[Service]:
+    return build_services(list(SERVICE_MODULES), settings)

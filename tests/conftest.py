@@ -76,10 +76,9 @@ async def settings(kafka, fresh_database) -> Settings:
 
 @pytest.fixture
 async def migrated(settings) -> Settings:
-    from services.registry import BUILDERS
+    from services.registry import all_services
 
-    for build in BUILDERS.values():
-        service = build(settings)
+    for service in all_services(settings):
         await migrate(settings.database_url, service.schema, service.migrations)
     return settings
 

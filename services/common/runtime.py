@@ -174,6 +174,18 @@ class Runtime:
             description=consumer.description or None,
         )(handle_batch)
 
+    async def wait_for_work(self, poll_s: float = 5.0) -> bool:
+        """For workers: wait until a consumer committed something, or `poll_s` passed.
+
+        Polling as well covers work committed by another instance. False once stopping.
+        """
+        try:
+            await asyncio.wait_for(self.wakeup.wait(), timeout=poll_s)
+        except asyncio.TimeoutError:
+            pass
+        self.wakeup.clear()
+        return not self.stopping.is_set()
+
     # ------------------------------------------------------------------ retries
 
     async def retrying(self, operation: str, fn: Callable[[], Awaitable[Any]]) -> Any:
