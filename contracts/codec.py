@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -13,6 +14,8 @@ from contracts.envelope import CloudEvent, RawEnvelope
 from contracts.topics import EVENT_MODELS, EVENT_TYPES, TOPICS_BY_NAME
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+# A JSON-escaped NUL (\u0000), not preceded by an escaped backslash.
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class InvalidMessage(ValueError):
@@ -59,7 +62,7 @@ def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
     except (ValidationError, RecursionError) as exc:
         reason = _first_error(exc, "data.") if isinstance(exc, ValidationError) else "data nested too deeply"
         raise InvalidMessage(f"{env.type}: {reason}") from None
-    if "\x00" in text:
+    if "\x00" in text or ("\\u0000" in text and _ESCAPED_NUL.search(text)):
         # PostgreSQL text cannot hold NUL; refusing here gives a clear reason instead of a
         # database error after retries.
         raise InvalidMessage("NUL character (\\u0000) in a string")

@@ -40,14 +40,17 @@ def migrate() -> None:
 
 @app.command()
 def topics(
-    replication_factor: Annotated[int, typer.Option(help="Replicas per partition (3 in production).")] = 1,
+    replication_factor: Annotated[
+        int | None, typer.Option(help="Replicas per partition; default PORGATE_TOPIC_REPLICATION_FACTOR.")
+    ] = None,
 ) -> None:
     """Create the contract's topics with their configured partitions, retention and compaction."""
     from services.common.topics_admin import create_topics
 
     settings = _settings()
     result = asyncio.run(
-        create_topics(settings.kafka_bootstrap_servers, prefix=settings.topic_prefix, replication_factor=replication_factor)
+        create_topics(settings.kafka_bootstrap_servers, prefix=settings.topic_prefix,
+                      replication_factor=replication_factor or settings.topic_replication_factor)
     )
     for name, state in result.items():
         console.print(f"{name:<32} {state}")
@@ -72,7 +75,7 @@ def run(
     from services.common.app import build_app
     from services.registry import build_services
 
-    app_, _ = build_app(build_services(names, settings), settings)
+    app_, _ = build_app(build_services(names, settings), settings, serve_health=True)
     asyncio.run(app_.run())
 
 

@@ -9,6 +9,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from services.common.config import Settings
+from services.common.health import HttpServer, broker_check, database_check, health_app
 from services.common.runtime import Runtime, Service, new_producer
 
 
@@ -33,7 +34,16 @@ def build_broker(settings: Settings) -> KafkaBroker:
     )
 
 
-def build_app(services: Sequence[Service], settings: Settings) -> tuple[FastStream, list[Runtime]]:
+def health_checks(runtimes: Sequence[Runtime], producer) -> dict:
+    checks = {"broker": broker_check(producer)}
+    for runtime in runtimes:
+        checks[f"database:{runtime.service.schema}"] = database_check(lambda r=runtime: r.pool)
+    return checks
+
+
+def build_app(
+    services: Sequence[Service], settings: Settings, *, serve_health: bool = False
+) -> tuple[FastStream, list[Runtime]]:
     """The faststream app for `porgate run`; tests and `porgate dev` use its start() and stop()."""
     broker = build_broker(settings)
     producer = new_producer(settings)
@@ -41,15 +51,24 @@ def build_app(services: Sequence[Service], settings: Settings) -> tuple[FastStre
     for runtime in runtimes:
         runtime.attach(broker)
     app = FastStream(broker)
+    http = (
+        HttpServer(health_app(health_checks(runtimes, producer)), settings.health_host, settings.health_port)
+        if serve_health and settings.health_port
+        else None
+    )
 
     @app.on_startup
     async def start_runtimes() -> None:
         await producer.start()
         for runtime in runtimes:
             await runtime.start()
+        if http is not None:
+            await http.start()
 
     @app.after_shutdown
     async def stop_runtimes() -> None:
+        if http is not None:
+            await http.stop()
         for runtime in runtimes:
             await runtime.stop()
         await producer.stop()

@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8080
-    metrics_port: int | None = None
+    # `porgate run SERVICE` serves /healthz, /readyz and /metrics here; 0 disables it.
+    health_host: str = "127.0.0.1"
+    health_port: int = 9100
+
+    # `porgate topics`: replicas per partition (3 on a production cluster).
+    topic_replication_factor: int = 1
 
     # Prepended to every topic and consumer group: several environments (or test runs) can
     # share one cluster. Empty in production, so names are exactly the contract's.

@@ -311,6 +311,7 @@ class Runtime:
                         [hashlib.sha256(r.value).digest() for r, _ in items],
                     )
                 }
+                processed_here = set(claimed)
                 outgoing: list[tuple[str, Outgoing]] = []
                 duplicates: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
                 for record, event in items:
@@ -323,7 +324,11 @@ class Runtime:
                         metrics.MESSAGES.labels(self.service.name, self.contract_topic(record.topic), "duplicate").inc()
                 rows = await self._write_outbox(conn, outgoing) if outgoing else []
                 if duplicates:
-                    rows += await self._outbox_for(conn, [e.id for _, e in duplicates])
+                    # Redelivered after a crash between commit and publish: send what is still
+                    # unsent. Copies of an event processed in this very batch have nothing to add.
+                    earlier = [e.id for _, e in duplicates if e.id not in processed_here]
+                    if earlier:
+                        rows += await self._outbox_for(conn, earlier)
                     conflicting = await self._conflicting(conn, duplicates)
         if rows:
             await self.publish_rows(rows)

@@ -1,0 +1,99 @@
+"""Health and metrics over HTTP for a service process: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+Check = Callable[[], Awaitable[None]]
+
+
+def database_check(pool_getter: Callable[[], asyncpg.Pool | None]) -> Check:
+    async def check() -> None:
+        pool = pool_getter()
+        if pool is None:
+            raise RuntimeError("not started")
+        async with asyncio.timeout(2):
+            await pool.fetchval("SELECT 1")
+
+    return check
+
+
+def broker_check(producer: AIOKafkaProducer) -> Check:
+    async def check() -> None:
+        async with asyncio.timeout(3):
+            # A metadata round trip proves the broker answers, not just that a socket is open.
+            await producer.client.fetch_all_metadata()
+
+    return check
+
+
+async def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
+    async def one(check: Check) -> str:
+        try:
+            await check()
+            return "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
+
+    names = list(checks)
+    results = await asyncio.gather(*(one(checks[n]) for n in names))
+    status = dict(zip(names, results, strict=True))
+    return all(v == "ok" for v in results), status
+
+
+def health_routes(checks: dict[str, Check]) -> list[Route]:
+    async def healthz(request: Request) -> Response:
+        healthy, status = await run_checks(checks)
+        return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": status}, 200 if healthy else 503)
+
+    async def live(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", healthz),
+        Route("/livez", live),
+        Route("/metrics", metrics),
+    ]
+
+
+class HttpServer:
+    """uvicorn inside the running event loop, started and stopped with the service."""
+
+    def __init__(self, app, host: str, port: int) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        )
+        self.server.install_signal_handlers = lambda: None  # faststream owns SIGTERM
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()  # surfaces a bind error
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            with contextlib.suppress(Exception):
+                await self.task
+
+
+def health_app(checks: dict[str, Check], extra_routes: Sequence[Route] = ()) -> Starlette:
+    return Starlette(routes=[*health_routes(checks), *extra_routes])
