@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from services.common.config import Settings, get_settings
 
 app = typer.Typer(help="porgate: Partner of Record validation for CSP distributors.", no_args_is_help=True)
-console = Console()
+console = Console(stderr=True)
 
 SERVICE_NAMES = ["order-intake", "subscription-change", "por-validator", "gdap-revoker", "notifier"]
 
@@ -31,9 +35,8 @@ def migrate() -> None:
 
     async def go() -> None:
         for service in all_services(settings):
-            name = service.name
             applied = await run_migrations(settings.database_url, service.schema, service.migrations)
-            console.print(f"{name:<20} schema {service.schema:<20} {len(applied)} migration(s) applied")
+            console.print(f"{service.name:<20} schema {service.schema:<20} {len(applied)} migration(s) applied")
 
     asyncio.run(go())
 
@@ -49,8 +52,11 @@ def topics(
 
     settings = _settings()
     result = asyncio.run(
-        create_topics(settings.kafka_bootstrap_servers, prefix=settings.topic_prefix,
-                      replication_factor=replication_factor or settings.topic_replication_factor)
+        create_topics(
+            settings.kafka_bootstrap_servers,
+            prefix=settings.topic_prefix,
+            replication_factor=replication_factor or settings.topic_replication_factor,
+        )
     )
     for name, state in result.items():
         console.print(f"{name:<32} {state}")
@@ -60,26 +66,84 @@ def topics(
 def run(
     service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICE_NAMES)}, api, or all.")],
 ) -> None:
-    """Run one service (or all of them in one process) against the configured servers."""
+    """Run one service (or all of them and the API in one process) against the configured servers."""
     from services.common.logs import configure_logging
+    from services.common.runner import run_services
     from services.registry import SERVICE_MODULES
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     if service == "all":
-        names = list(SERVICE_MODULES)
+        names, with_api = list(SERVICE_MODULES), True
+    elif service == "api":
+        names, with_api = [], True
     elif service in SERVICE_MODULES:
-        names = [service]
+        names, with_api = [service], False
     else:
-        raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'all'])}")
-    from services.common.app import build_app
-    from services.registry import build_services
-
-    app_, _ = build_app(build_services(names, settings), settings, serve_health=True)
-    asyncio.run(app_.run())
+        raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'api', 'all'])}")
+    asyncio.run(run_services(settings, names, with_api=with_api))
 
 
-contracts_app = typer.Typer(help="The wire contract's JSON Schemas.")
+@app.command()
+def dev(
+    demo: Annotated[bool, typer.Option(help="Load a demo registry and stream orders and changes.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Keep PostgreSQL data here between runs.")] = None,
+    kafka_port: Annotated[int, typer.Option(help="Port for the embedded Kafka broker.")] = 19092,
+    api_port: Annotated[int, typer.Option(help="Port for the HTTP API.")] = 8080,
+    orders: Annotated[int, typer.Option(help="With --demo: how many orders to stream (0: until Ctrl-C).")] = 0,
+    rate: Annotated[float, typer.Option(help="With --demo: orders per second.")] = 5.0,
+) -> None:
+    """Everything on embedded servers, no set-up: broker, PostgreSQL, every service and the API."""
+    from services.dev import run_dev
+
+    asyncio.run(run_dev(demo=demo, data_dir=data_dir, kafka_port=kafka_port, api_port=api_port,
+                        orders=orders, rate=rate))
+
+
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("eligibility")
+def report_eligibility(
+    distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
+    months: Annotated[int, typer.Option(help="Look-back window in months.")] = 36,
+) -> None:
+    """ResellerEligibility: every reseller that was POR on the distributor's transactions, checked now."""
+    from services.domain.eligibility import COLUMNS
+    from services.por_validator.report import eligibility_report
+
+    if fmt not in ("csv", "json"):
+        raise typer.BadParameter("--format is csv or json")
+    settings = _settings()
+    since = datetime.now(timezone.utc) - timedelta(days=round(months * 30.4375))
+    rows = asyncio.run(eligibility_report(settings, distributor, since))
+    out = output.open("w", newline="") if output else sys.stdout
+    try:
+        if fmt == "json":
+            json.dump([r.as_record() for r in rows], out, indent=2)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(r.as_record() for r in rows)
+    finally:
+        if output:
+            out.close()
+    console.print(f"{len(rows)} reseller(s) for {distributor} since {since:%Y-%m-%d}")
+
+
+@app.command()
+def asyncapi() -> None:
+    """Print the AsyncAPI document of the whole system, generated from the faststream apps."""
+    from services.common.app import asyncapi_document
+
+    print(asyncapi_document(_settings()))
+
+
+contracts_app = typer.Typer(help="The wire contract's JSON Schemas.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 
 
@@ -90,6 +154,17 @@ def contracts_export() -> None:
 
     for path in export_schemas():
         console.print(str(path))
+
+
+def _mount_operations() -> None:
+    from services.gdap_revoker.commands import app as gdap_app
+    from services.notifier.commands import app as notifications_app
+
+    app.add_typer(gdap_app, name="gdap")
+    app.add_typer(notifications_app, name="notifications")
+
+
+_mount_operations()
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ def build_broker(settings: Settings) -> KafkaBroker:
     )
 
 
-def health_checks(runtimes: Sequence[Runtime], producer) -> dict:
-    checks = {"broker": broker_check(producer)}
+def health_checks(runtimes: Sequence[Runtime]) -> dict:
+    checks = {"broker": lambda: broker_check(runtimes[0].producer)()}
     for runtime in runtimes:
         checks[f"database:{runtime.service.schema}"] = database_check(lambda r=runtime: r.pool)
     return checks
@@ -46,21 +46,22 @@ def build_app(
 ) -> tuple[FastStream, list[Runtime]]:
     """The faststream app for `porgate run`; tests and `porgate dev` use its start() and stop()."""
     broker = build_broker(settings)
-    producer = new_producer(settings)
-    runtimes = [Runtime(service, settings, producer) for service in services]
+    runtimes = [Runtime(service, settings) for service in services]
     for runtime in runtimes:
         runtime.attach(broker)
     app = FastStream(broker)
     http = (
-        HttpServer(health_app(health_checks(runtimes, producer)), settings.health_host, settings.health_port)
+        HttpServer(health_app(health_checks(runtimes)), settings.health_host, settings.health_port)
         if serve_health and settings.health_port
         else None
     )
 
     @app.on_startup
     async def start_runtimes() -> None:
+        producer = new_producer(settings)
         await producer.start()
         for runtime in runtimes:
+            runtime.producer = producer
             await runtime.start()
         if http is not None:
             await http.start()
@@ -71,6 +72,26 @@ def build_app(
             await http.stop()
         for runtime in runtimes:
             await runtime.stop()
-        await producer.stop()
+        if runtimes and runtimes[0].producer is not None:
+            await runtimes[0].producer.stop()
 
     return app, runtimes
+
+
+def asyncapi_document(settings: Settings) -> str:
+    """The AsyncAPI 3 document of every service, generated from their faststream subscribers
+    and publishers (nothing is started)."""
+    from faststream.specification import AsyncAPI
+
+    from services.registry import all_services
+
+    broker = build_broker(settings)
+    for service in all_services(settings):
+        Runtime(service, settings).attach(broker)
+    spec = AsyncAPI(
+        broker,
+        title="porgate",
+        version="1.0.0",
+        description="Partner of Record validation and GDAP revocation for Microsoft CSP distributors.",
+    )
+    return spec.to_specification().to_json()

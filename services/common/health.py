@@ -74,9 +74,9 @@ def health_routes(checks: dict[str, Check]) -> list[Route]:
 class HttpServer:
     """uvicorn inside the running event loop, started and stopped with the service."""
 
-    def __init__(self, app, host: str, port: int) -> None:
+    def __init__(self, app, host: str, port: int, *, lifespan: str = "off") -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan)
         )
         self.server.install_signal_handlers = lambda: None  # faststream owns SIGTERM
         self.task: asyncio.Task | None = None

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponen
 
 from contracts.codec import InvalidMessage, decode, encode
 from contracts.envelope import CloudEvent
-from contracts.topics import DLQ, Topic
+from contracts.topics import DLQ, EVENT_MODELS, Topic
 from services.common import metrics
 from services.common.config import Settings
 from services.common.db import create_pool
@@ -73,6 +73,8 @@ class Service:
     schema: str
     migrations: Path
     consumers: tuple[Consumer, ...]
+    # Topics it publishes to, declared for the AsyncAPI document.
+    publishes: tuple[Topic, ...] = ()
     # Long-running loops (delivery, termination), given the started runtime.
     workers: tuple[Callable[["Runtime"], Awaitable[None]], ...] = ()
     pool_size: int = 5
@@ -111,7 +113,8 @@ CONTENT_TYPE = _headers(("content-type", "application/cloudevents+json"))
 class Runtime:
     service: Service
     settings: Settings
-    producer: AIOKafkaProducer
+    # Shared by every runtime of the process; set at start (aiokafka needs a running loop).
+    producer: AIOKafkaProducer | None = None
     pool: asyncpg.Pool | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -151,6 +154,15 @@ class Runtime:
     def attach(self, broker: KafkaBroker) -> None:
         for consumer in self.service.consumers:
             self._subscribe(broker, consumer)
+        for topic in self.service.publishes:
+            # Declared for the AsyncAPI document; sending goes through the outbox and `producer`.
+            models = [EVENT_MODELS[t] for t in topic.event_types]
+            broker.publisher(
+                self.topic_name(topic),
+                title=f"{self.service.name}:{topic.name}",
+                description=f"{topic.description} Key: {topic.key}.",
+                schema=CloudEvent[Union[tuple(models)]] if models else bytes,  # type: ignore[misc]
+            )
 
     def _subscribe(self, broker: KafkaBroker, consumer: Consumer) -> None:
         runtime = self
@@ -171,7 +183,10 @@ class Runtime:
             # Bytes stay bytes: decoding, and its failures, are ours (see process_batch).
             decoder=_raw_decoder,
             title=f"{self.service.name}:{consumer.name}",
-            description=consumer.description or None,
+            description=" ".join(
+                [consumer.description, "Event types:", ", ".join(t for tp in consumer.topics for t in tp.event_types),
+                 "(JSON Schema in contracts/schemas/)."]
+            ),
         )(handle_batch)
 
     async def wait_for_work(self, poll_s: float = 5.0) -> bool:

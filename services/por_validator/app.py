@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from contracts.topics import PARTNER_REGISTRY, VALIDATION_REQUESTS
+from contracts.topics import DECISIONS, PARTNER_REGISTRY, VALIDATION_REQUESTS
 from services.common.config import Settings
 from services.common.runtime import Consumer, Service
 from services.domain.regions import RegionTable
@@ -15,6 +15,7 @@ def build(settings: Settings) -> Service:
         name="por-validator",
         schema="por_validator",
         migrations=Path(__file__).parent / "migrations",
+        publishes=(DECISIONS,),
         consumers=(
             Consumer("registry", (PARTNER_REGISTRY,), on_registry_event, "Registry facts projected for validation."),
             Consumer(

@@ -142,3 +142,14 @@ async def record_decision(
 async def decision(conn: asyncpg.Connection, decision_id: str) -> dict | None:
     raw = await conn.fetchval("SELECT decision FROM decisions WHERE decision_id = $1", decision_id)
     return json.loads(raw) if raw is not None else None
+
+
+async def partner_ids_on_record(conn: asyncpg.Connection, distributor_id: str, since: datetime) -> list[str]:
+    """Every PLA ID that was the POR on one of this distributor's transactions since `since`."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT btrim(partner_id_on_record) AS pid FROM decision_lines"
+        " WHERE distributor_id = $1 AND decided_at >= $2 AND partner_id_on_record IS NOT NULL",
+        distributor_id,
+        since,
+    )
+    return [r["pid"] for r in rows]

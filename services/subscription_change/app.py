@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from contracts.topics import SUBSCRIPTION_CHANGES
+from contracts.topics import DECISIONS, SUBSCRIPTION_CHANGES, VALIDATION_REQUESTS
 from services.common.config import Settings
 from services.common.runtime import Consumer, Service
 from services.subscription_change.handlers import make_change_handler
@@ -13,6 +13,7 @@ def build(settings: Settings) -> Service:
         name="subscription-change",
         schema="subscription_change",
         migrations=Path(__file__).parent / "migrations",
+        publishes=(VALIDATION_REQUESTS, DECISIONS),
         consumers=(
             Consumer(
                 "changes",

@@ -1,0 +1,1 @@
+"""The POR validation API: Partner Center's validateresellers, answered from porgate's registry."""

@@ -1,0 +1,119 @@
+"""The HTTP API: POR validation in Partner Center's shape, health, metrics and AsyncAPI."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import asyncpg
+from prometheus_client import Counter, Histogram
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.api.auth import ApiKeys, presented_key
+from services.api.validation import BadRequest, parse_request, validation_results
+from services.common.config import Settings
+from services.common.db import create_pool
+from services.common.health import broker_check, database_check, health_routes
+from services.common.runtime import new_producer
+from services.domain.regions import RegionTable
+from services.por_validator import store
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("porgate_api_requests_total", "API requests, by route and status.", ["route", "status"])
+LATENCY = Histogram(
+    "porgate_api_request_seconds", "API request latency.", ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+MAX_BODY = 64 * 1024
+
+
+def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers or None)
+
+
+def language_of(request: Request) -> str:
+    return "ja" if request.headers.get("accept-language", "").lower().startswith("ja") else "en"
+
+
+def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlette:
+    keys = ApiKeys(settings.api_key_map())
+    regions = RegionTable.load(settings.region_overrides_file)
+    state: dict = {}
+
+    async def validate_resellers(request: Request) -> Response:
+        started = time.perf_counter()
+        response = await _validate(request)
+        REQUESTS.labels("validateresellers", str(response.status_code)).inc()
+        LATENCY.labels("validateresellers").observe(time.perf_counter() - started)
+        return response
+
+    async def _validate(request: Request) -> Response:
+        distributor_id = keys.distributor_for(presented_key(request.headers))
+        if distributor_id is None:
+            # One answer for a missing and a wrong key: nothing to learn by probing.
+            return error(401, "unauthorized", "a valid API key is required (Authorization: Bearer KEY)",
+                         **{"WWW-Authenticate": "Bearer"})
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return error(413, "payload_too_large", f"body over {MAX_BODY} bytes")
+        try:
+            parsed = parse_request(body)
+        except BadRequest as exc:
+            return error(400, "bad_request", f'expected {{"partnerIds": ["1234567", ...]}}: {exc}')
+        try:
+            async with state["pool"].acquire() as conn:
+                registry = await store.registry_for(conn, parsed.partner_ids, (distributor_id,), regions)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.error("registry unavailable", extra={"error": repr(exc)})
+            return error(503, "unavailable", "the partner registry is unavailable; retry later", **{"Retry-After": "5"})
+        result = validation_results(parsed.partner_ids, distributor_id, registry, language_of(request))
+        log.info("validated resellers", extra={"distributor_id": distributor_id, "ids": len(parsed.partner_ids)})
+        return JSONResponse(result)
+
+    async def asyncapi(request: Request) -> Response:
+        if asyncapi_json is None:
+            return error(404, "not_found", "no AsyncAPI document")
+        return Response(asyncapi_json, media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        state["pool"] = await create_pool(settings.database_url, "por_validator", min_size=1, max_size=10)
+        state["producer"] = new_producer(settings)
+        await state["producer"].start()
+        try:
+            yield
+        finally:
+            await state["pool"].close()
+            await state["producer"].stop()
+
+    checks = {
+        "database": database_check(lambda: state.get("pool")),
+        "broker": lambda: broker_check(state["producer"])(),
+    }
+    return Starlette(
+        routes=[
+            Route("/v1/partners/validateresellers", validate_resellers, methods=["POST"]),
+            Route("/asyncapi.json", asyncapi),
+            *health_routes(checks),
+        ],
+        lifespan=lifespan,
+        exception_handlers={Exception: _internal_error, 404: _not_found, 405: _not_allowed},
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled API error")
+    return error(500, "internal", "internal error")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error(404, "not_found", f"no route {request.url.path}")
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")

@@ -1,0 +1,1 @@
+"""gdap-revoker: terminates a suspended or unassigned reseller's GDAP relationships."""

@@ -1,0 +1,28 @@
+"""gdap-revoker wiring."""
+
+from pathlib import Path
+
+from contracts.topics import PARTNER_REGISTRY, REVOCATIONS
+from services.common.config import Settings
+from services.common.runtime import Consumer, Service
+from services.gdap_revoker.gateway import graph_credentials, make_gateway
+from services.gdap_revoker.handlers import on_registry_event
+from services.gdap_revoker.terminator import GatewayFactory, make_terminator
+
+
+def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) -> Service:
+    if settings.gdap_gateway == "graph":
+        graph_credentials(settings)  # fail at start, not at the first suspension
+    return Service(
+        name="gdap-revoker",
+        schema="gdap_revoker",
+        migrations=Path(__file__).parent / "migrations",
+        publishes=(REVOCATIONS,),
+        consumers=(
+            Consumer(
+                "registry", (PARTNER_REGISTRY,), on_registry_event,
+                "Reseller tenants, customer assignments and GDAP relationships; records terminations.",
+            ),
+        ),
+        workers=(make_terminator(gateway_factory),),
+    )

@@ -1,0 +1,70 @@
+"""gdap-revoker's consumer: project the registry and record which relationships to terminate.
+
+Nothing here calls Graph: the terminations are intents, committed with the projection, and
+the terminator worker carries them out (and publishes the revocations) after commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+
+from contracts import events as ev
+from contracts.envelope import CloudEvent
+from services.common.runtime import Outgoing
+from services.gdap_revoker import revocation, store
+
+
+async def _on_tenant(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[revocation.Termination]:
+    t: ev.ResellerTenantUpserted = event.data
+    await store.lock_reseller(conn, t.reseller_tenant_id)
+    if not await store.upsert_tenant(conn, t, event.time, event.id):
+        return []
+    return revocation.on_tenant(
+        t.reseller_tenant_id, t.status, await store.unrevoked_relationships(conn, t.reseller_tenant_id),
+        cause_event_id=event.id, now=datetime.now(timezone.utc),
+    )
+
+
+async def _on_assignment(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[revocation.Termination]:
+    a: ev.CustomerAssignmentUpserted = event.data
+    await store.lock_reseller(conn, a.reseller_tenant_id)
+    if not await store.upsert_assignment(conn, a, event.time):
+        return []
+    return revocation.on_assignment(
+        a.customer_id, a.reseller_tenant_id, a.status,
+        await store.unrevoked_relationships(conn, a.reseller_tenant_id, a.customer_id),
+        still_assigned=await store.assigned_elsewhere(conn, a), cause_event_id=event.id, now=datetime.now(timezone.utc),
+    )
+
+
+async def _on_relationship(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[revocation.Termination]:
+    r: ev.GdapRelationshipUpserted = event.data
+    await store.lock_reseller(conn, r.reseller_tenant_id)
+    if not await store.upsert_relationship(conn, r, event.time):
+        return []
+    rel = await store.relationship(conn, r.relationship_id)
+    tenant = await store.tenant(conn, r.reseller_tenant_id)
+    if rel is None or tenant is None:
+        return []
+    return revocation.on_relationship(
+        rel, tenant["status"], suspension_event_id=tenant["event_id"], now=datetime.now(timezone.utc)
+    )
+
+
+_HANDLERS = {
+    ev.ResellerTenantUpserted: _on_tenant,
+    ev.CustomerAssignmentUpserted: _on_assignment,
+    ev.GdapRelationshipUpserted: _on_relationship,
+}
+
+
+async def on_registry_event(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+    handle = _HANDLERS.get(type(event.data))
+    # Partnerships revoke nothing (a person decides); distributors and accounts do not matter here.
+    if handle is not None:
+        await store.record_terminations(conn, await handle(conn, event))
+    # The revocation events are the terminator's to publish, once Graph has confirmed.
+    return []

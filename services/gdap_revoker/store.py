@@ -1,0 +1,208 @@
+"""gdap-revoker's SQL: the registry projection, termination intents and their outcome, the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from contracts.events import CustomerAssignmentUpserted, GdapRelationshipUpserted, ResellerTenantUpserted
+from services.gdap_revoker.revocation import Relationship, Termination
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+# Each upsert keeps the newer state (`WHERE t.as_of <= EXCLUDED.as_of`) and says whether
+# it applied: a stale event must not trigger revocations either.
+
+
+async def lock_reseller(conn: asyncpg.Connection, reseller_tenant_id: str) -> None:
+    """Serialise one reseller's events across instances until commit.
+
+    Without it a suspension and a relationship arriving at once, on two partitions, could
+    each miss the other's uncommitted row, and the relationship would stay active.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"gdap-revoker:{reseller_tenant_id}")
+
+
+async def upsert_tenant(conn: asyncpg.Connection, t: ResellerTenantUpserted, as_of: datetime, event_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO reseller_tenants AS t (reseller_tenant_id, status, event_id, as_of) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id,"
+            " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
+            t.reseller_tenant_id, t.status, event_id, as_of,
+        )
+    )
+
+
+async def upsert_assignment(conn: asyncpg.Connection, a: CustomerAssignmentUpserted, as_of: datetime) -> bool:
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO customer_assignments AS t (distributor_id, customer_id, reseller_tenant_id, status, as_of)"
+            " VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (distributor_id, customer_id, reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status,"
+            " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
+            a.distributor_id, a.customer_id, a.reseller_tenant_id, a.status, as_of,
+        )
+    )
+
+
+async def upsert_relationship(conn: asyncpg.Connection, r: GdapRelationshipUpserted, as_of: datetime) -> bool:
+    # 'terminated' is final in Graph: a registry sync that lags behind our termination
+    # must not bring the relationship back to active locally.
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO gdap_relationships AS t (relationship_id, customer_id, reseller_tenant_id, roles, status,"
+            " ends_at, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (relationship_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
+            " reseller_tenant_id = EXCLUDED.reseller_tenant_id, roles = EXCLUDED.roles,"
+            " status = CASE WHEN t.status = 'terminated' THEN t.status ELSE EXCLUDED.status END,"
+            " ends_at = EXCLUDED.ends_at, as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
+            r.relationship_id, r.customer_id, r.reseller_tenant_id, r.roles, r.status, r.ends_at, as_of,
+        )
+    )
+
+
+def _relationship(row: asyncpg.Record) -> Relationship:
+    return Relationship(row["relationship_id"], row["customer_id"], row["reseller_tenant_id"], row["status"],
+                        row["ends_at"])
+
+
+async def relationship(conn: asyncpg.Connection, relationship_id: str) -> Relationship | None:
+    row = await conn.fetchrow(
+        "SELECT relationship_id, customer_id, reseller_tenant_id, status, ends_at FROM gdap_relationships"
+        " WHERE relationship_id = $1",
+        relationship_id,
+    )
+    return _relationship(row) if row is not None else None
+
+
+async def unrevoked_relationships(
+    conn: asyncpg.Connection, reseller_tenant_id: str, customer_id: str | None = None
+) -> list[Relationship]:
+    """The reseller's relationships (with one customer, if given) not yet up for termination."""
+    rows = await conn.fetch(
+        "SELECT r.relationship_id, r.customer_id, r.reseller_tenant_id, r.status, r.ends_at"
+        " FROM gdap_relationships r"
+        " WHERE r.reseller_tenant_id = $1 AND ($2::text IS NULL OR r.customer_id = $2)"
+        " AND NOT EXISTS (SELECT 1 FROM terminations x WHERE x.relationship_id = r.relationship_id)"
+        " ORDER BY r.relationship_id",
+        reseller_tenant_id, customer_id,
+    )
+    return [_relationship(r) for r in rows]
+
+
+async def tenant(conn: asyncpg.Connection, reseller_tenant_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT status, event_id FROM reseller_tenants WHERE reseller_tenant_id = $1", reseller_tenant_id
+    )
+
+
+async def assigned_elsewhere(conn: asyncpg.Connection, a: CustomerAssignmentUpserted) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM customer_assignments WHERE customer_id = $1 AND reseller_tenant_id = $2"
+            " AND distributor_id <> $3 AND status = 'assigned')",
+            a.customer_id, a.reseller_tenant_id, a.distributor_id,
+        )
+    )
+
+
+async def record_terminations(conn: asyncpg.Connection, terminations: Sequence[Termination]) -> int:
+    """Insert termination intents; one that exists already (any state) stays as it is."""
+    if not terminations:
+        return 0
+    rows = await conn.fetch(
+        "INSERT INTO terminations (relationship_id, customer_id, reseller_tenant_id, reason, cause_event_id)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+        " ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id",
+        [t.relationship_id for t in terminations],
+        [t.customer_id for t in terminations],
+        [t.reseller_tenant_id for t in terminations],
+        [t.reason for t in terminations],
+        [t.cause_event_id for t in terminations],
+    )
+    return len(rows)
+
+
+# ------------------------------------------------------------------ the terminator's side
+
+
+async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.Record]:
+    """Claim due pending rows for `lease_s`: another instance skips them until then.
+
+    The lease, not a held lock, covers the gateway call (made outside any transaction); a
+    crashed worker's rows come due again when it runs out.
+    """
+    return await conn.fetch(
+        "UPDATE terminations t SET next_attempt_at = now() + make_interval(secs => $2)"
+        " FROM (SELECT relationship_id FROM terminations WHERE state = 'pending' AND next_attempt_at <= now()"
+        "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
+        " WHERE t.relationship_id = due.relationship_id"
+        " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts",
+        limit, lease_s,
+    )
+
+
+async def mark_terminated(conn: asyncpg.Connection, relationship_id: str, at: datetime) -> bool:
+    done = await conn.fetchval(
+        "UPDATE terminations SET state = 'terminated', terminated_at = $2, attempts = attempts + 1, last_error = NULL"
+        " WHERE relationship_id = $1 AND state = 'pending' RETURNING true",
+        relationship_id, at,
+    )
+    if done:
+        await conn.execute(
+            "UPDATE gdap_relationships SET status = 'terminated' WHERE relationship_id = $1", relationship_id
+        )
+    return bool(done)
+
+
+async def mark_attempt_failed(
+    conn: Executor, relationship_id: str, error: str, *, retry_in_s: float, max_attempts: int, permanent: bool
+) -> str | None:
+    """Count a failed attempt; the row turns `failed` when permanent or out of attempts."""
+    return await conn.fetchval(
+        "UPDATE terminations SET attempts = attempts + 1, last_error = $2,"
+        " state = CASE WHEN $5 OR attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END,"
+        " next_attempt_at = now() + make_interval(secs => $3)"
+        " WHERE relationship_id = $1 AND state = 'pending' RETURNING state",
+        relationship_id, error[:2000], retry_in_s, max_attempts, permanent,
+    )
+
+
+async def seconds_until_due(conn: Executor) -> float | None:
+    return await conn.fetchval(
+        "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8"
+        " FROM terminations WHERE state = 'pending'"
+    )
+
+
+async def record_in_ledger(conn: Executor, relationship_id: str, customer_id: str, reseller_tenant_id: str,
+                           reason: str) -> None:
+    await conn.execute(
+        "INSERT INTO termination_ledger (relationship_id, customer_id, reseller_tenant_id, reason)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (relationship_id) DO NOTHING",
+        relationship_id, customer_id, reseller_tenant_id, reason,
+    )
+
+
+# ------------------------------------------------------------------ operators
+
+
+async def failed_terminations(conn: Executor, limit: int = 1000) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT relationship_id, customer_id, reseller_tenant_id, reason, cause_event_id, attempts, last_error,"
+        " requested_at FROM terminations WHERE state = 'failed' ORDER BY requested_at, relationship_id LIMIT $1",
+        limit,
+    )
+
+
+async def retry_failed(pool: Executor, relationship_id: str | None = None) -> int:
+    """Put failed terminations (or one) back to pending with a fresh attempt budget."""
+    rows = await pool.fetch(
+        "UPDATE terminations SET state = 'pending', attempts = 0, next_attempt_at = now()"
+        " WHERE state = 'failed' AND ($1::text IS NULL OR relationship_id = $1) RETURNING relationship_id",
+        relationship_id,
+    )
+    return len(rows)

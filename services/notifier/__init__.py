@@ -1,0 +1,1 @@
+"""notifier: tells distributors what needs a person, by signed webhook."""

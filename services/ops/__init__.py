@@ -1,0 +1,1 @@
+"""On-call tooling: dead letters, topic replays, re-validations (`porgate dlq`, `porgate replay`)."""

@@ -1,0 +1,115 @@
+"""The validation API and the eligibility report give the validator's codes, from the same registry."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from services.api.app import create_app
+from services.common.embedded import free_port
+from services.common.health import HttpServer
+from services.por_validator.report import eligibility_report
+from tests.e2e import registry_data as R
+from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
+from tests.support import Bus, running
+
+KEY_EU, KEY_JA = "k-eu-secret", "k-ja-secret"
+TEN_IDS = [R.VALID, R.INACTIVE_PLA, R.SUSPENDED_TENANT, R.DIRECT_BILL, R.NOT_AUTHORIZED,
+           R.NO_PARTNERSHIP, R.OTHER_REGION, R.PGA, R.UNKNOWN, "12ab"]
+
+
+@contextlib.asynccontextmanager
+async def api_server(settings):
+    port = free_port()
+    s = settings.model_copy(update={"api_keys": SecretStr(f"{KEY_EU}={R.DIST},{KEY_JA}={R.DIST_JA}")})
+    server = HttpServer(create_app(s, '{"asyncapi": "3.0.0"}'), "127.0.0.1", port, lifespan="on")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        await server.stop()
+
+
+async def test_api_and_report_agree_with_the_validator(migrated):
+    settings = migrated
+    async with Bus(settings) as bus, running(settings, SERVICES):
+        await load_registry(bus)
+        await registry_loaded(settings, 8)
+        for i, pid in enumerate(TEN_IDS):
+            await bus.send("csp.orders.v1", R.order(f"ord-{i}", pid), key=f"ord-{i}")
+        decisions = await bus.events("por.decisions.v1", len(TEN_IDS))
+        validator = {d["data"]["lines"][0]["partnerIdOnRecord"]: d["data"]["errorCodes"] for d in decisions}
+
+        async with api_server(settings) as client:
+            r = await client.post("/v1/partners/validateresellers", json={"partnerIds": TEN_IDS},
+                                  headers={"Authorization": f"Bearer {KEY_EU}"})
+            assert r.status_code == 200
+            results = r.json()["validationResults"]
+            assert [x["partnerId"] for x in results] == TEN_IDS
+            for x in results:
+                assert x["errorCodes"] == validator[x["partnerId"]], x
+                assert x["isValidPartnerIdOnRecord"] is (not x["errorCodes"])
+                assert x["errorCode"] == (x["errorCodes"][0] if x["errorCodes"] else None)
+                assert (x["errorDescription"] is None) is (not x["errorCodes"])
+
+            # The same key, claiming another distributor in the body, still answers for its own.
+            r = await client.post("/v1/partners/validateresellers",
+                                  json={"partnerIds": [R.VALID], "distributorId": R.DIST_JA},
+                                  headers={"X-Api-Key": KEY_EU})
+            assert r.json()["validationResults"][0]["errorCodes"] == []
+            # The Japanese distributor's key: no partnership, other region.
+            r = await client.post("/v1/partners/validateresellers", json={"partnerIds": [R.VALID]},
+                                  headers={"Authorization": f"Bearer {KEY_JA}", "Accept-Language": "ja"})
+            res = r.json()["validationResults"][0]
+            assert res["errorCodes"] == [900414, 900152]
+            assert "リセラー" in res["errorDescription"]
+
+            for path in ("/healthz", "/readyz", "/livez"):
+                r = await client.get(path)
+                assert r.status_code == 200, (path, r.text)
+            assert "porgate_api_requests_total" in (await client.get("/metrics")).text
+            assert (await client.get("/asyncapi.json")).json()["asyncapi"] == "3.0.0"
+
+    rows = await eligibility_report(settings, R.DIST, datetime.now(timezone.utc) - timedelta(days=1096))
+    by_id = {row.partner_id: row for row in rows}
+    # Every reseller with an account is listed; unknown and malformed IDs are not resellers.
+    assert set(by_id) == {p for p in TEN_IDS if p not in (R.UNKNOWN, "12ab")}
+    for pid, row in by_id.items():
+        assert list(row.error_codes) == validator[pid], pid
+        assert row.is_compliant is (not row.error_codes)
+    assert by_id[R.PGA].account_type == "PGA"
+    assert by_id[R.SUSPENDED_TENANT].reseller_status == "Inactive"
+    assert by_id[R.OTHER_REGION].region_match is False and by_id[R.VALID].region_match is True
+    assert by_id[R.NO_PARTNERSHIP].associated_with_distributor is False
+    assert (await eligibility_report(settings, R.DIST, datetime.now(timezone.utc) + timedelta(days=1))) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({}, b'{"partnerIds": ["1234567"]}', 401, "unauthorized"),
+        ({"Authorization": "Bearer nope"}, b'{"partnerIds": ["1234567"]}', 401, "unauthorized"),
+        ({"Authorization": "Basic " + KEY_EU}, b'{"partnerIds": ["1234567"]}', 401, "unauthorized"),
+        ({"X-Api-Key": KEY_EU}, b"not json", 400, "bad_request"),
+        ({"X-Api-Key": KEY_EU}, b"[]", 400, "bad_request"),
+        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": []}', 400, "bad_request"),
+        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": [1234567]}', 400, "bad_request"),
+        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": "1234567"}', 400, "bad_request"),
+        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": [' + b",".join([b'"1"'] * 101) + b"]}", 400, "bad_request"),
+        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": ["' + b"1" * 70000 + b'"]}', 413, "payload_too_large"),
+    ],
+)
+async def test_api_refuses_bad_requests_with_a_clear_error(migrated, headers, body, status, code):
+    async with api_server(migrated) as client:
+        r = await client.post("/v1/partners/validateresellers", content=body,
+                              headers={"Content-Type": "application/json", **headers})
+        assert r.status_code == status
+        assert r.json()["error"]["code"] == code
+        assert r.json()["error"]["message"]
+        r = await client.get("/v1/partners/validateresellers")
+        assert r.status_code == 405
