@@ -18,6 +18,7 @@ dead-lettered with its reason, so one poison message never stops a consumer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -259,6 +260,18 @@ class Runtime:
             finally:
                 raise
         metrics.PROCESSING.labels(self.service.name).observe(time.perf_counter() - started)
+        await self._record_lag(message)
+
+    async def _record_lag(self, message: KafkaMessage) -> None:
+        consumer = getattr(message, "consumer", None)
+        if consumer is None or not hasattr(consumer, "assignment"):
+            return
+        with contextlib.suppress(Exception):  # a metric must never fail a batch
+            for tp in consumer.assignment():
+                end = consumer.highwater(tp)
+                if end is not None:
+                    lag = max(0, end - await consumer.position(tp))
+                    metrics.CONSUMER_LAG.labels(self.service.name, self.contract_topic(tp.topic), str(tp.partition)).set(lag)
 
     async def _commit(self, message: KafkaMessage) -> None:
         try:

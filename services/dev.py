@@ -1,0 +1,218 @@
+"""`porgate dev`: the whole system on embedded servers, with an optional live demo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import signal
+import socket
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.common.config import Settings
+from services.common.db import migrate
+from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from services.common.health import HttpServer
+from services.common.logs import configure_logging
+from services.common.runner import run_services
+from services.common.topics_admin import create_topics
+from services.notifier.signing import verify
+
+console = Console()
+
+
+def _port_or_free(port: int) -> int:
+    with contextlib.closing(socket.socket()) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            return free_port()
+
+
+class LiveView:
+    """What the demo shows: the latest decisions, revocations and notifications."""
+
+    def __init__(self) -> None:
+        self.decisions: deque = deque(maxlen=14)
+        self.revocations: deque = deque(maxlen=6)
+        self.notifications: deque = deque(maxlen=6)
+        self.counts = {"accepted": 0, "blocked": 0, "revoked": 0, "notified": 0}
+
+    def render(self) -> Group:
+        t = Table(title="POR decisions (por.decisions.v1)", expand=True)
+        for col in ("time", "transaction", "distributor", "basis", "outcome", "codes"):
+            t.add_column(col)
+        for d in self.decisions:
+            colour = "red" if d["outcome"] == "blocked" else "green"
+            ref = d.get("orderId") or f'{d.get("changeKind")} {d.get("subscriptionId")}'
+            t.add_row(d["decidedAt"][11:19], ref, d["distributorId"], d["basis"],
+                      f"[{colour}]{d['outcome']}[/]", ",".join(map(str, d["errorCodes"])))
+        r = Table(title="GDAP revocations (gdap.revocations.v1)", expand=True)
+        for col in ("relationship", "customer", "reseller", "reason"):
+            r.add_column(col)
+        for x in self.revocations:
+            r.add_row(x["relationshipId"], x["customerId"], x["resellerTenantId"], f"[yellow]{x['reason']}[/]")
+        n = Table(title="Notifications delivered to the webhook (signature verified)", expand=True)
+        for col in ("kind", "distributor", "lang", "title"):
+            n.add_column(col)
+        for x in self.notifications:
+            n.add_row(x.get("kind", ""), x.get("distributorId", ""), x.get("language", ""), str(x.get("title", ""))[:70])
+        c = self.counts
+        summary = (f"[green]accepted {c['accepted']}[/]  [red]blocked {c['blocked']}[/]  "
+                   f"[yellow]revoked {c['revoked']}[/]  notified {c['notified']}   (Ctrl-C to stop)")
+        return Group(t, r, n, Panel(summary))
+
+
+async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
+    p = settings.topic_prefix
+    consumer = AIOKafkaConsumer(p + "por.decisions.v1", p + "gdap.revocations.v1",
+                                bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                auto_offset_reset="latest")
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for rec in records:
+                    data = json.loads(rec.value)["data"]
+                    if rec.topic.endswith("por.decisions.v1"):
+                        view.decisions.appendleft(data)
+                        view.counts[data["outcome"]] += 1
+                    else:
+                        view.revocations.appendleft(data)
+                        view.counts["revoked"] += 1
+    finally:
+        await consumer.stop()
+
+
+def _webhook_sink(secret: bytes, view: LiveView | None) -> Starlette:
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        if not verify(secret, body, request.headers.get("x-porgate-signature", "")):
+            return Response(status_code=401)
+        if view is not None:
+            view.notifications.appendleft(json.loads(body))
+            view.counts["notified"] += 1
+        return Response(status_code=204)
+
+    return Starlette(routes=[Route("/webhook", receive, methods=["POST"])])
+
+
+async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, rate: float) -> None:
+    from services.demo import DemoWorld
+
+    world = DemoWorld()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+
+    async def send(m) -> None:
+        await producer.send(settings.topic_prefix + m.topic.name, m.value, key=m.key.encode())
+
+    try:
+        for m in world.registry():
+            await send(m)
+        await producer.flush()
+        await asyncio.sleep(2)  # let the projections catch up before the first order
+        sent = 0
+        while not stop.is_set() and (orders == 0 or sent < orders):
+            await send(world.order() if world.rng.random() < 0.75 else world.change())
+            sent += 1
+            if sent == 40:
+                await send(world.suspend_one())
+            if sent == 80:
+                await send(world.remove_partnership())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1 / rate)
+    finally:
+        await producer.stop()
+
+
+async def run_dev(*, demo: bool, data_dir: Path | None, kafka_port: int, api_port: int, orders: int, rate: float) -> None:
+    configure_logging("WARNING", json=False)
+    kafka = EmbeddedKafka(_port_or_free(kafka_port))
+    pg = EmbeddedPostgres(data_dir, keep=data_dir is not None)
+    with console.status("starting the embedded Kafka broker (Tansu) and PostgreSQL"):
+        kafka.start()
+        database_url = pg.start()
+    secret = secrets.token_hex(16)
+    sink_port = free_port()
+    api_key = "dev-" + secrets.token_hex(8)
+    settings = Settings(
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        database_url=database_url,
+        api_port=_port_or_free(api_port),
+        health_port=free_port(),
+        notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
+        notify_webhook_secret=SecretStr(secret),
+        api_keys=SecretStr(f"{api_key}=dist-eu-1"),
+        log_level="WARNING",
+        log_json=False,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    view = LiveView() if demo else None
+    sink = HttpServer(_webhook_sink(secret.encode(), view), "127.0.0.1", sink_port)
+    try:
+        with console.status("migrating schemas and creating topics"):
+            from services.registry import all_services
+
+            for service in all_services(settings):
+                await migrate(settings.database_url, service.schema, service.migrations)
+            await create_topics(settings.kafka_bootstrap_servers)
+        await sink.start()
+        system = asyncio.create_task(run_services(settings, list_all(), with_api=True, until=stop))
+        console.print(Panel.fit(
+            f"Kafka bootstrap servers: [bold]{settings.kafka_bootstrap_servers}[/]  (point any Kafka client here)\n"
+            f"PostgreSQL:              {database_url}\n"
+            f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
+            f"                         API key for dist-eu-1: {api_key}\n"
+            f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
+            f"Webhook receiver:        {settings.notify_webhook_url}",
+            title="porgate dev — every service running", border_style="green"))
+        if not demo:
+            console.print("Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything.")
+            await system
+            return
+        tasks = [asyncio.create_task(_watch(settings, view, stop)),
+                 asyncio.create_task(_demo_traffic(settings, stop, orders, rate))]
+        with Live(view.render(), console=console, refresh_per_second=4) as live:
+            while not stop.is_set() and not system.done():
+                live.update(view.render())
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)
+                if orders and tasks[1].done() and sum(view.counts[k] for k in ("accepted", "blocked")) >= orders:
+                    await asyncio.sleep(3)
+                    live.update(view.render())
+                    stop.set()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await system
+    finally:
+        stop.set()
+        await sink.stop()
+        with console.status("stopping"):
+            kafka.stop()
+            pg.stop()
+        console.print(f"stopped at {datetime.now(timezone.utc):%H:%M:%S} UTC")
+
+
+def list_all() -> list[str]:
+    from services.registry import SERVICE_MODULES
+
+    return list(SERVICE_MODULES)
