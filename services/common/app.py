@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from faststream import FastStream
@@ -28,6 +29,9 @@ class PorgateBroker(KafkaBroker):
 def build_broker(settings: Settings) -> KafkaBroker:
     return PorgateBroker(
         settings.kafka_bootstrap_servers,
+        # faststream's access log ("Received"/"Processed" per batch) goes through our
+        # handlers and level, as JSON like every other line.
+        logger=logging.getLogger("porgate.faststream"),
         client_id=f"porgate-{settings.instance_id}",
         graceful_timeout=15.0,
         description="porgate: Partner of Record validation and GDAP revocation for CSP distributors",

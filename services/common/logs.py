@@ -21,3 +21,5 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     root.setLevel(level.upper())
     # aiokafka logs every rebalance step at INFO; keep its warnings.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # One access line per batch is noise at INFO; keep it for DEBUG.
+    logging.getLogger("porgate.faststream").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
