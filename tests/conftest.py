@@ -68,6 +68,8 @@ async def settings(kafka, fresh_database) -> Settings:
         topic_prefix=prefix,
         retry_initial_s=0.05,
         retry_max_s=0.5,
+        delivery_retry_initial_s=0.05,
+        delivery_retry_max_s=0.5,
         log_json=False,
     )
     await create_topics(kafka, prefix=prefix, partitions=2)

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     notify_webhook_secret: SecretStr | None = None
     notify_webhook_timeout_s: float = 10.0
     # Attempts per delivery before it is recorded as failed (retry with `porgate notifications retry`).
-    notify_max_attempts: int = 8
+    notify_max_attempts: int = 10
 
     # gdap-revoker: "ledger" records terminations; "graph" calls Microsoft Graph.
     gdap_gateway: str = Field(default="ledger", pattern="^(ledger|graph)$")
@@ -34,7 +34,13 @@ class Settings(BaseSettings):
     graph_client_id: str | None = None
     graph_client_secret: SecretStr | None = None
     graph_timeout_s: float = 10.0
-    graph_max_attempts: int = 6
+    graph_max_attempts: int = 10
+
+    # Backoff between attempts of a webhook delivery or a Graph termination: outages of a
+    # remote service last minutes, so these are longer than the consumers' retries. With
+    # the defaults, 10 attempts span about 15 minutes before a delivery is recorded failed.
+    delivery_retry_initial_s: float = 2.0
+    delivery_retry_max_s: float = 300.0
 
     # Consumer tuning.
     consumer_max_records: int = 500
@@ -61,6 +67,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     instance_id: str = "porgate"
+
+    def delivery_backoff_s(self, attempts: int) -> float:
+        """Delay before the next attempt, after `attempts` attempts: exponential, capped."""
+        return min(self.delivery_retry_max_s, self.delivery_retry_initial_s * 2 ** max(0, attempts - 1))
 
     def api_key_map(self) -> dict[str, str]:
         if self.api_keys is None:

@@ -39,7 +39,7 @@ def revocation_event_id(relationship_id: str) -> str:
 
 def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) -> float:
     """Exponential in the attempts made so far, capped; never sooner than the server asked."""
-    delay = min(settings.retry_max_s, settings.retry_initial_s * 2 ** max(0, attempts - 1))
+    delay = settings.delivery_backoff_s(attempts)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
     return delay
@@ -57,7 +57,7 @@ def make_terminator(gateway_factory: GatewayFactory = make_gateway):
                     return
                 except Exception:  # noqa: BLE001 - the worker must outlive any one failure
                     log.exception("terminator pass failed", extra={"service": runtime.service.name})
-                    wait = runtime.settings.retry_max_s
+                    wait = runtime.settings.delivery_retry_max_s
                 if not await runtime.wait_for_work(max(0.01, wait)):
                     return
         finally:

@@ -64,10 +64,6 @@ async def post(client: httpx.AsyncClient, url: str, secret: bytes, notification_
     return classify(response.status_code, response.text)
 
 
-def backoff_s(attempts: int, initial_s: float, max_s: float) -> float:
-    return min(max_s, initial_s * 2 ** max(0, attempts - 1))
-
-
 async def deliverer(runtime: Runtime) -> None:
     """The notifier's background worker."""
     settings = runtime.settings
@@ -93,7 +89,7 @@ async def deliverer(runtime: Runtime) -> None:
             await store.mark_delivered(pool, claim)
             DELIVERIES.labels("delivered").inc()
         elif outcome.retryable and claim.attempts < settings.notify_max_attempts:
-            delay = backoff_s(claim.attempts, settings.retry_initial_s, settings.retry_max_s)
+            delay = settings.delivery_backoff_s(claim.attempts)
             await store.schedule_retry(pool, claim, outcome.error, delay)
             DELIVERIES.labels("retry").inc()
         else:
@@ -131,4 +127,4 @@ async def deliverer(runtime: Runtime) -> None:
             except Exception:
                 # A dead worker would stop every delivery silently; log and carry on.
                 log.exception("notification delivery loop failed", extra={"service": runtime.service.name})
-                poll = settings.retry_max_s
+                poll = settings.delivery_retry_max_s

@@ -264,7 +264,7 @@ async def test_graph_gateway_retries_then_fails_for_good_and_retry_requeues(migr
         "graph_client_secret": SecretStr("secret-1"),
         "graph_timeout_s": 5.0,
         "graph_max_attempts": 3,
-        "retry_initial_s": 0.05,
+        "delivery_retry_initial_s": 0.05,
     })
     setup = [tenant("ten-g"), relationship("rel-ok", "cust-1", "ten-g"), relationship("rel-gone", "cust-2", "ten-g"),
              relationship("rel-bad", "cust-3", "ten-g")]

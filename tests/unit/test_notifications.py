@@ -7,7 +7,8 @@ import pytest
 from contracts.errors import describe
 from services.notifier import notifications as nt
 from services.notifier.signing import sign, verify
-from services.notifier.webhook import backoff_s, body_of, classify
+from services.common.config import Settings
+from services.notifier.webhook import body_of, classify
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
 T1 = T0 + timedelta(minutes=1)
@@ -197,4 +198,5 @@ def test_classify(status, delivered, retryable):
 
 
 def test_backoff_is_exponential_and_capped():
-    assert [backoff_s(a, 0.5, 4.0) for a in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    s = Settings(delivery_retry_initial_s=0.5, delivery_retry_max_s=4.0)
+    assert [s.delivery_backoff_s(a) for a in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
