@@ -17,6 +17,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -28,8 +29,12 @@ from services.common.config import get_settings
 from services.ops import replay as ops
 from services.ops.replay import ProgressFn, ReplayError
 
-dlq_app = typer.Typer(help="Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.", no_args_is_help=True)
-replay_app = typer.Typer(help="Replays: re-publish topic slices, re-validate blocked transactions.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.", no_args_is_help=True
+)
+replay_app = typer.Typer(
+    help="Replays: re-publish topic slices, re-validate blocked transactions.", no_args_is_help=True
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -52,8 +57,9 @@ class _RemainingColumn(ProgressColumn):
 
 @contextlib.contextmanager
 def _progress(description: str) -> Iterator[ProgressFn]:
+    """A progress bar that appears with the first report: a dry run or an early error shows none."""
     # On stderr, so `--json` output on stdout stays parseable.
-    with Progress(
+    progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -62,13 +68,21 @@ def _progress(description: str) -> Iterator[ProgressFn]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-    ) as progress:
-        task = progress.add_task(description, total=None)
+    )
+    task: TaskID | None = None
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            progress.start()
+            task = progress.add_task(description, total=total)
+        progress.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if task is not None:
+            progress.stop()
 
 
 def _run(coro):
@@ -157,7 +171,9 @@ def dlq_inspect(
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    all_: Annotated[bool, typer.Option("--all", help="Every dead letter (with --source-topic: every one from it).")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every dead letter (with --source-topic: every one from it).")
+    ] = False,
     offsets: Annotated[list[int] | None, typer.Option("--offset", help="This DLQ offset; repeat for more.")] = None,
     partition: Annotated[int, typer.Option(help="DLQ partition of the --offset values.")] = 0,
     source_topic: Annotated[str | None, typer.Option(help="Only dead letters from this topic (contract name).")] = None,
@@ -182,7 +198,8 @@ def dlq_redrive(
         for column in ("dlq p/offset", "to topic", "key", "reason it failed"):
             table.add_column(column, overflow="fold")
         for d in result.selected:
-            table.add_row(f"{d.partition}/{d.offset}", s.topic_prefix + (d.source_topic or ""), d.key_text, d.error or "")
+            to_topic = s.topic_prefix + (d.source_topic or "")
+            table.add_row(f"{d.partition}/{d.offset}", to_topic, d.key_text, d.error or "")
         console.print(table)
         return
     console.print(f"{result.sent} dead letter(s) redriven, {len(result.skipped)} skipped")
@@ -231,7 +248,9 @@ def replay_revalidate(
     distributor: Annotated[str | None, typer.Option(help="Only this distributor's transactions.")] = None,
     code: Annotated[int | None, typer.Option(help="Only decisions blocked with this error code.")] = None,
     since: Annotated[str | None, typer.Option(help="Only decisions made at or after this ISO time.")] = None,
-    decision_id: Annotated[list[str] | None, typer.Option("--decision-id", help="Only this decision; repeatable.")] = None,
+    decision_id: Annotated[
+        list[str] | None, typer.Option("--decision-id", help="Only this decision; repeatable.")
+    ] = None,
     dry_run: DryRun = False,
     rate: Rate = None,
 ) -> None:

@@ -352,14 +352,38 @@ async def _producer(bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 async def _offsets(consumer: AIOKafkaConsumer, topic: str) -> tuple[dict[int, int], dict[int, int]]:
-    await consumer.topics()  # refreshes metadata
+    """Each partition's first offset and its end now."""
+    # Call before assign(): an assigned consumer's metadata covers only its own topics.
+    if topic not in await consumer.topics():
+        raise ReplayError(f"topic {topic!r} not found")
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
-        raise ReplayError(f"topic {topic!r} not found")
+        raise ReplayError(f"topic {topic!r} has no partitions yet")
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     beginning = await consumer.beginning_offsets(tps)
     end = await consumer.end_offsets(tps)
-    return {tp.partition: o for tp, o in beginning.items()}, {tp.partition: o for tp, o in end.items()}
+    return {tp.partition: o for tp, o in beginning.items()}, await _probe_end(consumer, end)
+
+
+async def _probe_end(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int], max_s: float = 2.0) -> dict[int, int]:
+    # Tansu's latest offset can trail concurrent writes to a partition until its next write,
+    # while the records past it are readable: read on from there until a poll comes back
+    # empty. On Kafka proper this costs one empty poll.
+    consumer.assign(list(end))
+    for tp, offset in end.items():
+        consumer.seek(tp, offset)
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+        if not any(batch.values()):
+            break
+    return {tp.partition: max(offset, await consumer.position(tp)) for tp, offset in end.items()}
+
+
+async def topic_bounds(bootstrap_servers: str, topic: str) -> tuple[dict[int, int], dict[int, int]]:
+    """(first offset, end offset) per partition of an actual (prefixed) topic name."""
+    async with _consumer(bootstrap_servers) as consumer:
+        return await _offsets(consumer, topic)
 
 
 async def _records(
@@ -383,11 +407,13 @@ async def _records(
             if batch:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > idle_timeout_s:
-                raise ReplayError(f"{topic}[{s.partition}]: no records past offset {position} (expected up to {s.stop})")
+                raise ReplayError(
+                    f"{topic}[{s.partition}]: no records past offset {position} (expected up to {s.stop})"
+                )
 
 
 class _Sender:
-    """Sends with a rate limit, waits for every acknowledgement, counts and reports progress."""
+    """Sends under the rate limit; counts what the broker acknowledged."""
 
     def __init__(self, producer: AIOKafkaProducer | None, rate: float | None) -> None:
         self.producer = producer
@@ -568,8 +594,8 @@ async def replay_topic(
     src = prefix + source
     async with _consumer(bootstrap_servers) as consumer:
         beginning, end = await _offsets(consumer, src)
-        if target != source:
-            await _offsets(consumer, prefix + target)  # fail before reading if it does not exist
+        if target != source and prefix + target not in await consumer.topics():
+            raise ReplayError(f"topic {prefix + target!r} not found")
         slices = plan_slices(beginning, end, partitions, from_offset, to_offset)
         result = ReplayResult(source, target, slices, per_partition={s.partition: 0 for s in slices})
         total = sum(s.size for s in slices)
@@ -582,9 +608,8 @@ async def replay_topic(
                     result.copied += 1
                     result.per_partition[r.partition] += 1
                     if not dry_run:
-                        await sender.send(
-                            prefix + target, r.value, r.key, replay_headers(r.headers or (), source, r.partition, r.offset)
-                        )
+                        headers = replay_headers(r.headers or (), source, r.partition, r.offset)
+                        await sender.send(prefix + target, r.value, r.key, headers)
                 _report(on_progress, result.scanned, total)
     return result
 

@@ -1,4 +1,4 @@
-"""order-intake's handler: record the order, ask for its validation."""
+"""order-intake's handlers: record the orders, ask for their validation."""
 
 from __future__ import annotations
 
@@ -17,15 +17,21 @@ from services.order_intake import intake, store
 SOURCE = "/porgate/order-intake"
 
 
-async def on_order_placed(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+def _request(event: CloudEvent[Any]) -> Outgoing:
     order: OrderPlaced = event.data
-    await store.record_order(conn, event.id, order)
     request = intake.validation_request(order, event.id)
-    return [
-        Outgoing(
-            VALIDATION_REQUESTS,
-            order.order_id,
-            # Derived from the order event's id, so a replayed order asks again under the same id.
-            new_event(request, source=SOURCE, id=derived_event_id("validation-request", event.id), subject=order.order_id),
-        )
-    ]
+    return Outgoing(
+        VALIDATION_REQUESTS,
+        order.order_id,
+        # Derived from the order event's id, so a replayed order asks again under the same id.
+        new_event(request, source=SOURCE, id=derived_event_id("validation-request", event.id), subject=order.order_id),
+    )
+
+
+async def on_orders_placed(conn: asyncpg.Connection, events: list[CloudEvent[Any]]) -> list[list[Outgoing]]:
+    await store.record_orders(conn, [(e.id, e.data) for e in events])
+    return [[_request(e)] for e in events]
+
+
+async def on_order_placed(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+    return (await on_orders_placed(conn, [event]))[0]

@@ -7,10 +7,16 @@ import asyncpg
 from contracts.events import OrderPlaced
 
 
-async def record_order(conn: asyncpg.Connection, source_event_id: str, order: OrderPlaced) -> None:
+async def record_orders(conn: asyncpg.Connection, orders: list[tuple[str, OrderPlaced]]) -> None:
+    """(source event id, order) pairs, in one statement; a source event is recorded once."""
     await conn.execute(
         "INSERT INTO orders (source_event_id, order_id, distributor_id, customer_id, placed_at, line_count)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source_event_id) DO NOTHING",
-        source_event_id, order.order_id, order.distributor_id, order.customer_id, order.placed_at,
-        len(order.line_items),
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])"
+        " ON CONFLICT (source_event_id) DO NOTHING",
+        [e for e, _ in orders],
+        [o.order_id for _, o in orders],
+        [o.distributor_id for _, o in orders],
+        [o.customer_id for _, o in orders],
+        [o.placed_at for _, o in orders],
+        [len(o.line_items) for _, o in orders],
     )

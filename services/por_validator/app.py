@@ -6,11 +6,12 @@ from contracts.topics import DECISIONS, PARTNER_REGISTRY, VALIDATION_REQUESTS
 from services.common.config import Settings
 from services.common.runtime import Consumer, Service
 from services.domain.regions import RegionTable
-from services.por_validator.handlers import make_validation_handler, on_registry_event
+from services.por_validator.handlers import make_validation_handlers, on_registry_event
 
 
 def build(settings: Settings) -> Service:
     regions = RegionTable.load(settings.region_overrides_file)
+    one, many = make_validation_handlers(settings.enforcement_start, regions)
     return Service(
         name="por-validator",
         schema="por_validator",
@@ -21,8 +22,9 @@ def build(settings: Settings) -> Service:
             Consumer(
                 "requests",
                 (VALIDATION_REQUESTS,),
-                make_validation_handler(settings.enforcement_start, regions),
+                one,
                 "Transactions to decide.",
+                handle_many=many,
             ),
         ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,7 @@ from services.domain.regions import RegionTable
 from services.por_validator import store
 
 SOURCE = "/porgate/por-validator"
+log = logging.getLogger(__name__)
 
 _UPSERTS = {
     ev.DistributorUpserted: store.upsert_distributor,
@@ -48,17 +50,33 @@ def decision_event(decision: ev.TransactionDecision, key: str, source: str = SOU
     )
 
 
-def make_validation_handler(enforcement_start: datetime, regions: RegionTable):
-    async def on_validation_requested(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
-        request: ev.ValidationRequested = event.data
-        registry = await store.registry_for(
-            conn, (line.partner_id_on_record for line in request.lines), (request.distributor_id,), regions
-        )
-        decision = decide(
-            request, registry, enforcement_start=enforcement_start, decided_at=datetime.now(timezone.utc)
-        )
-        await store.record_decision(conn, request, decision)
-        metrics.DECISIONS.labels(decision.outcome, decision.basis, str(decision.primary_error_code or "")).inc()
-        return [decision_event(decision, request.order_id or request.subscription_id or request.source_event_id)]
+def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
+    """(one, many): the handler for one validation request and for a batch of them.
 
-    return on_validation_requested
+    A batch reads the registry once and writes its decisions in one statement: per-event
+    round trips to PostgreSQL were the validator's main cost.
+    """
+
+    async def on_validation_requests(conn: asyncpg.Connection, events: list[CloudEvent[Any]]) -> list[list[Outgoing]]:
+        requests: list[ev.ValidationRequested] = [e.data for e in events]
+        registry = await store.registry_for(
+            conn,
+            (line.partner_id_on_record for r in requests for line in r.lines),
+            {r.distributor_id for r in requests},
+            regions,
+        )
+        decided_at = datetime.now(timezone.utc)
+        decisions = [decide(r, registry, enforcement_start=enforcement_start, decided_at=decided_at) for r in requests]
+        await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
+        out = []
+        for event, request, decision in zip(events, requests, decisions, strict=True):
+            metrics.DECISIONS.labels(decision.outcome, decision.basis, str(decision.primary_error_code or "")).inc()
+            log.info("decided", extra={"event_id": event.id, "decision_id": decision.decision_id,
+                                       "outcome": decision.outcome, "codes": decision.error_codes})
+            out.append([decision_event(decision, request.order_id or request.subscription_id or request.source_event_id)])
+        return out
+
+    async def on_validation_requested(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+        return (await on_validation_requests(conn, [event]))[0]
+
+    return on_validation_requested, on_validation_requests

@@ -112,30 +112,64 @@ async def registry_for(
     return registry
 
 
-async def record_decision(
-    conn: asyncpg.Connection, request: ValidationRequested, decision: TransactionDecision
+async def record_decisions(
+    conn: asyncpg.Connection, pairs: list[tuple[ValidationRequested, TransactionDecision]]
 ) -> None:
-    inserted = await conn.fetchval(
-        "INSERT INTO decisions (decision_id, source_event_id, transaction_kind, order_id, subscription_id, change_id,"
-        " distributor_id, customer_id, outcome, basis, error_codes, primary_error_code, supersedes_decision_id,"
-        " requested_at, decided_at, request, decision)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::jsonb)"
-        " ON CONFLICT (decision_id) DO NOTHING RETURNING true",
-        decision.decision_id, decision.source_event_id, decision.transaction_kind, decision.order_id,
-        decision.subscription_id, decision.change_id, decision.distributor_id, decision.customer_id,
-        decision.outcome, decision.basis, decision.error_codes, decision.primary_error_code,
-        decision.supersedes_decision_id, request.requested_at, decision.decided_at,
-        request.model_dump_json(by_alias=True), decision.model_dump_json(by_alias=True),
-    )
-    if inserted:
-        await conn.executemany(
-            "INSERT INTO decision_lines (decision_id, line_item_id, partner_id_on_record, distributor_id, decided_at,"
-            " error_codes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            [
-                (decision.decision_id, line.line_item_id, line.partner_id_on_record, decision.distributor_id,
-                 decision.decided_at, line.error_codes)
-                for line in decision.lines
-            ],
+    """Insert decisions (and their lines) not recorded yet; a decision id is recorded once."""
+    inserted = {
+        r["decision_id"]
+        for r in await conn.fetch(
+            "INSERT INTO decisions (decision_id, source_event_id, transaction_kind, order_id, subscription_id,"
+            " change_id, distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
+            " supersedes_decision_id, requested_at, decided_at, request, decision)"
+            " SELECT d.decision_id, d.source_event_id, d.transaction_kind, d.order_id, d.subscription_id,"
+            "  d.change_id, d.distributor_id, d.customer_id, d.outcome, d.basis,"
+            "  ARRAY(SELECT jsonb_array_elements_text(d.error_codes)::int), d.primary_error_code,"
+            "  d.supersedes_decision_id, d.requested_at, d.decided_at, d.request, d.decision"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+            "  $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::int[], $13::text[], $14::timestamptz[],"
+            "  $15::timestamptz[], $16::jsonb[], $17::jsonb[])"
+            "  AS d(decision_id, source_event_id, transaction_kind, order_id, subscription_id, change_id,"
+            "  distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
+            "  supersedes_decision_id, requested_at, decided_at, request, decision)"
+            " ON CONFLICT (decision_id) DO NOTHING RETURNING decision_id",
+            [d.decision_id for _, d in pairs],
+            [d.source_event_id for _, d in pairs],
+            [d.transaction_kind for _, d in pairs],
+            [d.order_id for _, d in pairs],
+            [d.subscription_id for _, d in pairs],
+            [d.change_id for _, d in pairs],
+            [d.distributor_id for _, d in pairs],
+            [d.customer_id for _, d in pairs],
+            [d.outcome for _, d in pairs],
+            [d.basis for _, d in pairs],
+            [json.dumps(d.error_codes) for _, d in pairs],
+            [d.primary_error_code for _, d in pairs],
+            [d.supersedes_decision_id for _, d in pairs],
+            [r.requested_at for r, _ in pairs],
+            [d.decided_at for _, d in pairs],
+            [r.model_dump_json(by_alias=True) for r, _ in pairs],
+            [d.model_dump_json(by_alias=True) for _, d in pairs],
+        )
+    }
+    lines = [
+        (d.decision_id, line.line_item_id, line.partner_id_on_record, d.distributor_id, d.decided_at,
+         json.dumps(line.error_codes))
+        for _, d in pairs
+        if d.decision_id in inserted
+        for line in d.lines
+    ]
+    if lines:
+        cols = list(zip(*lines, strict=True))
+        await conn.execute(
+            "INSERT INTO decision_lines (decision_id, line_item_id, partner_id_on_record, distributor_id,"
+            " decided_at, error_codes)"
+            " SELECT l.decision_id, l.line_item_id, l.pid, l.distributor_id, l.decided_at,"
+            "  ARRAY(SELECT jsonb_array_elements_text(l.codes)::int)"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])"
+            "  AS l(decision_id, line_item_id, pid, distributor_id, decided_at, codes)"
+            " ON CONFLICT DO NOTHING",
+            *(list(c) for c in cols),
         )
 
 
