@@ -4,7 +4,10 @@ points `PORGATE_KAFKA_BOOTSTRAP_SERVERS` and `PORGATE_DATABASE_URL` at real serv
 
 Tansu keeps data in memory only. Known gaps, so nothing in porgate relies on them: no
 idempotent producer (InitProducerId), `offsets_for_times` answers offset 0, and listing a
-group's committed offsets through the admin API drops the connection.
+group's committed offsets through the admin API drops the connection. Seen too: with two
+producers writing one partition at once, the reported end offset can lag one record behind
+until the next write (the replay tools read on until a poll comes back empty), and once a
+consumer has partitions assigned, `partitions_for_topic` no longer sees other topics.
 """
 
 from __future__ import annotations

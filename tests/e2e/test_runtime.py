@@ -1,0 +1,98 @@
+"""The consumer runtime itself: poison messages, transient failures, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import asyncpg
+import httpx
+
+from contracts.topics import ORDERS
+from services.common.app import build_app
+from services.common.db import migrate
+from services.common.embedded import free_port
+from services.common.runtime import Consumer, Service
+from tests.e2e import registry_data as R
+from tests.support import Bus, eventually
+
+
+def recording_service(tmp_path, fail: dict[str, int]) -> Service:
+    """A service whose handler records orders, and fails for the order ids in `fail`:
+    with ValueError (never succeeds) when the count is -1, else with ConnectionError that many times."""
+    (tmp_path / "001_seen.sql").write_text("CREATE TABLE seen (order_id text PRIMARY KEY);")
+
+    async def handle(conn, event):
+        oid = event.data.order_id
+        if fail.get(oid) == -1:
+            raise ValueError(f"cannot handle {oid}")
+        if fail.get(oid, 0) > 0:
+            fail[oid] -= 1
+            raise ConnectionResetError("database went away")
+        await conn.execute("INSERT INTO seen VALUES ($1)", oid)
+        return []
+
+    return Service(name="rt-test", schema="rt_test", migrations=tmp_path, consumers=(Consumer("orders", (ORDERS,), handle),))
+
+
+async def test_poison_is_dead_lettered_transient_is_retried_and_the_rest_carries_on(settings, tmp_path):
+    settings = settings.model_copy(update={"poison_attempts": 3})
+    fail = {"ord-poison": -1, "ord-flaky": 2}
+    service = recording_service(tmp_path, fail)
+    await migrate(settings.database_url, service.schema, service.migrations)
+    app, _ = build_app([service], settings)
+    async with Bus(settings) as bus:
+        for oid in ("ord-1", "ord-poison", "ord-flaky", "ord-2"):
+            await bus.send("csp.orders.v1", R.order(oid, R.VALID), key="same-partition")
+        await app.start()
+        try:
+            conn = await asyncpg.connect(settings.database_url)
+            try:
+                async def all_seen():
+                    return await conn.fetchval("SELECT count(*) FROM rt_test.seen") == 3
+                await eventually(all_seen)
+                seen = {r[0] for r in await conn.fetch("SELECT order_id FROM rt_test.seen")}
+                assert await conn.fetchval("SELECT count(*) FROM rt_test.inbox") == 3  # the poison left no trace
+            finally:
+                await conn.close()
+            dead = await bus.read("por.dlq.v1", lambda rs: len(rs) >= 1, settle=1.0)
+        finally:
+            await app.stop()
+    assert seen == {"ord-1", "ord-flaky", "ord-2"}
+    assert len(dead) == 1
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert headers["x-dlq-error"] == "processing failed after 3 attempts: ValueError: cannot handle ord-poison"
+    assert fail["ord-flaky"] == 0  # retried through both transient failures
+
+
+async def test_sigterm_stops_a_service_cleanly(migrated):
+    settings = migrated
+    port = free_port()
+    env = {**os.environ, "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+           "PORGATE_DATABASE_URL": settings.database_url, "PORGATE_TOPIC_PREFIX": settings.topic_prefix,
+           "PORGATE_HEALTH_PORT": str(port), "PORGATE_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "order-intake"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient() as client:
+            async def ready():
+                try:
+                    return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+            await eventually(ready, timeout=60)
+        async with Bus(settings) as bus:
+            await bus.send("csp.orders.v1", R.order("ord-before-stop", R.VALID), key="k")
+            await bus.events("por.validation-requests.v1", 1)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
+        assert proc.returncode == 0, out.decode()[-2000:]
+        assert time.monotonic() - started < 20
+    finally:
+        if proc.poll() is None:
+            proc.kill()
