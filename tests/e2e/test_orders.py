@@ -70,3 +70,24 @@ async def test_order_before_enforcement_is_accepted_without_validation(migrated)
         assert decisions["ord-old"]["basis"] == "before_enforcement"
         assert decisions["ord-old"]["outcome"] == "accepted"
         assert decisions["ord-new"]["errorCodes"] == [800016]
+
+
+async def test_decisions_are_logged_with_ids_and_counted_in_metrics(migrated, caplog):
+    import logging
+
+    from prometheus_client import REGISTRY
+
+    settings = migrated
+    before = REGISTRY.get_sample_value(
+        "porgate_decisions_total", {"outcome": "blocked", "basis": "validated", "code": "800016"}) or 0
+    caplog.set_level(logging.INFO, logger="services.por_validator.handlers")
+    async with Bus(settings) as bus, running(settings, SERVICES):
+        await bus.send("csp.orders.v1", R.order("ord-obs", None, event_id="evt-obs"), key="ord-obs")
+        (decision,) = await bus.events("por.decisions.v1", 1)
+    after = REGISTRY.get_sample_value(
+        "porgate_decisions_total", {"outcome": "blocked", "basis": "validated", "code": "800016"})
+    assert after == before + 1
+    records = [r for r in caplog.records if r.getMessage() == "decided"]
+    assert records and records[-1].decision_id == decision["data"]["decisionId"]
+    assert records[-1].event_id  # the validation request's CloudEvents id
+    assert REGISTRY.get_sample_value("porgate_batch_processing_seconds_count", {"service": "por-validator"})

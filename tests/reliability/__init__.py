@@ -1,0 +1,1 @@
+"""Reliability: faults (crash, database, remote services, rebalance), hostile input, access."""
