@@ -124,8 +124,8 @@ class ValidationLine(WireModel):
     partner_id_on_record: str | None = None
 
 
-class ValidationRequested(WireModel):
-    """`por.validation.requested.v1` on `por.validation-requests.v1` (internal)."""
+class TransactionRef(WireModel):
+    """Which transaction a request or a decision is about: shared by both."""
 
     source_event_id: str
     transaction_kind: TransactionKind
@@ -135,10 +135,15 @@ class ValidationRequested(WireModel):
     change_kind: str | None = None
     distributor_id: str
     customer_id: str
-    requested_at: AwareDatetime
-    lines: list[ValidationLine] = Field(min_length=1)
     # Set by a re-validation: the decision this one replaces, so billing can tell.
     supersedes_decision_id: str | None = None
+
+
+class ValidationRequested(TransactionRef):
+    """`por.validation.requested.v1` on `por.validation-requests.v1` (internal)."""
+
+    requested_at: AwareDatetime
+    lines: list[ValidationLine] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------------------- outbound
@@ -165,23 +170,14 @@ class DecisionLine(WireModel):
     errors: list[ErrorDetail]
 
 
-class TransactionDecision(WireModel):
+class TransactionDecision(TransactionRef):
     decision_id: str
-    source_event_id: str
-    transaction_kind: TransactionKind
-    order_id: str | None = None
-    change_id: str | None = None
-    subscription_id: str | None = None
-    change_kind: str | None = None
-    distributor_id: str
-    customer_id: str
     outcome: Literal["accepted", "blocked"]
     basis: Basis
     error_codes: list[int]
     primary_error_code: int | None
     lines: list[DecisionLine]
     decided_at: AwareDatetime
-    supersedes_decision_id: str | None = None
 
 
 class TransactionAccepted(TransactionDecision):

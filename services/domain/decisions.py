@@ -13,6 +13,7 @@ from contracts.events import (
     TransactionAccepted,
     TransactionBlocked,
     TransactionDecision,
+    TransactionRef,
     ValidationLine,
     ValidationRequested,
 )
@@ -59,21 +60,13 @@ def make_decision(
     codes = [int(c) for c in union_codes([line.error_codes for line in lines])]
     model = TransactionBlocked if codes else TransactionAccepted
     return model(
+        **{name: getattr(request, name) for name in TransactionRef.model_fields},
         decision_id=decision_id_for(request.source_event_id, request.supersedes_decision_id),
-        source_event_id=request.source_event_id,
-        transaction_kind=request.transaction_kind,
-        order_id=request.order_id,
-        change_id=request.change_id,
-        subscription_id=request.subscription_id,
-        change_kind=request.change_kind,
-        distributor_id=request.distributor_id,
-        customer_id=request.customer_id,
         basis=basis,
         error_codes=codes,
         primary_error_code=codes[0] if codes else None,
         lines=lines,
         decided_at=decided_at,
-        supersedes_decision_id=request.supersedes_decision_id,
     )
 
 

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Literal
 
-Basis = Literal[
-    "validated",
-    "exempt_renewal",
-    "exempt_scheduled_before_enforcement",
-    "before_enforcement",
-    "not_in_scope",
-]
+from contracts.events import Basis
 
 DEFAULT_ENFORCEMENT_START = datetime(2025, 12, 1, tzinfo=timezone.utc)
 
