@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     delivery_retry_initial_s: float = 2.0
     delivery_retry_max_s: float = 300.0
 
+    # Housekeeping: published outbox rows and inbox ids older than this are deleted. The inbox
+    # must outlive every topic's retention (30 days at most in contracts/topics.py) so that a
+    # replay of anything still on a topic stays a no-op.
+    outbox_retention_days: int = 7
+    inbox_retention_days: int = 90
+
     # Consumer tuning.
     consumer_max_records: int = 500
     retry_initial_s: float = 0.2

@@ -144,6 +144,7 @@ class Runtime:
             "connect", lambda: create_pool(self.settings.database_url, self.service.schema, max_size=self.service.pool_size)
         )
         await self.publish_unpublished()
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name=f"{self.service.name}:housekeeping"))
         for worker in self.service.workers:
             self._tasks.append(asyncio.create_task(worker(self), name=f"{self.service.name}:{worker.__name__}"))
 
@@ -193,6 +194,34 @@ class Runtime:
                  "(JSON Schema in contracts/schemas/)."]
             ),
         )(handle_batch)
+
+    async def prune(self) -> tuple[int, int]:
+        """Delete old published outbox rows and inbox ids; (outbox, inbox) rows deleted."""
+        assert self.pool is not None
+        outbox = await self.pool.fetchval(
+            "WITH d AS (DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1) RETURNING 1)"
+            " SELECT count(*) FROM d",
+            self.settings.outbox_retention_days,
+        )
+        inbox = await self.pool.fetchval(
+            "WITH d AS (DELETE FROM inbox WHERE processed_at < now() - make_interval(days => $1) RETURNING 1)"
+            " SELECT count(*) FROM d",
+            self.settings.inbox_retention_days,
+        )
+        unpublished = await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        metrics.OUTBOX_PENDING.labels(self.service.name).set(unpublished)
+        return outbox, inbox
+
+    async def _housekeeping(self, every_s: float = 3600.0) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self.prune()
+            except Exception:  # noqa: BLE001 - housekeeping must never take a service down
+                log.warning("housekeeping failed", extra={"service": self.service.name}, exc_info=True)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=every_s)
+            except asyncio.TimeoutError:
+                continue
 
     async def wait_for_work(self, poll_s: float = 5.0) -> bool:
         """For workers: wait until a consumer committed something, or `poll_s` passed.

@@ -18,7 +18,7 @@ from services.common.db import migrate
 from services.common.embedded import free_port
 from services.common.runtime import Consumer, Service
 from tests.e2e import registry_data as R
-from tests.support import Bus, eventually
+from tests.support import Bus, eventually, running
 
 
 def recording_service(tmp_path, fail: dict[str, int]) -> Service:
@@ -96,3 +96,21 @@ async def test_sigterm_stops_a_service_cleanly(migrated):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_housekeeping_prunes_only_what_is_old_and_done(migrated):
+    settings = migrated
+    async with Bus(settings) as bus, running(settings, ["order-intake"]) as (runtime,):
+        for oid in ("ord-old", "ord-new"):
+            await bus.send("csp.orders.v1", R.order(oid, R.VALID, event_id=f"evt-{oid}"), key=oid)
+        await bus.events("por.validation-requests.v1", 2)
+        async with runtime.pool.acquire() as conn:
+            await conn.execute("UPDATE inbox SET processed_at = now() - interval '91 days' WHERE event_id = 'evt-ord-old'")
+            await conn.execute("UPDATE outbox SET published_at = now() - interval '8 days'"
+                               " WHERE source_event_id = 'evt-ord-old'")
+            await conn.execute("INSERT INTO outbox (source_event_id, topic, value, created_at)"
+                               " VALUES ('unsent', 'x', 'x', now() - interval '30 days')")
+            assert await runtime.prune() == (1, 1)
+            assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
+            # Unpublished rows stay, however old: they are still owed to the broker.
+            assert await conn.fetchval("SELECT count(*) FROM outbox WHERE source_event_id = 'unsent'") == 1
