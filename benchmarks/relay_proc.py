@@ -1,0 +1,53 @@
+"""The baseline: a bare aiokafka consume-and-produce relay, in a process of its own.
+
+`python3 -m benchmarks.relay_proc BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP` consumes SOURCE
+in a consumer group and produces each record's value (and key) to TARGET, then commits the
+offsets: no decoding, no database. The consumer batch (500 records, 50 ms) and the producer
+(acks=all, linger 2 ms, no idempotence) are set like porgate's, so the difference between the
+two is porgate's own work. Prints `READY`, runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+
+async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_poll_records=500,
+        # aiokafka's default (500 ms), as porgate's subscribers have; RELAY_FETCH_MAX_WAIT_MS to experiment.
+        fetch_max_wait_ms=int(os.environ.get("RELAY_FETCH_MAX_WAIT_MS", "500")),
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=2,
+        max_request_size=2 * 1024 * 1024,
+    )
+    await producer.start()
+    await consumer.start()
+    print("READY", flush=True)
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=50, max_records=500)
+            futures = [await producer.send(target, r.value, key=r.key) for records in batch.values() for r in records]
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5:
+        sys.exit("usage: python3 -m benchmarks.relay_proc BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP")
+    asyncio.run(relay(*sys.argv[1:]))

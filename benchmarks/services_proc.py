@@ -1,0 +1,111 @@
+"""The system under test, in a process of its own: `python3 -m benchmarks.services_proc NAME...`.
+
+NAME is one or more of the services of `services.registry` (built into one faststream app
+with `build_app`, exactly as `porgate run` does, health server included), or `api` (the
+POR validation API, `create_app` served by `HttpServer`). Settings come from the
+`PORGATE_*` environment variables. Prints `READY` on standard output once started, runs
+until SIGTERM or SIGINT, then stops in order.
+
+PORGATE_BENCH_TRACE=PATH adds up, per consumer, the wall-clock time of each batch step and
+of each SQL statement (benchmarks/trace.py) and writes it to PATH on exit.
+PORGATE_BENCH_CPROFILE=PATH profiles the process with cProfile and writes the stats to PATH
+on exit (py-spy, attached from outside, is the lighter option: see benchmarks/run.py --profile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+
+async def main(names: list[str]) -> None:
+    from services.common.config import Settings
+    from services.common.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    if names == ["api"]:
+        from services.api.app import create_app
+        from services.common.health import HttpServer
+
+        server = HttpServer(create_app(settings), settings.api_host, settings.api_port, lifespan="on")
+        await server.start()
+        print("READY", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+        return
+
+    from services.common.app import build_app
+    from services.registry import build_services
+
+    _what_if_fetch_wait()
+
+    services = build_services(names, settings)
+    if os.environ.get("PORGATE_BENCH_TRACE"):
+        from benchmarks import trace
+
+        trace.install()
+        services = trace.wrap_services(services)
+    app, _ = build_app(services, settings, serve_health=True)
+    await app.start()
+    print("READY", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+
+
+def _what_if_fetch_wait() -> None:
+    """PORGATE_BENCH_FETCH_MAX_WAIT_MS=N (benchmark experiments only, `run.py --what-if
+    fetch_max_wait_ms=N`): give every subscriber this fetch_max_wait_ms instead of aiokafka's
+    500 ms default, to measure what that change would do. Not a porgate setting."""
+    value = os.environ.get("PORGATE_BENCH_FETCH_MAX_WAIT_MS")
+    if not value:
+        return
+    from faststream.kafka import KafkaBroker
+
+    original = KafkaBroker.subscriber
+
+    def subscriber(self, *topics, **kwargs):
+        kwargs.setdefault("fetch_max_wait_ms", int(value))
+        return original(self, *topics, **kwargs)
+
+    KafkaBroker.subscriber = subscriber
+
+
+def run() -> None:
+    names = sys.argv[1:]
+    if not names:
+        sys.exit("usage: python3 -m benchmarks.services_proc SERVICE... | api")
+    profile_path = os.environ.get("PORGATE_BENCH_CPROFILE")
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        asyncio.run(main(names))
+    finally:
+        if os.environ.get("PORGATE_BENCH_TRACE"):
+            from benchmarks import trace
+
+            trace.dump(os.environ["PORGATE_BENCH_TRACE"])
+        if profiler is not None:
+            profiler.disable()
+            with contextlib.suppress(OSError):
+                profiler.dump_stats(profile_path)
+
+
+if __name__ == "__main__":
+    run()
