@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     # Consumer tuning.
     consumer_max_records: int = 500
+    # How long a fetch may wait at the broker for data. aiokafka's 500 ms default is each
+    # hop's worst-case latency on brokers that do not answer a waiting fetch early (Tansu).
+    consumer_fetch_max_wait_ms: int = 50
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     # Attempts for a message that fails with a non-transient error before it is dead-lettered.

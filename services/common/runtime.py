@@ -90,12 +90,14 @@ class Stopping(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, KafkaError):
+        # MessageSizeTooLargeError and the like will fail the same way forever.
+        return bool(getattr(exc, "retriable", False))
     return isinstance(
         exc,
         (
             OSError,
             asyncio.TimeoutError,
-            KafkaError,
             asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError,
             asyncpg.CannotConnectNowError,
@@ -184,6 +186,7 @@ class Runtime:
             batch=True,
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=50,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             # Bytes stay bytes: decoding, and its failures, are ours (see process_batch).
@@ -399,7 +402,11 @@ class Runtime:
                         rows += await self._outbox_for(conn, earlier)
                     conflicting = await self._conflicting(conn, duplicates)
         if rows:
-            await self.publish_rows(rows)
+            refused = await self.publish_rows(rows)
+            if refused:
+                await self.dead_letter(
+                    consumer, [(record, reason) for record, event in items if (reason := refused.get(event.id))]
+                )
         if duplicates and conflicting:
             await self.dead_letter(consumer, conflicting)
         self.wakeup.set()
@@ -408,7 +415,7 @@ class Runtime:
         return await conn.fetch(
             "INSERT INTO outbox (source_event_id, topic, key, value)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
-            " RETURNING id, topic, key, value",
+            " RETURNING id, source_event_id, topic, key, value",
             [source for source, _ in outgoing],
             [o.topic.name for _, o in outgoing],
             [o.key.encode() if o.key is not None else None for _, o in outgoing],
@@ -417,7 +424,8 @@ class Runtime:
 
     async def _outbox_for(self, conn, source_event_ids: list[str]) -> list[asyncpg.Record]:
         return await conn.fetch(
-            "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL AND source_event_id = ANY($1::text[])",
+            "SELECT id, source_event_id, topic, key, value FROM outbox"
+            " WHERE published_at IS NULL AND undeliverable IS NULL AND source_event_id = ANY($1::text[])",
             source_event_ids,
         )
 
@@ -436,27 +444,61 @@ class Runtime:
 
     # ------------------------------------------------------------------ publishing
 
-    async def publish_rows(self, rows: Sequence[asyncpg.Record]) -> None:
-        async def send() -> None:
-            futures = [
-                await self.producer.send(
-                    self.settings.topic_prefix + row["topic"],
-                    value=bytes(row["value"]),
-                    key=bytes(row["key"]) if row["key"] is not None else None,
-                    headers=CONTENT_TYPE,
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
+    async def _send_all(self, messages: list[tuple[str, bytes | None, bytes | None, list]]) -> list[str | None]:
+        """Send (topic, key, value, headers) messages; per message None, or why the broker
+        refused it for good. Transient failures raise, for `retrying` to send again."""
+        assert self.producer is not None
+        pending: list[Any] = []
+        for topic, key, value, headers in messages:
+            try:
+                pending.append(await self.producer.send(topic, value=value, key=key, headers=headers))
+            except KafkaError as exc:
+                if is_transient(exc):
+                    raise
+                pending.append(exc)
+        outcome: list[str | None] = []
+        for item in pending:
+            if isinstance(item, BaseException):
+                outcome.append(f"{type(item).__name__}: {item}")
+                continue
+            try:
+                await item
+                outcome.append(None)
+            except KafkaError as exc:
+                if is_transient(exc):
+                    raise
+                outcome.append(f"{type(exc).__name__}: {exc}")
+        return outcome
 
-        await self.retrying("publish", send)
-        assert self.pool is not None
-        await self.retrying(
-            "outbox",
-            lambda: self.pool.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
-            ),
+    async def publish_rows(self, rows: Sequence[asyncpg.Record]) -> dict[str, str]:
+        """Publish outbox rows and mark them; return {source event id: reason} for the rows
+        the broker refused for good, which are set aside instead of retried forever."""
+        outcome = await self.retrying(
+            "publish",
+            lambda: self._send_all([
+                (self.settings.topic_prefix + row["topic"], bytes(row["key"]) if row["key"] is not None else None,
+                 bytes(row["value"]), CONTENT_TYPE)
+                for row in rows
+            ]),
         )
+        sent = [row["id"] for row, refused in zip(rows, outcome, strict=True) if refused is None]
+        refused = [(row, reason) for row, reason in zip(rows, outcome, strict=True) if reason is not None]
+        assert self.pool is not None
+        if sent:
+            await self.retrying(
+                "outbox",
+                lambda: self.pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", sent),
+            )
+        for row, reason in refused:
+            size = len(row["value"])
+            reason = f"its {row['topic']} message of {size} bytes was refused by the broker: {reason}"
+            log.error("outbox message undeliverable", extra={"service": self.service.name, "outbox_id": row["id"],
+                                                             "reason": reason})
+            await self.retrying(
+                "outbox",
+                lambda: self.pool.execute("UPDATE outbox SET undeliverable = $2 WHERE id = $1", row["id"], reason),
+            )
+        return {row["source_event_id"]: reason for row, reason in refused}
 
     async def publish_unpublished(self) -> int:
         """Send what a crash left in the outbox. Consumers dedupe, so a double send is harmless."""
@@ -466,7 +508,8 @@ class Runtime:
             rows = await self.retrying(
                 "outbox",
                 lambda: self.pool.fetch(
-                    "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1000"
+                    "SELECT id, source_event_id, topic, key, value FROM outbox"
+                    " WHERE published_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT 1000"
                 ),
             )
             if not rows:
@@ -479,27 +522,37 @@ class Runtime:
         return await self._write_outbox(conn, [(source_id, o) for o in outgoing])
 
     async def dead_letter(self, consumer: Consumer, items: list[tuple[ConsumerRecord, str]]) -> None:
+        if not items:
+            return
         failed_at = datetime.now(timezone.utc).isoformat()
 
-        async def send() -> None:
-            futures = []
-            for record, reason in items:
-                headers = list(record.headers or ()) + _headers(
-                    ("x-dlq-source-topic", self.contract_topic(record.topic)),
-                    ("x-dlq-source-partition", str(record.partition)),
-                    ("x-dlq-source-offset", str(record.offset)),
-                    ("x-dlq-consumer-group", self.group_id(consumer)),
-                    ("x-dlq-error", reason[:1000]),
-                    ("x-dlq-failed-at", failed_at),
-                )
-                futures.append(
-                    await self.producer.send(
-                        self.topic_name(DLQ), value=record.value, key=record.key, headers=headers
-                    )
-                )
-            await asyncio.gather(*futures)
+        def headers(record: ConsumerRecord, reason: str, *extra: tuple[str, str]) -> list:
+            return list(record.headers or ()) + _headers(
+                ("x-dlq-source-topic", self.contract_topic(record.topic)),
+                ("x-dlq-source-partition", str(record.partition)),
+                ("x-dlq-source-offset", str(record.offset)),
+                ("x-dlq-consumer-group", self.group_id(consumer)),
+                ("x-dlq-error", reason[:1000]),
+                ("x-dlq-failed-at", failed_at),
+                *extra,
+            )
 
-        await self.retrying("dead-letter", send)
+        dlq = self.topic_name(DLQ)
+        outcome = await self.retrying(
+            "dead-letter",
+            lambda: self._send_all([(dlq, r.key, r.value, headers(r, reason)) for r, reason in items]),
+        )
+        too_big = [(r, reason, refusal) for (r, reason), refusal in zip(items, outcome, strict=True) if refusal]
+        if too_big:
+            # The original cannot be copied (over the broker's size limit): the dead letter
+            # keeps its coordinates and reason, so on-call can read it from the source topic.
+            await self.retrying(
+                "dead-letter",
+                lambda: self._send_all([
+                    (dlq, r.key, None, headers(r, reason, ("x-dlq-value-omitted", f"{len(r.value or b'')} bytes: {refusal}")))
+                    for r, reason, refusal in too_big
+                ]),
+            )
         for record, reason in items:
             metrics.DEAD_LETTERS.labels(self.service.name, self.contract_topic(record.topic)).inc()
             log.warning(

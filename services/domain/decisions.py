@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -37,16 +38,18 @@ def derived_event_id(kind: str, *parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, ":".join((kind, *parts))))
 
 
+@lru_cache(maxsize=None)
+def _error_detail(code: int) -> ErrorDetail:
+    text = describe(code, "en")
+    return ErrorDetail(code=code, message=text.message, remediation=list(text.remediation))
+
+
 def decision_line(line_item_id: str, partner_id: str | None, codes: Sequence[int]) -> DecisionLine:
-    errors = []
-    for code in codes:
-        text = describe(code, "en")
-        errors.append(ErrorDetail(code=int(code), message=text.message, remediation=list(text.remediation)))
     return DecisionLine(
         line_item_id=line_item_id,
         partner_id_on_record=partner_id,
         error_codes=[int(c) for c in codes],
-        errors=errors,
+        errors=[_error_detail(int(c)) for c in codes],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -68,13 +69,18 @@ def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
         decided_at = datetime.now(timezone.utc)
         decisions = [decide(r, registry, enforcement_start=enforcement_start, decided_at=decided_at) for r in requests]
         await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
-        out = []
-        for event, request, decision in zip(events, requests, decisions, strict=True):
-            metrics.DECISIONS.labels(decision.outcome, decision.basis, str(decision.primary_error_code or "")).inc()
-            log.info("decided", extra={"event_id": event.id, "decision_id": decision.decision_id,
-                                       "outcome": decision.outcome, "codes": decision.error_codes})
-            out.append([decision_event(decision, request.order_id or request.subscription_id or request.source_event_id)])
-        return out
+        counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
+        for labels, n in counts.items():
+            metrics.DECISIONS.labels(*labels).inc(n)
+        # One line per batch: a line per decision cost a tenth of the validator's CPU.
+        log.info("decided", extra={"decisions": [
+            {"event_id": e.id, "decision_id": d.decision_id, "outcome": d.outcome, "codes": d.error_codes}
+            for e, d in zip(events, decisions, strict=True)
+        ]})
+        return [
+            [decision_event(d, r.order_id or r.subscription_id or r.source_event_id)]
+            for r, d in zip(requests, decisions, strict=True)
+        ]
 
     async def on_validation_requested(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
         return (await on_validation_requests(conn, [event]))[0]

@@ -87,7 +87,7 @@ async def test_decisions_are_logged_with_ids_and_counted_in_metrics(migrated, ca
     after = REGISTRY.get_sample_value(
         "porgate_decisions_total", {"outcome": "blocked", "basis": "validated", "code": "800016"})
     assert after == before + 1
-    records = [r for r in caplog.records if r.getMessage() == "decided"]
-    assert records and records[-1].decision_id == decision["data"]["decisionId"]
-    assert records[-1].event_id  # the validation request's CloudEvents id
+    logged = [d for r in caplog.records if r.getMessage() == "decided" for d in r.decisions]
+    assert [d["decision_id"] for d in logged] == [decision["data"]["decisionId"]]
+    assert logged[0]["event_id"] and logged[0]["codes"] == [800016]  # the request's CloudEvents id
     assert REGISTRY.get_sample_value("porgate_batch_processing_seconds_count", {"service": "por-validator"})

@@ -26,7 +26,7 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -90,7 +90,7 @@ def service_env(settings: Settings, *, instance: str, health_port: int = 0, **ex
         # not exist the consumer's retry settings above apply.
         "PORGATE_DELIVERY_RETRY_INITIAL_S": "0.05",
         "PORGATE_DELIVERY_RETRY_MAX_S": "0.5",
-        "PORGATE_LOG_JSON": "false",
+        "PORGATE_LOG_JSON": "true",  # the extras (error, event id...) are in the JSON only
         "PORGATE_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     })
@@ -380,7 +380,7 @@ class Receipt:
 
 @dataclass
 class Webhook:
-    """A distributor's endpoint. mode: 'ok' answers 204, 'fail' 500, 'hang' sleeps `hang_s` first."""
+    """A distributor's endpoint. mode: 'ok' answers 204, 'fail' 500, 'hang' 504 after `hang_s`."""
 
     secret: bytes
     mode: str = "ok"
@@ -392,7 +392,10 @@ class Webhook:
         return Starlette(routes=[Route("/hook", self.endpoint, methods=["POST"])])
 
     async def endpoint(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the sender died mid-request (kill -9): nothing was received
+            return Response(status_code=400)
         receipt = Receipt(request.headers.get(ID_HEADER), time.monotonic(),
                           verify(self.secret, body, request.headers.get(HEADER)), body)
         self.receipts.append(receipt)
@@ -402,7 +405,10 @@ class Webhook:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if self.mode == "hang":
+            # A receiver stuck behind its proxy: no answer in time, then a gateway timeout.
             await asyncio.sleep(self.hang_s)
+            receipt.answered = 504
+            return Response(status_code=504)
         if self.mode == "fail":
             receipt.answered = 500
             return Response("receiver down", status_code=500)
@@ -463,4 +469,4 @@ def run_cli(settings: Settings, *args: str, timeout: float = 60.0, **extra: Any)
     env = service_env(settings, instance="cli", **extra)
     env["COLUMNS"] = "300"
     return subprocess.run([sys.executable, "-m", "services.cli", *args], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from services.domain.decisions import decision_id_for
 from tests.reliability import world as W
@@ -39,6 +39,7 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
     async with LocalServer(hook.app()) as server, Kafka(settings) as kafka:
         env = {"notify_webhook_url": f"{server.base}/hook", "notify_webhook_secret": W.SECRET,
                "notify_webhook_timeout_s": 2, "graph_timeout_s": 1}
+        t0 = time.monotonic()
         running = {name: procs.spawn(name, **env) for name in SERVICES}
 
         await kafka.send_many(W.REGISTRY, registry)
@@ -57,13 +58,12 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
             step = N_ORDERS // TENANTS
             for start in range(0, N_ORDERS, 100):
                 await kafka.send_many(W.ORDERS, orders[start:start + 100])
-                if start % step == 0 and start // step < TENANTS:
-                    s = suspensions[start // step]
+                for s in suspensions[start // step:(start + 100) // step]:
                     await kafka.send(W.REGISTRY, s, key=s["data"]["resellerTenantId"])
                 await asyncio.sleep(0.1)
 
+        loaded_s = time.monotonic() - t0
         streaming = asyncio.create_task(stream())
-        started = time.monotonic()
 
         async def mid_stream():
             decided = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
@@ -72,11 +72,16 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
             return decided >= N_ORDERS // 5 and len(hook.receipts) >= 50 and revoked >= 10 and (decided, revoked)
 
         decided_at_kill, revoked_at_kill = await eventually(mid_stream, 60, what="mid-stream", describe=procs.report)
-        in_flight = sum(1 for r in hook.receipts if r.answered is None)
-        for name in SERVICES:  # one after another, each while its work is under way
+        # The notifier first, while a webhook request is in flight; then the others, one after another.
+        async def request_in_flight():
+            return sum(1 for r in hook.receipts if r.answered is None)
+
+        in_flight = await eventually(request_in_flight, 20, interval=0.002, what="a webhook request in flight")
+        for name in ["notifier", *(n for n in SERVICES if n != "notifier")]:
             running[name].kill()
             await asyncio.sleep(0.2)
         killed_at = time.monotonic()
+        kill_after_s = killed_at - t0 - loaded_s
         stream_done_at_kill = streaming.done()
         await asyncio.sleep(1.0)
         for name in SERVICES:
@@ -179,7 +184,9 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
     tally(**{"events pushed": pushed, "faults injected": len(SERVICES), "lost": 0, "decided twice": 0,
              "duplicate records (same id)": decision_copies + revocation_copies,
              "duplicate webhook receipts (same notification id)": sum(len(rs) - 1 for rs in repeated.values())})
-    note(f"crash: {pushed} events, kill -9 of {', '.join(SERVICES)} at {decided_at_kill}/{N_ORDERS} decided and "
+    print(f"registry loaded {loaded_s:.1f}s, kill after {kill_after_s:.1f}s of stream, recovered {recovered_s:.1f}s")
+    note(f"crash: {pushed} events, kill -9 of the notifier (mid-request), then order-intake, por-validator, "
+         f"gdap-revoker, at {decided_at_kill}/{N_ORDERS} decided and "
          f"{revoked_at_kill}/{len(relationships)} revoked ({in_flight} webhook request(s) in flight, stream "
          f"{'finished' if stream_done_at_kill else 'still running'}); all effects back {recovered_s:.0f}s after "
          f"the kill; {decision_copies} decision and {revocation_copies} revocation record(s) published twice under "
