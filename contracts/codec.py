@@ -31,6 +31,14 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
     return f"{prefix}{loc}: {err['msg']}{more}"
 
 
+def _reason(exc: ValidationError, event_type: str) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":  # e.g. a lone UTF-16 surrogate, which json.loads lets through
+        return f"{event_type}: {first['msg']}"
+    in_data = len(first["loc"]) > 1 and first["loc"][0] == "data"  # inside data, not data itself
+    return _first_error(exc, f"{event_type}: " if in_data else "envelope ")
+
+
 def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
     """Parse one message value; raise InvalidMessage with a human-readable reason."""
     if raw is None:
@@ -65,9 +73,16 @@ def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
         # timestamp; the JSON Schema in contracts/schemas/ refuses them, and so do we.
         event = envelope.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        in_data = bool(first["loc"]) and first["loc"][0] == "data"
-        raise InvalidMessage(_first_error(exc, f"{event_type}: " if in_data else "envelope ")) from None
+        if "recursion limit" not in str(exc):
+            raise InvalidMessage(_reason(exc, event_type)) from None
+        # pydantic's JSON parser nests less deeply than json.loads; an unknown field nested
+        # that deep is still no error (the contract keeps extras), so check the parsed object.
+        try:
+            event = envelope.model_validate(obj)
+        except ValidationError as exc2:
+            raise InvalidMessage(_reason(exc2, event_type)) from None
+        except RecursionError:
+            raise InvalidMessage(f"{event_type}: data nested too deeply") from None
     except RecursionError:
         raise InvalidMessage(f"{event_type}: data nested too deeply") from None
     if "\x00" in text or ("\\u0000" in text and _ESCAPED_NUL.search(text)):

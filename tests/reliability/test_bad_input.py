@@ -239,7 +239,7 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
         Case("orders: placedAt without a zone", W.ORDERS, raw(with_data(o, placedAt="2026-01-10T09:00:00")),
              "data.placedAt"),
         Case("orders: placedAt a date", W.ORDERS, raw(with_data(o, placedAt="2026-01-10")), "data.placedAt"),
-        Case("orders: lone surrogate", W.ORDERS, raw(with_data(o, orderId="a\ud800b")), "data.orderId"),
+        Case("orders: lone surrogate", W.ORDERS, raw(with_data(o, orderId="a\ud800b")), "Invalid JSON"),
         Case("orders: NUL in orderId", W.ORDERS, raw(with_data(o, orderId="ord\u0000x")), "NUL"),
         Case("orders: same id, another body", W.ORDERS, raw(order("ord-dup-second", id="evt-dup-order")),
              "different body", key="ord-dup"),
