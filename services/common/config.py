@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # the defaults, 10 attempts span about 15 minutes before a delivery is recorded failed.
     delivery_retry_initial_s: float = 2.0
     delivery_retry_max_s: float = 300.0
+    # A claimed delivery or termination is leased for its request timeout plus this margin:
+    # after a crash mid-request, that is how long until another worker may try it again.
+    delivery_lease_margin_s: float = 30.0
 
     # Housekeeping: published outbox rows and inbox ids older than this are deleted. The inbox
     # must outlive every topic's retention (30 days at most in contracts/topics.py) so that a

@@ -71,7 +71,7 @@ async def drain(runtime: Runtime, gateway: Gateway) -> float:
     pool = runtime.pool
     assert pool is not None
     # Long enough for a token request and a terminate request, each up to the timeout.
-    lease_s = 2 * runtime.settings.graph_timeout_s + 30
+    lease_s = 2 * runtime.settings.graph_timeout_s + runtime.settings.delivery_lease_margin_s
     while not runtime.stopping.is_set():
         rows = await runtime.retrying("claim", lambda: store.claim_due(pool, BATCH, lease_s))
         if not rows:

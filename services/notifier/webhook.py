@@ -80,7 +80,7 @@ async def deliverer(runtime: Runtime) -> None:
     secret = secret_value.encode()
     timeout = settings.notify_webhook_timeout_s
     # The lease outlives the request, so a row is never sent twice at once.
-    lease_s = timeout + 30.0
+    lease_s = timeout + settings.delivery_lease_margin_s
     assert runtime.pool is not None
     pool = runtime.pool
 
