@@ -7,7 +7,10 @@ idempotent producer (InitProducerId), `offsets_for_times` answers offset 0, and 
 group's committed offsets through the admin API drops the connection. Seen too: with two
 producers writing one partition at once, the reported end offset can lag one record behind
 until the next write (the replay tools read on until a poll comes back empty), and once a
-consumer has partitions assigned, `partitions_for_topic` no longer sees other topics.
+consumer has partitions assigned, `partitions_for_topic` no longer sees other topics; a
+waiting fetch is not answered early when data arrives (hence the 50 ms fetch wait, see
+`consumer_fetch_max_wait_ms`); a group join waits about 5 s, and a member restarted after a
+kill waits out the old member's session timeout (15 to 20 s) before it gets partitions.
 """
 
 from __future__ import annotations
