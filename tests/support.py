@@ -57,35 +57,44 @@ class Bus:
         timeout: float = 30.0,
         settle: float = 0.0,
     ) -> list:
-        """All records of a topic from the start, once `until(records)` holds (then `settle` more seconds)."""
-        consumer = AIOKafkaConsumer(
-            self.settings.topic_prefix + topic,
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        records: list = []
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for recs in batch.values():
-                    records.extend(recs)
-                if until(records):
-                    settle_end = time.monotonic() + settle
-                    while time.monotonic() < settle_end:
-                        for recs in (await consumer.getmany(timeout_ms=100)).values():
-                            records.extend(recs)
-                    return records
-            raise AssertionError(f"timed out on {topic}: {len(records)} record(s) read")
-        finally:
-            await consumer.stop()
+        return await read_topic(self.settings, topic, until, timeout, settle)
 
     async def events(self, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0) -> list[dict]:
         records = await self.read(topic, lambda rs: len(rs) >= count, timeout, settle)
         return [json.loads(r.value) for r in records]
+
+
+async def read_topic(
+    settings: Settings, topic: str, until: Callable[[list], bool], timeout: float = 30.0, settle: float = 0.0
+) -> list:
+    """Every record of a topic from the start, once `until(records)` holds (then `settle` more seconds)."""
+    consumer = AIOKafkaConsumer(
+        settings.topic_prefix + topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        # Room for the megabyte messages of the bad-input tests.
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    records: list = []
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            for recs in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(recs)
+            if until(records):
+                end = time.monotonic() + settle
+                while time.monotonic() < end:
+                    for recs in (await consumer.getmany(timeout_ms=100)).values():
+                        records.extend(recs)
+                return records
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out reading {topic}: {len(records)} record(s)")
+    finally:
+        await consumer.stop()
 
 
 @contextlib.asynccontextmanager

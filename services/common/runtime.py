@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -376,6 +377,7 @@ class Runtime:
                     )
                 }
                 processed_here = set(claimed)
+                counts: Counter[tuple[str, str]] = Counter()
                 outgoing: list[tuple[str, Outgoing]] = []
                 duplicates: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
                 fresh: list[CloudEvent[Any]] = []
@@ -383,10 +385,10 @@ class Runtime:
                     if event.id in claimed:
                         claimed.discard(event.id)  # a second copy in the same batch is a duplicate
                         fresh.append(event)
-                        metrics.MESSAGES.labels(self.service.name, self.contract_topic(record.topic), "processed").inc()
+                        counts[(record.topic, "processed")] += 1
                     else:
                         duplicates.append((record, event))
-                        metrics.MESSAGES.labels(self.service.name, self.contract_topic(record.topic), "duplicate").inc()
+                        counts[(record.topic, "duplicate")] += 1
                 if consumer.handle_many is not None and fresh:
                     results = await consumer.handle_many(conn, fresh)
                 else:
@@ -401,6 +403,9 @@ class Runtime:
                     if earlier:
                         rows += await self._outbox_for(conn, earlier)
                     conflicting = await self._conflicting(conn, duplicates)
+        # Counted after commit, once per batch: a retried transaction must not count twice.
+        for (topic, outcome), n in counts.items():
+            metrics.MESSAGES.labels(self.service.name, self.contract_topic(topic), outcome).inc(n)
         if rows:
             refused = await self.publish_rows(rows)
             if refused:

@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from services.common.config import Settings
 from services.notifier.signing import HEADER, ID_HEADER, verify
+from tests.support import read_topic  # noqa: F401 - re-exported for the reliability tests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -252,33 +253,6 @@ class Kafka:
         await asyncio.gather(*futures)
         self.sent += n
         return n
-
-
-async def read_topic(settings: Settings, topic: str, until: Callable[[list], bool], timeout: float = 30.0,
-                     settle: float = 0.0) -> list:
-    """Every record of a topic from the start, once `until(records)` holds (then `settle` more seconds)."""
-    consumer = AIOKafkaConsumer(
-        settings.topic_prefix + topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-        auto_offset_reset="earliest", enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
-    await consumer.start()
-    records: list = []
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            for recs in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(recs)
-            if until(records):
-                end = time.monotonic() + settle
-                while time.monotonic() < end:
-                    for recs in (await consumer.getmany(timeout_ms=100)).values():
-                        records.extend(recs)
-                return records
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out reading {topic}: {len(records)} record(s)")
-    finally:
-        await consumer.stop()
 
 
 class TopicTail:
