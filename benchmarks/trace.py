@@ -87,12 +87,14 @@ def install() -> None:
             TOTALS.batch_sizes[key].append(len(message.raw_message))
             return await original_batch(self, consumer, message)
         finally:
-            TOTALS.add(TOTALS.steps, key, "process_batch (whole batch)", time.perf_counter() - t)
+            TOTALS.add(TOTALS.steps, key, "process_batch (decode + transaction + wait for the batch before)",
+                       time.perf_counter() - t)
             _current.reset(token)
 
     rt.Runtime.process_batch = process_batch
     _timed_method(rt.Runtime, "_transaction", "_transaction (inbox + handlers + outbox, committed)")
-    _timed_method(rt.Runtime, "publish_rows", "publish_rows (send + acks + UPDATE outbox)")
+    _timed_method(rt.Runtime, "_finish", "_finish (publish + offset commit; overlaps the next batch)")
+    _timed_method(rt.Runtime, "publish_rows", "publish_rows (send + acks + DELETE outbox)")
     _timed_method(rt.Runtime, "_commit", "_commit (Kafka offset commit)")
     _timed_method(rt.Runtime, "_record_lag", "_record_lag (lag metric)")
     original_decode = rt.decode

@@ -70,6 +70,12 @@ def build_app(
         if http is not None:
             await http.start()
 
+    @app.on_shutdown
+    async def drain_runtimes() -> None:
+        # Before the consumers close: publish and commit the batches still in flight, so a
+        # clean stop redelivers nothing.
+        await asyncio.gather(*(runtime.drain() for runtime in runtimes))
+
     @app.after_shutdown
     async def stop_runtimes() -> None:
         if http is not None:

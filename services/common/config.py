@@ -45,10 +45,9 @@ class Settings(BaseSettings):
     # after a crash mid-request, that is how long until another worker may try it again.
     delivery_lease_margin_s: float = 30.0
 
-    # Housekeeping: published outbox rows and inbox ids older than this are deleted. The inbox
-    # must outlive every topic's retention (30 days at most in contracts/topics.py) so that a
-    # replay of anything still on a topic stays a no-op.
-    outbox_retention_days: int = 7
+    # Housekeeping: inbox ids older than this are deleted. The inbox must outlive every topic's
+    # retention (30 days at most in contracts/topics.py) so that a replay of anything still on
+    # a topic stays a no-op.
     inbox_retention_days: int = 90
 
     # Consumer tuning.

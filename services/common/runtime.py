@@ -5,8 +5,11 @@ For each batch a faststream subscriber hands over:
 2. in one PostgreSQL transaction: claim the events' ids in the inbox (a redelivery or a
    replay claims nothing and has no effect), run the service's handler for each claimed
    event, and write what it emits to the outbox;
-3. after commit, publish the outbox rows and mark them published;
-4. only then commit the Kafka offsets.
+3. after commit, publish the outbox rows and delete them;
+4. only then commit the batch's Kafka offsets.
+Steps 3 and 4 of a batch run while the next batch goes through 1 and 2 (one batch in
+flight, published and committed in order): the broker's acks and PostgreSQL's commits
+overlap instead of adding up.
 A crash anywhere before 4 redelivers the batch, and the inbox makes that harmless; outbox
 rows a crash left unpublished are sent when their event is redelivered, or on the next start.
 
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -86,6 +89,35 @@ class Service:
     pool_size: int = 5
 
 
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A committed transaction's leftovers, for after commit: its outbox rows to publish, and
+    the copies of already-processed events that came with a different body."""
+
+    rows: list[asyncpg.Record]
+    items: list[tuple[ConsumerRecord, CloudEvent[Any]]]
+    conflicting: list[tuple[ConsumerRecord, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """A batch whose effects are committed and whose publishing and offset commit are running."""
+
+    task: asyncio.Task
+    records: tuple[ConsumerRecord, ...]
+
+
+def _rewind(consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+    """Seek each partition back to its earliest record here, so none is skipped."""
+    earliest: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        earliest[tp] = min(earliest.get(tp, r.offset), r.offset)
+    for tp, offset in earliest.items():
+        with contextlib.suppress(Exception):  # a partition no longer ours is the new owner's to redeliver
+            consumer.seek(tp, offset)
+
+
 class Stopping(Exception):
     """The process is shutting down: abandon the batch uncommitted; it will be redelivered."""
 
@@ -127,6 +159,8 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _tails: dict[str, _Tail] = field(default_factory=dict)  # by consumer name
+    _draining: bool = False
 
     # ------------------------------------------------------------------ naming
 
@@ -154,9 +188,9 @@ class Runtime:
     async def stop(self) -> None:
         self.stopping.set()
         self.wakeup.set()
-        for task in self._tasks:
+        for task in [*self._tasks, *(t.task for t in self._tails.values())]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *(t.task for t in self._tails.values()), return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
 
@@ -199,22 +233,17 @@ class Runtime:
             ),
         )(handle_batch)
 
-    async def prune(self) -> tuple[int, int]:
-        """Delete old published outbox rows and inbox ids; (outbox, inbox) rows deleted."""
+    async def prune(self) -> int:
+        """Delete old inbox ids (outbox rows go as soon as they are published); rows deleted."""
         assert self.pool is not None
-        outbox = await self.pool.fetchval(
-            "WITH d AS (DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1) RETURNING 1)"
-            " SELECT count(*) FROM d",
-            self.settings.outbox_retention_days,
-        )
         inbox = await self.pool.fetchval(
             "WITH d AS (DELETE FROM inbox WHERE processed_at < now() - make_interval(days => $1) RETURNING 1)"
             " SELECT count(*) FROM d",
             self.settings.inbox_retention_days,
         )
-        unpublished = await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        unpublished = await self.pool.fetchval("SELECT count(*) FROM outbox WHERE undeliverable IS NULL")
         metrics.OUTBOX_PENDING.labels(self.service.name).set(unpublished)
-        return outbox, inbox
+        return inbox
 
     async def _housekeeping(self, every_s: float = 3600.0) -> None:
         while not self.stopping.is_set():
@@ -275,32 +304,77 @@ class Runtime:
     # ------------------------------------------------------------------ the batch
 
     async def process_batch(self, consumer: Consumer, message: KafkaMessage) -> None:
+        """Decode and apply a batch, then hand its publishing and offset commit to a task that
+        runs while the next batch is applied: one batch in flight, in order."""
         records: tuple[ConsumerRecord, ...] = message.raw_message  # type: ignore[assignment]
+        kafka = message.consumer
         started = time.perf_counter()
+        previous = self._tails.pop(consumer.name, None)
+        failure: BaseException | None = None
+        rewind = records
         try:
-            good: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
-            dead: list[tuple[ConsumerRecord, str]] = []
-            for record in records:
-                try:
-                    good.append((record, decode(record.value, self.contract_topic(record.topic))))
-                except InvalidMessage as exc:
-                    dead.append((record, str(exc)))
-            if dead:
-                await self.dead_letter(consumer, dead)
-            if good:
-                await self._apply(consumer, good)
-            await self._commit(message)
-        except BaseException:
-            # Never let the consumer move past records whose effect is not durable.
+            settled = await self._settle(consumer, records)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the rewind
+            failure = exc
+        if previous is not None:
+            # The batch before goes out, and commits, first.
             try:
-                await message.nack()
-            finally:
-                raise
-        metrics.PROCESSING.labels(self.service.name).observe(time.perf_counter() - started)
-        await self._record_lag(message)
+                await previous.task
+            except BaseException as exc:  # noqa: BLE001
+                failure = failure or exc
+                rewind = records + previous.records
+        if failure is None:
+            self.wakeup.set()
+            tail = _Tail(asyncio.create_task(self._finish(consumer, kafka, records, settled, started)), records)
+            if not self._draining:
+                self._tails[consumer.name] = tail
+                return
+            try:
+                await tail.task
+                return
+            except BaseException as exc:  # noqa: BLE001
+                failure = exc
+        # Never let the consumer move past records whose effect is not durable and published:
+        # back to the earliest record not settled, which then comes again (the inbox makes
+        # that harmless, and sends what is still in the outbox).
+        _rewind(kafka, rewind)
+        raise failure
 
-    async def _record_lag(self, message: KafkaMessage) -> None:
-        consumer = getattr(message, "consumer", None)
+    async def drain(self) -> None:
+        """Before the consumers stop: finish the batches in flight, and every later one inline."""
+        self._draining = True
+        tails, self._tails = list(self._tails.values()), {}
+        await asyncio.gather(*(t.task for t in tails), return_exceptions=True)
+
+    async def _settle(self, consumer: Consumer, records: Sequence[ConsumerRecord]) -> list["_Settled"]:
+        good: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
+        dead: list[tuple[ConsumerRecord, str]] = []
+        for record in records:
+            try:
+                good.append((record, decode(record.value, self.contract_topic(record.topic))))
+            except InvalidMessage as exc:
+                dead.append((record, str(exc)))
+        if dead:
+            await self.dead_letter(consumer, dead)
+        return await self._apply(consumer, good) if good else []
+
+    async def _finish(self, consumer: Consumer, kafka: Any, records: Sequence[ConsumerRecord],
+                      settled: list["_Settled"], started: float) -> None:
+        try:
+            for s in settled:
+                await self._publish_settled(consumer, s)
+            await self._commit(kafka, records)
+        except BaseException as exc:
+            if not isinstance(exc, (Stopping, asyncio.CancelledError)):
+                log.error("publishing a batch failed; its records will be processed again",
+                          extra={"service": self.service.name}, exc_info=True)
+            # Whether or not another batch comes to notice, these records must come again.
+            _rewind(kafka, records)
+            raise
+        metrics.PROCESSING.labels(self.service.name).observe(time.perf_counter() - started)
+        await self._record_lag(kafka)
+
+    async def _record_lag(self, consumer: Any) -> None:
         if consumer is None or not hasattr(consumer, "assignment"):
             return
         with contextlib.suppress(Exception):  # a metric must never fail a batch
@@ -310,44 +384,49 @@ class Runtime:
                     lag = max(0, end - await consumer.position(tp))
                     metrics.CONSUMER_LAG.labels(self.service.name, self.contract_topic(tp.topic), str(tp.partition)).set(lag)
 
-    async def _commit(self, message: KafkaMessage) -> None:
+    async def _commit(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+        # This batch's offsets, not the consumer's position: the next batch is already fetched.
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         try:
-            await message.ack()
+            await consumer.commit(offsets)
         except KafkaError as exc:
             # Typically a rebalance took the partitions away: the new owner gets these
             # records again, and the inbox makes them no-ops there.
             log.warning("offset commit failed", extra={"service": self.service.name, "error": repr(exc)})
 
-    async def _apply(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> None:
+    async def _apply(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> list["_Settled"]:
         try:
-            await self.retrying("apply", lambda: self._transaction(consumer, items))
+            return [await self.retrying("apply", lambda: self._transaction(consumer, items))]
         except Stopping:
             raise
         except Exception:
             if len(items) == 1:
-                await self._apply_poison(consumer, items[0])
-                return
+                return await self._apply_poison(consumer, items[0])
             # One bad event must not hold back the rest: settle them one at a time.
             log.warning("batch failed; applying its events one by one", extra={"service": self.service.name}, exc_info=True)
+            settled: list[_Settled] = []
             for item in items:
-                await self._apply_one(consumer, item)
+                settled += await self._apply_one(consumer, item)
+            return settled
 
-    async def _apply_one(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> None:
+    async def _apply_one(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> list["_Settled"]:
         try:
-            await self.retrying("apply", lambda: self._transaction(consumer, [item]))
+            return [await self.retrying("apply", lambda: self._transaction(consumer, [item]))]
         except Stopping:
             raise
         except Exception:
-            await self._apply_poison(consumer, item)
+            return await self._apply_poison(consumer, item)
 
-    async def _apply_poison(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> None:
+    async def _apply_poison(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> list["_Settled"]:
         attempts = max(1, self.settings.poison_attempts)
         last: BaseException | None = None
         for attempt in range(1, attempts):
             await self._sleep(min(self.settings.retry_max_s, self.settings.retry_initial_s * 2**attempt))
             try:
-                await self.retrying("apply", lambda: self._transaction(consumer, [item]))
-                return
+                return [await self.retrying("apply", lambda: self._transaction(consumer, [item]))]
             except Stopping:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure counts against the budget
@@ -359,9 +438,11 @@ class Runtime:
         log.error("dead-lettering a message that cannot be processed",
                   extra={"service": self.service.name, "event_id": event.id, "error": reason})
         await self.dead_letter(consumer, [(record, reason)])
+        return []
 
-    async def _transaction(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> None:
+    async def _transaction(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> "_Settled":
         assert self.pool is not None
+        conflicting: list[tuple[ConsumerRecord, str]] = []
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 ids = [e.id for _, e in items]
@@ -406,15 +487,17 @@ class Runtime:
         # Counted after commit, once per batch: a retried transaction must not count twice.
         for (topic, outcome), n in counts.items():
             metrics.MESSAGES.labels(self.service.name, self.contract_topic(topic), outcome).inc(n)
-        if rows:
-            refused = await self.publish_rows(rows)
+        return _Settled(rows, items, conflicting)
+
+    async def _publish_settled(self, consumer: Consumer, settled: "_Settled") -> None:
+        if settled.rows:
+            refused = await self.publish_rows(settled.rows)
             if refused:
                 await self.dead_letter(
-                    consumer, [(record, reason) for record, event in items if (reason := refused.get(event.id))]
+                    consumer, [(record, reason) for record, event in settled.items if (reason := refused.get(event.id))]
                 )
-        if duplicates and conflicting:
-            await self.dead_letter(consumer, conflicting)
-        self.wakeup.set()
+        if settled.conflicting:
+            await self.dead_letter(consumer, settled.conflicting)
 
     async def _write_outbox(self, conn, outgoing: list[tuple[str, Outgoing]]) -> list[asyncpg.Record]:
         return await conn.fetch(
@@ -430,7 +513,7 @@ class Runtime:
     async def _outbox_for(self, conn, source_event_ids: list[str]) -> list[asyncpg.Record]:
         return await conn.fetch(
             "SELECT id, source_event_id, topic, key, value FROM outbox"
-            " WHERE published_at IS NULL AND undeliverable IS NULL AND source_event_id = ANY($1::text[])",
+            " WHERE undeliverable IS NULL AND source_event_id = ANY($1::text[])",
             source_event_ids,
         )
 
@@ -476,7 +559,7 @@ class Runtime:
         return outcome
 
     async def publish_rows(self, rows: Sequence[asyncpg.Record]) -> dict[str, str]:
-        """Publish outbox rows and mark them; return {source event id: reason} for the rows
+        """Publish outbox rows and delete them; return {source event id: reason} for the rows
         the broker refused for good, which are set aside instead of retried forever."""
         outcome = await self.retrying(
             "publish",
@@ -492,7 +575,9 @@ class Runtime:
         if sent:
             await self.retrying(
                 "outbox",
-                lambda: self.pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", sent),
+                # Deleted, not marked: a delete writes far less WAL than an update of the row, and
+                # the broker (and each consumer's records) keep what was sent.
+                lambda: self.pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", sent),
             )
         for row, reason in refused:
             size = len(row["value"])
@@ -514,7 +599,7 @@ class Runtime:
                 "outbox",
                 lambda: self.pool.fetch(
                     "SELECT id, source_event_id, topic, key, value FROM outbox"
-                    " WHERE published_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT 1000"
+                    " WHERE undeliverable IS NULL ORDER BY id LIMIT 1000"
                 ),
             )
             if not rows:
