@@ -2,19 +2,20 @@
 
 `python3 -m benchmarks.relay_proc BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP` consumes SOURCE
 in a consumer group and produces each record's value (and key) to TARGET, then commits the
-offsets: no decoding, no database. The consumer batch (500 records, 50 ms) and the producer
-(acks=all, linger 2 ms, no idempotence) are set like porgate's, so the difference between the
-two is porgate's own work. Prints `READY`, runs until SIGTERM.
+offsets: no decoding, no database. Its consumer and producer take porgate's own settings
+(`PORGATE_CONSUMER_*`, `PORGATE_PRODUCER_LINGER_MS`, from the environment like porgate's), so
+the difference between the two is porgate's own work. Prints `READY`, runs until SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.common.config import Settings
 
 
 async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
@@ -22,14 +23,14 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    settings = Settings(kafka_bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(
         source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_poll_records=500,
-        # aiokafka's default (500 ms), as porgate's subscribers have; RELAY_FETCH_MAX_WAIT_MS to experiment.
-        fetch_max_wait_ms=int(os.environ.get("RELAY_FETCH_MAX_WAIT_MS", "500")),
+        auto_offset_reset="earliest", max_poll_records=settings.consumer_max_records,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms, fetch_min_bytes=settings.consumer_fetch_min_bytes,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=2,
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=settings.producer_linger_ms,
         max_request_size=2 * 1024 * 1024,
     )
     await producer.start()
@@ -37,7 +38,7 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
     print("READY", flush=True)
     try:
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=50, max_records=500)
+            batch = await consumer.getmany(timeout_ms=50, max_records=settings.consumer_max_records)
             futures = [await producer.send(target, r.value, key=r.key) for records in batch.values() for r in records]
             if futures:
                 await asyncio.gather(*futures)

@@ -618,7 +618,8 @@ async def relay_phase(ctx: Ctx, orders: Sequence[Message], warmup: Sequence[Mess
     prefix = f"{ctx.run_id}-{label}."
     source, target = prefix + "relay.in", prefix + "relay.out"
     await create_plain_topics(ctx.bootstrap, [source, target], ORDERS.partitions)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORGATE_")}
+    # The relay's clients take porgate's settings (and any --what-if), so only the work differs.
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PORGATE_")}, **ctx.what_if_env}
     proc = await Proc.start("relay", [sys.executable, "-m", "benchmarks.relay_proc", ctx.bootstrap, source, target,
                                       prefix + "relay"], env, ctx.out_dir / "relay.log")
     sampler = RssSampler({"relay": proc.pid}).start()
@@ -880,8 +881,8 @@ def render(res: dict) -> str:
     if rp:
         pacing = rp["publish"]["pacing"]
         w(f"BASELINE relay paced at {pacing['target_rate_per_s']:g}/s ({rp['publish']['messages']:,} messages): latency "
-          f"{fmt_lat(rp['latency_publish_to_relayed_consumed'])}  (one hop; the relay's consumer, like porgate's "
-          f"subscribers, has aiokafka's fetch_max_wait_ms=500)")
+          f"{fmt_lat(rp['latency_publish_to_relayed_consumed'])}  (one hop; the relay's consumer and producer "
+          f"have porgate's settings)")
     api = res.get("api")
     if api:
         w("")
@@ -1016,7 +1017,9 @@ async def run(args: argparse.Namespace) -> dict:
 
 WHAT_IF = {
     # key -> environment variable of the services processes
-    "fetch_max_wait_ms": "PORGATE_BENCH_FETCH_MAX_WAIT_MS",  # benchmarks/services_proc.py experiment hook
+    "fetch_max_wait_ms": "PORGATE_CONSUMER_FETCH_MAX_WAIT_MS",
+    "fetch_min_bytes": "PORGATE_CONSUMER_FETCH_MIN_BYTES",
+    "linger_ms": "PORGATE_PRODUCER_LINGER_MS",
     "log_level": "PORGATE_LOG_LEVEL",
     "consumer_max_records": "PORGATE_CONSUMER_MAX_RECORDS",
 }
@@ -1057,7 +1060,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "less than 0.25 cores (they compete with the services; each phase reports what they used)")
     p.add_argument("--what-if", action="append", default=[], metavar="KEY=VALUE",
                    help="an experiment, departing from porgate's defaults in the services processes: "
-                        "fetch_max_wait_ms=N (subscribers' fetch wait), log_level=LEVEL, consumer_max_records=N; repeatable")
+                        "fetch_max_wait_ms=N, fetch_min_bytes=N (subscribers), linger_ms=N (producer), log_level=LEVEL, consumer_max_records=N; repeatable")
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
     q = args.quick

@@ -48,7 +48,6 @@ async def main(names: list[str]) -> None:
     from services.common.app import build_app
     from services.registry import build_services
 
-    _what_if_fetch_wait()
 
     services = build_services(names, settings)
     if os.environ.get("PORGATE_BENCH_TRACE"):
@@ -63,24 +62,6 @@ async def main(names: list[str]) -> None:
         await stop.wait()
     finally:
         await app.stop()
-
-
-def _what_if_fetch_wait() -> None:
-    """PORGATE_BENCH_FETCH_MAX_WAIT_MS=N (benchmark experiments only, `run.py --what-if
-    fetch_max_wait_ms=N`): give every subscriber this fetch_max_wait_ms instead of aiokafka's
-    500 ms default, to measure what that change would do. Not a porgate setting."""
-    value = os.environ.get("PORGATE_BENCH_FETCH_MAX_WAIT_MS")
-    if not value:
-        return
-    from faststream.kafka import KafkaBroker
-
-    original = KafkaBroker.subscriber
-
-    def subscriber(self, *topics, **kwargs):
-        kwargs.setdefault("fetch_max_wait_ms", int(value))
-        return original(self, *topics, **kwargs)
-
-    KafkaBroker.subscriber = subscriber
 
 
 def run() -> None:

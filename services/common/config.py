@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # How long a fetch may wait at the broker for data. aiokafka's 500 ms default is each
     # hop's worst-case latency on brokers that do not answer a waiting fetch early (Tansu).
     consumer_fetch_max_wait_ms: int = 50
+    # How much data a fetch waits for (up to the wait above). 1 answers as soon as anything
+    # arrives; more trades a little latency for fewer, fuller fetches, which matters on a
+    # broker that pays per request (Tansu does; benchmarks/README.md).
+    consumer_fetch_min_bytes: int = 1
+    # How long the producer holds a message to send it with others in one request.
+    producer_linger_ms: int = 2
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     # Attempts for a message that fails with a non-transient error before it is dead-lettered.

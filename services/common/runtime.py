@@ -222,6 +222,7 @@ class Runtime:
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=50,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+            fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             # Bytes stay bytes: decoding, and its failures, are ours (see process_batch).
@@ -663,7 +664,7 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=False,
-        linger_ms=2,
+        linger_ms=settings.producer_linger_ms,
         max_request_size=2 * 1024 * 1024,
         client_id=f"porgate-{settings.instance_id}",
     )

@@ -26,7 +26,7 @@ def test_quick_defaults_and_what_if():
     full = run.parse_args([])
     assert (full.orders, full.resellers, full.rate) == (50_000, 10_000, 1000.0)
     args = run.parse_args(["--what-if", "fetch_max_wait_ms=50"])
-    assert run.what_if_env(args) == {"PORGATE_BENCH_FETCH_MAX_WAIT_MS": "50"}
+    assert run.what_if_env(args) == {"PORGATE_CONSUMER_FETCH_MAX_WAIT_MS": "50"}
 
 
 def test_rules_engine_over_demo_registry_sees_every_code():
