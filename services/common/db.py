@@ -24,6 +24,12 @@ def _check_schema(schema: str) -> str:
     return schema
 
 
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """Nothing to reset: porgate keeps no session state on pooled connections (the search
+    path is a connection setting, locks are transaction-scoped), and asyncpg still rolls back
+    an open transaction. Its default reset is a round trip on every release."""
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
@@ -31,6 +37,7 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         max_size=max_size,
         server_settings={"search_path": _check_schema(schema), "application_name": f"porgate-{schema}"},
         command_timeout=60,
+        reset=_no_session_state,
     )
 
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import datetime, timedelta, timezone
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from contracts.codec import decode
+from services.api import registry as api_registry
 from services.api.app import create_app
 from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.domain.regions import RegionTable
+from services.por_validator import store
+from services.por_validator.handlers import on_registry_event
 from services.por_validator.report import eligibility_report
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
@@ -87,6 +94,34 @@ async def test_api_and_report_agree_with_the_validator(migrated):
     assert by_id[R.OTHER_REGION].region_match is False and by_id[R.VALID].region_match is True
     assert by_id[R.NO_PARTNERSHIP].associated_with_distributor is False
     assert (await eligibility_report(settings, R.DIST, datetime.now(timezone.utc) + timedelta(days=1))) == []
+
+
+async def test_api_reads_the_same_registry_slice_as_the_validator(migrated):
+    """The API's one-statement read must equal store.registry_for's two, row case by row case."""
+    conn = await asyncpg.connect(migrated.database_url, server_settings={"search_path": "por_validator"})
+    try:
+        async with conn.transaction():
+            for e in R.registry_events():
+                await on_registry_event(conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1"))
+        # What the events above do not cover: an account without a tenant, one whose tenant is
+        # unknown, an ended partnership, and a tenant partnered with both distributors.
+        await conn.execute(
+            "INSERT INTO partner_accounts (partner_id, account_type, status, name, reseller_tenant_id, as_of)"
+            " VALUES ('3000001', 'PLA', 'active', 'x', NULL, now()),"
+            "        ('3000002', 'PLA', 'active', 'x', 'ten-ghost', now())"
+        )
+        await conn.execute(
+            "INSERT INTO partnerships (distributor_id, reseller_tenant_id, status, as_of)"
+            " VALUES ($1, 'ten-nopartner', 'ended', now()), ($2, 'ten-us', 'active', now())", R.DIST, R.DIST_JA
+        )
+        regions = RegionTable.load(migrated.region_overrides_file)
+        everything = [*TEN_IDS, "3000001", "3000002", " 1000001 ", "1000001"]
+        for ids in ([[p] for p in everything] + [everything, ["12ab"], ["12ab", R.UNKNOWN]]):
+            for dist in (R.DIST, R.DIST_JA, "dist-unknown"):
+                expected = await store.registry_for(conn, ids, (dist,), regions)
+                assert await api_registry.registry_for(conn, ids, dist, regions) == expected, (ids, dist)
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize(
