@@ -92,6 +92,10 @@ def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
     return event
 
 
+# Looked up once: `CloudEvent[Model]` per call was a measurable share of each service's CPU.
+_NEW_ENVELOPES = {m: (CloudEvent[m], t) for m, t in EVENT_TYPES.items()}  # type: ignore[valid-type]
+
+
 def new_event(
     data: BaseModel,
     *,
@@ -101,10 +105,11 @@ def new_event(
     time: datetime | None = None,
 ) -> CloudEvent[Any]:
     """Wrap `data` in an envelope whose type is the one the registry gives its model."""
-    return CloudEvent[type(data)](  # type: ignore[misc]
+    envelope, event_type = _NEW_ENVELOPES[type(data)]
+    return envelope(
         id=id or str(uuid.uuid4()),
         source=source,
-        type=EVENT_TYPES[type(data)],
+        type=event_type,
         time=time or datetime.now(timezone.utc),
         subject=subject,
         data=data,
@@ -112,4 +117,5 @@ def new_event(
 
 
 def encode(event: CloudEvent[Any]) -> bytes:
-    return event.model_dump_json(by_alias=True).encode()
+    # model_dump_json(by_alias=True).encode(), without decoding the bytes to str and back.
+    return event.__pydantic_serializer__.to_json(event, by_alias=True)
