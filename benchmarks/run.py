@@ -964,11 +964,23 @@ async def run(args: argparse.Namespace) -> dict:
         ctx = Ctx(args=args, bootstrap=kafka.bootstrap_servers, admin_url=admin_url, run_id=f"b{stamp[-7:-1]}",
                   out_dir=out_dir, kafka_pid=kafka.proc.pid, pg_pid=pg.server.get_pid(), what_if_env=what_if_env(args))
         res["what_if"] = ctx.what_if_env
+
+        def fresh_broker() -> None:
+            # Tansu keeps every record in memory and its fetches cost more the more it holds
+            # (embedded.py): each phase gets an empty broker, as it gets an empty database.
+            nonlocal kafka
+            kafka.stop()
+            kafka = EmbeddedKafka(log_path=out_dir / "tansu.log")
+            kafka.start()
+            ctx.bootstrap, ctx.kafka_pid = kafka.bootstrap_servers, kafka.proc.pid
+
         log("loading the registry through por-validator")
         res["registry_load"] = await load_registry(ctx, registry)
         if "full" in args.phases:
+            fresh_broker()
             res["full_speed"] = await pipeline_phase(ctx, "full", orders, warmup, rate=None)
         if "fixed" in args.phases:
+            fresh_broker()
             res["fixed_load"] = await pipeline_phase(ctx, "fixed", orders, warmup, rate=args.rate)
         if "sustained" in args.phases:
             rate = args.sustain_rate
@@ -976,20 +988,27 @@ async def run(args: argparse.Namespace) -> dict:
                 rate = max(50.0, round(res["full_speed"]["throughput"]["per_s"] / 2 / 50) * 50)
             if rate:
                 n = min(len(orders), int(rate * args.sustain_seconds))
+                fresh_broker()
                 res["sustained_load"] = await pipeline_phase(ctx, "sustained", orders[:n], warmup, rate=rate)
         if "relay" in args.phases:
+            fresh_broker()
             res["relay_baseline"] = await relay_phase(ctx, orders, warmup)
             # The same relay paced at the fixed-load rate: the broker's and aiokafka's own
             # latency floor at that load, to read porgate's fixed-load latency against.
             n = min(len(orders), int(args.rate * args.sustain_seconds))
+            fresh_broker()
             res["relay_paced"] = await relay_phase(ctx, orders[:n], warmup, rate=args.rate, label="relay-paced")
         if "api" in args.phases:
+            fresh_broker()
             res["api"] = await api_phase(ctx, orders, args.api_workers, args.api_seconds)
         if args.profile:
             from benchmarks.profile_summary import summarize_files
 
+            fresh_broker()
             res["profiled"] = await pipeline_phase(ctx, "profiled", orders, warmup, rate=None, profile=True)
+            fresh_broker()
             res["traced"] = await pipeline_phase(ctx, "traced", orders, warmup, rate=None, trace=True)
+            fresh_broker()
             res["api_profiled"] = await api_phase(ctx, orders, args.api_workers, args.api_seconds, profile=True)
             text, files = [], []
             for key in ("profiled", "api_profiled"):
