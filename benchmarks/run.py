@@ -50,7 +50,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.stats import CpuMeter, RssSampler, latency_summary
+from benchmarks.stats import CpuMeter, RssSampler, latency_summary, p99_by_tenth
 from contracts.errors import ErrorCode
 from contracts.topics import DECISIONS, DLQ, ORDERS, PARTNER_REGISTRY
 from services.demo import DemoWorld, Message
@@ -586,6 +586,7 @@ async def pipeline_phase(ctx: Ctx, label: str, orders: Sequence[Message], warmup
         seen = collector.seen
         result["throughput"] = throughput(sent, seen, keys)
         result["latency_publish_to_decision_consumed"] = latency_summary(seen[k][0] - sent[k] for k in keys if k in seen)
+        result["latency_p99_ms_by_tenth"] = p99_by_tenth(sent, {k: seen[k][0] - sent[k] for k in keys if k in seen})
         result["latency_publish_to_decision_record_timestamp"] = latency_summary(
             seen[k][1] - sent[k] for k in keys if k in seen)
         result["decision_mix"] = decision_mix([seen[k][2] for k in keys if k in seen])
@@ -649,6 +650,8 @@ async def relay_phase(ctx: Ctx, orders: Sequence[Message], warmup: Sequence[Mess
         result["throughput"] = throughput(pub["sent"], collector.seen, keys)
         result["latency_publish_to_relayed_consumed"] = latency_summary(
             collector.seen[k][0] - pub["sent"][k] for k in keys if k in collector.seen)
+        result["latency_p99_ms_by_tenth"] = p99_by_tenth(
+            pub["sent"], {k: collector.seen[k][0] - pub["sent"][k] for k in keys if k in collector.seen})
         result["bytes_per_message_avg"] = round(sum(len(m.value) for m in orders) / len(orders))
     finally:
         gc.enable()
@@ -851,6 +854,8 @@ def render(res: dict) -> str:
           f" steady 10-90%: {tp.get('steady_per_s_10_to_90pct')}/s)")
         w(f"  latency publish -> decision consumed:  {fmt_lat(ph['latency_publish_to_decision_consumed'])}")
         w(f"  latency publish -> decision record ts: {fmt_lat(ph['latency_publish_to_decision_record_timestamp'])}")
+        if ph.get("latency_p99_ms_by_tenth"):
+            w(f"  p99 latency (ms) of each tenth of the orders, first to last: {ph['latency_p99_ms_by_tenth']}")
         dm = ph["decision_mix"]
         w(f"  decisions: {dm['decisions']:,} {dm['outcomes']}, dead-lettered {ph['dead_lettered']}; every error code present: "
           f"{'yes' if dm['every_error_code_present'] else 'NO, missing ' + str(dm['missing_error_codes'])}")
@@ -883,6 +888,8 @@ def render(res: dict) -> str:
         w(f"BASELINE relay paced at {pacing['target_rate_per_s']:g}/s ({rp['publish']['messages']:,} messages): latency "
           f"{fmt_lat(rp['latency_publish_to_relayed_consumed'])}  (one hop; the relay's consumer and producer "
           f"have porgate's settings)")
+        if rp.get("latency_p99_ms_by_tenth"):
+            w(f"  p99 latency (ms) of each tenth of the messages, first to last: {rp['latency_p99_ms_by_tenth']}")
     api = res.get("api")
     if api:
         w("")

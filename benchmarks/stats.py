@@ -35,6 +35,14 @@ def latency_summary(values_s: Iterable[float]) -> dict[str, float]:
     }
 
 
+def p99_by_tenth(sent: dict, latency_s: dict) -> list[float]:
+    """p99 latency (ms) of each tenth of the orders, in the order they were sent: whether the
+    latency holds steady through a phase or drifts (a backlog building, a broker slowing)."""
+    keys = sorted(latency_s, key=sent.__getitem__)
+    tenths = [keys[i * len(keys) // 10:(i + 1) * len(keys) // 10] for i in range(10)]
+    return [round(percentile(sorted(latency_s[k] for k in t), 99) * 1000.0, 1) for t in tenths if t]
+
+
 def mib(n: float | None) -> float | None:
     return None if n is None else round(n / (1024 * 1024), 1)
 

@@ -89,3 +89,15 @@ def test_trace_report_per_record_and_per_batch():
     assert r["records"] == 400 and r["mean_batch"] == 200.0
     assert r["steps"]["process_batch (whole batch)"]["us_per_record"] == 1000.0
     assert r["sql"]["execute: COMMIT;"]["calls_per_batch"] == 1.0
+
+
+def test_p99_by_tenth_follows_the_sending_order():
+    from benchmarks.stats import p99_by_tenth
+
+    sent = {f"k{i}": float(i) for i in range(100)}
+    # The latency grows with the sending order: each tenth's p99 is its own slowest.
+    latency = {f"k{i}": i / 1000.0 for i in range(100)}
+    assert p99_by_tenth(sent, latency) == [9.0, 19.0, 29.0, 39.0, 49.0, 59.0, 69.0, 79.0, 89.0, 99.0]
+    # Sent in the reverse order of the keys' names: the tenths follow `sent`, not the keys.
+    assert p99_by_tenth({k: -v for k, v in sent.items()}, latency) == [99.0, 89.0, 79.0, 69.0, 59.0, 49.0,
+                                                                          39.0, 29.0, 19.0, 9.0]
