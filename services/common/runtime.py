@@ -234,17 +234,23 @@ class Runtime:
             ),
         )(handle_batch)
 
-    async def prune(self) -> int:
-        """Delete old inbox ids (outbox rows go as soon as they are published); rows deleted."""
+    async def prune(self) -> tuple[int, int]:
+        """Delete old inbox ids, and outbox rows a previous release marked sent instead of
+        deleting them; (outbox, inbox) rows deleted."""
         assert self.pool is not None
+        outbox = await self.pool.fetchval(
+            "WITH d AS (DELETE FROM outbox WHERE published_at IS NOT NULL RETURNING 1) SELECT count(*) FROM d"
+        )
         inbox = await self.pool.fetchval(
             "WITH d AS (DELETE FROM inbox WHERE processed_at < now() - make_interval(days => $1) RETURNING 1)"
             " SELECT count(*) FROM d",
             self.settings.inbox_retention_days,
         )
-        unpublished = await self.pool.fetchval("SELECT count(*) FROM outbox WHERE undeliverable IS NULL")
+        unpublished = await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND undeliverable IS NULL"
+        )
         metrics.OUTBOX_PENDING.labels(self.service.name).set(unpublished)
-        return inbox
+        return outbox, inbox
 
     async def _housekeeping(self, every_s: float = 3600.0) -> None:
         while not self.stopping.is_set():
@@ -514,7 +520,7 @@ class Runtime:
     async def _outbox_for(self, conn, source_event_ids: list[str]) -> list[asyncpg.Record]:
         return await conn.fetch(
             "SELECT id, source_event_id, topic, key, value FROM outbox"
-            " WHERE undeliverable IS NULL AND source_event_id = ANY($1::text[])",
+            " WHERE published_at IS NULL AND undeliverable IS NULL AND source_event_id = ANY($1::text[])",
             source_event_ids,
         )
 
@@ -600,7 +606,7 @@ class Runtime:
                 "outbox",
                 lambda: self.pool.fetch(
                     "SELECT id, source_event_id, topic, key, value FROM outbox"
-                    " WHERE undeliverable IS NULL ORDER BY id LIMIT 1000"
+                    " WHERE published_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT 1000"
                 ),
             )
             if not rows:

@@ -1,7 +1,5 @@
--- Published rows are deleted instead of marked (a delete writes a fraction of the WAL of an
--- update of the whole row, and keeps the table as small as what is owed to the broker): the
--- outbox now holds only rows to send and rows set aside as undeliverable.
-DELETE FROM outbox WHERE published_at IS NOT NULL;
+-- Sent rows are now deleted at once instead of marked (a delete writes a fraction of the WAL
+-- of rewriting the row and its indexes), so the table holds only what is owed to the broker
+-- and what was set aside as undeliverable. published_at stays for a release: pods of the
+-- previous one still mark rows during a rollout (deploy/README.md: expand, then contract).
 DROP INDEX outbox_published_at;
-DROP INDEX outbox_unpublished;
-ALTER TABLE outbox DROP COLUMN published_at;
