@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.common.app import build_app
@@ -108,12 +109,37 @@ async def running(settings: Settings, names: Sequence[str]):
         await app.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1,
+                     what: str = "condition", describe: Callable[[], Any] | None = None) -> Any:
+    """Await `check()` until it returns something truthy; fail after `timeout` seconds, saying
+    `what` was not met and, if given, `describe()` of the state."""
     deadline = time.monotonic() + timeout
     while True:
         result = await check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+            extra = f"; {describe()}" if describe else ""
+            raise AssertionError(f"{what} not met within {timeout}s (last: {result!r}){extra}")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def api_client(settings: Settings, keys: str, asyncapi_json: str = "{}"):
+    """The POR validation API on a free port with these keys (`key=distributor,...`), and an
+    httpx client for it."""
+    from pydantic import SecretStr
+
+    from services.api.app import create_app
+    from services.common.embedded import free_port
+    from services.common.health import HttpServer
+
+    port = free_port()
+    app = create_app(settings.model_copy(update={"api_keys": SecretStr(keys)}), asyncapi_json)
+    server = HttpServer(app, "127.0.0.1", port, lifespan="on")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        await server.stop()

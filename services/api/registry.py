@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.domain.por_rules import (
-    Distributor,
-    PartnerAccount,
-    Registry,
-    ResellerTenant,
-    normalize_partner_id,
-)
+from services.domain.por_rules import Distributor, Registry, normalize_partner_id
 from services.domain.regions import RegionTable
+from services.por_validator.store import add_account
 
 # One row per account found, or one row of NULL account columns when none is (or no ID has a
 # PLA's shape): the outer join from a one-row relation always carries the distributor's columns.
@@ -46,14 +41,7 @@ async def registry_for(
             )
         if row["partner_id"] is None:
             continue
-        registry.accounts[row["partner_id"]] = PartnerAccount(
-            row["partner_id"], row["account_type"], row["status"] == "active", row["reseller_tenant_id"]
-        )
-        if row["tenant_id"] is not None:
-            registry.tenants[row["tenant_id"]] = ResellerTenant(
-                row["tenant_id"], row["kind"], row["tenant_status"], row["indirect_reseller_authorized"],
-                regions.region_for(row["country"], row["csp_region"]),
-            )
+        add_account(registry, row, regions)
         if row["partnered"]:
             registry.active_partnerships.add((distributor_id, row["reseller_tenant_id"]))
     return registry

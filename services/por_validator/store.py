@@ -66,6 +66,22 @@ async def upsert_partnership(conn: asyncpg.Connection, p: PartnershipUpserted, a
     )
 
 
+def add_account(registry: Registry, row: asyncpg.Record, regions: RegionTable) -> None:
+    """A partner account and its reseller tenant (`tenant_id` NULL when it has none) from a
+    row of partner_accounts LEFT JOIN reseller_tenants, with the column names used here."""
+    registry.accounts[row["partner_id"]] = PartnerAccount(
+        row["partner_id"], row["account_type"], row["status"] == "active", row["reseller_tenant_id"]
+    )
+    if row["tenant_id"] is not None:
+        registry.tenants[row["tenant_id"]] = ResellerTenant(
+            row["tenant_id"],
+            row["kind"],
+            row["tenant_status"],
+            row["indirect_reseller_authorized"],
+            regions.region_for(row["country"], row["csp_region"]),
+        )
+
+
 async def registry_for(
     conn: asyncpg.Connection, partner_ids: Iterable[object], distributor_ids: Iterable[str], regions: RegionTable
 ) -> Registry:
@@ -96,17 +112,7 @@ async def registry_for(
         dids,
     )
     for row in rows:
-        registry.accounts[row["partner_id"]] = PartnerAccount(
-            row["partner_id"], row["account_type"], row["status"] == "active", row["reseller_tenant_id"]
-        )
-        if row["tenant_id"] is not None:
-            registry.tenants[row["tenant_id"]] = ResellerTenant(
-                row["tenant_id"],
-                row["kind"],
-                row["tenant_status"],
-                row["indirect_reseller_authorized"],
-                regions.region_for(row["country"], row["csp_region"]),
-            )
+        add_account(registry, row, regions)
         for distributor_id in row["partnered_with"] or ():
             registry.active_partnerships.add((distributor_id, row["reseller_tenant_id"]))
     return registry

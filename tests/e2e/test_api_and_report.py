@@ -2,44 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
-import httpx
 import pytest
-from pydantic import SecretStr
 
 from contracts.codec import decode
 from services.api import registry as api_registry
-from services.api.app import create_app
-from services.common.embedded import free_port
-from services.common.health import HttpServer
 from services.domain.regions import RegionTable
 from services.por_validator import store
 from services.por_validator.handlers import on_registry_event
 from services.por_validator.report import eligibility_report
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
-from tests.support import Bus, running
+from tests.support import Bus, api_client, running
 
 KEY_EU, KEY_JA = "k-eu-secret", "k-ja-secret"
 TEN_IDS = [R.VALID, R.INACTIVE_PLA, R.SUSPENDED_TENANT, R.DIRECT_BILL, R.NOT_AUTHORIZED,
            R.NO_PARTNERSHIP, R.OTHER_REGION, R.PGA, R.UNKNOWN, "12ab"]
 
 
-@contextlib.asynccontextmanager
-async def api_server(settings):
-    port = free_port()
-    s = settings.model_copy(update={"api_keys": SecretStr(f"{KEY_EU}={R.DIST},{KEY_JA}={R.DIST_JA}")})
-    server = HttpServer(create_app(s, '{"asyncapi": "3.0.0"}'), "127.0.0.1", port, lifespan="on")
-    await server.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        await server.stop()
+def api_server(settings):
+    return api_client(settings, f"{KEY_EU}={R.DIST},{KEY_JA}={R.DIST_JA}", '{"asyncapi": "3.0.0"}')
 
 
 async def test_api_and_report_agree_with_the_validator(migrated):

@@ -14,13 +14,12 @@ import httpx
 from pydantic import SecretStr
 
 from contracts.codec import decode
-from services.api.app import create_app
-from services.common.health import HttpServer
 from services.notifier.signing import HEADER, ID_HEADER, sign, verify
 from services.notifier.webhook import body_of, post
 from services.por_validator.handlers import on_registry_event
 from tests.e2e import registry_data as R
-from tests.reliability.harness import REPO, LocalServer, Webhook, free_port, note, tally
+from tests.reliability.harness import REPO, LocalServer, Webhook, note, tally
+from tests.support import api_client
 
 KEY_EU = "k-eu-3f9a1c0b7d2e4a68b5c1d9e0f7a6b3c2"
 KEY_JA = "k-ja-8e2d4f6a1b3c5d7e9f0a2b4c6d8e0f1a"
@@ -40,15 +39,8 @@ async def api(settings):
                 await on_registry_event(conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1"))
     finally:
         await conn.close()
-    port = free_port()
-    s = settings.model_copy(update={"api_keys": SecretStr(f"{KEY_EU}={R.DIST},{KEY_JA}={R.DIST_JA}")})
-    server = HttpServer(create_app(s, "{}"), "127.0.0.1", port, lifespan="on")
-    await server.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        await server.stop()
+    async with api_client(settings, f"{KEY_EU}={R.DIST},{KEY_JA}={R.DIST_JA}") as client:
+        yield client
 
 
 def codes(response: httpx.Response) -> list[int]:
