@@ -66,12 +66,18 @@ def parse(path: Path) -> list[tuple[list[str], int]]:
             n = int(count)
         except ValueError:
             continue
-        frames = [function_of(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        frames = [
+            function_of(f)
+            for f in stack.split(";")
+            if f and not f.startswith(("process ", "thread "))
+        ]
         stacks.append((frames, n))
     return stacks
 
 
-def summarize(path: Path, top: int = 25, seconds: float | None = None, rate: int | None = None) -> dict:
+def summarize(
+    path: Path, top: int = 25, seconds: float | None = None, rate: int | None = None
+) -> dict:
     """py-spy records only samples where the process was running (not idle in the event
     loop's select()); percentages are of those on-CPU samples."""
     stacks = parse(path)
@@ -107,8 +113,14 @@ def summarize(path: Path, top: int = 25, seconds: float | None = None, rate: int
 
 
 def render(s: dict) -> str:
-    share = f", on a CPU ~{s['on_cpu_share_of_wall']:.0%} of the wall time" if s.get("on_cpu_share_of_wall") else ""
-    out = [f"== {Path(s['file']).name}: {s['on_cpu_samples']} on-CPU samples{share}; percentages are of on-CPU samples"]
+    share = (
+        f", on a CPU ~{s['on_cpu_share_of_wall']:.0%} of the wall time"
+        if s.get("on_cpu_share_of_wall")
+        else ""
+    )
+    out = [
+        f"== {Path(s['file']).name}: {s['on_cpu_samples']} on-CPU samples{share}; percentages are of on-CPU samples"
+    ]
     out.append("-- self time by library (innermost frame)")
     out += [f"  {p:5.1f}%  {g}" for g, p in s["by_library"]]
     out.append("-- top functions, self time")
@@ -120,7 +132,9 @@ def render(s: dict) -> str:
     return "\n".join(out)
 
 
-def summarize_files(paths: list[Path], top: int = 25, seconds: float | None = None, rate: int | None = None) -> dict:
+def summarize_files(
+    paths: list[Path], top: int = 25, seconds: float | None = None, rate: int | None = None
+) -> dict:
     summaries = [summarize(p, top, seconds, rate) for p in paths if p.exists()]
     return {"files": summaries, "text": "\n\n".join(render(s) for s in summaries) + "\n"}
 

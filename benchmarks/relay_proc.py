@@ -25,12 +25,20 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     settings = Settings(kafka_bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_poll_records=settings.consumer_max_records,
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms, fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.consumer_max_records,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=settings.producer_linger_ms,
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=settings.producer_linger_ms,
         max_request_size=2 * 1024 * 1024,
     )
     await producer.start()
@@ -39,7 +47,11 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=50, max_records=settings.consumer_max_records)
-            futures = [await producer.send(target, r.value, key=r.key) for records in batch.values() for r in records]
+            futures = [
+                await producer.send(target, r.value, key=r.key)
+                for records in batch.values()
+                for r in records
+            ]
             if futures:
                 await asyncio.gather(*futures)
                 await consumer.commit()
@@ -50,5 +62,7 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 5:
-        sys.exit("usage: python3 -m benchmarks.relay_proc BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP")
+        sys.exit(
+            "usage: python3 -m benchmarks.relay_proc BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP"
+        )
     asyncio.run(relay(*sys.argv[1:]))

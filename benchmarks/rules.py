@@ -31,7 +31,9 @@ from services.domain.scope import DEFAULT_ENFORCEMENT_START
 from services.order_intake.intake import validation_request
 
 
-def registry_from_messages(messages: Sequence[Message], regions: RegionTable | None = None) -> Registry:
+def registry_from_messages(
+    messages: Sequence[Message], regions: RegionTable | None = None
+) -> Registry:
     regions = regions or RegionTable.default()
     reg = Registry()
     for m in messages:
@@ -39,14 +41,25 @@ def registry_from_messages(messages: Sequence[Message], regions: RegionTable | N
         t, d = obj["type"], obj["data"]
         if t == "csp.distributor.upserted.v1":
             reg.distributors[d["distributorId"]] = Distributor(
-                d["distributorId"], regions.region_for(d["country"], d.get("cspRegion")), d.get("preferredLanguage", "en"))
+                d["distributorId"],
+                regions.region_for(d["country"], d.get("cspRegion")),
+                d.get("preferredLanguage", "en"),
+            )
         elif t == "csp.partner-account.upserted.v1":
             reg.accounts[d["partnerId"].strip()] = PartnerAccount(
-                d["partnerId"].strip(), d["accountType"], d["status"] == "active", d.get("resellerTenantId"))
+                d["partnerId"].strip(),
+                d["accountType"],
+                d["status"] == "active",
+                d.get("resellerTenantId"),
+            )
         elif t == "csp.reseller-tenant.upserted.v1":
             reg.tenants[d["resellerTenantId"]] = ResellerTenant(
-                d["resellerTenantId"], d["kind"], d["status"], d["indirectResellerAuthorized"],
-                regions.region_for(d["country"], d.get("cspRegion")))
+                d["resellerTenantId"],
+                d["kind"],
+                d["status"],
+                d["indirectResellerAuthorized"],
+                regions.region_for(d["country"], d.get("cspRegion")),
+            )
         elif t == "csp.partnership.upserted.v1" and d["status"] == "active":
             reg.active_partnerships.add((d["distributorId"], d["resellerTenantId"]))
     return reg
@@ -75,11 +88,17 @@ def _rate(fn: Callable[[], int], seconds: float, rounds: int = 5) -> dict:
         rates.append(done / elapsed)
         total += done
     rates.sort()
-    return {"best": rates[-1], "median": rates[len(rates) // 2], "evaluations": total,
-            "seconds": time.perf_counter() - started}
+    return {
+        "best": rates[-1],
+        "median": rates[len(rates) // 2],
+        "evaluations": total,
+        "seconds": time.perf_counter() - started,
+    }
 
 
-def rules_benchmark(registry_messages: Sequence[Message], orders: Sequence[Message], seconds: float = 3.0) -> dict:
+def rules_benchmark(
+    registry_messages: Sequence[Message], orders: Sequence[Message], seconds: float = 3.0
+) -> dict:
     reg = registry_from_messages(registry_messages)
     pairs = order_pairs(orders)
     codes = Counter()
@@ -100,14 +119,23 @@ def rules_benchmark(registry_messages: Sequence[Message], orders: Sequence[Messa
         "evaluations_per_s_median_round": round(r["median"]),
         "evaluations": r["evaluations"],
         "seconds": round(r["seconds"], 2),
-        "registry": {"partner_accounts": len(reg.accounts), "reseller_tenants": len(reg.tenants),
-                     "distributors": len(reg.distributors), "active_partnerships": len(reg.active_partnerships)},
-        "inputs": {"pairs": len(pairs), "valid": valid,
-                   "codes": {f"{int(c)} {c.name}": codes.get(c, 0) for c in ErrorCode}},
+        "registry": {
+            "partner_accounts": len(reg.accounts),
+            "reseller_tenants": len(reg.tenants),
+            "distributors": len(reg.distributors),
+            "active_partnerships": len(reg.active_partnerships),
+        },
+        "inputs": {
+            "pairs": len(pairs),
+            "valid": valid,
+            "codes": {f"{int(c)} {c.name}": codes.get(c, 0) for c in ErrorCode},
+        },
     }
 
 
-def cpu_breakdown(registry_messages: Sequence[Message], orders: Sequence[Message], limit: int = 3000) -> dict:
+def cpu_breakdown(
+    registry_messages: Sequence[Message], orders: Sequence[Message], limit: int = 3000
+) -> dict:
     """Microseconds of pure Python work per order at each step of the pipeline, no I/O: where
     the services' CPU goes before any database or broker round trip (best of 3 passes over
     `limit` orders)."""
@@ -127,27 +155,60 @@ def cpu_breakdown(registry_messages: Sequence[Message], orders: Sequence[Message
         steps[name] = round(best / len(sample) * 1e6, 1)
         return out
 
-    events = timed("decode order (codec.decode)", lambda: [decode(m.value, ORDERS.name) for m in sample])
-    requests = timed("intake.validation_request", lambda: [validation_request(e.data, e.id) for e in events])
-    req_events = timed("new_event(validation request)", lambda: [
-        new_event(r, source="/bench", id=derived_event_id("validation-request", e.id), subject=r.order_id)
-        for r, e in zip(requests, events, strict=True)])
+    events = timed(
+        "decode order (codec.decode)", lambda: [decode(m.value, ORDERS.name) for m in sample]
+    )
+    requests = timed(
+        "intake.validation_request", lambda: [validation_request(e.data, e.id) for e in events]
+    )
+    req_events = timed(
+        "new_event(validation request)",
+        lambda: [
+            new_event(
+                r,
+                source="/bench",
+                id=derived_event_id("validation-request", e.id),
+                subject=r.order_id,
+            )
+            for r, e in zip(requests, events, strict=True)
+        ],
+    )
     req_bytes = timed("encode validation request", lambda: [encode(e) for e in req_events])
-    decoded = timed("decode validation request", lambda: [decode(b, VALIDATION_REQUESTS.name) for b in req_bytes])
-    decisions = timed("decide() (rules + decision model)", lambda: [
-        decide(e.data, reg, enforcement_start=start, decided_at=now) for e in decoded])
-    timed("request+decision model_dump_json (record_decision)", lambda: [
-        (r.model_dump_json(by_alias=True), d.model_dump_json(by_alias=True))
-        for r, d in zip(requests, decisions, strict=True)])
-    dec_events = timed("new_event(decision)", lambda: [
-        new_event(d, source="/bench", id=derived_event_id("decision-event", d.decision_id), subject=d.order_id)
-        for d in decisions])
+    decoded = timed(
+        "decode validation request",
+        lambda: [decode(b, VALIDATION_REQUESTS.name) for b in req_bytes],
+    )
+    decisions = timed(
+        "decide() (rules + decision model)",
+        lambda: [decide(e.data, reg, enforcement_start=start, decided_at=now) for e in decoded],
+    )
+    timed(
+        "request+decision model_dump_json (record_decision)",
+        lambda: [
+            (r.model_dump_json(by_alias=True), d.model_dump_json(by_alias=True))
+            for r, d in zip(requests, decisions, strict=True)
+        ],
+    )
+    dec_events = timed(
+        "new_event(decision)",
+        lambda: [
+            new_event(
+                d,
+                source="/bench",
+                id=derived_event_id("decision-event", d.decision_id),
+                subject=d.order_id,
+            )
+            for d in decisions
+        ],
+    )
     dec_bytes = timed("encode decision", lambda: [encode(e) for e in dec_events])
     return {
         "orders": len(sample),
         "us_per_order": steps,
         "total_us_per_order": round(sum(steps.values()), 1),
-        "bytes": {"order": round(sum(len(m.value) for m in sample) / len(sample)),
-                  "validation_request": round(sum(map(len, req_bytes)) / len(sample)),
-                  "decision": round(sum(map(len, dec_bytes)) / len(sample))},
+        "bytes": {
+            "order": round(sum(len(m.value) for m in sample) / len(sample)),
+            "validation_request": round(sum(map(len, req_bytes)) / len(sample)),
+            "decision": round(sum(map(len, dec_bytes)) / len(sample)),
+        },
     }

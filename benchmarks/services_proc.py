@@ -36,7 +36,9 @@ async def main(names: list[str]) -> None:
         from services.api.app import create_app
         from services.common.health import HttpServer
 
-        server = HttpServer(create_app(settings), settings.api_host, settings.api_port, lifespan="on")
+        server = HttpServer(
+            create_app(settings), settings.api_host, settings.api_port, lifespan="on"
+        )
         await server.start()
         print("READY", flush=True)
         try:
@@ -47,7 +49,6 @@ async def main(names: list[str]) -> None:
 
     from services.common.app import build_app
     from services.registry import build_services
-
 
     services = build_services(names, settings)
     if os.environ.get("PORGATE_BENCH_TRACE"):

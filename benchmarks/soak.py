@@ -47,10 +47,15 @@ async def fresh_database(server_url: str) -> str:
     return urlunsplit(urlsplit(server_url)._replace(path="/" + name))
 
 
-async def soak(args, bootstrap: str, db_url: str, pg: EmbeddedPostgres | None, log_dir: Path) -> dict:
+async def soak(
+    args, bootstrap: str, db_url: str, pg: EmbeddedPostgres | None, log_dir: Path
+) -> dict:
     prefix = f"soak{uuid.uuid4().hex[:6]}."
-    settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=await fresh_database(db_url),
-                        topic_prefix=prefix)
+    settings = Settings(
+        kafka_bootstrap_servers=bootstrap,
+        database_url=await fresh_database(db_url),
+        topic_prefix=prefix,
+    )
     for service in all_services(settings):
         await migrate(settings.database_url, service.schema, service.migrations)
     await create_topics(bootstrap, prefix=prefix, partitions=args.partitions)
@@ -66,11 +71,17 @@ async def soak(args, bootstrap: str, db_url: str, pg: EmbeddedPostgres | None, l
     end = started + args.minutes * 60
     try:
         async with LocalServer(hook.app()) as server, Kafka(settings) as kafka:
-            env = {"notify_webhook_url": f"{server.base}/hook", "notify_webhook_secret": W.SECRET,
-                   "notify_webhook_timeout_s": 2, "graph_timeout_s": 1}
+            env = {
+                "notify_webhook_url": f"{server.base}/hook",
+                "notify_webhook_secret": W.SECRET,
+                "notify_webhook_timeout_s": 2,
+                "graph_timeout_s": 1,
+            }
             running = {name: procs.spawn(name, **env) for name in SERVICES}
             await kafka.send_many(W.REGISTRY, W.registry() + gdap_events)
-            while await fetchval(settings, "SELECT count(*) FROM notifier.customer_assignments") < len(relationships):
+            while await fetchval(
+                settings, "SELECT count(*) FROM notifier.customer_assignments"
+            ) < len(relationships):
                 await asyncio.sleep(0.5)
 
             async def stream() -> None:
@@ -109,16 +120,26 @@ async def soak(args, bootstrap: str, db_url: str, pg: EmbeddedPostgres | None, l
 
             await asyncio.gather(stream(), faults())
             stream_s = time.monotonic() - started
-            expected_notes = {W.blocked_notification_id(e["id"]) for _, e in orders if W.expected_codes(e)}
+            expected_notes = {
+                W.blocked_notification_id(e["id"]) for _, e in orders if W.expected_codes(e)
+            }
             expected_notes |= {W.revoked_notification_id(rid) for rid in relationships}
             deadline = time.monotonic() + args.drain_timeout
             while time.monotonic() < deadline:
                 decided = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
-                delivered = await fetchval(settings, "SELECT count(*) FROM notifier.notifications"
-                                                     " WHERE state = 'delivered'")
-                terminated = await fetchval(settings, "SELECT count(*) FROM gdap_revoker.terminations"
-                                                      " WHERE state = 'terminated'")
-                if decided >= len(orders) and delivered >= len(expected_notes) and terminated >= len(relationships):
+                delivered = await fetchval(
+                    settings,
+                    "SELECT count(*) FROM notifier.notifications WHERE state = 'delivered'",
+                )
+                terminated = await fetchval(
+                    settings,
+                    "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'",
+                )
+                if (
+                    decided >= len(orders)
+                    and delivered >= len(expected_notes)
+                    and terminated >= len(relationships)
+                ):
                     break
                 await asyncio.sleep(1)
             drain_s = time.monotonic() - started - stream_s
@@ -126,38 +147,62 @@ async def soak(args, bootstrap: str, db_url: str, pg: EmbeddedPostgres | None, l
         procs.cleanup()
 
     decided_rows = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
-    distinct_orders = await fetchval(settings, "SELECT count(DISTINCT order_id) FROM por_validator.decisions")
+    distinct_orders = await fetchval(
+        settings, "SELECT count(DISTINCT order_id) FROM por_validator.decisions"
+    )
     records = await read_topic(settings, W.DECISIONS, lambda rs: True, timeout=30, settle=3.0)
     per_order: dict[str, set] = defaultdict(set)
     for r in records:
         d = json.loads(r.value)["data"]
         per_order[d["orderId"]].add((d["decisionId"], d["outcome"]))
-    notes = await fetchval(settings, "SELECT count(*) FROM notifier.notifications WHERE state = 'delivered'")
+    notes = await fetchval(
+        settings, "SELECT count(*) FROM notifier.notifications WHERE state = 'delivered'"
+    )
     receipts = hook.by_id()
-    figures.update({
-        "minutes": args.minutes, "stream seconds": round(stream_s), "drain seconds": round(drain_s),
-        "events pushed": kafka.sent, "orders": len(orders), "kills": dict(figures["kills"]),
-        "decision rows": decided_rows,
-        "orders lost": len({o for o, _ in orders} - set(per_order)) + (len(orders) - distinct_orders),
-        "orders decided twice": sum(1 for v in per_order.values() if len(v) > 1) + (decided_rows - distinct_orders),
-        "decision records published twice (same id)": len(records) - len(per_order),
-        "relationships": len(relationships),
-        "revocations missing": len(relationships) - await fetchval(
-            settings, "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'"),
-        "notifications expected": len(expected_notes), "notifications delivered (database)": notes,
-        "notifications never received": len(expected_notes - hook.accepted_ids()),
-        "webhook receipts repeated (same notification id)": sum(len(v) - 1 for v in receipts.values()),
-    })
+    figures.update(
+        {
+            "minutes": args.minutes,
+            "stream seconds": round(stream_s),
+            "drain seconds": round(drain_s),
+            "events pushed": kafka.sent,
+            "orders": len(orders),
+            "kills": dict(figures["kills"]),
+            "decision rows": decided_rows,
+            "orders lost": len({o for o, _ in orders} - set(per_order))
+            + (len(orders) - distinct_orders),
+            "orders decided twice": sum(1 for v in per_order.values() if len(v) > 1)
+            + (decided_rows - distinct_orders),
+            "decision records published twice (same id)": len(records) - len(per_order),
+            "relationships": len(relationships),
+            "revocations missing": len(relationships)
+            - await fetchval(
+                settings,
+                "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'",
+            ),
+            "notifications expected": len(expected_notes),
+            "notifications delivered (database)": notes,
+            "notifications never received": len(expected_notes - hook.accepted_ids()),
+            "webhook receipts repeated (same notification id)": sum(
+                len(v) - 1 for v in receipts.values()
+            ),
+        }
+    )
     return figures
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=200, help="orders per second")
-    parser.add_argument("--tenants", type=int, default=40, help="resellers suspended along the way (5 GDAP each)")
+    parser.add_argument(
+        "--tenants", type=int, default=40, help="resellers suspended along the way (5 GDAP each)"
+    )
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--kill-every", type=float, default=15.0, help="seconds between kill -9s (on average)")
+    parser.add_argument(
+        "--kill-every", type=float, default=15.0, help="seconds between kill -9s (on average)"
+    )
     parser.add_argument("--db-outage-every", type=float, default=90.0, help="seconds; 0: never")
     parser.add_argument("--db-outage-s", type=float, default=5.0)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
@@ -181,9 +226,13 @@ async def main() -> int:
             pg.stop()
     figures["logs"] = str(log_dir)
     print(json.dumps(figures, indent=2))
-    bad = (figures["orders lost"] or figures["orders decided twice"] or figures["revocations missing"]
-           or figures["notifications never received"]
-           or figures["notifications delivered (database)"] != figures["notifications expected"])
+    bad = (
+        figures["orders lost"]
+        or figures["orders decided twice"]
+        or figures["revocations missing"]
+        or figures["notifications never received"]
+        or figures["notifications delivered (database)"] != figures["notifications expected"]
+    )
     return 1 if bad else 0
 
 

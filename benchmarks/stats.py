@@ -39,7 +39,7 @@ def p99_by_tenth(sent: dict, latency_s: dict) -> list[float]:
     """p99 latency (ms) of each tenth of the orders, in the order they were sent: whether the
     latency holds steady through a phase or drifts (a backlog building, a broker slowing)."""
     keys = sorted(latency_s, key=sent.__getitem__)
-    tenths = [keys[i * len(keys) // 10:(i + 1) * len(keys) // 10] for i in range(10)]
+    tenths = [keys[i * len(keys) // 10 : (i + 1) * len(keys) // 10] for i in range(10)]
     return [round(percentile(sorted(latency_s[k] for k in t), 99) * 1000.0, 1) for t in tenths if t]
 
 
@@ -111,16 +111,22 @@ class RssSampler:
             "peak_rss_mib": {n: mib(v) for n, v in peak.items()},
             "peak_rss_total_mib": mib(total_peak),
             "vm_hwm_mib": {n: mib(v) for n, v in hwm.items()},
-            "series_mib": _downsample([(round(t - self.samples[0][0], 1), mib(sum(v.values()))) for t, v in self.samples]),
-            "rss_mib_at": {label: {n: mib(v) for n, v in vals.items()} | {"total": mib(sum(vals.values()))}
-                           for label, vals in self.marks.items()},
+            "series_mib": _downsample(
+                [(round(t - self.samples[0][0], 1), mib(sum(v.values()))) for t, v in self.samples]
+            ),
+            "rss_mib_at": {
+                label: {n: mib(v) for n, v in vals.items()} | {"total": mib(sum(vals.values()))}
+                for label, vals in self.marks.items()
+            },
         }
 
 
 class CpuMeter:
     """CPU seconds spent by groups of processes between start() and stop()."""
 
-    def __init__(self, groups: dict[str, list[int]], recursive: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, groups: dict[str, list[int]], recursive: frozenset[str] = frozenset()
+    ) -> None:
         # Groups named in `recursive` include their processes' descendants.
         self.groups = groups
         self.recursive = recursive
@@ -151,7 +157,13 @@ class CpuMeter:
     @staticmethod
     def _machine_busy() -> float:
         t = psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+        return (
+            sum(t)
+            - t.idle
+            - getattr(t, "iowait", 0.0)
+            - getattr(t, "guest", 0.0)
+            - getattr(t, "guest_nice", 0.0)
+        )
 
     def start(self) -> CpuMeter:
         self._machine0 = self._machine_busy()
@@ -172,7 +184,8 @@ class CpuMeter:
         machine = self._machine_busy() - self._machine0
         ours = sum(v["cpu_s"] for v in out.values())
         self.result = {
-            "wall_s": round(wall, 2), "by_process_group": out,
+            "wall_s": round(wall, 2),
+            "by_process_group": out,
             "machine_cores_busy": round(machine / wall, 2) if wall else None,
             # Anything else running on the machine meanwhile (other jobs, py-spy): it competes for the cores.
             "other_processes_cores": round(max(0.0, machine - ours) / wall, 2) if wall else None,

@@ -20,13 +20,19 @@ from collections import defaultdict
 from typing import Any
 
 # consumer ("service:consumer") currently processing a batch in this task
-_current: contextvars.ContextVar[str] = contextvars.ContextVar("bench_consumer", default="(outside a batch)")
+_current: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "bench_consumer", default="(outside a batch)"
+)
 
 
 class Totals:
     def __init__(self) -> None:
-        self.steps: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
-        self.sql: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
+        self.steps: dict[str, dict[str, list[float]]] = defaultdict(
+            lambda: defaultdict(lambda: [0, 0.0])
+        )
+        self.sql: dict[str, dict[str, list[float]]] = defaultdict(
+            lambda: defaultdict(lambda: [0, 0.0])
+        )
         self.batch_sizes: dict[str, list[int]] = defaultdict(list)
 
     def add(self, table: dict, consumer: str, name: str, seconds: float, n: int = 1) -> None:
@@ -40,18 +46,32 @@ class Totals:
             sizes = self.batch_sizes.get(consumer, [])
             records = sum(sizes)
             nb = len(sizes)
-            steps = {k: {"calls": int(c), "ms_total": round(s * 1000, 1),
-                         "ms_per_batch": round(s * 1000 / nb, 2) if nb else None,
-                         "us_per_record": round(s * 1e6 / records, 1) if records else None}
-                     for k, (c, s) in sorted(self.steps[consumer].items(), key=lambda kv: -kv[1][1])}
-            sql = {k: {"calls": int(c), "ms_total": round(s * 1000, 1),
-                       "calls_per_batch": round(c / nb, 2) if nb else None,
-                       "ms_per_call": round(s * 1000 / c, 2) if c else None,
-                       "us_per_record": round(s * 1e6 / records, 1) if records else None}
-                   for k, (c, s) in sorted(self.sql[consumer].items(), key=lambda kv: -kv[1][1])}
-            out[consumer] = {"batches": len(sizes), "records": records,
-                             "mean_batch": round(records / len(sizes), 1) if sizes else None,
-                             "steps": steps, "sql": sql}
+            steps = {
+                k: {
+                    "calls": int(c),
+                    "ms_total": round(s * 1000, 1),
+                    "ms_per_batch": round(s * 1000 / nb, 2) if nb else None,
+                    "us_per_record": round(s * 1e6 / records, 1) if records else None,
+                }
+                for k, (c, s) in sorted(self.steps[consumer].items(), key=lambda kv: -kv[1][1])
+            }
+            sql = {
+                k: {
+                    "calls": int(c),
+                    "ms_total": round(s * 1000, 1),
+                    "calls_per_batch": round(c / nb, 2) if nb else None,
+                    "ms_per_call": round(s * 1000 / c, 2) if c else None,
+                    "us_per_record": round(s * 1e6 / records, 1) if records else None,
+                }
+                for k, (c, s) in sorted(self.sql[consumer].items(), key=lambda kv: -kv[1][1])
+            }
+            out[consumer] = {
+                "batches": len(sizes),
+                "records": records,
+                "mean_batch": round(records / len(sizes), 1) if sizes else None,
+                "steps": steps,
+                "sql": sql,
+            }
         return out
 
 
@@ -87,13 +107,19 @@ def install() -> None:
             TOTALS.batch_sizes[key].append(len(message.raw_message))
             return await original_batch(self, consumer, message)
         finally:
-            TOTALS.add(TOTALS.steps, key, "process_batch (decode + transaction + wait for the batch before)",
-                       time.perf_counter() - t)
+            TOTALS.add(
+                TOTALS.steps,
+                key,
+                "process_batch (decode + transaction + wait for the batch before)",
+                time.perf_counter() - t,
+            )
             _current.reset(token)
 
     rt.Runtime.process_batch = process_batch
     _timed_method(rt.Runtime, "_transaction", "_transaction (inbox + handlers + outbox, committed)")
-    _timed_method(rt.Runtime, "_finish", "_finish (publish + offset commit; overlaps the next batch)")
+    _timed_method(
+        rt.Runtime, "_finish", "_finish (publish + offset commit; overlaps the next batch)"
+    )
     _timed_method(rt.Runtime, "publish_rows", "publish_rows (send + acks + DELETE outbox)")
     _timed_method(rt.Runtime, "_commit", "_commit (Kafka offset commit)")
     _timed_method(rt.Runtime, "_record_lag", "_record_lag (lag metric)")
@@ -104,7 +130,9 @@ def install() -> None:
         try:
             return original_decode(raw, topic)
         finally:
-            TOTALS.add(TOTALS.steps, _current.get(), "decode (codec.decode)", time.perf_counter() - t)
+            TOTALS.add(
+                TOTALS.steps, _current.get(), "decode (codec.decode)", time.perf_counter() - t
+            )
 
     rt.decode = decode
 
@@ -119,7 +147,10 @@ def install() -> None:
                     return await original(self, query, *args, **kwargs)
                 finally:
                     label = " ".join(str(query).split())[:70]
-                    TOTALS.add(TOTALS.sql, _current.get(), f"{method}: {label}", time.perf_counter() - t)
+                    TOTALS.add(
+                        TOTALS.sql, _current.get(), f"{method}: {label}", time.perf_counter() - t
+                    )
+
             return wrapper
 
         setattr(asyncpg.connection.Connection, method, make(original, method))
@@ -131,6 +162,7 @@ def wrap_services(services: list) -> list:
     for service in services:
         consumers = []
         for c in service.consumers:
+
             def make(handle):
                 @functools.wraps(handle)
                 async def timed(conn, event):
@@ -138,9 +170,15 @@ def wrap_services(services: list) -> list:
                     try:
                         return await handle(conn, event)
                     finally:
-                        TOTALS.add(TOTALS.steps, _current.get(), "handler (per event, its SQL included)",
-                                   time.perf_counter() - t)
+                        TOTALS.add(
+                            TOTALS.steps,
+                            _current.get(),
+                            "handler (per event, its SQL included)",
+                            time.perf_counter() - t,
+                        )
+
                 return timed
+
             def make_many(handle_many):
                 @functools.wraps(handle_many)
                 async def timed_many(conn, events):
@@ -148,9 +186,15 @@ def wrap_services(services: list) -> list:
                     try:
                         return await handle_many(conn, events)
                     finally:
-                        TOTALS.add(TOTALS.steps, _current.get(), "handle_many (whole batch, its SQL included)",
-                                   time.perf_counter() - t)
+                        TOTALS.add(
+                            TOTALS.steps,
+                            _current.get(),
+                            "handle_many (whole batch, its SQL included)",
+                            time.perf_counter() - t,
+                        )
+
                 return timed_many
+
             changes = {"handle": make(c.handle)}
             if getattr(c, "handle_many", None) is not None:
                 changes["handle_many"] = make_many(c.handle_many)

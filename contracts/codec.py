@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -33,7 +33,9 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
 
 def _reason(exc: ValidationError, event_type: str) -> str:
     first = exc.errors(include_url=False, include_input=False)[0]
-    if first["type"] == "json_invalid":  # e.g. a lone UTF-16 surrogate, which json.loads lets through
+    if (
+        first["type"] == "json_invalid"
+    ):  # e.g. a lone UTF-16 surrogate, which json.loads lets through
         return f"{event_type}: {first['msg']}"
     in_data = len(first["loc"]) > 1 and first["loc"][0] == "data"  # inside data, not data itself
     return _first_error(exc, f"{event_type}: " if in_data else "envelope ")
@@ -56,7 +58,9 @@ def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
     except ValueError as exc:
         raise InvalidMessage(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise InvalidMessage(f"not a CloudEvents envelope: JSON {type(obj).__name__}, not an object")
+        raise InvalidMessage(
+            f"not a CloudEvents envelope: JSON {type(obj).__name__}, not an object"
+        )
     event_type = obj.get("type")
     envelope = _ENVELOPES.get(event_type) if isinstance(event_type, str) else None
     if envelope is None:
@@ -65,7 +69,11 @@ def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
         except ValidationError as exc:
             raise InvalidMessage(_first_error(exc, "envelope ")) from None
         raise InvalidMessage(f"unknown event type {event_type!r}")
-    if topic is not None and topic in TOPICS_BY_NAME and event_type not in TOPICS_BY_NAME[topic].event_types:
+    if (
+        topic is not None
+        and topic in TOPICS_BY_NAME
+        and event_type not in TOPICS_BY_NAME[topic].event_types
+    ):
         raise InvalidMessage(f"event type {event_type!r} does not belong on topic {topic!r}")
     try:
         # Envelope and data in one pass, its fields first, so an envelope error is reported
@@ -108,7 +116,7 @@ def new_event(
         id=id or str(uuid.uuid4()),
         source=source,
         type=event_type,
-        time=time or datetime.now(timezone.utc),
+        time=time or datetime.now(UTC),
         subject=subject,
         data=data,
     )

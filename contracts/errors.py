@@ -70,7 +70,9 @@ class ErrorInfo:
         return self.ja if primary == "ja" else self.en
 
 
-def _info(code: ErrorCode, en: tuple[str, tuple[str, ...]], ja: tuple[str, tuple[str, ...]]) -> ErrorInfo:
+def _info(
+    code: ErrorCode, en: tuple[str, tuple[str, ...]], ja: tuple[str, tuple[str, ...]]
+) -> ErrorInfo:
     return ErrorInfo(code, ErrorText(en[0], en[1]), ErrorText(ja[0], ja[1]))
 
 
@@ -150,8 +152,10 @@ _ENTRIES = (
     _info(
         ErrorCode.NOT_AUTHORIZED_FOR_TRANSACTION,
         en=(
-            "The requested indirect reseller with this PLA ID (formerly MPN ID) isn't currently authorized to be associated with this transaction. "
-            "Verify that the reseller has an active CSP indirect reseller tenant.",
+            (
+                "The requested indirect reseller with this PLA ID (formerly MPN ID) isn't currently authorized to be associated with this transaction. "
+                "Verify that the reseller has an active CSP indirect reseller tenant."
+            ),
             (
                 "Verify the reseller's onboarding: confirm that the reseller has an active CSP indirect reseller tenant.",
                 "For details about what qualifies as an authorized tenant, see the authorized reseller tenant guidance.",
@@ -159,8 +163,10 @@ _ENTRIES = (
             ),
         ),
         ja=(
-            "PLA ID (旧称 MPN ID) を持つ要求された間接リセラーは、現在、このトランザクションに関連付けられる権限がありません。 "
-            "リセラーにアクティブな CSP 間接リセラー テナントがあることを確認します。",
+            (
+                "PLA ID (旧称 MPN ID) を持つ要求された間接リセラーは、現在、このトランザクションに関連付けられる権限がありません。 "
+                "リセラーにアクティブな CSP 間接リセラー テナントがあることを確認します。"
+            ),
             (
                 "リセラーのオンボードを確認する - リセラーにアクティブな CSP 間接リセラー テナントがあることを確認します。",
                 "承認されたテナントとして適格なものの詳細については 、ここをクリックしてください",
@@ -171,16 +177,20 @@ _ENTRIES = (
     _info(
         ErrorCode.REGION_MISMATCH,
         en=(
-            "This PLA ID (formerly MPN ID) is associated with a reseller tenant that doesn't match your CSP region. "
-            "The distributor and the reseller's tenant must be in the same region to transact.",
+            (
+                "This PLA ID (formerly MPN ID) is associated with a reseller tenant that doesn't match your CSP region. "
+                "The distributor and the reseller's tenant must be in the same region to transact."
+            ),
             (
                 "The reseller must onboard to a new CSP indirect reseller tenant based on its business address in the CSP region.",
                 "Ask the reseller to follow the onboarding guide.",
             ),
         ),
         ja=(
-            "この PLA ID (以前の MPN ID) は、CSP リージョンと一致しないリセラー テナントに関連付けられています。 "
-            "ディストリビューターとリセラーのテナントは、トランザクションを行うために同じリージョンに存在する必要があります。",
+            (
+                "この PLA ID (以前の MPN ID) は、CSP リージョンと一致しないリセラー テナントに関連付けられています。 "
+                "ディストリビューターとリセラーのテナントは、トランザクションを行うために同じリージョンに存在する必要があります。"
+            ),
             (
                 "リセラーは、CSP リージョンのビジネス アドレスに基づいて、新しい CSP 間接リセラー テナントにオンボードする必要があります。",
                 "リセラーに このオンボーディング ガイドを使用してもらう",

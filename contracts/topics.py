@@ -37,15 +37,20 @@ class Topic:
 
 
 ORDERS = Topic(
-    "csp.orders.v1", "orderId", ("csp.order.placed.v1",),
+    "csp.orders.v1",
+    "orderId",
+    ("csp.order.placed.v1",),
     description="Orders placed by upstream commerce.",
 )
 SUBSCRIPTION_CHANGES = Topic(
-    "csp.subscription-changes.v1", "subscriptionId", ("csp.subscription.change-requested.v1",),
+    "csp.subscription-changes.v1",
+    "subscriptionId",
+    ("csp.subscription.change-requested.v1",),
     description="Changes to existing subscriptions requested by upstream commerce.",
 )
 PARTNER_REGISTRY = Topic(
-    "csp.partner-registry.v1", "the entity's id",
+    "csp.partner-registry.v1",
+    "the entity's id",
     (
         "csp.distributor.upserted.v1",
         "csp.partner-account.upserted.v1",
@@ -59,29 +64,42 @@ PARTNER_REGISTRY = Topic(
     extra_config={"min.compaction.lag.ms": str(60 * 60 * 1000)},
 )
 VALIDATION_REQUESTS = Topic(
-    "por.validation-requests.v1", "orderId or subscriptionId", ("por.validation.requested.v1",),
+    "por.validation-requests.v1",
+    "orderId or subscriptionId",
+    ("por.validation.requested.v1",),
     description="Internal: transactions waiting for a POR decision.",
 )
 DECISIONS = Topic(
-    "por.decisions.v1", "orderId or subscriptionId",
+    "por.decisions.v1",
+    "orderId or subscriptionId",
     ("por.transaction.accepted.v1", "por.transaction.blocked.v1"),
     retention_ms=30 * DAY_MS,
     description="POR decisions for billing.",
 )
 REVOCATIONS = Topic(
-    "gdap.revocations.v1", "resellerTenantId", ("gdap.privileges.revoked.v1",),
+    "gdap.revocations.v1",
+    "resellerTenantId",
+    ("gdap.privileges.revoked.v1",),
     retention_ms=30 * DAY_MS,
     description="GDAP relationships terminated by porgate.",
 )
 DLQ = Topic(
-    "por.dlq.v1", "the original key", (),
+    "por.dlq.v1",
+    "the original key",
+    (),
     partitions=1,
     retention_ms=30 * DAY_MS,
     description="Messages no consumer could process, unchanged, with x-dlq-* headers.",
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    ORDERS, SUBSCRIPTION_CHANGES, PARTNER_REGISTRY, VALIDATION_REQUESTS, DECISIONS, REVOCATIONS, DLQ,
+    ORDERS,
+    SUBSCRIPTION_CHANGES,
+    PARTNER_REGISTRY,
+    VALIDATION_REQUESTS,
+    DECISIONS,
+    REVOCATIONS,
+    DLQ,
 )
 TOPICS_BY_NAME = {t.name: t for t in ALL_TOPICS}
 

@@ -6,7 +6,7 @@ import asyncio
 import csv
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +15,9 @@ from rich.console import Console
 
 from services.common.config import Settings, get_settings
 
-app = typer.Typer(help="porgate: Partner of Record validation for CSP distributors.", no_args_is_help=True)
+app = typer.Typer(
+    help="porgate: Partner of Record validation for CSP distributors.", no_args_is_help=True
+)
 console = Console(stderr=True)
 
 SERVICE_NAMES = ["order-intake", "subscription-change", "por-validator", "gdap-revoker", "notifier"]
@@ -35,8 +37,12 @@ def migrate() -> None:
 
     async def go() -> None:
         for service in all_services(settings):
-            applied = await run_migrations(settings.database_url, service.schema, service.migrations)
-            console.print(f"{service.name:<20} schema {service.schema:<20} {len(applied)} migration(s) applied")
+            applied = await run_migrations(
+                settings.database_url, service.schema, service.migrations
+            )
+            console.print(
+                f"{service.name:<20} schema {service.schema:<20} {len(applied)} migration(s) applied"
+            )
 
     asyncio.run(go())
 
@@ -44,7 +50,8 @@ def migrate() -> None:
 @app.command()
 def topics(
     replication_factor: Annotated[
-        int | None, typer.Option(help="Replicas per partition; default PORGATE_TOPIC_REPLICATION_FACTOR.")
+        int | None,
+        typer.Option(help="Replicas per partition; default PORGATE_TOPIC_REPLICATION_FACTOR."),
     ] = None,
 ) -> None:
     """Create the contract's topics with their configured partitions, retention and compaction."""
@@ -64,7 +71,9 @@ def topics(
 
 @app.command()
 def run(
-    service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICE_NAMES)}, api, or all.")],
+    service: Annotated[
+        str, typer.Argument(help=f"One of {', '.join(SERVICE_NAMES)}, api, or all.")
+    ],
 ) -> None:
     """Run one service (or all of them and the API in one process) against the configured servers."""
     from services.common.logs import configure_logging
@@ -80,24 +89,40 @@ def run(
     elif service in SERVICE_MODULES:
         names, with_api = [service], False
     else:
-        raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'api', 'all'])}")
+        raise typer.BadParameter(
+            f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'api', 'all'])}"
+        )
     asyncio.run(run_services(settings, names, with_api=with_api))
 
 
 @app.command()
 def dev(
-    demo: Annotated[bool, typer.Option(help="Load a demo registry and stream orders and changes.")] = False,
-    data_dir: Annotated[Path | None, typer.Option(help="Keep PostgreSQL data here between runs.")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Load a demo registry and stream orders and changes.")
+    ] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep PostgreSQL data here between runs.")
+    ] = None,
     kafka_port: Annotated[int, typer.Option(help="Port for the embedded Kafka broker.")] = 19092,
     api_port: Annotated[int, typer.Option(help="Port for the HTTP API.")] = 8080,
-    orders: Annotated[int, typer.Option(help="With --demo: how many orders to stream (0: until Ctrl-C).")] = 0,
+    orders: Annotated[
+        int, typer.Option(help="With --demo: how many orders to stream (0: until Ctrl-C).")
+    ] = 0,
     rate: Annotated[float, typer.Option(help="With --demo: orders per second.")] = 5.0,
 ) -> None:
     """Everything on embedded servers, no set-up: broker, PostgreSQL, every service and the API."""
     from services.dev import run_dev
 
-    asyncio.run(run_dev(demo=demo, data_dir=data_dir, kafka_port=kafka_port, api_port=api_port,
-                        orders=orders, rate=rate))
+    asyncio.run(
+        run_dev(
+            demo=demo,
+            data_dir=data_dir,
+            kafka_port=kafka_port,
+            api_port=api_port,
+            orders=orders,
+            rate=rate,
+        )
+    )
 
 
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
@@ -108,7 +133,9 @@ app.add_typer(report_app, name="report")
 def report_eligibility(
     distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    output: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default: standard output).")
+    ] = None,
     months: Annotated[int, typer.Option(help="Look-back window in months.")] = 36,
 ) -> None:
     """ResellerEligibility: every reseller that was POR on the distributor's transactions, checked now."""
@@ -118,7 +145,7 @@ def report_eligibility(
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("--format is csv or json")
     settings = _settings()
-    since = datetime.now(timezone.utc) - timedelta(days=round(months * 30.4375))
+    since = datetime.now(UTC) - timedelta(days=round(months * 30.4375))
     rows = asyncio.run(eligibility_report(settings, distributor, since))
     out = output.open("w", newline="") if output else sys.stdout
     try:

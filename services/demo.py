@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.codec import encode, new_event
@@ -26,14 +26,24 @@ from contracts.events import (
 from contracts.topics import ORDERS, PARTNER_REGISTRY, SUBSCRIPTION_CHANGES, Topic
 
 SOURCE = "/porgate/demo"
-DISTRIBUTORS = [("dist-eu-1", "Contoso Distribution EU", "DE", "en"),
-                ("dist-jp-1", "Fabrikam Japan", "JP", "ja"),
-                ("dist-us-1", "Northwind US", "US", "en")]
+DISTRIBUTORS = [
+    ("dist-eu-1", "Contoso Distribution EU", "DE", "en"),
+    ("dist-jp-1", "Fabrikam Japan", "JP", "ja"),
+    ("dist-us-1", "Northwind US", "US", "en"),
+]
 COUNTRY_OF = {"dist-eu-1": ["DE", "FR", "NL", "SE", "IE"], "dist-jp-1": ["JP"], "dist-us-1": ["US"]}
 OFFERS = ["CFQ7TTC0LH18:0001", "CFQ7TTC0LDPB:0001", "CFQ7TTC0LF8Q:0001", "DZH318Z0BQ3Q:0007"]
 # What can be wrong with a reseller, and how often (most are fine).
-PROFILES = [("valid", 80), ("inactive_pla", 3), ("suspended", 3), ("direct_bill", 3), ("unauthorized", 3),
-            ("no_partnership", 3), ("other_region", 3), ("pga_only", 2)]
+PROFILES = [
+    ("valid", 80),
+    ("inactive_pla", 3),
+    ("suspended", 3),
+    ("direct_bill", 3),
+    ("unauthorized", 3),
+    ("no_partnership", 3),
+    ("other_region", 3),
+    ("pga_only", 2),
+]
 
 
 @dataclass
@@ -65,7 +75,10 @@ class DemoWorld:
         for i in range(resellers):
             dist = DISTRIBUTORS[i % len(DISTRIBUTORS)][0]
             r = Reseller(
-                pla=str(1_000_000 + i), pga=str(5_000_000 + i), tenant_id=f"ten-{i:05d}", distributor_id=dist,
+                pla=str(1_000_000 + i),
+                pga=str(5_000_000 + i),
+                tenant_id=f"ten-{i:05d}",
+                distributor_id=dist,
                 profile=self.rng.choices(profiles, weights)[0],
             )
             r.customers = [f"cust-{i:05d}-{c}" for c in range(self.rng.randint(1, 3))]
@@ -74,33 +87,97 @@ class DemoWorld:
 
     def registry(self) -> list[Message]:
         out = [
-            _msg(PARTNER_REGISTRY, d, DistributorUpserted(distributor_id=d, name=n, country=c, preferred_language=lang))
+            _msg(
+                PARTNER_REGISTRY,
+                d,
+                DistributorUpserted(distributor_id=d, name=n, country=c, preferred_language=lang),
+            )
             for d, n, c, lang in DISTRIBUTORS
         ]
         for r in self.resellers:
             country = self.rng.choice(COUNTRY_OF[r.distributor_id])
             if r.profile == "other_region":
                 country = "BR"
-            out.append(_msg(PARTNER_REGISTRY, r.tenant_id, ResellerTenantUpserted(
-                reseller_tenant_id=r.tenant_id, name=f"Reseller {r.tenant_id}",
-                kind="direct_bill" if r.profile == "direct_bill" else "csp_indirect_reseller",
-                status="suspended" if r.profile == "suspended" else "active",
-                indirect_reseller_authorized=r.profile != "unauthorized", country=country)))
-            out.append(_msg(PARTNER_REGISTRY, r.pla, PartnerAccountUpserted(
-                partner_id=r.pla, account_type="PLA", status="inactive" if r.profile == "inactive_pla" else "active",
-                name=f"Reseller {r.tenant_id} (location)", reseller_tenant_id=r.tenant_id)))
-            out.append(_msg(PARTNER_REGISTRY, r.pga, PartnerAccountUpserted(
-                partner_id=r.pga, account_type="PGA", status="active", name=f"Reseller {r.tenant_id} (global)",
-                reseller_tenant_id=r.tenant_id)))
+            out.append(
+                _msg(
+                    PARTNER_REGISTRY,
+                    r.tenant_id,
+                    ResellerTenantUpserted(
+                        reseller_tenant_id=r.tenant_id,
+                        name=f"Reseller {r.tenant_id}",
+                        kind="direct_bill"
+                        if r.profile == "direct_bill"
+                        else "csp_indirect_reseller",
+                        status="suspended" if r.profile == "suspended" else "active",
+                        indirect_reseller_authorized=r.profile != "unauthorized",
+                        country=country,
+                    ),
+                )
+            )
+            out.append(
+                _msg(
+                    PARTNER_REGISTRY,
+                    r.pla,
+                    PartnerAccountUpserted(
+                        partner_id=r.pla,
+                        account_type="PLA",
+                        status="inactive" if r.profile == "inactive_pla" else "active",
+                        name=f"Reseller {r.tenant_id} (location)",
+                        reseller_tenant_id=r.tenant_id,
+                    ),
+                )
+            )
+            out.append(
+                _msg(
+                    PARTNER_REGISTRY,
+                    r.pga,
+                    PartnerAccountUpserted(
+                        partner_id=r.pga,
+                        account_type="PGA",
+                        status="active",
+                        name=f"Reseller {r.tenant_id} (global)",
+                        reseller_tenant_id=r.tenant_id,
+                    ),
+                )
+            )
             if r.profile != "no_partnership":
-                out.append(_msg(PARTNER_REGISTRY, f"{r.distributor_id}/{r.tenant_id}", PartnershipUpserted(
-                    distributor_id=r.distributor_id, reseller_tenant_id=r.tenant_id, status="active")))
+                out.append(
+                    _msg(
+                        PARTNER_REGISTRY,
+                        f"{r.distributor_id}/{r.tenant_id}",
+                        PartnershipUpserted(
+                            distributor_id=r.distributor_id,
+                            reseller_tenant_id=r.tenant_id,
+                            status="active",
+                        ),
+                    )
+                )
             for c in r.customers:
-                out.append(_msg(PARTNER_REGISTRY, c, CustomerAssignmentUpserted(
-                    customer_id=c, reseller_tenant_id=r.tenant_id, distributor_id=r.distributor_id, status="assigned")))
-                out.append(_msg(PARTNER_REGISTRY, f"rel-{c}", GdapRelationshipUpserted(
-                    relationship_id=f"rel-{c}", customer_id=c, reseller_tenant_id=r.tenant_id,
-                    roles=["Helpdesk Agent", "User Administrator"], status="active")))
+                out.append(
+                    _msg(
+                        PARTNER_REGISTRY,
+                        c,
+                        CustomerAssignmentUpserted(
+                            customer_id=c,
+                            reseller_tenant_id=r.tenant_id,
+                            distributor_id=r.distributor_id,
+                            status="assigned",
+                        ),
+                    )
+                )
+                out.append(
+                    _msg(
+                        PARTNER_REGISTRY,
+                        f"rel-{c}",
+                        GdapRelationshipUpserted(
+                            relationship_id=f"rel-{c}",
+                            customer_id=c,
+                            reseller_tenant_id=r.tenant_id,
+                            roles=["Helpdesk Agent", "User Administrator"],
+                            status="active",
+                        ),
+                    )
+                )
         return out
 
     def _pid_for(self, r: Reseller) -> str | None:
@@ -120,38 +197,85 @@ class DemoWorld:
         items = []
         for j in range(n):
             rr = r if j == 0 or self.rng.random() < 0.8 else self.rng.choice(self.resellers)
-            items.append(OrderLineItem(line_item_id=str(j + 1), offer_id=self.rng.choice(OFFERS),
-                                       quantity=self.rng.randint(1, 50), billing_plan="monthly",
-                                       term_duration="P1Y", partner_id_on_record=self._pid_for(rr)))
+            items.append(
+                OrderLineItem(
+                    line_item_id=str(j + 1),
+                    offer_id=self.rng.choice(OFFERS),
+                    quantity=self.rng.randint(1, 50),
+                    billing_plan="monthly",
+                    term_duration="P1Y",
+                    partner_id_on_record=self._pid_for(rr),
+                )
+            )
         order_id = f"ord-{self.order_seq:07d}-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:6]}"
-        data = OrderPlaced(order_id=order_id, distributor_id=r.distributor_id, customer_id=self.rng.choice(r.customers),
-                           placed_at=now or datetime.now(timezone.utc), line_items=items)
+        data = OrderPlaced(
+            order_id=order_id,
+            distributor_id=r.distributor_id,
+            customer_id=self.rng.choice(r.customers),
+            placed_at=now or datetime.now(UTC),
+            line_items=items,
+        )
         return _msg(ORDERS, order_id, data)
 
     def change(self, now: datetime | None = None) -> Message:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         r = self.rng.choice(self.resellers)
-        kind = self.rng.choice(["seat_count", "billing_plan", "term", "p2p_transfer", "renewal",
-                                "scheduled_change_execution", "legacy_to_new_commerce", "address_change"])
+        kind = self.rng.choice(
+            [
+                "seat_count",
+                "billing_plan",
+                "term",
+                "p2p_transfer",
+                "renewal",
+                "scheduled_change_execution",
+                "legacy_to_new_commerce",
+                "address_change",
+            ]
+        )
         sub = f"sub-{self.rng.randint(1, 99999):05d}"
-        set_at = now - timedelta(days=self.rng.choice([5, 400])) if kind == "scheduled_change_execution" else None
+        set_at = (
+            now - timedelta(days=self.rng.choice([5, 400]))
+            if kind == "scheduled_change_execution"
+            else None
+        )
         data = SubscriptionChangeRequested(
-            change_id=f"chg-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:10]}", subscription_id=sub,
-            distributor_id=r.distributor_id, customer_id=self.rng.choice(r.customers), kind=kind, requested_at=now,
-            partner_id_on_record=self._pid_for(r), scheduled_change_set_at=set_at, details={"quantity": 10})
+            change_id=f"chg-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:10]}",
+            subscription_id=sub,
+            distributor_id=r.distributor_id,
+            customer_id=self.rng.choice(r.customers),
+            kind=kind,
+            requested_at=now,
+            partner_id_on_record=self._pid_for(r),
+            scheduled_change_set_at=set_at,
+            details={"quantity": 10},
+        )
         return _msg(SUBSCRIPTION_CHANGES, sub, data)
 
     def suspend_one(self) -> Message:
         """A healthy reseller with customers gets suspended: its GDAP relationships are revoked."""
         r = next(x for x in self.resellers if x.profile == "valid" and x.customers)
         r.profile = "suspended"
-        return _msg(PARTNER_REGISTRY, r.tenant_id, ResellerTenantUpserted(
-            reseller_tenant_id=r.tenant_id, name=f"Reseller {r.tenant_id}", kind="csp_indirect_reseller",
-            status="suspended", indirect_reseller_authorized=True, country=COUNTRY_OF[r.distributor_id][0]))
+        return _msg(
+            PARTNER_REGISTRY,
+            r.tenant_id,
+            ResellerTenantUpserted(
+                reseller_tenant_id=r.tenant_id,
+                name=f"Reseller {r.tenant_id}",
+                kind="csp_indirect_reseller",
+                status="suspended",
+                indirect_reseller_authorized=True,
+                country=COUNTRY_OF[r.distributor_id][0],
+            ),
+        )
 
     def remove_partnership(self) -> Message:
         """A partnership is removed: nothing is revoked, the distributor is told who keeps access."""
         r = next(x for x in reversed(self.resellers) if x.profile == "valid" and x.customers)
         r.profile = "no_partnership"
-        return _msg(PARTNER_REGISTRY, f"{r.distributor_id}/{r.tenant_id}", PartnershipUpserted(
-            distributor_id=r.distributor_id, reseller_tenant_id=r.tenant_id, status="removed"))
+        return _msg(
+            PARTNER_REGISTRY,
+            f"{r.distributor_id}/{r.tenant_id}",
+            PartnershipUpserted(
+                distributor_id=r.distributor_id, reseller_tenant_id=r.tenant_id, status="removed"
+            ),
+        )

@@ -9,7 +9,7 @@ import secrets
 import signal
 import socket
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -59,30 +59,52 @@ class LiveView:
             t.add_column(col)
         for d in self.decisions:
             colour = "red" if d["outcome"] == "blocked" else "green"
-            ref = d.get("orderId") or f'{d.get("changeKind")} {d.get("subscriptionId")}'
-            t.add_row(d["decidedAt"][11:19], ref, d["distributorId"], d["basis"],
-                      f"[{colour}]{d['outcome']}[/]", ",".join(map(str, d["errorCodes"])))
+            ref = d.get("orderId") or f"{d.get('changeKind')} {d.get('subscriptionId')}"
+            t.add_row(
+                d["decidedAt"][11:19],
+                ref,
+                d["distributorId"],
+                d["basis"],
+                f"[{colour}]{d['outcome']}[/]",
+                ",".join(map(str, d["errorCodes"])),
+            )
         r = Table(title="GDAP revocations (gdap.revocations.v1)", expand=True)
         for col in ("relationship", "customer", "reseller", "reason"):
             r.add_column(col)
         for x in self.revocations:
-            r.add_row(x["relationshipId"], x["customerId"], x["resellerTenantId"], f"[yellow]{x['reason']}[/]")
+            r.add_row(
+                x["relationshipId"],
+                x["customerId"],
+                x["resellerTenantId"],
+                f"[yellow]{x['reason']}[/]",
+            )
         n = Table(title="Notifications delivered to the webhook (signature verified)", expand=True)
         for col in ("kind", "distributor", "lang", "title"):
             n.add_column(col)
         for x in self.notifications:
-            n.add_row(x.get("kind", ""), x.get("distributorId", ""), x.get("language", ""), str(x.get("title", ""))[:70])
+            n.add_row(
+                x.get("kind", ""),
+                x.get("distributorId", ""),
+                x.get("language", ""),
+                str(x.get("title", ""))[:70],
+            )
         c = self.counts
-        summary = (f"[green]accepted {c['accepted']}[/]  [red]blocked {c['blocked']}[/]  "
-                   f"[yellow]revoked {c['revoked']}[/]  notified {c['notified']}   (Ctrl-C to stop)")
+        summary = (
+            f"[green]accepted {c['accepted']}[/]  [red]blocked {c['blocked']}[/]  "
+            f"[yellow]revoked {c['revoked']}[/]  notified {c['notified']}   (Ctrl-C to stop)"
+        )
         return Group(t, r, n, Panel(summary))
 
 
 async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
     p = settings.topic_prefix
-    consumer = AIOKafkaConsumer(p + "por.decisions.v1", p + "gdap.revocations.v1",
-                                bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                                auto_offset_reset="latest")
+    consumer = AIOKafkaConsumer(
+        p + "por.decisions.v1",
+        p + "gdap.revocations.v1",
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="latest",
+    )
     await consumer.start()
     try:
         while not stop.is_set():
@@ -141,7 +163,9 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
         await producer.stop()
 
 
-async def run_dev(*, demo: bool, data_dir: Path | None, kafka_port: int, api_port: int, orders: int, rate: float) -> None:
+async def run_dev(
+    *, demo: bool, data_dir: Path | None, kafka_port: int, api_port: int, orders: int, rate: float
+) -> None:
     configure_logging("WARNING", json=False)
     kafka = EmbeddedKafka(_port_or_free(kafka_port))
     pg = EmbeddedPostgres(data_dir, keep=data_dir is not None)
@@ -177,26 +201,38 @@ async def run_dev(*, demo: bool, data_dir: Path | None, kafka_port: int, api_por
             await create_topics(settings.kafka_bootstrap_servers)
         await sink.start()
         system = asyncio.create_task(run_services(settings, list_all(), with_api=True, until=stop))
-        console.print(Panel.fit(
-            f"Kafka bootstrap servers: [bold]{settings.kafka_bootstrap_servers}[/]  (point any Kafka client here)\n"
-            f"PostgreSQL:              {database_url}\n"
-            f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
-            f"                         API key for dist-eu-1: {api_key}\n"
-            f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
-            f"Webhook receiver:        {settings.notify_webhook_url}",
-            title="porgate dev — every service running", border_style="green"))
+        console.print(
+            Panel.fit(
+                f"Kafka bootstrap servers: [bold]{settings.kafka_bootstrap_servers}[/]  (point any Kafka client here)\n"
+                f"PostgreSQL:              {database_url}\n"
+                f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
+                f"                         API key for dist-eu-1: {api_key}\n"
+                f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
+                f"Webhook receiver:        {settings.notify_webhook_url}",
+                title="porgate dev — every service running",
+                border_style="green",
+            )
+        )
         if not demo:
-            console.print("Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything.")
+            console.print(
+                "Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything."
+            )
             await system
             return
-        tasks = [asyncio.create_task(_watch(settings, view, stop)),
-                 asyncio.create_task(_demo_traffic(settings, stop, orders, rate))]
+        tasks = [
+            asyncio.create_task(_watch(settings, view, stop)),
+            asyncio.create_task(_demo_traffic(settings, stop, orders, rate)),
+        ]
         with Live(view.render(), console=console, refresh_per_second=4) as live:
             while not stop.is_set() and not system.done():
                 live.update(view.render())
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.25)
-                if orders and tasks[1].done() and sum(view.counts[k] for k in ("accepted", "blocked")) >= orders:
+                if (
+                    orders
+                    and tasks[1].done()
+                    and sum(view.counts[k] for k in ("accepted", "blocked")) >= orders
+                ):
                     await asyncio.sleep(3)
                     live.update(view.render())
                     stop.set()
@@ -209,7 +245,7 @@ async def run_dev(*, demo: bool, data_dir: Path | None, kafka_port: int, api_por
         with console.status("stopping"):
             kafka.stop()
             pg.stop()
-        console.print(f"stopped at {datetime.now(timezone.utc):%H:%M:%S} UTC")
+        console.print(f"stopped at {datetime.now(UTC):%H:%M:%S} UTC")
 
 
 def list_all() -> list[str]:

@@ -8,8 +8,8 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Self
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -19,13 +19,15 @@ from services.common.config import Settings
 from services.registry import build_services
 
 
-def envelope(event_type: str, data: dict[str, Any], *, id: str | None = None, time_: str | None = None) -> dict:
+def envelope(
+    event_type: str, data: dict[str, Any], *, id: str | None = None, time_: str | None = None
+) -> dict:
     return {
         "specversion": "1.0",
         "id": id or str(uuid.uuid4()),
         "source": "/tests",
         "type": event_type,
-        "time": time_ or datetime.now(timezone.utc).isoformat(),
+        "time": time_ or datetime.now(UTC).isoformat(),
         "datacontenttype": "application/json",
         "data": data,
     }
@@ -36,9 +38,11 @@ class Bus:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all"
+        )
 
-    async def __aenter__(self) -> "Bus":
+    async def __aenter__(self) -> Self:
         await self.producer.start()
         return self
 
@@ -60,13 +64,19 @@ class Bus:
     ) -> list:
         return await read_topic(self.settings, topic, until, timeout, settle)
 
-    async def events(self, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0) -> list[dict]:
+    async def events(
+        self, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0
+    ) -> list[dict]:
         records = await self.read(topic, lambda rs: len(rs) >= count, timeout, settle)
         return [json.loads(r.value) for r in records]
 
 
 async def read_topic(
-    settings: Settings, topic: str, until: Callable[[list], bool], timeout: float = 30.0, settle: float = 0.0
+    settings: Settings,
+    topic: str,
+    until: Callable[[list], bool],
+    timeout: float = 30.0,
+    settle: float = 0.0,
 ) -> list:
     """Every record of a topic from the start, once `until(records)` holds (then `settle` more seconds)."""
     consumer = AIOKafkaConsumer(
@@ -109,8 +119,13 @@ async def running(settings: Settings, names: Sequence[str]):
         await app.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1,
-                     what: str = "condition", describe: Callable[[], Any] | None = None) -> Any:
+async def eventually(
+    check: Callable[[], Any],
+    timeout: float = 20.0,
+    interval: float = 0.1,
+    what: str = "condition",
+    describe: Callable[[], Any] | None = None,
+) -> Any:
     """Await `check()` until it returns something truthy; fail after `timeout` seconds, saying
     `what` was not met and, if given, `describe()` of the state."""
     deadline = time.monotonic() + timeout

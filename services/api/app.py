@@ -24,16 +24,22 @@ from services.domain.regions import RegionTable
 
 log = logging.getLogger(__name__)
 
-REQUESTS = Counter("porgate_api_requests_total", "API requests, by route and status.", ["route", "status"])
+REQUESTS = Counter(
+    "porgate_api_requests_total", "API requests, by route and status.", ["route", "status"]
+)
 LATENCY = Histogram(
-    "porgate_api_request_seconds", "API request latency.", ["route"],
+    "porgate_api_request_seconds",
+    "API request latency.",
+    ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 MAX_BODY = 64 * 1024
 
 
 def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers or None)
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status, headers=headers or None
+    )
 
 
 def language_of(request: Request) -> str:
@@ -56,8 +62,12 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         distributor_id = keys.distributor_for(presented_key(request.headers))
         if distributor_id is None:
             # One answer for a missing and a wrong key: nothing to learn by probing.
-            return error(401, "unauthorized", "a valid API key is required (Authorization: Bearer KEY)",
-                         **{"WWW-Authenticate": "Bearer"})
+            return error(
+                401,
+                "unauthorized",
+                "a valid API key is required (Authorization: Bearer KEY)",
+                **{"WWW-Authenticate": "Bearer"},
+            )
         body = await request.body()
         if len(body) > MAX_BODY:
             return error(413, "payload_too_large", f"body over {MAX_BODY} bytes")
@@ -70,10 +80,20 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
                 registry = await registry_for(conn, parsed.partner_ids, distributor_id, regions)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.error("registry unavailable", extra={"error": repr(exc)})
-            return error(503, "unavailable", "the partner registry is unavailable; retry later", **{"Retry-After": "5"})
-        result = validation_results(parsed.partner_ids, distributor_id, registry, language_of(request))
+            return error(
+                503,
+                "unavailable",
+                "the partner registry is unavailable; retry later",
+                **{"Retry-After": "5"},
+            )
+        result = validation_results(
+            parsed.partner_ids, distributor_id, registry, language_of(request)
+        )
         # DEBUG, not INFO: a line per request was ~6 % of the API's CPU. 503 and 500 still log at ERROR.
-        log.debug("validated resellers", extra={"distributor_id": distributor_id, "ids": len(parsed.partner_ids)})
+        log.debug(
+            "validated resellers",
+            extra={"distributor_id": distributor_id, "ids": len(parsed.partner_ids)},
+        )
         return JSONResponse(result)
 
     async def asyncapi(request: Request) -> Response:
@@ -83,7 +103,9 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        state["pool"] = await create_pool(settings.database_url, "por_validator", min_size=1, max_size=10)
+        state["pool"] = await create_pool(
+            settings.database_url, "por_validator", min_size=1, max_size=10
+        )
         state["producer"] = new_producer(settings)
         await state["producer"].start()
         try:
@@ -117,4 +139,6 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+    return error(
+        405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}"
+    )

@@ -37,7 +37,9 @@ async def registry_for(
     for row in await conn.fetch(_SLICE, pids, distributor_id):
         if row["distributor_id"] is not None:
             registry.distributors[distributor_id] = Distributor(
-                distributor_id, regions.region_for(row["d_country"], row["d_csp_region"]), row["preferred_language"]
+                distributor_id,
+                regions.region_for(row["d_country"], row["d_csp_region"]),
+                row["preferred_language"],
             )
         if row["partner_id"] is None:
             continue

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     # gdap-revoker: "ledger" records terminations; "graph" calls Microsoft Graph.
     gdap_gateway: str = Field(default="ledger", pattern="^(ledger|graph)$")
     graph_base_url: str = "https://graph.microsoft.com"
-    graph_token_url: str | None = None  # https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
+    graph_token_url: str | None = (
+        None  # https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
+    )
     graph_client_id: str | None = None
     graph_client_secret: SecretStr | None = None
     graph_timeout_s: float = 10.0
@@ -87,7 +89,9 @@ class Settings(BaseSettings):
 
     def delivery_backoff_s(self, attempts: int) -> float:
         """Delay before the next attempt, after `attempts` attempts: exponential, capped."""
-        return min(self.delivery_retry_max_s, self.delivery_retry_initial_s * 2 ** max(0, attempts - 1))
+        return min(
+            self.delivery_retry_max_s, self.delivery_retry_initial_s * 2 ** max(0, attempts - 1)
+        )
 
     def api_key_map(self) -> dict[str, str]:
         if self.api_keys is None:

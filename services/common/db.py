@@ -30,12 +30,17 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
     an open transaction. Its default reset is a round trip on every release."""
 
 
-async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 5
+) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": _check_schema(schema), "application_name": f"porgate-{schema}"},
+        server_settings={
+            "search_path": _check_schema(schema),
+            "application_name": f"porgate-{schema}",
+        },
         command_timeout=60,
         reset=_no_session_state,
     )
@@ -82,21 +87,30 @@ async def migrate(dsn: str, schema: str, folder: Path) -> list[str]:
                 " version text PRIMARY KEY, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+            done = {
+                r["version"]: r["checksum"]
+                for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+            }
             for m in load_migrations(RUNTIME_MIGRATIONS, folder):
                 if m.version in done:
                     if done[m.version] != m.checksum:
-                        raise RuntimeError(f"{schema}: applied migration {m.version} was edited afterwards")
+                        raise RuntimeError(
+                            f"{schema}: applied migration {m.version} was edited afterwards"
+                        )
                     continue
                 async with conn.transaction():
                     await conn.execute(m.sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", m.version, m.checksum
+                        "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+                        m.version,
+                        m.checksum,
                     )
                 applied_now.append(m.version)
                 log.info("migration applied", extra={"schema": schema, "version": m.version})
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"porgate-migrate:{schema}")
+            await conn.execute(
+                "SELECT pg_advisory_unlock(hashtext($1))", f"porgate-migrate:{schema}"
+            )
     finally:
         await conn.close()
     return applied_now

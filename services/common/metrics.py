@@ -5,8 +5,12 @@ from prometheus_client import Counter, Gauge, Histogram
 MESSAGES = Counter(
     "porgate_messages_total", "Messages consumed, by outcome.", ["service", "topic", "outcome"]
 )
-DEAD_LETTERS = Counter("porgate_dead_letters_total", "Messages sent to the dead-letter topic.", ["service", "topic"])
-RETRIES = Counter("porgate_retries_total", "Transient failures retried with backoff.", ["service", "operation"])
+DEAD_LETTERS = Counter(
+    "porgate_dead_letters_total", "Messages sent to the dead-letter topic.", ["service", "topic"]
+)
+RETRIES = Counter(
+    "porgate_retries_total", "Transient failures retried with backoff.", ["service", "operation"]
+)
 PROCESSING = Histogram(
     "porgate_batch_processing_seconds",
     "Time from receiving a batch to committing its offsets.",
@@ -14,9 +18,13 @@ PROCESSING = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DECISIONS = Counter(
-    "porgate_decisions_total", "POR decisions, by outcome, basis and primary code.", ["outcome", "basis", "code"]
+    "porgate_decisions_total",
+    "POR decisions, by outcome, basis and primary code.",
+    ["outcome", "basis", "code"],
 )
 CONSUMER_LAG = Gauge(
-    "porgate_consumer_lag", "Records behind the partition's end offset.", ["service", "topic", "partition"]
+    "porgate_consumer_lag",
+    "Records behind the partition's end offset.",
+    ["service", "topic", "partition"],
 )
 OUTBOX_PENDING = Gauge("porgate_outbox_unpublished", "Outbox rows not yet published.", ["service"])

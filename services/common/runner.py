@@ -10,7 +10,9 @@ from services.common.config import Settings
 from services.common.health import HttpServer
 
 
-async def run_services(settings: Settings, names: list[str], *, with_api: bool, until: asyncio.Event | None = None) -> None:
+async def run_services(
+    settings: Settings, names: list[str], *, with_api: bool, until: asyncio.Event | None = None
+) -> None:
     """Start consumers, workers and the API; stop them in order on a signal or `until`."""
     from services.api.app import create_app
     from services.common.app import asyncapi_document, build_app
@@ -26,7 +28,12 @@ async def run_services(settings: Settings, names: list[str], *, with_api: bool, 
     if names:
         app, _ = build_app(build_services(names, settings), settings, serve_health=True)
     api = (
-        HttpServer(create_app(settings, asyncapi_document(settings)), settings.api_host, settings.api_port, lifespan="on")
+        HttpServer(
+            create_app(settings, asyncapi_document(settings)),
+            settings.api_host,
+            settings.api_port,
+            lifespan="on",
+        )
         if with_api
         else None
     )

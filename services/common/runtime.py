@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Union
 
@@ -59,7 +59,9 @@ class Outgoing:
 
 
 Handle = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Sequence[Outgoing]]]
-HandleMany = Callable[[asyncpg.Connection, list[CloudEvent[Any]]], Awaitable[list[Sequence[Outgoing]]]]
+HandleMany = Callable[
+    [asyncpg.Connection, list[CloudEvent[Any]]], Awaitable[list[Sequence[Outgoing]]]
+]
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Service:
     # Topics it publishes to, declared for the AsyncAPI document.
     publishes: tuple[Topic, ...] = ()
     # Long-running loops (delivery, termination), given the started runtime.
-    workers: tuple[Callable[["Runtime"], Awaitable[None]], ...] = ()
+    workers: tuple[Callable[[Runtime], Awaitable[None]], ...] = ()
     pool_size: int = 5
 
 
@@ -114,7 +116,9 @@ def _rewind(consumer: Any, records: Sequence[ConsumerRecord]) -> None:
         tp = TopicPartition(r.topic, r.partition)
         earliest[tp] = min(earliest.get(tp, r.offset), r.offset)
     for tp, offset in earliest.items():
-        with contextlib.suppress(Exception):  # a partition no longer ours is the new owner's to redeliver
+        with contextlib.suppress(
+            Exception
+        ):  # a partition no longer ours is the new owner's to redeliver
             consumer.seek(tp, offset)
 
 
@@ -169,7 +173,7 @@ class Runtime:
 
     def contract_topic(self, actual: str) -> str:
         p = self.settings.topic_prefix
-        return actual[len(p):] if p and actual.startswith(p) else actual
+        return actual[len(p) :] if p and actual.startswith(p) else actual
 
     def group_id(self, consumer: Consumer) -> str:
         return f"{self.settings.topic_prefix}porgate.{self.service.name}.{consumer.name}"
@@ -178,19 +182,28 @@ class Runtime:
 
     async def start(self) -> None:
         self.pool = await self.retrying(
-            "connect", lambda: create_pool(self.settings.database_url, self.service.schema, max_size=self.service.pool_size)
+            "connect",
+            lambda: create_pool(
+                self.settings.database_url, self.service.schema, max_size=self.service.pool_size
+            ),
         )
         await self.publish_unpublished()
-        self._tasks.append(asyncio.create_task(self._housekeeping(), name=f"{self.service.name}:housekeeping"))
+        self._tasks.append(
+            asyncio.create_task(self._housekeeping(), name=f"{self.service.name}:housekeeping")
+        )
         for worker in self.service.workers:
-            self._tasks.append(asyncio.create_task(worker(self), name=f"{self.service.name}:{worker.__name__}"))
+            self._tasks.append(
+                asyncio.create_task(worker(self), name=f"{self.service.name}:{worker.__name__}")
+            )
 
     async def stop(self) -> None:
         self.stopping.set()
         self.wakeup.set()
         for task in [*self._tasks, *(t.task for t in self._tails.values())]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *(t.task for t in self._tails.values()), return_exceptions=True)
+        await asyncio.gather(
+            *self._tasks, *(t.task for t in self._tails.values()), return_exceptions=True
+        )
         if self.pool is not None:
             await self.pool.close()
 
@@ -229,8 +242,12 @@ class Runtime:
             decoder=_raw_decoder,
             title=f"{self.service.name}:{consumer.name}",
             description=" ".join(
-                [consumer.description, "Event types:", ", ".join(t for tp in consumer.topics for t in tp.event_types),
-                 "(JSON Schema in contracts/schemas/)."]
+                [
+                    consumer.description,
+                    "Event types:",
+                    ", ".join(t for tp in consumer.topics for t in tp.event_types),
+                    "(JSON Schema in contracts/schemas/).",
+                ]
             ),
         )(handle_batch)
 
@@ -256,11 +273,13 @@ class Runtime:
         while not self.stopping.is_set():
             try:
                 await self.prune()
-            except Exception:  # noqa: BLE001 - housekeeping must never take a service down
-                log.warning("housekeeping failed", extra={"service": self.service.name}, exc_info=True)
+            except Exception:
+                log.warning(
+                    "housekeeping failed", extra={"service": self.service.name}, exc_info=True
+                )
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=every_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
 
     async def wait_for_work(self, poll_s: float = 5.0) -> bool:
@@ -270,7 +289,7 @@ class Runtime:
         """
         try:
             await asyncio.wait_for(self.wakeup.wait(), timeout=poll_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self.wakeup.clear()
         return not self.stopping.is_set()
@@ -285,13 +304,19 @@ class Runtime:
             exc = state.outcome.exception()
             log.warning(
                 "transient failure, retrying",
-                extra={"service": self.service.name, "operation": operation, "attempt": state.attempt_number,
-                       "error": f"{type(exc).__name__}: {exc}"},
+                extra={
+                    "service": self.service.name,
+                    "operation": operation,
+                    "attempt": state.attempt_number,
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
             )
 
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping.is_set()),
-            wait=wait_exponential_jitter(initial=self.settings.retry_initial_s, max=self.settings.retry_max_s),
+            wait=wait_exponential_jitter(
+                initial=self.settings.retry_initial_s, max=self.settings.retry_max_s
+            ),
             stop=stop_never,
             before_sleep=before_sleep,
             sleep=self._sleep,
@@ -304,7 +329,7 @@ class Runtime:
         # Wake early on shutdown, so SIGTERM never waits out a long backoff.
         try:
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise Stopping()
 
@@ -332,7 +357,10 @@ class Runtime:
                 rewind = records + previous.records
         if failure is None:
             self.wakeup.set()
-            tail = _Tail(asyncio.create_task(self._finish(consumer, kafka, records, settled, started)), records)
+            tail = _Tail(
+                asyncio.create_task(self._finish(consumer, kafka, records, settled, started)),
+                records,
+            )
             if not self._draining:
                 self._tails[consumer.name] = tail
                 return
@@ -353,7 +381,9 @@ class Runtime:
         tails, self._tails = list(self._tails.values()), {}
         await asyncio.gather(*(t.task for t in tails), return_exceptions=True)
 
-    async def _settle(self, consumer: Consumer, records: Sequence[ConsumerRecord]) -> list["_Settled"]:
+    async def _settle(
+        self, consumer: Consumer, records: Sequence[ConsumerRecord]
+    ) -> list[_Settled]:
         good: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
         dead: list[tuple[ConsumerRecord, str]] = []
         for record in records:
@@ -365,16 +395,25 @@ class Runtime:
             await self.dead_letter(consumer, dead)
         return await self._apply(consumer, good) if good else []
 
-    async def _finish(self, consumer: Consumer, kafka: Any, records: Sequence[ConsumerRecord],
-                      settled: list["_Settled"], started: float) -> None:
+    async def _finish(
+        self,
+        consumer: Consumer,
+        kafka: Any,
+        records: Sequence[ConsumerRecord],
+        settled: list[_Settled],
+        started: float,
+    ) -> None:
         try:
             for s in settled:
                 await self._publish_settled(consumer, s)
             await self._commit(kafka, records)
         except BaseException as exc:
             if not isinstance(exc, (Stopping, asyncio.CancelledError)):
-                log.error("publishing a batch failed; its records will be processed again",
-                          extra={"service": self.service.name}, exc_info=True)
+                log.error(
+                    "publishing a batch failed; its records will be processed again",
+                    extra={"service": self.service.name},
+                    exc_info=True,
+                )
             # Whether or not another batch comes to notice, these records must come again.
             _rewind(kafka, records)
             raise
@@ -389,7 +428,9 @@ class Runtime:
                 end = consumer.highwater(tp)
                 if end is not None:
                     lag = max(0, end - await consumer.position(tp))
-                    metrics.CONSUMER_LAG.labels(self.service.name, self.contract_topic(tp.topic), str(tp.partition)).set(lag)
+                    metrics.CONSUMER_LAG.labels(
+                        self.service.name, self.contract_topic(tp.topic), str(tp.partition)
+                    ).set(lag)
 
     async def _commit(self, consumer: Any, records: Sequence[ConsumerRecord]) -> None:
         # This batch's offsets, not the consumer's position: the next batch is already fetched.
@@ -402,9 +443,13 @@ class Runtime:
         except KafkaError as exc:
             # Typically a rebalance took the partitions away: the new owner gets these
             # records again, and the inbox makes them no-ops there.
-            log.warning("offset commit failed", extra={"service": self.service.name, "error": repr(exc)})
+            log.warning(
+                "offset commit failed", extra={"service": self.service.name, "error": repr(exc)}
+            )
 
-    async def _apply(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> list["_Settled"]:
+    async def _apply(
+        self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]
+    ) -> list[_Settled]:
         try:
             return [await self.retrying("apply", lambda: self._transaction(consumer, items))]
         except Stopping:
@@ -413,13 +458,19 @@ class Runtime:
             if len(items) == 1:
                 return await self._apply_poison(consumer, items[0])
             # One bad event must not hold back the rest: settle them one at a time.
-            log.warning("batch failed; applying its events one by one", extra={"service": self.service.name}, exc_info=True)
+            log.warning(
+                "batch failed; applying its events one by one",
+                extra={"service": self.service.name},
+                exc_info=True,
+            )
             settled: list[_Settled] = []
             for item in items:
                 settled += await self._apply_one(consumer, item)
             return settled
 
-    async def _apply_one(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> list["_Settled"]:
+    async def _apply_one(
+        self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]
+    ) -> list[_Settled]:
         try:
             return [await self.retrying("apply", lambda: self._transaction(consumer, [item]))]
         except Stopping:
@@ -427,11 +478,15 @@ class Runtime:
         except Exception:
             return await self._apply_poison(consumer, item)
 
-    async def _apply_poison(self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]) -> list["_Settled"]:
+    async def _apply_poison(
+        self, consumer: Consumer, item: tuple[ConsumerRecord, CloudEvent[Any]]
+    ) -> list[_Settled]:
         attempts = max(1, self.settings.poison_attempts)
         last: BaseException | None = None
         for attempt in range(1, attempts):
-            await self._sleep(min(self.settings.retry_max_s, self.settings.retry_initial_s * 2**attempt))
+            await self._sleep(
+                min(self.settings.retry_max_s, self.settings.retry_initial_s * 2**attempt)
+            )
             try:
                 return [await self.retrying("apply", lambda: self._transaction(consumer, [item]))]
             except Stopping:
@@ -442,71 +497,81 @@ class Runtime:
         reason = f"processing failed after {attempts} attempts"
         if last is not None:
             reason += f": {type(last).__name__}: {last}"
-        log.error("dead-lettering a message that cannot be processed",
-                  extra={"service": self.service.name, "event_id": event.id, "error": reason})
+        log.error(
+            "dead-lettering a message that cannot be processed",
+            extra={"service": self.service.name, "event_id": event.id, "error": reason},
+        )
         await self.dead_letter(consumer, [(record, reason)])
         return []
 
-    async def _transaction(self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]) -> "_Settled":
+    async def _transaction(
+        self, consumer: Consumer, items: list[tuple[ConsumerRecord, CloudEvent[Any]]]
+    ) -> _Settled:
         assert self.pool is not None
         conflicting: list[tuple[ConsumerRecord, str]] = []
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                ids = [e.id for _, e in items]
-                claimed = {
-                    r["event_id"]
-                    for r in await conn.fetch(
-                        "INSERT INTO inbox (event_id, event_type, body_sha256)"
-                        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
-                        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                        ids,
-                        [e.type for _, e in items],
-                        [hashlib.sha256(r.value).digest() for r, _ in items],
-                    )
-                }
-                processed_here = set(claimed)
-                counts: Counter[tuple[str, str]] = Counter()
-                outgoing: list[tuple[str, Outgoing]] = []
-                duplicates: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
-                fresh: list[CloudEvent[Any]] = []
-                for record, event in items:
-                    if event.id in claimed:
-                        claimed.discard(event.id)  # a second copy in the same batch is a duplicate
-                        fresh.append(event)
-                        counts[(record.topic, "processed")] += 1
-                    else:
-                        duplicates.append((record, event))
-                        counts[(record.topic, "duplicate")] += 1
-                if consumer.handle_many is not None and fresh:
-                    results = await consumer.handle_many(conn, fresh)
+        async with self.pool.acquire() as conn, conn.transaction():
+            ids = [e.id for _, e in items]
+            claimed = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    "INSERT INTO inbox (event_id, event_type, body_sha256)"
+                    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])"
+                    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                    ids,
+                    [e.type for _, e in items],
+                    [hashlib.sha256(r.value).digest() for r, _ in items],
+                )
+            }
+            processed_here = set(claimed)
+            counts: Counter[tuple[str, str]] = Counter()
+            outgoing: list[tuple[str, Outgoing]] = []
+            duplicates: list[tuple[ConsumerRecord, CloudEvent[Any]]] = []
+            fresh: list[CloudEvent[Any]] = []
+            for record, event in items:
+                if event.id in claimed:
+                    claimed.discard(event.id)  # a second copy in the same batch is a duplicate
+                    fresh.append(event)
+                    counts[(record.topic, "processed")] += 1
                 else:
-                    results = [await consumer.handle(conn, event) for event in fresh]
-                for event, outs in zip(fresh, results, strict=True):
-                    outgoing.extend((event.id, out) for out in outs)
-                rows = await self._write_outbox(conn, outgoing) if outgoing else []
-                if duplicates:
-                    # Redelivered after a crash between commit and publish: send what is still
-                    # unsent. Copies of an event processed in this very batch have nothing to add.
-                    earlier = [e.id for _, e in duplicates if e.id not in processed_here]
-                    if earlier:
-                        rows += await self._outbox_for(conn, earlier)
-                    conflicting = await self._conflicting(conn, duplicates)
+                    duplicates.append((record, event))
+                    counts[(record.topic, "duplicate")] += 1
+            if consumer.handle_many is not None and fresh:
+                results = await consumer.handle_many(conn, fresh)
+            else:
+                results = [await consumer.handle(conn, event) for event in fresh]
+            for event, outs in zip(fresh, results, strict=True):
+                outgoing.extend((event.id, out) for out in outs)
+            rows = await self._write_outbox(conn, outgoing) if outgoing else []
+            if duplicates:
+                # Redelivered after a crash between commit and publish: send what is still
+                # unsent. Copies of an event processed in this very batch have nothing to add.
+                earlier = [e.id for _, e in duplicates if e.id not in processed_here]
+                if earlier:
+                    rows += await self._outbox_for(conn, earlier)
+                conflicting = await self._conflicting(conn, duplicates)
         # Counted after commit, once per batch: a retried transaction must not count twice.
         for (topic, outcome), n in counts.items():
             metrics.MESSAGES.labels(self.service.name, self.contract_topic(topic), outcome).inc(n)
         return _Settled(rows, items, conflicting)
 
-    async def _publish_settled(self, consumer: Consumer, settled: "_Settled") -> None:
+    async def _publish_settled(self, consumer: Consumer, settled: _Settled) -> None:
         if settled.rows:
             refused = await self.publish_rows(settled.rows)
             if refused:
                 await self.dead_letter(
-                    consumer, [(record, reason) for record, event in settled.items if (reason := refused.get(event.id))]
+                    consumer,
+                    [
+                        (record, reason)
+                        for record, event in settled.items
+                        if (reason := refused.get(event.id))
+                    ],
                 )
         if settled.conflicting:
             await self.dead_letter(consumer, settled.conflicting)
 
-    async def _write_outbox(self, conn, outgoing: list[tuple[str, Outgoing]]) -> list[asyncpg.Record]:
+    async def _write_outbox(
+        self, conn, outgoing: list[tuple[str, Outgoing]]
+    ) -> list[asyncpg.Record]:
         return await conn.fetch(
             "INSERT INTO outbox (source_event_id, topic, key, value)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
@@ -528,25 +593,33 @@ class Runtime:
         known = {
             r["event_id"]: bytes(r["body_sha256"])
             for r in await conn.fetch(
-                "SELECT event_id, body_sha256 FROM inbox WHERE event_id = ANY($1::text[])", [e.id for _, e in duplicates]
+                "SELECT event_id, body_sha256 FROM inbox WHERE event_id = ANY($1::text[])",
+                [e.id for _, e in duplicates],
             )
         }
         return [
-            (record, f"event id {event.id!r} was already processed with a different body; this copy was ignored")
+            (
+                record,
+                f"event id {event.id!r} was already processed with a different body; this copy was ignored",
+            )
             for record, event in duplicates
             if known.get(event.id) not in (None, hashlib.sha256(record.value).digest())
         ]
 
     # ------------------------------------------------------------------ publishing
 
-    async def _send_all(self, messages: list[tuple[str, bytes | None, bytes | None, list]]) -> list[str | None]:
+    async def _send_all(
+        self, messages: list[tuple[str, bytes | None, bytes | None, list]]
+    ) -> list[str | None]:
         """Send (topic, key, value, headers) messages; per message None, or why the broker
         refused it for good. Transient failures raise, for `retrying` to send again."""
         assert self.producer is not None
         pending: list[Any] = []
         for topic, key, value, headers in messages:
             try:
-                pending.append(await self.producer.send(topic, value=value, key=key, headers=headers))
+                pending.append(
+                    await self.producer.send(topic, value=value, key=key, headers=headers)
+                )
             except KafkaError as exc:
                 if is_transient(exc):
                     raise
@@ -570,14 +643,22 @@ class Runtime:
         the broker refused for good, which are set aside instead of retried forever."""
         outcome = await self.retrying(
             "publish",
-            lambda: self._send_all([
-                (self.settings.topic_prefix + row["topic"], bytes(row["key"]) if row["key"] is not None else None,
-                 bytes(row["value"]), CONTENT_TYPE)
-                for row in rows
-            ]),
+            lambda: self._send_all(
+                [
+                    (
+                        self.settings.topic_prefix + row["topic"],
+                        bytes(row["key"]) if row["key"] is not None else None,
+                        bytes(row["value"]),
+                        CONTENT_TYPE,
+                    )
+                    for row in rows
+                ]
+            ),
         )
         sent = [row["id"] for row, refused in zip(rows, outcome, strict=True) if refused is None]
-        refused = [(row, reason) for row, reason in zip(rows, outcome, strict=True) if reason is not None]
+        refused = [
+            (row, reason) for row, reason in zip(rows, outcome, strict=True) if reason is not None
+        ]
         assert self.pool is not None
         if sent:
             await self.retrying(
@@ -588,12 +669,18 @@ class Runtime:
             )
         for row, reason in refused:
             size = len(row["value"])
-            reason = f"its {row['topic']} message of {size} bytes was refused by the broker: {reason}"
-            log.error("outbox message undeliverable", extra={"service": self.service.name, "outbox_id": row["id"],
-                                                             "reason": reason})
+            reason = (
+                f"its {row['topic']} message of {size} bytes was refused by the broker: {reason}"
+            )
+            log.error(
+                "outbox message undeliverable",
+                extra={"service": self.service.name, "outbox_id": row["id"], "reason": reason},
+            )
             await self.retrying(
                 "outbox",
-                lambda: self.pool.execute("UPDATE outbox SET undeliverable = $2 WHERE id = $1", row["id"], reason),
+                lambda: self.pool.execute(
+                    "UPDATE outbox SET undeliverable = $2 WHERE id = $1", row["id"], reason
+                ),
             )
         return {row["source_event_id"]: reason for row, reason in refused}
 
@@ -614,14 +701,18 @@ class Runtime:
             await self.publish_rows(rows)
             total += len(rows)
 
-    async def emit(self, conn: asyncpg.Connection, source_id: str, outgoing: list[Outgoing]) -> list[asyncpg.Record]:
+    async def emit(
+        self, conn: asyncpg.Connection, source_id: str, outgoing: list[Outgoing]
+    ) -> list[asyncpg.Record]:
         """For workers: write to the outbox inside their own transaction; publish after commit."""
         return await self._write_outbox(conn, [(source_id, o) for o in outgoing])
 
-    async def dead_letter(self, consumer: Consumer, items: list[tuple[ConsumerRecord, str]]) -> None:
+    async def dead_letter(
+        self, consumer: Consumer, items: list[tuple[ConsumerRecord, str]]
+    ) -> None:
         if not items:
             return
-        failed_at = datetime.now(timezone.utc).isoformat()
+        failed_at = datetime.now(UTC).isoformat()
 
         def headers(record: ConsumerRecord, reason: str, *extra: tuple[str, str]) -> list:
             return list(record.headers or ()) + _headers(
@@ -637,25 +728,47 @@ class Runtime:
         dlq = self.topic_name(DLQ)
         outcome = await self.retrying(
             "dead-letter",
-            lambda: self._send_all([(dlq, r.key, r.value, headers(r, reason)) for r, reason in items]),
+            lambda: self._send_all(
+                [(dlq, r.key, r.value, headers(r, reason)) for r, reason in items]
+            ),
         )
-        too_big = [(r, reason, refusal) for (r, reason), refusal in zip(items, outcome, strict=True) if refusal]
+        too_big = [
+            (r, reason, refusal)
+            for (r, reason), refusal in zip(items, outcome, strict=True)
+            if refusal
+        ]
         if too_big:
             # The original cannot be copied (over the broker's size limit): the dead letter
             # keeps its coordinates and reason, so on-call can read it from the source topic.
             await self.retrying(
                 "dead-letter",
-                lambda: self._send_all([
-                    (dlq, r.key, None, headers(r, reason, ("x-dlq-value-omitted", f"{len(r.value or b'')} bytes: {refusal}")))
-                    for r, reason, refusal in too_big
-                ]),
+                lambda: self._send_all(
+                    [
+                        (
+                            dlq,
+                            r.key,
+                            None,
+                            headers(
+                                r,
+                                reason,
+                                ("x-dlq-value-omitted", f"{len(r.value or b'')} bytes: {refusal}"),
+                            ),
+                        )
+                        for r, reason, refusal in too_big
+                    ]
+                ),
             )
         for record, reason in items:
             metrics.DEAD_LETTERS.labels(self.service.name, self.contract_topic(record.topic)).inc()
             log.warning(
                 "message dead-lettered",
-                extra={"service": self.service.name, "topic": record.topic, "partition": record.partition,
-                       "offset": record.offset, "reason": reason},
+                extra={
+                    "service": self.service.name,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "reason": reason,
+                },
             )
 
 

@@ -13,7 +13,11 @@ log = logging.getLogger(__name__)
 
 
 async def create_topics(
-    bootstrap_servers: str, *, prefix: str = "", replication_factor: int = 1, partitions: int | None = None
+    bootstrap_servers: str,
+    *,
+    prefix: str = "",
+    replication_factor: int = 1,
+    partitions: int | None = None,
 ) -> dict[str, str]:
     """Create what is missing; return topic -> 'created' | 'exists'. Safe to run again."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="porgate-topics")
@@ -33,7 +37,11 @@ async def create_topics(
                 topic_configs=topic.config(),
             )
             response = await admin.create_topics([new])
-            errors = [e for e in getattr(response, "topic_errors", ()) if e[1] not in (0, TopicAlreadyExistsError.errno)]
+            errors = [
+                e
+                for e in getattr(response, "topic_errors", ())
+                if e[1] not in (0, TopicAlreadyExistsError.errno)
+            ]
             if errors:
                 raise RuntimeError(f"creating {name}: {errors}")
             result[name] = "created"

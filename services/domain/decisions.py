@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from hashlib import sha1
 from operator import attrgetter
 
@@ -49,7 +49,7 @@ def derived_event_id(kind: str, *parts: str) -> str:
     return _uuid5(":".join((kind, *parts)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _error_detail(code: int) -> ErrorDetail:
     text = describe(code, "en")
     return ErrorDetail(code=code, message=text.message, remediation=list(text.remediation))
@@ -117,10 +117,14 @@ def decide(
     return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
 
 
-def exempt_decision(request: ValidationRequested, basis: Basis, decided_at: datetime) -> TransactionDecision:
+def exempt_decision(
+    request: ValidationRequested, basis: Basis, decided_at: datetime
+) -> TransactionDecision:
     """An accepted decision without validation, saying why (subscription-change's shortcut)."""
     assert basis != "validated"
-    lines = [decision_line(line.line_item_id, line.partner_id_on_record, ()) for line in request.lines]
+    lines = [
+        decision_line(line.line_item_id, line.partner_id_on_record, ()) for line in request.lines
+    ]
     return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
 
 

@@ -41,7 +41,9 @@ class EligibilityRow:
         }
 
 
-def eligibility_rows(partner_ids: Iterable[str], distributor_id: str, registry: Registry) -> list[EligibilityRow]:
+def eligibility_rows(
+    partner_ids: Iterable[str], distributor_id: str, registry: Registry
+) -> list[EligibilityRow]:
     """One row per known partner account among `partner_ids` (the resellers that were POR on
     the distributor's transactions), with the same codes the validator gives now.
 
@@ -58,19 +60,26 @@ def eligibility_rows(partner_ids: Iterable[str], distributor_id: str, registry: 
             continue
         seen.add(pid)
         account = registry.accounts[pid]
-        tenant = registry.tenants.get(account.reseller_tenant_id) if account.reseller_tenant_id else None
+        tenant = (
+            registry.tenants.get(account.reseller_tenant_id) if account.reseller_tenant_id else None
+        )
         codes = tuple(int(c) for c in evaluate_por(pid, distributor_id, registry))
         rows.append(
             EligibilityRow(
                 partner_id=pid,
                 is_compliant=not codes,
                 error_codes=codes,
-                reseller_status="Active" if tenant is not None and tenant.status == "active" else "Inactive",
+                reseller_status="Active"
+                if tenant is not None and tenant.status == "active"
+                else "Inactive",
                 region_match=bool(
-                    tenant is not None and distributor is not None and tenant.region is not None
+                    tenant is not None
+                    and distributor is not None
+                    and tenant.region is not None
                     and tenant.region == distributor.region
                 ),
-                associated_with_distributor=(distributor_id, account.reseller_tenant_id) in registry.active_partnerships,
+                associated_with_distributor=(distributor_id, account.reseller_tenant_id)
+                in registry.active_partnerships,
                 account_type=account.account_type,
             )
         )

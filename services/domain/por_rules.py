@@ -67,7 +67,9 @@ def normalize_partner_id(partner_id: object) -> str | None:
     return trimmed if _PLA_SHAPE.fullmatch(trimmed) else None
 
 
-def evaluate_por(partner_id: object, distributor_id: str, registry: Registry) -> tuple[ErrorCode, ...]:
+def evaluate_por(
+    partner_id: object, distributor_id: str, registry: Registry
+) -> tuple[ErrorCode, ...]:
     """Error codes for one PLA ID and one distributor, in canonical order; () means valid."""
     pid = normalize_partner_id(partner_id)
     if pid is None:

@@ -57,7 +57,9 @@ _DATA_FILE = "data/country_regions.json"
 
 
 def _is_country_code(key: object) -> bool:
-    return isinstance(key, str) and len(key) == 2 and key.isascii() and key.isalpha() and key.isupper()
+    return (
+        isinstance(key, str) and len(key) == 2 and key.isascii() and key.isalpha() and key.isupper()
+    )
 
 
 class RegionTable:
@@ -77,8 +79,10 @@ class RegionTable:
         bad_values = sorted(f"{k}={v!r}" for k, v in mapping.items() if v not in CSP_REGIONS)
         if bad_values:
             raise ValueError(
-                "unknown CSP region for " + ", ".join(bad_values)
-                + "; expected one of: " + ", ".join(sorted(CSP_REGIONS))
+                "unknown CSP region for "
+                + ", ".join(bad_values)
+                + "; expected one of: "
+                + ", ".join(sorted(CSP_REGIONS))
             )
         object.__setattr__(self, "_mapping", MappingProxyType(dict(mapping)))
 
@@ -116,9 +120,11 @@ class RegionTable:
             try:
                 override = json.load(f)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"region override {os.fspath(override_path)!r} is not valid JSON: {exc}") from exc
+                raise ValueError(
+                    f"region override {os.fspath(override_path)!r} is not valid JSON: {exc}"
+                ) from exc
         if not isinstance(override, dict):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 - a bad configuration file, reported like the others
                 f"region override {os.fspath(override_path)!r} must be a JSON object of country code to region"
             )
         return cls({**cls.default().mapping, **override})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from contracts.events import Basis
 
-DEFAULT_ENFORCEMENT_START = datetime(2025, 12, 1, tzinfo=timezone.utc)
+DEFAULT_ENFORCEMENT_START = datetime(2025, 12, 1, tzinfo=UTC)
 
 # Phase 2 of domain.md: the changes that need a valid POR from the enforcement start.
 VALIDATED_CHANGE_KINDS = frozenset(

@@ -20,7 +20,9 @@ def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) ->
         publishes=(REVOCATIONS,),
         consumers=(
             Consumer(
-                "registry", (PARTNER_REGISTRY,), on_registry_event,
+                "registry",
+                (PARTNER_REGISTRY,),
+                on_registry_event,
                 "Reseller tenants, customer assignments and GDAP relationships; records terminations.",
             ),
         ),

@@ -26,19 +26,34 @@ async def _with_pool(fn):
 
 
 @app.command()
-def failed(limit: Annotated[int, typer.Option(help="Show at most this many, oldest first.")] = 100) -> None:
+def failed(
+    limit: Annotated[int, typer.Option(help="Show at most this many, oldest first.")] = 100,
+) -> None:
     """List terminations that failed for good: the reseller may still hold these privileges."""
     rows = asyncio.run(_with_pool(lambda pool: store.failed_terminations(pool, limit)))
     if not rows:
         console.print("no failed terminations")
         return
     table = Table(title=f"failed GDAP terminations ({len(rows)})")
-    for column in ("relationship id", "reseller tenant", "customer", "reason", "attempts", "requested", "last error"):
+    for column in (
+        "relationship id",
+        "reseller tenant",
+        "customer",
+        "reason",
+        "attempts",
+        "requested",
+        "last error",
+    ):
         table.add_column(column)
     for r in rows:
         table.add_row(
-            r["relationship_id"], r["reseller_tenant_id"], r["customer_id"], r["reason"], str(r["attempts"]),
-            r["requested_at"].isoformat(timespec="seconds"), r["last_error"] or "",
+            r["relationship_id"],
+            r["reseller_tenant_id"],
+            r["customer_id"],
+            r["reason"],
+            str(r["attempts"]),
+            r["requested_at"].isoformat(timespec="seconds"),
+            r["last_error"] or "",
         )
     console.print(table)
 
@@ -46,7 +61,10 @@ def failed(limit: Annotated[int, typer.Option(help="Show at most this many, olde
 @app.command()
 def retry(
     relationship_id: Annotated[
-        str | None, typer.Option("--relationship-id", help="Re-queue only this one (default: every failed one).")
+        str | None,
+        typer.Option(
+            "--relationship-id", help="Re-queue only this one (default: every failed one)."
+        ),
     ] = None,
 ) -> None:
     """Put failed terminations back to pending with a fresh attempt budget."""

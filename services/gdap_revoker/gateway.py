@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
@@ -28,14 +28,18 @@ TOKEN_MARGIN_S = 120.0
 class GatewayError(Exception):
     """A failed attempt. Permanent ones are not retried; `retry_after` is the server's wish."""
 
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
 
 
 class Gateway(Protocol):
-    async def terminate(self, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str) -> None:
+    async def terminate(
+        self, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str
+    ) -> None:
         """Return once the relationship is terminated (or known gone); raise GatewayError otherwise."""
 
     async def aclose(self) -> None: ...
@@ -47,8 +51,12 @@ class LedgerGateway:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def terminate(self, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str) -> None:
-        await store.record_in_ledger(self.pool, relationship_id, customer_id, reseller_tenant_id, reason)
+    async def terminate(
+        self, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str
+    ) -> None:
+        await store.record_in_ledger(
+            self.pool, relationship_id, customer_id, reseller_tenant_id, reason
+        )
 
     async def aclose(self) -> None:
         pass
@@ -68,19 +76,27 @@ def retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def graph_credentials(settings: Settings) -> tuple[str, str, str]:
     """Token URL, client id and secret; a clear error at start when one is missing."""
     missing = [
-        name for name in ("graph_token_url", "graph_client_id", "graph_client_secret") if not getattr(settings, name)
+        name
+        for name in ("graph_token_url", "graph_client_id", "graph_client_secret")
+        if not getattr(settings, name)
     ]
     if missing:
-        raise ValueError(f"gdap_gateway=graph needs {', '.join('PORGATE_' + m.upper() for m in missing)}")
+        raise ValueError(
+            f"gdap_gateway=graph needs {', '.join('PORGATE_' + m.upper() for m in missing)}"
+        )
     assert settings.graph_token_url and settings.graph_client_id and settings.graph_client_secret
-    return settings.graph_token_url, settings.graph_client_id, settings.graph_client_secret.get_secret_value()
+    return (
+        settings.graph_token_url,
+        settings.graph_client_id,
+        settings.graph_client_secret.get_secret_value(),
+    )
 
 
 def _transient_status(status: int) -> bool:
@@ -114,7 +130,7 @@ class GraphGateway:
         self._token_lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "GraphGateway":
+    def from_settings(cls, settings: Settings) -> GraphGateway:
         token_url, client_id, client_secret = graph_credentials(settings)
         return cls(
             base_url=settings.graph_base_url,
@@ -154,10 +170,14 @@ class GraphGateway:
             except (ValueError, KeyError, TypeError) as exc:
                 raise GatewayError(f"token response unreadable: {exc}") from exc
             self._token = token
-            self._token_expires = time.monotonic() + max(0.0, expires_in - min(TOKEN_MARGIN_S, expires_in / 2))
+            self._token_expires = time.monotonic() + max(
+                0.0, expires_in - min(TOKEN_MARGIN_S, expires_in / 2)
+            )
             return token
 
-    async def terminate(self, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str) -> None:
+    async def terminate(
+        self, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str
+    ) -> None:
         token = await self._access_token()
         url = (
             f"{self.base_url}/v1.0/tenantRelationships/delegatedAdminRelationships/"
@@ -173,7 +193,9 @@ class GraphGateway:
         if 200 <= status < 300:
             return
         # 404: the relationship is gone; 409: a termination is already under way or done.
-        if status in (404, 409) or (400 <= status < 500 and "already terminated" in resp.text.lower()):
+        if status in (404, 409) or (
+            400 <= status < 500 and "already terminated" in resp.text.lower()
+        ):
             return
         if status == 401:
             # Revoked or expired early: fetch a new token on the next attempt.

@@ -6,7 +6,7 @@ the terminator worker carries them out (and publishes the revocations) after com
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,30 +17,43 @@ from services.common.runtime import Outgoing
 from services.gdap_revoker import revocation, store
 
 
-async def _on_tenant(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[revocation.Termination]:
+async def _on_tenant(
+    conn: asyncpg.Connection, event: CloudEvent[Any]
+) -> list[revocation.Termination]:
     t: ev.ResellerTenantUpserted = event.data
     await store.lock_reseller(conn, t.reseller_tenant_id)
     if not await store.upsert_tenant(conn, t, event.time, event.id):
         return []
     return revocation.on_tenant(
-        t.reseller_tenant_id, t.status, await store.unrevoked_relationships(conn, t.reseller_tenant_id),
-        cause_event_id=event.id, now=datetime.now(timezone.utc),
+        t.reseller_tenant_id,
+        t.status,
+        await store.unrevoked_relationships(conn, t.reseller_tenant_id),
+        cause_event_id=event.id,
+        now=datetime.now(UTC),
     )
 
 
-async def _on_assignment(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[revocation.Termination]:
+async def _on_assignment(
+    conn: asyncpg.Connection, event: CloudEvent[Any]
+) -> list[revocation.Termination]:
     a: ev.CustomerAssignmentUpserted = event.data
     await store.lock_reseller(conn, a.reseller_tenant_id)
     if not await store.upsert_assignment(conn, a, event.time):
         return []
     return revocation.on_assignment(
-        a.customer_id, a.reseller_tenant_id, a.status,
+        a.customer_id,
+        a.reseller_tenant_id,
+        a.status,
         await store.unrevoked_relationships(conn, a.reseller_tenant_id, a.customer_id),
-        still_assigned=await store.assigned_elsewhere(conn, a), cause_event_id=event.id, now=datetime.now(timezone.utc),
+        still_assigned=await store.assigned_elsewhere(conn, a),
+        cause_event_id=event.id,
+        now=datetime.now(UTC),
     )
 
 
-async def _on_relationship(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[revocation.Termination]:
+async def _on_relationship(
+    conn: asyncpg.Connection, event: CloudEvent[Any]
+) -> list[revocation.Termination]:
     r: ev.GdapRelationshipUpserted = event.data
     await store.lock_reseller(conn, r.reseller_tenant_id)
     if not await store.upsert_relationship(conn, r, event.time):
@@ -50,7 +63,7 @@ async def _on_relationship(conn: asyncpg.Connection, event: CloudEvent[Any]) -> 
     if rel is None or tenant is None:
         return []
     return revocation.on_relationship(
-        rel, tenant["status"], suspension_event_id=tenant["event_id"], now=datetime.now(timezone.utc)
+        rel, tenant["status"], suspension_event_id=tenant["event_id"], now=datetime.now(UTC)
     )
 
 

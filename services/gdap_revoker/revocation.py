@@ -41,9 +41,13 @@ def grants_privileges(rel: Relationship, now: datetime) -> bool:
     return rel.status.strip().lower() == ACTIVE and (rel.ends_at is None or rel.ends_at > now)
 
 
-def _terminate(rels: Iterable[Relationship], reason: Reason, cause_event_id: str) -> list[Termination]:
+def _terminate(
+    rels: Iterable[Relationship], reason: Reason, cause_event_id: str
+) -> list[Termination]:
     out = {
-        r.relationship_id: Termination(r.relationship_id, r.customer_id, r.reseller_tenant_id, reason, cause_event_id)
+        r.relationship_id: Termination(
+            r.relationship_id, r.customer_id, r.reseller_tenant_id, reason, cause_event_id
+        )
         for r in rels
     }
     return [out[k] for k in sorted(out)]
@@ -65,7 +69,11 @@ def on_tenant(
     if status != SUSPENDED:
         return []
     return _terminate(
-        (r for r in relationships if r.reseller_tenant_id == reseller_tenant_id and grants_privileges(r, now)),
+        (
+            r
+            for r in relationships
+            if r.reseller_tenant_id == reseller_tenant_id and grants_privileges(r, now)
+        ),
         "reseller_suspended",
         cause_event_id,
     )
@@ -92,7 +100,9 @@ def on_assignment(
         (
             r
             for r in relationships
-            if r.reseller_tenant_id == reseller_tenant_id and r.customer_id == customer_id and grants_privileges(r, now)
+            if r.reseller_tenant_id == reseller_tenant_id
+            and r.customer_id == customer_id
+            and grants_privileges(r, now)
         ),
         "customer_unassigned",
         cause_event_id,

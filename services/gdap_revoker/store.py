@@ -7,7 +7,11 @@ from datetime import datetime
 
 import asyncpg
 
-from contracts.events import CustomerAssignmentUpserted, GdapRelationshipUpserted, ResellerTenantUpserted
+from contracts.events import (
+    CustomerAssignmentUpserted,
+    GdapRelationshipUpserted,
+    ResellerTenantUpserted,
+)
 from services.gdap_revoker.revocation import Relationship, Termination
 
 Executor = asyncpg.Connection | asyncpg.Pool
@@ -22,33 +26,49 @@ async def lock_reseller(conn: asyncpg.Connection, reseller_tenant_id: str) -> No
     Without it a suspension and a relationship arriving at once, on two partitions, could
     each miss the other's uncommitted row, and the relationship would stay active.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"gdap-revoker:{reseller_tenant_id}")
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        f"gdap-revoker:{reseller_tenant_id}",
+    )
 
 
-async def upsert_tenant(conn: asyncpg.Connection, t: ResellerTenantUpserted, as_of: datetime, event_id: str) -> bool:
+async def upsert_tenant(
+    conn: asyncpg.Connection, t: ResellerTenantUpserted, as_of: datetime, event_id: str
+) -> bool:
     return bool(
         await conn.fetchval(
             "INSERT INTO reseller_tenants AS t (reseller_tenant_id, status, event_id, as_of) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id,"
             " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
-            t.reseller_tenant_id, t.status, event_id, as_of,
+            t.reseller_tenant_id,
+            t.status,
+            event_id,
+            as_of,
         )
     )
 
 
-async def upsert_assignment(conn: asyncpg.Connection, a: CustomerAssignmentUpserted, as_of: datetime) -> bool:
+async def upsert_assignment(
+    conn: asyncpg.Connection, a: CustomerAssignmentUpserted, as_of: datetime
+) -> bool:
     return bool(
         await conn.fetchval(
             "INSERT INTO customer_assignments AS t (distributor_id, customer_id, reseller_tenant_id, status, as_of)"
             " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (distributor_id, customer_id, reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status,"
             " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
-            a.distributor_id, a.customer_id, a.reseller_tenant_id, a.status, as_of,
+            a.distributor_id,
+            a.customer_id,
+            a.reseller_tenant_id,
+            a.status,
+            as_of,
         )
     )
 
 
-async def upsert_relationship(conn: asyncpg.Connection, r: GdapRelationshipUpserted, as_of: datetime) -> bool:
+async def upsert_relationship(
+    conn: asyncpg.Connection, r: GdapRelationshipUpserted, as_of: datetime
+) -> bool:
     # 'terminated' is final in Graph: a registry sync that lags behind our termination
     # must not bring the relationship back to active locally.
     return bool(
@@ -59,14 +79,25 @@ async def upsert_relationship(conn: asyncpg.Connection, r: GdapRelationshipUpser
             " reseller_tenant_id = EXCLUDED.reseller_tenant_id, roles = EXCLUDED.roles,"
             " status = CASE WHEN t.status = 'terminated' THEN t.status ELSE EXCLUDED.status END,"
             " ends_at = EXCLUDED.ends_at, as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
-            r.relationship_id, r.customer_id, r.reseller_tenant_id, r.roles, r.status, r.ends_at, as_of,
+            r.relationship_id,
+            r.customer_id,
+            r.reseller_tenant_id,
+            r.roles,
+            r.status,
+            r.ends_at,
+            as_of,
         )
     )
 
 
 def _relationship(row: asyncpg.Record) -> Relationship:
-    return Relationship(row["relationship_id"], row["customer_id"], row["reseller_tenant_id"], row["status"],
-                        row["ends_at"])
+    return Relationship(
+        row["relationship_id"],
+        row["customer_id"],
+        row["reseller_tenant_id"],
+        row["status"],
+        row["ends_at"],
+    )
 
 
 async def relationship(conn: asyncpg.Connection, relationship_id: str) -> Relationship | None:
@@ -88,14 +119,16 @@ async def unrevoked_relationships(
         " WHERE r.reseller_tenant_id = $1 AND ($2::text IS NULL OR r.customer_id = $2)"
         " AND NOT EXISTS (SELECT 1 FROM terminations x WHERE x.relationship_id = r.relationship_id)"
         " ORDER BY r.relationship_id",
-        reseller_tenant_id, customer_id,
+        reseller_tenant_id,
+        customer_id,
     )
     return [_relationship(r) for r in rows]
 
 
 async def tenant(conn: asyncpg.Connection, reseller_tenant_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT status, event_id FROM reseller_tenants WHERE reseller_tenant_id = $1", reseller_tenant_id
+        "SELECT status, event_id FROM reseller_tenants WHERE reseller_tenant_id = $1",
+        reseller_tenant_id,
     )
 
 
@@ -104,7 +137,9 @@ async def assigned_elsewhere(conn: asyncpg.Connection, a: CustomerAssignmentUpse
         await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM customer_assignments WHERE customer_id = $1 AND reseller_tenant_id = $2"
             " AND distributor_id <> $3 AND status = 'assigned')",
-            a.customer_id, a.reseller_tenant_id, a.distributor_id,
+            a.customer_id,
+            a.reseller_tenant_id,
+            a.distributor_id,
         )
     )
 
@@ -141,7 +176,8 @@ async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.
         "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE t.relationship_id = due.relationship_id"
         " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts",
-        limit, lease_s,
+        limit,
+        lease_s,
     )
 
 
@@ -149,17 +185,25 @@ async def mark_terminated(conn: asyncpg.Connection, relationship_id: str, at: da
     done = await conn.fetchval(
         "UPDATE terminations SET state = 'terminated', terminated_at = $2, attempts = attempts + 1, last_error = NULL"
         " WHERE relationship_id = $1 AND state = 'pending' RETURNING true",
-        relationship_id, at,
+        relationship_id,
+        at,
     )
     if done:
         await conn.execute(
-            "UPDATE gdap_relationships SET status = 'terminated' WHERE relationship_id = $1", relationship_id
+            "UPDATE gdap_relationships SET status = 'terminated' WHERE relationship_id = $1",
+            relationship_id,
         )
     return bool(done)
 
 
 async def mark_attempt_failed(
-    conn: Executor, relationship_id: str, error: str, *, retry_in_s: float, max_attempts: int, permanent: bool
+    conn: Executor,
+    relationship_id: str,
+    error: str,
+    *,
+    retry_in_s: float,
+    max_attempts: int,
+    permanent: bool,
 ) -> str | None:
     """Count a failed attempt; the row turns `failed` when permanent or out of attempts."""
     return await conn.fetchval(
@@ -167,7 +211,11 @@ async def mark_attempt_failed(
         " state = CASE WHEN $5 OR attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END,"
         " next_attempt_at = now() + make_interval(secs => $3)"
         " WHERE relationship_id = $1 AND state = 'pending' RETURNING state",
-        relationship_id, error[:2000], retry_in_s, max_attempts, permanent,
+        relationship_id,
+        error[:2000],
+        retry_in_s,
+        max_attempts,
+        permanent,
     )
 
 
@@ -178,12 +226,16 @@ async def seconds_until_due(conn: Executor) -> float | None:
     )
 
 
-async def record_in_ledger(conn: Executor, relationship_id: str, customer_id: str, reseller_tenant_id: str,
-                           reason: str) -> None:
+async def record_in_ledger(
+    conn: Executor, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str
+) -> None:
     await conn.execute(
         "INSERT INTO termination_ledger (relationship_id, customer_id, reseller_tenant_id, reason)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT (relationship_id) DO NOTHING",
-        relationship_id, customer_id, reseller_tenant_id, reason,
+        relationship_id,
+        customer_id,
+        reseller_tenant_id,
+        reason,
     )
 
 

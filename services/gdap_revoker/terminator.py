@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -55,7 +55,7 @@ def make_terminator(gateway_factory: GatewayFactory = make_gateway):
                     wait = await drain(runtime, gateway)
                 except Stopping:
                     return
-                except Exception:  # noqa: BLE001 - the worker must outlive any one failure
+                except Exception:
                     log.exception("terminator pass failed", extra={"service": runtime.service.name})
                     wait = runtime.settings.delivery_retry_max_s
                 if not await runtime.wait_for_work(max(0.01, wait)):
@@ -76,13 +76,19 @@ async def drain(runtime: Runtime, gateway: Gateway) -> float:
         rows = await runtime.retrying("claim", lambda: store.claim_due(pool, BATCH, lease_s))
         if not rows:
             break
-        results = await asyncio.gather(*(terminate_one(runtime, gateway, row) for row in rows), return_exceptions=True)
+        results = await asyncio.gather(
+            *(terminate_one(runtime, gateway, row) for row in rows), return_exceptions=True
+        )
         for result in results:
             if isinstance(result, Stopping):
                 raise result
             if isinstance(result, BaseException):
                 # The row's lease runs out and it is tried again; the gateway call is idempotent.
-                log.error("termination not settled", exc_info=result, extra={"service": runtime.service.name})
+                log.error(
+                    "termination not settled",
+                    exc_info=result,
+                    extra={"service": runtime.service.name},
+                )
     due = await runtime.retrying("due", lambda: store.seconds_until_due(pool))
     return MAX_POLL_S if due is None else min(MAX_POLL_S, due)
 
@@ -106,13 +112,20 @@ async def _failed(runtime: Runtime, row: asyncpg.Record, exc: Exception) -> None
     state = await runtime.retrying(
         "termination-failure",
         lambda: store.mark_attempt_failed(
-            runtime.pool, row["relationship_id"], error,
+            runtime.pool,
+            row["relationship_id"],
+            error,
             retry_in_s=retry_delay_s(settings, attempts, retry_after),
-            max_attempts=settings.graph_max_attempts, permanent=permanent,
+            max_attempts=settings.graph_max_attempts,
+            permanent=permanent,
         ),
     )
-    extra = {"service": runtime.service.name, "relationship_id": row["relationship_id"], "attempt": attempts,
-             "error": error}
+    extra = {
+        "service": runtime.service.name,
+        "relationship_id": row["relationship_id"],
+        "attempt": attempts,
+        "error": error,
+    }
     if state == "failed":
         log.error("GDAP termination failed; retry with `porgate gdap retry`", extra=extra)
     else:
@@ -121,7 +134,7 @@ async def _failed(runtime: Runtime, row: asyncpg.Record, exc: Exception) -> None
 
 async def _completed(runtime: Runtime, row: asyncpg.Record) -> None:
     rid = row["relationship_id"]
-    revoked_at = datetime.now(timezone.utc)
+    revoked_at = datetime.now(UTC)
     event = new_event(
         GdapPrivilegesRevoked(
             relationship_id=rid,
@@ -144,10 +157,14 @@ async def _completed(runtime: Runtime, row: asyncpg.Record) -> None:
             # Another instance that outlived our lease may have finished it: publish nothing twice.
             if not await store.mark_terminated(conn, rid, revoked_at):
                 return []
-            return await runtime.emit(conn, event.id, [Outgoing(REVOCATIONS, row["reseller_tenant_id"], event)])
+            return await runtime.emit(
+                conn, event.id, [Outgoing(REVOCATIONS, row["reseller_tenant_id"], event)]
+            )
 
     rows = await runtime.retrying("termination-complete", commit)
     if rows:
         await runtime.publish_rows(rows)
-    log.info("GDAP relationship terminated",
-             extra={"service": runtime.service.name, "relationship_id": rid, "reason": row["reason"]})
+    log.info(
+        "GDAP relationship terminated",
+        extra={"service": runtime.service.name, "relationship_id": rid, "reason": row["reason"]},
+    )

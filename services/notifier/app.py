@@ -15,10 +15,24 @@ def build(settings: Settings) -> Service:
         schema="notifier",
         migrations=Path(__file__).parent / "migrations",
         consumers=(
-            Consumer("registry", (PARTNER_REGISTRY,), on_registry_event,
-                     "Distributors, partnerships, assignments and GDAP relationships; partnership removals."),
-            Consumer("decisions", (DECISIONS,), on_decision, "Blocked transactions to tell the distributor about."),
-            Consumer("revocations", (REVOCATIONS,), on_revocation, "Revoked GDAP privileges to tell the distributor about."),
+            Consumer(
+                "registry",
+                (PARTNER_REGISTRY,),
+                on_registry_event,
+                "Distributors, partnerships, assignments and GDAP relationships; partnership removals.",
+            ),
+            Consumer(
+                "decisions",
+                (DECISIONS,),
+                on_decision,
+                "Blocked transactions to tell the distributor about.",
+            ),
+            Consumer(
+                "revocations",
+                (REVOCATIONS,),
+                on_revocation,
+                "Revoked GDAP privileges to tell the distributor about.",
+            ),
         ),
         workers=(deliverer,),
     )

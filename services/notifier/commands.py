@@ -26,7 +26,9 @@ async def _with_pool(fn):
 
 
 @app.command()
-def failed(limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 100) -> None:
+def failed(
+    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 100,
+) -> None:
     """List notifications whose delivery failed for good."""
     rows = asyncio.run(_with_pool(lambda pool: store.failed(pool, limit)))
     if not rows:
@@ -37,8 +39,12 @@ def failed(limit: Annotated[int, typer.Option(help="Show at most this many, newe
         table.add_column(column)
     for r in rows:
         table.add_row(
-            r["notification_id"], r["kind"], r["distributor_id"], str(r["attempts"]),
-            r["created_at"].isoformat(timespec="seconds"), r["last_error"] or "",
+            r["notification_id"],
+            r["kind"],
+            r["distributor_id"],
+            str(r["attempts"]),
+            r["created_at"].isoformat(timespec="seconds"),
+            r["last_error"] or "",
         )
     console.print(table)
 
@@ -46,7 +52,10 @@ def failed(limit: Annotated[int, typer.Option(help="Show at most this many, newe
 @app.command()
 def retry(
     notification_id: Annotated[
-        str | None, typer.Option("--notification-id", help="Re-queue only this one (default: every failed one).")
+        str | None,
+        typer.Option(
+            "--notification-id", help="Re-queue only this one (default: every failed one)."
+        ),
     ] = None,
 ) -> None:
     """Put failed notifications back in the delivery queue with a fresh attempt budget."""

@@ -7,7 +7,7 @@ them later, so a slow or broken webhook never holds back a consumer.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -36,9 +36,14 @@ async def on_registry_event(conn: asyncpg.Connection, event: CloudEvent[Any]) ->
     elif isinstance(data, ev.PartnershipUpserted):
         previous = await store.upsert_partnership(conn, data, event.time)
         if nt.is_removal_transition(
-            previous.status if previous else None, previous.as_of if previous else None, data.status, event.time
+            previous.status if previous else None,
+            previous.as_of if previous else None,
+            data.status,
+            event.time,
         ):
-            rows = await store.still_administered(conn, data.distributor_id, data.reseller_tenant_id, event.time)
+            rows = await store.still_administered(
+                conn, data.distributor_id, data.reseller_tenant_id, event.time
+            )
             await store.insert_notification(
                 conn,
                 nt.partnership_removed(
@@ -47,7 +52,7 @@ async def on_registry_event(conn: asyncpg.Connection, event: CloudEvent[Any]) ->
                     customers=nt.still_administered(rows),
                     cause_event_id=event.id,
                     language=await _language(conn, data.distributor_id),
-                    created_at=datetime.now(timezone.utc),
+                    created_at=datetime.now(UTC),
                 ),
             )
     # Partner accounts and reseller tenants are the validator's concern, not ours.
@@ -64,7 +69,7 @@ async def on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[
             decision.to_wire(),
             cause_event_id=event.id,
             language=await _language(conn, decision.distributor_id),
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
         ),
     )
     return []
@@ -80,19 +85,25 @@ async def on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> lis
     if not recipients:
         log.warning(
             "revocation with no distributor to notify",
-            extra={"event_id": event.id, "relationship_id": revoked.relationship_id,
-                   "reseller_tenant_id": revoked.reseller_tenant_id},
+            extra={
+                "event_id": event.id,
+                "relationship_id": revoked.relationship_id,
+                "reseller_tenant_id": revoked.reseller_tenant_id,
+            },
         )
         return []
     langs = await store.languages(conn, recipients)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     wire = revoked.to_wire()
     for distributor_id in recipients:
         await store.insert_notification(
             conn,
             nt.privileges_revoked(
-                wire, distributor_id=distributor_id, cause_event_id=event.id,
-                language=nt.language_of(langs.get(distributor_id)), created_at=now,
+                wire,
+                distributor_id=distributor_id,
+                cause_event_id=event.id,
+                language=nt.language_of(langs.get(distributor_id)),
+                created_at=now,
             ),
         )
     return []

@@ -121,7 +121,12 @@ _REMOVAL_NOTE: dict[Language, str] = {
 
 
 def _envelope(
-    cause_event_id: str, kind: Kind, distributor_id: str, language: Language, created_at: datetime, title: str,
+    cause_event_id: str,
+    kind: Kind,
+    distributor_id: str,
+    language: Language,
+    created_at: datetime,
+    title: str,
     details: dict[str, Any],
 ) -> Notification:
     nid = notification_id(cause_event_id, kind, distributor_id)
@@ -138,17 +143,27 @@ def _envelope(
     return Notification(nid, kind, distributor_id, language, cause_event_id, payload)
 
 
-def _localized_errors(codes: Sequence[int], fallback: Sequence[Mapping[str, Any]], language: Language) -> list[dict]:
+def _localized_errors(
+    codes: Sequence[int], fallback: Sequence[Mapping[str, Any]], language: Language
+) -> list[dict]:
     given = {e.get("code"): e for e in fallback}
     out = []
     for code in codes:
         try:
             text = describe(code, language)
-            out.append({"code": int(code), "message": text.message, "remediation": list(text.remediation)})
+            out.append(
+                {"code": int(code), "message": text.message, "remediation": list(text.remediation)}
+            )
         except ValueError:
             # A code newer than this catalogue: pass on the decision's own text rather than drop it.
             e = given.get(code, {})
-            out.append({"code": int(code), "message": e.get("message", ""), "remediation": list(e.get("remediation", []))})
+            out.append(
+                {
+                    "code": int(code),
+                    "message": e.get("message", ""),
+                    "remediation": list(e.get("remediation", [])),
+                }
+            )
     return out
 
 
@@ -159,14 +174,20 @@ def transaction_blocked(
     codes = list(decision.get("errorCodes") or [])
     primary = decision.get("primaryErrorCode") or (codes[0] if codes else None)
     change = decision.get("transactionKind") == "subscription_change"
-    ref = (decision.get("subscriptionId") if change else decision.get("orderId")) or decision.get("sourceEventId")
-    title = _TITLES["blocked_change" if change else "blocked_order"][language].format(ref=ref, code=primary)
+    ref = (decision.get("subscriptionId") if change else decision.get("orderId")) or decision.get(
+        "sourceEventId"
+    )
+    title = _TITLES["blocked_change" if change else "blocked_order"][language].format(
+        ref=ref, code=primary
+    )
     # Only lines that need a person; the accepted lines of a blocked order need nothing.
     lines = [
         {
             "lineItemId": line.get("lineItemId"),
             "partnerIdOnRecord": line.get("partnerIdOnRecord"),
-            "errors": _localized_errors(line.get("errorCodes") or [], line.get("errors") or [], language),
+            "errors": _localized_errors(
+                line.get("errorCodes") or [], line.get("errors") or [], language
+            ),
         }
         for line in decision.get("lines") or []
         if line.get("errorCodes")
@@ -184,12 +205,22 @@ def transaction_blocked(
         "lines": lines,
     }
     return _envelope(
-        cause_event_id, TRANSACTION_BLOCKED, decision["distributorId"], language, created_at, title, details
+        cause_event_id,
+        TRANSACTION_BLOCKED,
+        decision["distributorId"],
+        language,
+        created_at,
+        title,
+        details,
     )
 
 
 def privileges_revoked(
-    revocation: Mapping[str, Any], *, distributor_id: str, cause_event_id: str, language: Language,
+    revocation: Mapping[str, Any],
+    *,
+    distributor_id: str,
+    cause_event_id: str,
+    language: Language,
     created_at: datetime,
 ) -> Notification:
     """`revocation` is a gdap.privileges.revoked.v1 `data` in wire (camelCase) form."""
@@ -205,18 +236,29 @@ def privileges_revoked(
         "reasonText": _REASONS.get(reason, {}).get(language, reason),
         "revokedAt": revocation["revokedAt"],
     }
-    return _envelope(cause_event_id, PRIVILEGES_REVOKED, distributor_id, language, created_at, title, details)
+    return _envelope(
+        cause_event_id, PRIVILEGES_REVOKED, distributor_id, language, created_at, title, details
+    )
 
 
 def partnership_removed(
-    *, distributor_id: str, reseller_tenant_id: str, customers: list[dict[str, Any]], cause_event_id: str,
-    language: Language, created_at: datetime,
+    *,
+    distributor_id: str,
+    reseller_tenant_id: str,
+    customers: list[dict[str, Any]],
+    cause_event_id: str,
+    language: Language,
+    created_at: datetime,
 ) -> Notification:
     """`customers` as still_administered() returns them."""
-    title = _TITLES[PARTNERSHIP_REMOVED][language].format(reseller=reseller_tenant_id, count=len(customers))
+    title = _TITLES[PARTNERSHIP_REMOVED][language].format(
+        reseller=reseller_tenant_id, count=len(customers)
+    )
     details = {
         "resellerTenantId": reseller_tenant_id,
         "customersStillAdministered": customers,
         "note": _REMOVAL_NOTE[language],
     }
-    return _envelope(cause_event_id, PARTNERSHIP_REMOVED, distributor_id, language, created_at, title, details)
+    return _envelope(
+        cause_event_id, PARTNERSHIP_REMOVED, distributor_id, language, created_at, title, details
+    )

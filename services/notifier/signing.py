@@ -23,7 +23,9 @@ def sign(secret: bytes, body: bytes, t: int) -> str:
     return f"t={t},v1={_mac(secret, body, t)}"
 
 
-def verify(secret: bytes, body: bytes, header: str | None, tolerance_s: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: bytes, body: bytes, header: str | None, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """True if `header` signs `body` with `secret` and its timestamp is within `tolerance_s` of now.
 
     Several v1 values are accepted (any may match), so a sender can sign with an old and a

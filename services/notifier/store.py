@@ -22,12 +22,16 @@ from services.notifier.notifications import Notification
 # older event a no-op instead of a regression.
 
 
-async def upsert_distributor(conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime) -> None:
+async def upsert_distributor(
+    conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO distributors AS t (distributor_id, preferred_language, as_of) VALUES ($1, $2, $3)"
         " ON CONFLICT (distributor_id) DO UPDATE SET preferred_language = EXCLUDED.preferred_language,"
         " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
-        d.distributor_id, d.preferred_language, as_of,
+        d.distributor_id,
+        d.preferred_language,
+        as_of,
     )
 
 
@@ -44,13 +48,17 @@ async def upsert_partnership(
     the read and the write one step, so two removals cannot both see `active`."""
     row = await conn.fetchrow(
         "SELECT status, as_of FROM partnerships WHERE distributor_id = $1 AND reseller_tenant_id = $2 FOR UPDATE",
-        p.distributor_id, p.reseller_tenant_id,
+        p.distributor_id,
+        p.reseller_tenant_id,
     )
     await conn.execute(
         "INSERT INTO partnerships AS t (distributor_id, reseller_tenant_id, status, as_of) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (distributor_id, reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status,"
         " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
-        p.distributor_id, p.reseller_tenant_id, p.status, as_of,
+        p.distributor_id,
+        p.reseller_tenant_id,
+        p.status,
+        as_of,
     )
     return PartnershipState(row["status"], row["as_of"]) if row is not None else None
 
@@ -63,26 +71,45 @@ async def upsert_customer_assignment(
         " VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (customer_id, reseller_tenant_id, distributor_id) DO UPDATE SET status = EXCLUDED.status,"
         " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
-        a.customer_id, a.reseller_tenant_id, a.distributor_id, a.status, as_of,
+        a.customer_id,
+        a.reseller_tenant_id,
+        a.distributor_id,
+        a.status,
+        as_of,
     )
 
 
-async def upsert_gdap_relationship(conn: asyncpg.Connection, g: GdapRelationshipUpserted, as_of: datetime) -> None:
+async def upsert_gdap_relationship(
+    conn: asyncpg.Connection, g: GdapRelationshipUpserted, as_of: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO gdap_relationships AS t (relationship_id, customer_id, reseller_tenant_id, roles, status,"
         " ends_at, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (relationship_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
         " reseller_tenant_id = EXCLUDED.reseller_tenant_id, roles = EXCLUDED.roles, status = EXCLUDED.status,"
         " ends_at = EXCLUDED.ends_at, as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
-        g.relationship_id, g.customer_id, g.reseller_tenant_id, list(g.roles), g.status, g.ends_at, as_of,
+        g.relationship_id,
+        g.customer_id,
+        g.reseller_tenant_id,
+        list(g.roles),
+        g.status,
+        g.ends_at,
+        as_of,
     )
 
 
-async def mark_revoked(conn: asyncpg.Connection, r: GdapPrivilegesRevoked, cause_event_id: str) -> None:
+async def mark_revoked(
+    conn: asyncpg.Connection, r: GdapPrivilegesRevoked, cause_event_id: str
+) -> None:
     await conn.execute(
         "INSERT INTO revoked_relationships (relationship_id, customer_id, reseller_tenant_id, reason, revoked_at,"
         " cause_event_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (relationship_id) DO NOTHING",
-        r.relationship_id, r.customer_id, r.reseller_tenant_id, r.reason, r.revoked_at, cause_event_id,
+        r.relationship_id,
+        r.customer_id,
+        r.reseller_tenant_id,
+        r.reason,
+        r.revoked_at,
+        cause_event_id,
     )
 
 
@@ -97,10 +124,13 @@ async def languages(conn: asyncpg.Connection, distributor_ids: Sequence[str]) ->
     return {r["distributor_id"]: r["preferred_language"] for r in rows}
 
 
-async def assigned_distributors(conn: asyncpg.Connection, customer_id: str, reseller_tenant_id: str) -> list[str]:
+async def assigned_distributors(
+    conn: asyncpg.Connection, customer_id: str, reseller_tenant_id: str
+) -> list[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT distributor_id FROM customer_assignments WHERE customer_id = $1 AND reseller_tenant_id = $2",
-        customer_id, reseller_tenant_id,
+        customer_id,
+        reseller_tenant_id,
     )
     return [r["distributor_id"] for r in rows]
 
@@ -127,7 +157,9 @@ async def still_administered(
         "   AND EXISTS (SELECT 1 FROM customer_assignments a WHERE a.customer_id = g.customer_id"
         "               AND a.reseller_tenant_id = g.reseller_tenant_id AND a.distributor_id = $2)"
         " ORDER BY g.customer_id, g.relationship_id",
-        reseller_tenant_id, distributor_id, as_of,
+        reseller_tenant_id,
+        distributor_id,
+        as_of,
     )
 
 
@@ -140,7 +172,11 @@ async def insert_notification(conn: asyncpg.Connection, n: Notification) -> bool
         await conn.fetchval(
             "INSERT INTO notifications (notification_id, kind, distributor_id, language, cause_event_id, payload)"
             " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (notification_id) DO NOTHING RETURNING true",
-            n.notification_id, n.kind, n.distributor_id, n.language, n.cause_event_id,
+            n.notification_id,
+            n.kind,
+            n.distributor_id,
+            n.language,
+            n.cause_event_id,
             json.dumps(n.payload, ensure_ascii=False),
         )
     )
@@ -164,7 +200,8 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[Clai
         "        next_attempt_at = now() + make_interval(secs => $2)"
         " FROM due WHERE n.notification_id = due.notification_id"
         " RETURNING n.notification_id, n.payload, n.attempts",
-        limit, float(lease_s),
+        limit,
+        float(lease_s),
     )
     return [Claimed(r["notification_id"], json.loads(r["payload"]), r["attempts"]) for r in rows]
 
@@ -178,12 +215,14 @@ async def seconds_until_due(pool: asyncpg.Pool) -> float | None:
 
 # The `attempts = $n AND state = 'pending'` guard: only the holder of this claim records its outcome.
 
+
 async def mark_delivered(pool: asyncpg.Pool, c: Claimed) -> None:
     # last_error stays: it tells why a delivery needed more than one attempt.
     await pool.execute(
         "UPDATE notifications SET state = 'delivered', delivered_at = now()"
         " WHERE notification_id = $1 AND state = 'pending' AND attempts = $2",
-        c.notification_id, c.attempts,
+        c.notification_id,
+        c.attempts,
     )
 
 
@@ -191,7 +230,9 @@ async def mark_failed(pool: asyncpg.Pool, c: Claimed, error: str) -> None:
     await pool.execute(
         "UPDATE notifications SET state = 'failed', last_error = $3"
         " WHERE notification_id = $1 AND state = 'pending' AND attempts = $2",
-        c.notification_id, c.attempts, error[:2000],
+        c.notification_id,
+        c.attempts,
+        error[:2000],
     )
 
 
@@ -199,7 +240,10 @@ async def schedule_retry(pool: asyncpg.Pool, c: Claimed, error: str, delay_s: fl
     await pool.execute(
         "UPDATE notifications SET last_error = $3, next_attempt_at = now() + make_interval(secs => $4)"
         " WHERE notification_id = $1 AND state = 'pending' AND attempts = $2",
-        c.notification_id, c.attempts, error[:2000], float(delay_s),
+        c.notification_id,
+        c.attempts,
+        error[:2000],
+        float(delay_s),
     )
 
 
@@ -211,7 +255,9 @@ async def failed(conn: asyncpg.Connection | asyncpg.Pool, limit: int = 100) -> l
     )
 
 
-async def retry_failed(conn: asyncpg.Connection | asyncpg.Pool, notification_id: str | None = None) -> int:
+async def retry_failed(
+    conn: asyncpg.Connection | asyncpg.Pool, notification_id: str | None = None
+) -> int:
     """Put failed notifications (all, or one) back in the queue with a fresh attempt budget."""
     result = await conn.execute(
         "UPDATE notifications SET state = 'pending', attempts = 0, next_attempt_at = now()"
@@ -221,5 +267,9 @@ async def retry_failed(conn: asyncpg.Connection | asyncpg.Pool, notification_id:
     return int(result.split()[-1])
 
 
-async def notification(conn: asyncpg.Connection | asyncpg.Pool, notification_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM notifications WHERE notification_id = $1", notification_id)
+async def notification(
+    conn: asyncpg.Connection | asyncpg.Pool, notification_id: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM notifications WHERE notification_id = $1", notification_id
+    )

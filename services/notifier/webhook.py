@@ -48,7 +48,9 @@ def classify(status: int, text: str = "") -> Outcome:
     return Outcome(retryable=status in (408, 429) or status >= 500, error=error)
 
 
-async def post(client: httpx.AsyncClient, url: str, secret: bytes, notification_id: str, payload: dict) -> Outcome:
+async def post(
+    client: httpx.AsyncClient, url: str, secret: bytes, notification_id: str, payload: dict
+) -> Outcome:
     body = body_of(payload)
     headers = {
         "Content-Type": "application/json",
@@ -67,7 +69,9 @@ async def post(client: httpx.AsyncClient, url: str, secret: bytes, notification_
 async def deliverer(runtime: Runtime) -> None:
     """The notifier's background worker."""
     settings = runtime.settings
-    secret_value = settings.notify_webhook_secret.get_secret_value() if settings.notify_webhook_secret else ""
+    secret_value = (
+        settings.notify_webhook_secret.get_secret_value() if settings.notify_webhook_secret else ""
+    )
     if not settings.notify_webhook_url or not secret_value:
         # Unsigned notifications would be rejected (or worse, trusted): keep them queued.
         log.warning(
@@ -97,8 +101,12 @@ async def deliverer(runtime: Runtime) -> None:
             DELIVERIES.labels("failed").inc()
             log.error(
                 "notification delivery failed",
-                extra={"service": runtime.service.name, "notification_id": claim.notification_id,
-                       "attempts": claim.attempts, "error": outcome.error},
+                extra={
+                    "service": runtime.service.name,
+                    "notification_id": claim.notification_id,
+                    "attempts": claim.attempts,
+                    "error": outcome.error,
+                },
             )
 
     async def deliver(client: httpx.AsyncClient, claim: store.Claimed) -> None:
@@ -106,13 +114,19 @@ async def deliverer(runtime: Runtime) -> None:
         if not outcome.delivered:
             log.warning(
                 "notification delivery attempt failed",
-                extra={"service": runtime.service.name, "notification_id": claim.notification_id,
-                       "attempt": claim.attempts, "error": outcome.error},
+                extra={
+                    "service": runtime.service.name,
+                    "notification_id": claim.notification_id,
+                    "attempt": claim.attempts,
+                    "error": outcome.error,
+                },
             )
         await runtime.retrying("notify-record", lambda: record(claim, outcome))
 
     async def drain(client: httpx.AsyncClient) -> float:
-        while claims := await runtime.retrying("notify-claim", lambda: store.claim_due(pool, BATCH, lease_s)):
+        while claims := await runtime.retrying(
+            "notify-claim", lambda: store.claim_due(pool, BATCH, lease_s)
+        ):
             await asyncio.gather(*(deliver(client, c) for c in claims))
         due = await runtime.retrying("notify-claim", lambda: store.seconds_until_due(pool))
         return MAX_IDLE_POLL_S if due is None else min(MAX_IDLE_POLL_S, max(0.05, due))
@@ -126,5 +140,7 @@ async def deliverer(runtime: Runtime) -> None:
                 return
             except Exception:
                 # A dead worker would stop every delivery silently; log and carry on.
-                log.exception("notification delivery loop failed", extra={"service": runtime.service.name})
+                log.exception(
+                    "notification delivery loop failed", extra={"service": runtime.service.name}
+                )
                 poll = settings.delivery_retry_max_s

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -30,7 +30,8 @@ from services.ops import replay as ops
 from services.ops.replay import ProgressFn, ReplayError
 
 dlq_app = typer.Typer(
-    help="Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.", no_args_is_help=True
+    help="Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.",
+    no_args_is_help=True,
 )
 replay_app = typer.Typer(
     help="Replays: re-publish topic slices, re-validate blocked transactions.", no_args_is_help=True
@@ -40,8 +41,12 @@ err = Console(stderr=True)
 
 MAX_SHOWN_BYTES = 2000
 
-Rate = Annotated[float | None, typer.Option("--rate", min=0.001, help="At most this many messages per second.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would be published; publish nothing.")]
+Rate = Annotated[
+    float | None, typer.Option("--rate", min=0.001, help="At most this many messages per second.")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would be published; publish nothing.")
+]
 
 
 class _RateColumn(ProgressColumn):
@@ -52,7 +57,10 @@ class _RateColumn(ProgressColumn):
 
 class _RemainingColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.remaining:,.0f} left" if task.remaining is not None else "", style="progress.remaining")
+        return Text(
+            f"{task.remaining:,.0f} left" if task.remaining is not None else "",
+            style="progress.remaining",
+        )
 
 
 @contextlib.contextmanager
@@ -110,7 +118,11 @@ def _show_value(value: bytes | None) -> None:
         console.print_json(data=json.loads(value))
     except ValueError:  # not UTF-8 or not JSON
         shown = repr(value[:MAX_SHOWN_BYTES])
-        more = f" ... ({len(value) - MAX_SHOWN_BYTES} more bytes)" if len(value) > MAX_SHOWN_BYTES else ""
+        more = (
+            f" ... ({len(value) - MAX_SHOWN_BYTES} more bytes)"
+            if len(value) > MAX_SHOWN_BYTES
+            else ""
+        )
         console.print(Text(shown + more))
 
 
@@ -119,17 +131,25 @@ def _show_value(value: bytes | None) -> None:
 
 @dlq_app.command("list")
 def dlq_list(
-    source_topic: Annotated[str | None, typer.Option(help="Only dead letters from this topic (contract name).")] = None,
+    source_topic: Annotated[
+        str | None, typer.Option(help="Only dead letters from this topic (contract name).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Only the newest N.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> None:
     """List dead letters: where they came from, why they failed, how long ago."""
     s = get_settings()
     with _progress("reading DLQ") as progress:
-        letters = _run(ops.list_dead_letters(
-            s.kafka_bootstrap_servers, s.topic_prefix, source_topic=source_topic, limit=limit, on_progress=progress
-        ))
-    now = datetime.now(timezone.utc)
+        letters = _run(
+            ops.list_dead_letters(
+                s.kafka_bootstrap_servers,
+                s.topic_prefix,
+                source_topic=source_topic,
+                limit=limit,
+                on_progress=progress,
+            )
+        )
+    now = datetime.now(UTC)
     if as_json:
         typer.echo(json.dumps([d.summary(now) for d in letters], indent=2))
         return
@@ -137,12 +157,25 @@ def dlq_list(
         console.print("no dead letters")
         return
     table = Table(title=f"dead letters ({len(letters)})")
-    for column in ("dlq p/offset", "source topic", "src p/offset", "consumer group", "reason", "age", "key"):
+    for column in (
+        "dlq p/offset",
+        "source topic",
+        "src p/offset",
+        "consumer group",
+        "reason",
+        "age",
+        "key",
+    ):
         table.add_column(column, overflow="fold")
     for d in letters:
         table.add_row(
-            f"{d.partition}/{d.offset}", d.source_topic or "?", f"{d.source_partition}/{d.source_offset}",
-            d.consumer_group or "", d.error or "", ops.format_age(d.failed_at, now), d.key_text,
+            f"{d.partition}/{d.offset}",
+            d.source_topic or "?",
+            f"{d.source_partition}/{d.source_offset}",
+            d.consumer_group or "",
+            d.error or "",
+            ops.format_age(d.failed_at, now),
+            d.key_text,
         )
     console.print(table)
 
@@ -162,7 +195,7 @@ def dlq_inspect(
     table.add_column("header", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("key", repr(letter.key) if letter.key is not None else "(none)")
-    table.add_row("timestamp", datetime.fromtimestamp(letter.timestamp_ms / 1000, timezone.utc).isoformat())
+    table.add_row("timestamp", datetime.fromtimestamp(letter.timestamp_ms / 1000, UTC).isoformat())
     for k, v in letter.headers:
         table.add_row(k, v.decode("utf-8", "replace") if v is not None else "")
     console.print(table)
@@ -172,23 +205,38 @@ def dlq_inspect(
 @dlq_app.command("redrive")
 def dlq_redrive(
     all_: Annotated[
-        bool, typer.Option("--all", help="Every dead letter (with --source-topic: every one from it).")
+        bool,
+        typer.Option("--all", help="Every dead letter (with --source-topic: every one from it)."),
     ] = False,
-    offsets: Annotated[list[int] | None, typer.Option("--offset", help="This DLQ offset; repeat for more.")] = None,
+    offsets: Annotated[
+        list[int] | None, typer.Option("--offset", help="This DLQ offset; repeat for more.")
+    ] = None,
     partition: Annotated[int, typer.Option(help="DLQ partition of the --offset values.")] = 0,
-    source_topic: Annotated[str | None, typer.Option(help="Only dead letters from this topic (contract name).")] = None,
+    source_topic: Annotated[
+        str | None, typer.Option(help="Only dead letters from this topic (contract name).")
+    ] = None,
     dry_run: DryRun = False,
     rate: Rate = None,
 ) -> None:
     """Publish dead letters again, unchanged, to their source topic; the consumers' inbox makes repeats harmless."""
     if all_ == bool(offsets):
-        raise typer.BadParameter("give either --all or one or more --offset", param_hint="--all/--offset")
+        raise typer.BadParameter(
+            "give either --all or one or more --offset", param_hint="--all/--offset"
+        )
     s = get_settings()
     with _progress("redriving") as progress:
-        result = _run(ops.redrive(
-            s.kafka_bootstrap_servers, s.topic_prefix, offsets=None if all_ else offsets, partition=partition,
-            source_topic=source_topic, dry_run=dry_run, rate=rate, on_progress=progress,
-        ))
+        result = _run(
+            ops.redrive(
+                s.kafka_bootstrap_servers,
+                s.topic_prefix,
+                offsets=None if all_ else offsets,
+                partition=partition,
+                source_topic=source_topic,
+                dry_run=dry_run,
+                rate=rate,
+                on_progress=progress,
+            )
+        )
     for offset in result.missing:
         err.print(f"[yellow]no dead letter at partition {partition} offset {offset}[/yellow]")
     for letter, why in result.skipped:
@@ -210,13 +258,25 @@ def dlq_redrive(
 
 @replay_app.command("topic")
 def replay_topic(
-    source: Annotated[str, typer.Argument(help="Topic to read (contract name, e.g. csp.orders.v1).")],
-    to: Annotated[str | None, typer.Option("--to", help="Topic to publish to (default: SOURCE).")] = None,
-    partition: Annotated[list[int] | None, typer.Option("--partition", help="Only this partition; repeatable.")] = None,
-    from_offset: Annotated[int | None, typer.Option(min=0, help="First offset (inclusive).")] = None,
+    source: Annotated[
+        str, typer.Argument(help="Topic to read (contract name, e.g. csp.orders.v1).")
+    ],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Topic to publish to (default: SOURCE).")
+    ] = None,
+    partition: Annotated[
+        list[int] | None, typer.Option("--partition", help="Only this partition; repeatable.")
+    ] = None,
+    from_offset: Annotated[
+        int | None, typer.Option(min=0, help="First offset (inclusive).")
+    ] = None,
     to_offset: Annotated[int | None, typer.Option(min=0, help="Last offset (inclusive).")] = None,
-    since: Annotated[str | None, typer.Option(help="Records timestamped at or after this ISO time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Records timestamped before this ISO time.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Records timestamped at or after this ISO time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Records timestamped before this ISO time.")
+    ] = None,
     dry_run: DryRun = False,
     rate: Rate = None,
 ) -> None:
@@ -227,11 +287,22 @@ def replay_topic(
     s = get_settings()
     start, end = _time(since, "--since"), _time(until, "--until")
     with _progress(f"replaying {source}") as progress:
-        result = _run(ops.replay_topic(
-            s.kafka_bootstrap_servers, s.topic_prefix, source, target=to, partitions=partition,
-            from_offset=from_offset, to_offset=to_offset, since=start, until=end, dry_run=dry_run, rate=rate,
-            on_progress=progress,
-        ))
+        result = _run(
+            ops.replay_topic(
+                s.kafka_bootstrap_servers,
+                s.topic_prefix,
+                source,
+                target=to,
+                partitions=partition,
+                from_offset=from_offset,
+                to_offset=to_offset,
+                since=start,
+                until=end,
+                dry_run=dry_run,
+                rate=rate,
+                on_progress=progress,
+            )
+        )
     table = Table(title=f"{source} -> {result.target}" + (" (dry run)" if dry_run else ""))
     for column in ("partition", "offsets read", "records " + ("to copy" if dry_run else "copied")):
         table.add_column(column)
@@ -245,9 +316,15 @@ def replay_topic(
 
 @replay_app.command("revalidate")
 def replay_revalidate(
-    distributor: Annotated[str | None, typer.Option(help="Only this distributor's transactions.")] = None,
-    code: Annotated[int | None, typer.Option(help="Only decisions blocked with this error code.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only decisions made at or after this ISO time.")] = None,
+    distributor: Annotated[
+        str | None, typer.Option(help="Only this distributor's transactions.")
+    ] = None,
+    code: Annotated[
+        int | None, typer.Option(help="Only decisions blocked with this error code.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only decisions made at or after this ISO time.")
+    ] = None,
     decision_id: Annotated[
         list[str] | None, typer.Option("--decision-id", help="Only this decision; repeatable.")
     ] = None,
@@ -262,21 +339,46 @@ def replay_revalidate(
     s = get_settings()
     start = _time(since, "--since")
     with _progress("re-validating") as progress:
-        result = _run(ops.revalidate(
-            s.kafka_bootstrap_servers, s.topic_prefix, s.database_url, distributor=distributor, code=code,
-            since=start, decision_ids=decision_id, dry_run=dry_run, rate=rate, on_progress=progress,
-        ))
+        result = _run(
+            ops.revalidate(
+                s.kafka_bootstrap_servers,
+                s.topic_prefix,
+                s.database_url,
+                distributor=distributor,
+                code=code,
+                since=start,
+                decision_ids=decision_id,
+                dry_run=dry_run,
+                rate=rate,
+                on_progress=progress,
+            )
+        )
     found = {r.decision_id for r in result.planned}
     for wanted in decision_id or ():
         if wanted not in found:
-            err.print(f"[yellow]{wanted}: not a latest blocked decision (unknown, accepted or superseded)[/yellow]")
+            err.print(
+                f"[yellow]{wanted}: not a latest blocked decision (unknown, accepted or superseded)[/yellow]"
+            )
     if dry_run:
         table = Table(title=f"would re-validate {len(result.planned)} transaction(s)")
-        for column in ("blocked decision", "transaction", "distributor", "codes", "blocked at", "request id"):
+        for column in (
+            "blocked decision",
+            "transaction",
+            "distributor",
+            "codes",
+            "blocked at",
+            "request id",
+        ):
             table.add_column(column, overflow="fold")
         for r in result.planned:
-            table.add_row(r.decision_id, r.key, r.distributor_id, ",".join(map(str, r.error_codes)),
-                          r.decided_at.isoformat(timespec="seconds"), r.event_id)
+            table.add_row(
+                r.decision_id,
+                r.key,
+                r.distributor_id,
+                ",".join(map(str, r.error_codes)),
+                r.decided_at.isoformat(timespec="seconds"),
+                r.event_id,
+            )
         console.print(table)
         return
     console.print(f"{result.sent} re-validation request(s) published")

@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -54,7 +54,9 @@ class TokenBucket:
     the debt, so concurrent callers are spaced correctly without a lock.
     """
 
-    def __init__(self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
@@ -73,7 +75,9 @@ class TokenBucket:
         self.tokens -= n
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
-    async def acquire(self, n: float = 1, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    async def acquire(
+        self, n: float = 1, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    ) -> None:
         wait = self.reserve(n)
         if wait > 0:
             await sleep(wait)
@@ -101,7 +105,7 @@ def parse_time(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"not an ISO 8601 time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def to_ms(value: datetime) -> int:
@@ -110,7 +114,9 @@ def to_ms(value: datetime) -> int:
 
 def in_window(timestamp_ms: int, since: datetime | None, until: datetime | None) -> bool:
     """`since` inclusive, `until` exclusive."""
-    return (since is None or timestamp_ms >= to_ms(since)) and (until is None or timestamp_ms < to_ms(until))
+    return (since is None or timestamp_ms >= to_ms(since)) and (
+        until is None or timestamp_ms < to_ms(until)
+    )
 
 
 def format_age(then: datetime | None, now: datetime) -> str:
@@ -209,7 +215,12 @@ def _int_or_none(text: str | None) -> int | None:
 
 
 def parse_dead_letter(
-    partition: int, offset: int, timestamp_ms: int, key: bytes | None, value: bytes | None, headers: Headers | None
+    partition: int,
+    offset: int,
+    timestamp_ms: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers | None,
 ) -> DeadLetter:
     h = header_map(headers)
     try:
@@ -217,7 +228,7 @@ def parse_dead_letter(
     except ValueError:
         failed_at = None
     if failed_at is None and timestamp_ms >= 0:
-        failed_at = datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc)
+        failed_at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
     return DeadLetter(
         partition=partition,
         offset=offset,
@@ -234,11 +245,16 @@ def parse_dead_letter(
     )
 
 
-def redrive_headers(headers: Headers, dlq_partition: int, dlq_offset: int) -> list[tuple[str, bytes]]:
+def redrive_headers(
+    headers: Headers, dlq_partition: int, dlq_offset: int
+) -> list[tuple[str, bytes]]:
     """The original headers without the DLQ's (or an earlier redrive's), plus where this copy came from."""
     drop = {*DLQ_HEADERS, REDRIVEN_OFFSET, REDRIVEN_PARTITION}
     kept = [(k, v) for k, v in headers if k not in drop and not k.startswith("x-dlq-")]
-    return kept + [(REDRIVEN_PARTITION, str(dlq_partition).encode()), (REDRIVEN_OFFSET, str(dlq_offset).encode())]
+    return kept + [
+        (REDRIVEN_PARTITION, str(dlq_partition).encode()),
+        (REDRIVEN_OFFSET, str(dlq_offset).encode()),
+    ]
 
 
 def redrive_problem(letter: DeadLetter) -> str | None:
@@ -254,7 +270,9 @@ def redrive_problem(letter: DeadLetter) -> str | None:
     return None
 
 
-def replay_headers(headers: Headers, source: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
+def replay_headers(
+    headers: Headers, source: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
     kept = [(k, v) for k, v in headers if k != REPLAYED_FROM]
     return kept + [(REPLAYED_FROM, f"{source}/{partition}/{offset}".encode())]
 
@@ -266,7 +284,9 @@ def check_replay_target(source: str, target: str) -> None:
         return
     if not set(src.event_types) & set(dst.event_types):
         hint = " (use `porgate dlq redrive` for dead letters)" if src is DLQ else ""
-        raise ReplayError(f"{source} and {target} carry different event types; refusing to copy{hint}")
+        raise ReplayError(
+            f"{source} and {target} carry different event types; refusing to copy{hint}"
+        )
 
 
 @dataclass(frozen=True)
@@ -365,7 +385,9 @@ async def _offsets(consumer: AIOKafkaConsumer, topic: str) -> tuple[dict[int, in
     return {tp.partition: o for tp, o in beginning.items()}, await _probe_end(consumer, end)
 
 
-async def _probe_end(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int], max_s: float = 2.0) -> dict[int, int]:
+async def _probe_end(
+    consumer: AIOKafkaConsumer, end: dict[TopicPartition, int], max_s: float = 2.0
+) -> dict[int, int]:
     # Tansu's latest offset can trail concurrent writes to a partition until its next write,
     # while the records past it are readable: read on from there until a poll comes back
     # empty. On Kafka proper this costs one empty poll.
@@ -421,10 +443,14 @@ class _Sender:
         self.pending: list[asyncio.Future] = []
         self.sent = 0
 
-    async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: Headers) -> None:
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
+    ) -> None:
         assert self.producer is not None
         await self.limit()
-        self.pending.append(await self.producer.send(topic, value=value, key=key, headers=list(headers)))
+        self.pending.append(
+            await self.producer.send(topic, value=value, key=key, headers=list(headers))
+        )
         if len(self.pending) >= 500:
             await self.flush()
 
@@ -435,9 +461,13 @@ class _Sender:
 
 
 @contextlib.asynccontextmanager
-async def _sending(bootstrap_servers: str, dry_run: bool, rate: float | None) -> AsyncIterator[_Sender]:
+async def _sending(
+    bootstrap_servers: str, dry_run: bool, rate: float | None
+) -> AsyncIterator[_Sender]:
     async with contextlib.AsyncExitStack() as stack:
-        producer = None if dry_run else await stack.enter_async_context(_producer(bootstrap_servers))
+        producer = (
+            None if dry_run else await stack.enter_async_context(_producer(bootstrap_servers))
+        )
         sender = _Sender(producer, rate)
         yield sender
         if producer is not None:
@@ -469,26 +499,38 @@ async def list_dead_letters(
         total, done = sum(s.size for s in slices), 0
         _report(on_progress, 0, total)
         async for r in _records(consumer, topic, slices):
-            letter = parse_dead_letter(r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
+            letter = parse_dead_letter(
+                r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+            )
             if source_topic is None or letter.source_topic == source_topic:
                 letters.append(letter)
             done += 1
             _report(on_progress, done, total)
     if limit is not None:
-        letters = sorted(letters, key=lambda d: (d.timestamp_ms, d.partition, d.offset))[-limit:] if limit > 0 else []
+        letters = (
+            sorted(letters, key=lambda d: (d.timestamp_ms, d.partition, d.offset))[-limit:]
+            if limit > 0
+            else []
+        )
         letters.sort(key=lambda d: (d.partition, d.offset))
     return letters
 
 
-async def dead_letter_at(bootstrap_servers: str, prefix: str, offset: int, partition: int = 0) -> DeadLetter | None:
+async def dead_letter_at(
+    bootstrap_servers: str, prefix: str, offset: int, partition: int = 0
+) -> DeadLetter | None:
     topic = prefix + DLQ.name
     async with _consumer(bootstrap_servers) as consumer:
         beginning, end = await _offsets(consumer, topic)
         if partition not in end or not beginning[partition] <= offset < end[partition]:
             return None
-        async with contextlib.aclosing(_records(consumer, topic, [Slice(partition, offset, offset + 1)])) as records:
+        async with contextlib.aclosing(
+            _records(consumer, topic, [Slice(partition, offset, offset + 1)])
+        ) as records:
             async for r in records:
-                return parse_dead_letter(r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
+                return parse_dead_letter(
+                    r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+                )
     return None
 
 
@@ -529,7 +571,9 @@ async def redrive(
             result.missing = [o for o in wanted if not plan.start <= o < plan.stop]
             slices = [Slice(partition, o, o + 1) for o in wanted if plan.start <= o < plan.stop]
         async for r in _records(consumer, topic, slices):
-            letter = parse_dead_letter(r.partition, r.offset, r.timestamp, r.key, r.value, r.headers)
+            letter = parse_dead_letter(
+                r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+            )
             if source_topic is not None and letter.source_topic != source_topic:
                 continue
             problem = redrive_problem(letter)
@@ -597,7 +641,9 @@ async def replay_topic(
         if target != source and prefix + target not in await consumer.topics():
             raise ReplayError(f"topic {prefix + target!r} not found")
         slices = plan_slices(beginning, end, partitions, from_offset, to_offset)
-        result = ReplayResult(source, target, slices, per_partition={s.partition: 0 for s in slices})
+        result = ReplayResult(
+            source, target, slices, per_partition={s.partition: 0 for s in slices}
+        )
         total = sum(s.size for s in slices)
         _report(on_progress, 0, total)
         timed = since is not None or until is not None
@@ -642,9 +688,14 @@ async def blocked_decisions(
     decision_ids: Sequence[str] | None = None,
 ) -> list[Revalidation]:
     """The re-validations to send: one per source event whose latest decision is blocked."""
-    rows = await conn.fetch(_BLOCKED, distributor, code, since, list(decision_ids) if decision_ids else None)
+    rows = await conn.fetch(
+        _BLOCKED, distributor, code, since, list(decision_ids) if decision_ids else None
+    )
     return [
-        revalidation_for(r["decision_id"], json.loads(r["request"]), r["decided_at"], r["error_codes"]) for r in rows
+        revalidation_for(
+            r["decision_id"], json.loads(r["request"]), r["decided_at"], r["error_codes"]
+        )
+        for r in rows
     ]
 
 
@@ -681,7 +732,9 @@ async def revalidate(
     _report(on_progress, 0, len(planned))
     async with _sending(bootstrap_servers, dry_run, rate) as sender:
         for done, item in enumerate(planned, 1):
-            await sender.send(prefix + VALIDATION_REQUESTS.name, item.value, item.key.encode(), CONTENT_TYPE)
+            await sender.send(
+                prefix + VALIDATION_REQUESTS.name, item.value, item.key.encode(), CONTENT_TYPE
+            )
             _report(on_progress, done, len(planned))
     result.sent = sender.sent
     return result

@@ -14,8 +14,13 @@ def build(settings: Settings) -> Service:
         schema="order_intake",
         migrations=Path(__file__).parent / "migrations",
         publishes=(VALIDATION_REQUESTS,),
-        consumers=(Consumer(
-                "orders", (ORDERS,), on_order_placed, "Orders placed upstream, to be validated.",
+        consumers=(
+            Consumer(
+                "orders",
+                (ORDERS,),
+                on_order_placed,
+                "Orders placed upstream, to be validated.",
                 handle_many=on_orders_placed,
-            ),),
+            ),
+        ),
     )

@@ -24,11 +24,18 @@ def _request(event: CloudEvent[Any]) -> Outgoing:
         VALIDATION_REQUESTS,
         order.order_id,
         # Derived from the order event's id, so a replayed order asks again under the same id.
-        new_event(request, source=SOURCE, id=derived_event_id("validation-request", event.id), subject=order.order_id),
+        new_event(
+            request,
+            source=SOURCE,
+            id=derived_event_id("validation-request", event.id),
+            subject=order.order_id,
+        ),
     )
 
 
-async def on_orders_placed(conn: asyncpg.Connection, events: list[CloudEvent[Any]]) -> list[list[Outgoing]]:
+async def on_orders_placed(
+    conn: asyncpg.Connection, events: list[CloudEvent[Any]]
+) -> list[list[Outgoing]]:
     await store.record_orders(conn, [(e.id, e.data) for e in events])
     return [[_request(e)] for e in events]
 

@@ -14,7 +14,9 @@ def validation_request(order: OrderPlaced, source_event_id: str) -> ValidationRe
         customer_id=order.customer_id,
         requested_at=order.placed_at,
         lines=[
-            ValidationLine(line_item_id=li.line_item_id, partner_id_on_record=li.partner_id_on_record)
+            ValidationLine(
+                line_item_id=li.line_item_id, partner_id_on_record=li.partner_id_on_record
+            )
             for li in order.line_items
         ],
     )

@@ -18,7 +18,12 @@ def build(settings: Settings) -> Service:
         migrations=Path(__file__).parent / "migrations",
         publishes=(DECISIONS,),
         consumers=(
-            Consumer("registry", (PARTNER_REGISTRY,), on_registry_event, "Registry facts projected for validation."),
+            Consumer(
+                "registry",
+                (PARTNER_REGISTRY,),
+                on_registry_event,
+                "Registry facts projected for validation.",
+            ),
             Consumer(
                 "requests",
                 (VALIDATION_REQUESTS,),

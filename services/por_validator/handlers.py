@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -58,7 +58,9 @@ def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
     round trips to PostgreSQL were the validator's main cost.
     """
 
-    async def on_validation_requests(conn: asyncpg.Connection, events: list[CloudEvent[Any]]) -> list[list[Outgoing]]:
+    async def on_validation_requests(
+        conn: asyncpg.Connection, events: list[CloudEvent[Any]]
+    ) -> list[list[Outgoing]]:
         requests: list[ev.ValidationRequested] = [e.data for e in events]
         registry = await store.registry_for(
             conn,
@@ -66,23 +68,38 @@ def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
             {r.distributor_id for r in requests},
             regions,
         )
-        decided_at = datetime.now(timezone.utc)
-        decisions = [decide(r, registry, enforcement_start=enforcement_start, decided_at=decided_at) for r in requests]
+        decided_at = datetime.now(UTC)
+        decisions = [
+            decide(r, registry, enforcement_start=enforcement_start, decided_at=decided_at)
+            for r in requests
+        ]
         await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
         counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
         for labels, n in counts.items():
             metrics.DECISIONS.labels(*labels).inc(n)
         # One line per batch: a line per decision cost a tenth of the validator's CPU.
-        log.info("decided", extra={"decisions": [
-            {"event_id": e.id, "decision_id": d.decision_id, "outcome": d.outcome, "codes": d.error_codes}
-            for e, d in zip(events, decisions, strict=True)
-        ]})
+        log.info(
+            "decided",
+            extra={
+                "decisions": [
+                    {
+                        "event_id": e.id,
+                        "decision_id": d.decision_id,
+                        "outcome": d.outcome,
+                        "codes": d.error_codes,
+                    }
+                    for e, d in zip(events, decisions, strict=True)
+                ]
+            },
+        )
         return [
             [decision_event(d, r.order_id or r.subscription_id or r.source_event_id)]
             for r, d in zip(requests, decisions, strict=True)
         ]
 
-    async def on_validation_requested(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+    async def on_validation_requested(
+        conn: asyncpg.Connection, event: CloudEvent[Any]
+    ) -> list[Outgoing]:
         return (await on_validation_requests(conn, [event]))[0]
 
     return on_validation_requested, on_validation_requests

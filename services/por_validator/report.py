@@ -11,11 +11,16 @@ from services.domain.regions import RegionTable
 from services.por_validator import store
 
 
-async def eligibility_report(settings: Settings, distributor_id: str, since: datetime) -> list[EligibilityRow]:
+async def eligibility_report(
+    settings: Settings, distributor_id: str, since: datetime
+) -> list[EligibilityRow]:
     regions = RegionTable.load(settings.region_overrides_file)
     pool = await create_pool(settings.database_url, "por_validator", max_size=1)
     try:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async with (
+            pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             ids = await store.partner_ids_on_record(conn, distributor_id, since)
             registry = await store.registry_for(conn, ids, (distributor_id,), regions)
     finally:

@@ -16,36 +16,58 @@ from contracts.events import (
     TransactionDecision,
     ValidationRequested,
 )
-from services.domain.por_rules import Distributor, PartnerAccount, Registry, ResellerTenant, normalize_partner_id
+from services.domain.por_rules import (
+    Distributor,
+    PartnerAccount,
+    Registry,
+    ResellerTenant,
+    normalize_partner_id,
+)
 from services.domain.regions import RegionTable
 
 # Each upsert keeps the newer state: `WHERE t.as_of <= EXCLUDED.as_of` makes a replayed
 # older event a no-op instead of a regression.
 
 
-async def upsert_distributor(conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime) -> None:
+async def upsert_distributor(
+    conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO distributors AS t (distributor_id, name, country, csp_region, preferred_language, as_of)"
         " VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (distributor_id) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country,"
         " csp_region = EXCLUDED.csp_region, preferred_language = EXCLUDED.preferred_language, as_of = EXCLUDED.as_of"
         " WHERE t.as_of <= EXCLUDED.as_of",
-        d.distributor_id, d.name, d.country, d.csp_region, d.preferred_language, as_of,
+        d.distributor_id,
+        d.name,
+        d.country,
+        d.csp_region,
+        d.preferred_language,
+        as_of,
     )
 
 
-async def upsert_partner_account(conn: asyncpg.Connection, a: PartnerAccountUpserted, as_of: datetime) -> None:
+async def upsert_partner_account(
+    conn: asyncpg.Connection, a: PartnerAccountUpserted, as_of: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO partner_accounts AS t (partner_id, account_type, status, name, reseller_tenant_id, as_of)"
         " VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (partner_id) DO UPDATE SET account_type = EXCLUDED.account_type, status = EXCLUDED.status,"
         " name = EXCLUDED.name, reseller_tenant_id = EXCLUDED.reseller_tenant_id, as_of = EXCLUDED.as_of"
         " WHERE t.as_of <= EXCLUDED.as_of",
-        a.partner_id.strip(), a.account_type, a.status, a.name, a.reseller_tenant_id, as_of,
+        a.partner_id.strip(),
+        a.account_type,
+        a.status,
+        a.name,
+        a.reseller_tenant_id,
+        as_of,
     )
 
 
-async def upsert_reseller_tenant(conn: asyncpg.Connection, r: ResellerTenantUpserted, as_of: datetime) -> None:
+async def upsert_reseller_tenant(
+    conn: asyncpg.Connection, r: ResellerTenantUpserted, as_of: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO reseller_tenants AS t (reseller_tenant_id, name, kind, status, indirect_reseller_authorized,"
         " country, csp_region, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -53,16 +75,28 @@ async def upsert_reseller_tenant(conn: asyncpg.Connection, r: ResellerTenantUpse
         " status = EXCLUDED.status, indirect_reseller_authorized = EXCLUDED.indirect_reseller_authorized,"
         " country = EXCLUDED.country, csp_region = EXCLUDED.csp_region, as_of = EXCLUDED.as_of"
         " WHERE t.as_of <= EXCLUDED.as_of",
-        r.reseller_tenant_id, r.name, r.kind, r.status, r.indirect_reseller_authorized, r.country, r.csp_region, as_of,
+        r.reseller_tenant_id,
+        r.name,
+        r.kind,
+        r.status,
+        r.indirect_reseller_authorized,
+        r.country,
+        r.csp_region,
+        as_of,
     )
 
 
-async def upsert_partnership(conn: asyncpg.Connection, p: PartnershipUpserted, as_of: datetime) -> None:
+async def upsert_partnership(
+    conn: asyncpg.Connection, p: PartnershipUpserted, as_of: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO partnerships AS t (distributor_id, reseller_tenant_id, status, as_of) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (distributor_id, reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status, as_of = EXCLUDED.as_of"
         " WHERE t.as_of <= EXCLUDED.as_of",
-        p.distributor_id, p.reseller_tenant_id, p.status, as_of,
+        p.distributor_id,
+        p.reseller_tenant_id,
+        p.status,
+        as_of,
     )
 
 
@@ -83,7 +117,10 @@ def add_account(registry: Registry, row: asyncpg.Record, regions: RegionTable) -
 
 
 async def registry_for(
-    conn: asyncpg.Connection, partner_ids: Iterable[object], distributor_ids: Iterable[str], regions: RegionTable
+    conn: asyncpg.Connection,
+    partner_ids: Iterable[object],
+    distributor_ids: Iterable[str],
+    regions: RegionTable,
 ) -> Registry:
     """The registry slice that validating these PLA IDs for these distributors reads."""
     pids = sorted({p for p in map(normalize_partner_id, partner_ids) if p is not None})
@@ -95,7 +132,9 @@ async def registry_for(
         dids,
     ):
         registry.distributors[row["distributor_id"]] = Distributor(
-            row["distributor_id"], regions.region_for(row["country"], row["csp_region"]), row["preferred_language"]
+            row["distributor_id"],
+            regions.region_for(row["country"], row["csp_region"]),
+            row["preferred_language"],
         )
     if not pids:
         return registry
@@ -165,8 +204,14 @@ async def record_decisions(
         )
     }
     lines = [
-        (d.decision_id, line.line_item_id, line.partner_id_on_record, d.distributor_id, d.decided_at,
-         _int_array(line.error_codes))
+        (
+            d.decision_id,
+            line.line_item_id,
+            line.partner_id_on_record,
+            d.distributor_id,
+            d.decided_at,
+            _int_array(line.error_codes),
+        )
         for _, d in pairs
         if d.decision_id in inserted
         for line in d.lines
@@ -190,7 +235,9 @@ async def decision(conn: asyncpg.Connection, decision_id: str) -> dict | None:
     return json.loads(raw) if raw is not None else None
 
 
-async def partner_ids_on_record(conn: asyncpg.Connection, distributor_id: str, since: datetime) -> list[str]:
+async def partner_ids_on_record(
+    conn: asyncpg.Connection, distributor_id: str, since: datetime
+) -> list[str]:
     """Every PLA ID that was the POR on one of this distributor's transactions since `since`."""
     rows = await conn.fetch(
         "SELECT DISTINCT btrim(partner_id_on_record) AS pid FROM decision_lines"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,13 +21,18 @@ SOURCE = "/porgate/subscription-change"
 
 
 def make_change_handler(enforcement_start: datetime):
-    async def on_change_requested(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+    async def on_change_requested(
+        conn: asyncpg.Connection, event: CloudEvent[Any]
+    ) -> list[Outgoing]:
         change: SubscriptionChangeRequested = event.data
-        basis, result = classify(change, event.id, enforcement_start, datetime.now(timezone.utc))
+        basis, result = classify(change, event.id, enforcement_start, datetime.now(UTC))
         await store.record_change(conn, event.id, change, basis)
         if isinstance(result, ValidationRequested):
             request = new_event(
-                result, source=SOURCE, id=derived_event_id("validation-request", event.id), subject=change.subscription_id
+                result,
+                source=SOURCE,
+                id=derived_event_id("validation-request", event.id),
+                subject=change.subscription_id,
             )
             return [Outgoing(VALIDATION_REQUESTS, change.subscription_id, request)]
         return [decision_event(result, change.subscription_id, source=SOURCE)]

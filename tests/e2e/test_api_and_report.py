@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -19,8 +19,18 @@ from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, api_client, running
 
 KEY_EU, KEY_JA = "k-eu-secret", "k-ja-secret"
-TEN_IDS = [R.VALID, R.INACTIVE_PLA, R.SUSPENDED_TENANT, R.DIRECT_BILL, R.NOT_AUTHORIZED,
-           R.NO_PARTNERSHIP, R.OTHER_REGION, R.PGA, R.UNKNOWN, "12ab"]
+TEN_IDS = [
+    R.VALID,
+    R.INACTIVE_PLA,
+    R.SUSPENDED_TENANT,
+    R.DIRECT_BILL,
+    R.NOT_AUTHORIZED,
+    R.NO_PARTNERSHIP,
+    R.OTHER_REGION,
+    R.PGA,
+    R.UNKNOWN,
+    "12ab",
+]
 
 
 def api_server(settings):
@@ -35,11 +45,16 @@ async def test_api_and_report_agree_with_the_validator(migrated):
         for i, pid in enumerate(TEN_IDS):
             await bus.send("csp.orders.v1", R.order(f"ord-{i}", pid), key=f"ord-{i}")
         decisions = await bus.events("por.decisions.v1", len(TEN_IDS))
-        validator = {d["data"]["lines"][0]["partnerIdOnRecord"]: d["data"]["errorCodes"] for d in decisions}
+        validator = {
+            d["data"]["lines"][0]["partnerIdOnRecord"]: d["data"]["errorCodes"] for d in decisions
+        }
 
         async with api_server(settings) as client:
-            r = await client.post("/v1/partners/validateresellers", json={"partnerIds": TEN_IDS},
-                                  headers={"Authorization": f"Bearer {KEY_EU}"})
+            r = await client.post(
+                "/v1/partners/validateresellers",
+                json={"partnerIds": TEN_IDS},
+                headers={"Authorization": f"Bearer {KEY_EU}"},
+            )
             assert r.status_code == 200
             results = r.json()["validationResults"]
             assert [x["partnerId"] for x in results] == TEN_IDS
@@ -50,13 +65,18 @@ async def test_api_and_report_agree_with_the_validator(migrated):
                 assert (x["errorDescription"] is None) is (not x["errorCodes"])
 
             # The same key, claiming another distributor in the body, still answers for its own.
-            r = await client.post("/v1/partners/validateresellers",
-                                  json={"partnerIds": [R.VALID], "distributorId": R.DIST_JA},
-                                  headers={"X-Api-Key": KEY_EU})
+            r = await client.post(
+                "/v1/partners/validateresellers",
+                json={"partnerIds": [R.VALID], "distributorId": R.DIST_JA},
+                headers={"X-Api-Key": KEY_EU},
+            )
             assert r.json()["validationResults"][0]["errorCodes"] == []
             # The Japanese distributor's key: no partnership, other region.
-            r = await client.post("/v1/partners/validateresellers", json={"partnerIds": [R.VALID]},
-                                  headers={"Authorization": f"Bearer {KEY_JA}", "Accept-Language": "ja"})
+            r = await client.post(
+                "/v1/partners/validateresellers",
+                json={"partnerIds": [R.VALID]},
+                headers={"Authorization": f"Bearer {KEY_JA}", "Accept-Language": "ja"},
+            )
             res = r.json()["validationResults"][0]
             assert res["errorCodes"] == [900414, 900152]
             assert "リセラー" in res["errorDescription"]
@@ -67,7 +87,7 @@ async def test_api_and_report_agree_with_the_validator(migrated):
             assert "porgate_api_requests_total" in (await client.get("/metrics")).text
             assert (await client.get("/asyncapi.json")).json()["asyncapi"] == "3.0.0"
 
-    rows = await eligibility_report(settings, R.DIST, datetime.now(timezone.utc) - timedelta(days=1096))
+    rows = await eligibility_report(settings, R.DIST, datetime.now(UTC) - timedelta(days=1096))
     by_id = {row.partner_id: row for row in rows}
     # Every reseller with an account is listed; unknown and malformed IDs are not resellers.
     assert set(by_id) == {p for p in TEN_IDS if p not in (R.UNKNOWN, "12ab")}
@@ -78,16 +98,20 @@ async def test_api_and_report_agree_with_the_validator(migrated):
     assert by_id[R.SUSPENDED_TENANT].reseller_status == "Inactive"
     assert by_id[R.OTHER_REGION].region_match is False and by_id[R.VALID].region_match is True
     assert by_id[R.NO_PARTNERSHIP].associated_with_distributor is False
-    assert (await eligibility_report(settings, R.DIST, datetime.now(timezone.utc) + timedelta(days=1))) == []
+    assert (await eligibility_report(settings, R.DIST, datetime.now(UTC) + timedelta(days=1))) == []
 
 
 async def test_api_reads_the_same_registry_slice_as_the_validator(migrated):
     """The API's one-statement read must equal store.registry_for's two, row case by row case."""
-    conn = await asyncpg.connect(migrated.database_url, server_settings={"search_path": "por_validator"})
+    conn = await asyncpg.connect(
+        migrated.database_url, server_settings={"search_path": "por_validator"}
+    )
     try:
         async with conn.transaction():
             for e in R.registry_events():
-                await on_registry_event(conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1"))
+                await on_registry_event(
+                    conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1")
+                )
         # What the events above do not cover: an account without a tenant, one whose tenant is
         # unknown, an ended partnership, and a tenant partnered with both distributors.
         await conn.execute(
@@ -97,14 +121,19 @@ async def test_api_reads_the_same_registry_slice_as_the_validator(migrated):
         )
         await conn.execute(
             "INSERT INTO partnerships (distributor_id, reseller_tenant_id, status, as_of)"
-            " VALUES ($1, 'ten-nopartner', 'ended', now()), ($2, 'ten-us', 'active', now())", R.DIST, R.DIST_JA
+            " VALUES ($1, 'ten-nopartner', 'ended', now()), ($2, 'ten-us', 'active', now())",
+            R.DIST,
+            R.DIST_JA,
         )
         regions = RegionTable.load(migrated.region_overrides_file)
         everything = [*TEN_IDS, "3000001", "3000002", " 1000001 ", "1000001"]
-        for ids in ([[p] for p in everything] + [everything, ["12ab"], ["12ab", R.UNKNOWN]]):
+        for ids in [[p] for p in everything] + [everything, ["12ab"], ["12ab", R.UNKNOWN]]:
             for dist in (R.DIST, R.DIST_JA, "dist-unknown"):
                 expected = await store.registry_for(conn, ids, (dist,), regions)
-                assert await api_registry.registry_for(conn, ids, dist, regions) == expected, (ids, dist)
+                assert await api_registry.registry_for(conn, ids, dist, regions) == expected, (
+                    ids,
+                    dist,
+                )
     finally:
         await conn.close()
 
@@ -120,14 +149,27 @@ async def test_api_reads_the_same_registry_slice_as_the_validator(migrated):
         ({"X-Api-Key": KEY_EU}, b'{"partnerIds": []}', 400, "bad_request"),
         ({"X-Api-Key": KEY_EU}, b'{"partnerIds": [1234567]}', 400, "bad_request"),
         ({"X-Api-Key": KEY_EU}, b'{"partnerIds": "1234567"}', 400, "bad_request"),
-        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": [' + b",".join([b'"1"'] * 101) + b"]}", 400, "bad_request"),
-        ({"X-Api-Key": KEY_EU}, b'{"partnerIds": ["' + b"1" * 70000 + b'"]}', 413, "payload_too_large"),
+        (
+            {"X-Api-Key": KEY_EU},
+            b'{"partnerIds": [' + b",".join([b'"1"'] * 101) + b"]}",
+            400,
+            "bad_request",
+        ),
+        (
+            {"X-Api-Key": KEY_EU},
+            b'{"partnerIds": ["' + b"1" * 70000 + b'"]}',
+            413,
+            "payload_too_large",
+        ),
     ],
 )
 async def test_api_refuses_bad_requests_with_a_clear_error(migrated, headers, body, status, code):
     async with api_server(migrated) as client:
-        r = await client.post("/v1/partners/validateresellers", content=body,
-                              headers={"Content-Type": "application/json", **headers})
+        r = await client.post(
+            "/v1/partners/validateresellers",
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+        )
         assert r.status_code == status
         assert r.json()["error"]["code"] == code
         assert r.json()["error"]["message"]

@@ -8,11 +8,20 @@ SERVICES = ["subscription-change", "order-intake", "por-validator"]
 
 
 def change(change_id, kind, requested_at, pid=R.VALID, set_at=None, sub="sub-1"):
-    return envelope("csp.subscription.change-requested.v1", {
-        "changeId": change_id, "subscriptionId": f"{sub}-{change_id}", "distributorId": R.DIST,
-        "customerId": "cust-42", "kind": kind, "requestedAt": requested_at, "partnerIdOnRecord": pid,
-        "scheduledChangeSetAt": set_at, "details": {"quantity": 8},
-    })
+    return envelope(
+        "csp.subscription.change-requested.v1",
+        {
+            "changeId": change_id,
+            "subscriptionId": f"{sub}-{change_id}",
+            "distributorId": R.DIST,
+            "customerId": "cust-42",
+            "kind": kind,
+            "requestedAt": requested_at,
+            "partnerIdOnRecord": pid,
+            "scheduledChangeSetAt": set_at,
+            "details": {"quantity": 8},
+        },
+    )
 
 
 AFTER = "2026-02-01T10:00:00Z"
@@ -28,8 +37,22 @@ CASES = {
     "migrate": ("legacy_to_new_commerce", AFTER, R.VALID, None, "validated", []),
     "sched-set": ("scheduled_change_set", AFTER, R.NOT_AUTHORIZED, None, "validated", [900154]),
     "sched-edit": ("scheduled_change_edit", AFTER, R.SUSPENDED_TENANT, None, "validated", [900400]),
-    "sched-exec-old": ("scheduled_change_execution", AFTER, R.UNKNOWN, BEFORE, "exempt_scheduled_before_enforcement", []),
-    "sched-exec-new": ("scheduled_change_execution", AFTER, R.UNKNOWN, "2026-01-05T00:00:00Z", "validated", [800016]),
+    "sched-exec-old": (
+        "scheduled_change_execution",
+        AFTER,
+        R.UNKNOWN,
+        BEFORE,
+        "exempt_scheduled_before_enforcement",
+        [],
+    ),
+    "sched-exec-new": (
+        "scheduled_change_execution",
+        AFTER,
+        R.UNKNOWN,
+        "2026-01-05T00:00:00Z",
+        "validated",
+        [800016],
+    ),
     "renewal": ("renewal", AFTER, R.UNKNOWN, None, "exempt_renewal", []),
     "early": ("seat_count", BEFORE, R.UNKNOWN, None, "before_enforcement", []),
     "other": ("address_change", AFTER, R.UNKNOWN, None, "not_in_scope", []),

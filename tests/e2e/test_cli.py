@@ -17,22 +17,40 @@ from tests.support import Bus, eventually
 
 
 def porgate(*args, env, timeout=120):
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 async def test_migrate_topics_and_run_all(settings):
-    env = {**os.environ, "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-           "PORGATE_DATABASE_URL": settings.database_url, "PORGATE_TOPIC_PREFIX": settings.topic_prefix + "cli.",
-           "PORGATE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "PORGATE_DATABASE_URL": settings.database_url,
+        "PORGATE_TOPIC_PREFIX": settings.topic_prefix + "cli.",
+        "PORGATE_LOG_LEVEL": "WARNING",
+    }
     for _ in range(2):  # both commands are safe to run again
         for cmd in ("migrate", "topics"):
             result = await asyncio.to_thread(porgate, cmd, env=env)
             assert result.returncode == 0, result.stderr[-2000:]
     conn = await asyncpg.connect(settings.database_url)
     try:
-        schemas = {r[0] for r in await conn.fetch("SELECT schema_name FROM information_schema.schemata")}
-        assert {"order_intake", "subscription_change", "por_validator", "gdap_revoker", "notifier"} <= schemas
+        schemas = {
+            r[0] for r in await conn.fetch("SELECT schema_name FROM information_schema.schemata")
+        }
+        assert {
+            "order_intake",
+            "subscription_change",
+            "por_validator",
+            "gdap_revoker",
+            "notifier",
+        } <= schemas
     finally:
         await conn.close()
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -44,12 +62,20 @@ async def test_migrate_topics_and_run_all(settings):
     assert {settings.topic_prefix + "cli." + t.name for t in ALL_TOPICS} <= existing
 
     api_port, health_port = free_port(), free_port()
-    env |= {"PORGATE_API_PORT": str(api_port), "PORGATE_HEALTH_PORT": str(health_port),
-            "PORGATE_API_KEYS": f"k-cli={R.DIST}"}
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "all"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env |= {
+        "PORGATE_API_PORT": str(api_port),
+        "PORGATE_HEALTH_PORT": str(health_port),
+        "PORGATE_API_KEYS": f"k-cli={R.DIST}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "run", "all"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         async with httpx.AsyncClient(timeout=5) as client:
+
             async def up():
                 try:
                     api = await client.get(f"http://127.0.0.1:{api_port}/healthz")
@@ -57,6 +83,7 @@ async def test_migrate_topics_and_run_all(settings):
                     return api.status_code == health.status_code == 200
                 except httpx.TransportError:
                     return False
+
             await eventually(up, timeout=60)
             doc = (await client.get(f"http://127.0.0.1:{api_port}/asyncapi.json")).json()
             assert doc["asyncapi"].startswith("3.") and len(doc["channels"]) >= 10

@@ -30,14 +30,26 @@ async def test_same_order_event_twice_has_one_effect_and_replay_is_harmless(migr
     assert sorted(d["data"]["orderId"] for d in decisions) == ["ord-after", "ord-dup", "ord-last"]
     conn = await asyncpg.connect(settings.database_url)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-dup'") == 1
-        assert await conn.fetchval("SELECT count(*) FROM order_intake.orders WHERE order_id = 'ord-dup'") == 1
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-dup'"
+            )
+            == 1
+        )
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM order_intake.orders WHERE order_id = 'ord-dup'"
+            )
+            == 1
+        )
         assert await conn.fetchval("SELECT count(*) FROM por_validator.outbox") == 0
     finally:
         await conn.close()
 
 
-async def test_malformed_messages_go_to_the_dlq_with_headers_and_the_next_good_one_is_decided(migrated):
+async def test_malformed_messages_go_to_the_dlq_with_headers_and_the_next_good_one_is_decided(
+    migrated,
+):
     settings = migrated
     bad = {
         b"\xff\xfenot utf-8": "not UTF-8",
@@ -45,8 +57,12 @@ async def test_malformed_messages_go_to_the_dlq_with_headers_and_the_next_good_o
         b"[1,2,3]": "not an object",
         json.dumps(envelope("csp.nope.v1", {})).encode(): "unknown event type",
         json.dumps({"id": "x", "data": {}}).encode(): "envelope",
-        json.dumps(envelope("csp.order.placed.v1", {"orderId": "o"})).encode(): "csp.order.placed.v1: data.",
-        json.dumps(envelope("csp.subscription.change-requested.v1", {})).encode(): "does not belong",
+        json.dumps(
+            envelope("csp.order.placed.v1", {"orderId": "o"})
+        ).encode(): "csp.order.placed.v1: data.",
+        json.dumps(
+            envelope("csp.subscription.change-requested.v1", {})
+        ).encode(): "does not belong",
     }
     async with Bus(settings) as bus, running(settings, SERVICES):
         await load_registry(bus)
@@ -62,8 +78,12 @@ async def test_malformed_messages_go_to_the_dlq_with_headers_and_the_next_good_o
     for record in dead:
         headers = {k: v.decode() for k, v in record.headers}
         assert headers["x-dlq-source-topic"] == "csp.orders.v1"
-        assert headers["x-dlq-consumer-group"] == f"{settings.topic_prefix}porgate.order-intake.orders"
-        assert int(headers["x-dlq-source-offset"]) >= 0 and int(headers["x-dlq-source-partition"]) >= 0
+        assert (
+            headers["x-dlq-consumer-group"] == f"{settings.topic_prefix}porgate.order-intake.orders"
+        )
+        assert (
+            int(headers["x-dlq-source-offset"]) >= 0 and int(headers["x-dlq-source-partition"]) >= 0
+        )
         assert headers["x-dlq-failed-at"].startswith("20")
         assert bad[record.value] in headers["x-dlq-error"], headers["x-dlq-error"]
         assert record.key == b"bad"
@@ -75,7 +95,9 @@ async def test_reused_event_id_with_a_different_body_is_ignored_and_dead_lettere
         await load_registry(bus)
         await registry_loaded(settings, 8)
         await bus.send("csp.orders.v1", R.order("ord-a", R.VALID, event_id="same-id"), key="ord-a")
-        await bus.send("csp.orders.v1", R.order("ord-b", R.UNKNOWN, event_id="same-id"), key="ord-a")
+        await bus.send(
+            "csp.orders.v1", R.order("ord-b", R.UNKNOWN, event_id="same-id"), key="ord-a"
+        )
         decisions = await bus.events("por.decisions.v1", 1, settle=1.5)
         dead = await bus.read("por.dlq.v1", lambda rs: len(rs) >= 1)
     assert [d["data"]["orderId"] for d in decisions] == ["ord-a"]

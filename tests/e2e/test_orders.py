@@ -16,8 +16,12 @@ async def load_registry(bus: Bus, events=None) -> None:
 async def registry_loaded(settings, count: int):
     conn = await asyncpg.connect(settings.database_url)
     try:
+
         async def check():
-            return await conn.fetchval("SELECT count(*) FROM por_validator.partner_accounts") >= count
+            return (
+                await conn.fetchval("SELECT count(*) FROM por_validator.partner_accounts") >= count
+            )
+
         await eventually(check)
     finally:
         await conn.close()
@@ -40,7 +44,10 @@ async def test_orders_accepted_and_blocked_with_every_code(migrated):
             "ord-900154": ([R.NOT_AUTHORIZED], [900154]),
             "ord-900414-nopartner": ([R.NO_PARTNERSHIP], [900414]),
             "ord-900152": ([R.OTHER_REGION], [900152]),
-            "ord-multi": ([R.VALID, R.INACTIVE_PLA, R.OTHER_REGION, None], [800016, 900151, 900152]),
+            "ord-multi": (
+                [R.VALID, R.INACTIVE_PLA, R.OTHER_REGION, None],
+                [800016, 900151, 900152],
+            ),
             "ord-padded": ([f"  {R.VALID} "], []),
         }
         for order_id, (pids, _) in cases.items():
@@ -53,20 +60,35 @@ async def test_orders_accepted_and_blocked_with_every_code(migrated):
             data = d["data"]
             assert data["errorCodes"] == codes, order_id
             assert data["outcome"] == ("blocked" if codes else "accepted"), order_id
-            assert d["type"] == ("por.transaction.blocked.v1" if codes else "por.transaction.accepted.v1")
+            assert d["type"] == (
+                "por.transaction.blocked.v1" if codes else "por.transaction.accepted.v1"
+            )
             assert data["primaryErrorCode"] == (codes[0] if codes else None)
             assert data["basis"] == "validated"
         multi = by_order["ord-multi"]["data"]
         assert [line["errorCodes"] for line in multi["lines"]] == [[], [900151], [900152], [800016]]
-        assert multi["lines"][3]["errors"][0]["code"] == 800016 and multi["lines"][3]["errors"][0]["remediation"]
+        assert (
+            multi["lines"][3]["errors"][0]["code"] == 800016
+            and multi["lines"][3]["errors"][0]["remediation"]
+        )
 
 
 async def test_order_before_enforcement_is_accepted_without_validation(migrated):
     settings = migrated
     async with Bus(settings) as bus, running(settings, SERVICES):
-        await bus.send("csp.orders.v1", R.order("ord-old", R.UNKNOWN, placed_at="2025-11-30T23:59:59Z"), key="ord-old")
-        await bus.send("csp.orders.v1", R.order("ord-new", R.UNKNOWN, placed_at="2025-12-01T00:00:00Z"), key="ord-new")
-        decisions = {d["data"]["orderId"]: d["data"] for d in await bus.events("por.decisions.v1", 2)}
+        await bus.send(
+            "csp.orders.v1",
+            R.order("ord-old", R.UNKNOWN, placed_at="2025-11-30T23:59:59Z"),
+            key="ord-old",
+        )
+        await bus.send(
+            "csp.orders.v1",
+            R.order("ord-new", R.UNKNOWN, placed_at="2025-12-01T00:00:00Z"),
+            key="ord-new",
+        )
+        decisions = {
+            d["data"]["orderId"]: d["data"] for d in await bus.events("por.decisions.v1", 2)
+        }
         assert decisions["ord-old"]["basis"] == "before_enforcement"
         assert decisions["ord-old"]["outcome"] == "accepted"
         assert decisions["ord-new"]["errorCodes"] == [800016]
@@ -78,16 +100,24 @@ async def test_decisions_are_logged_with_ids_and_counted_in_metrics(migrated, ca
     from prometheus_client import REGISTRY
 
     settings = migrated
-    before = REGISTRY.get_sample_value(
-        "porgate_decisions_total", {"outcome": "blocked", "basis": "validated", "code": "800016"}) or 0
+    before = (
+        REGISTRY.get_sample_value(
+            "porgate_decisions_total",
+            {"outcome": "blocked", "basis": "validated", "code": "800016"},
+        )
+        or 0
+    )
     caplog.set_level(logging.INFO, logger="services.por_validator.handlers")
     async with Bus(settings) as bus, running(settings, SERVICES):
         await bus.send("csp.orders.v1", R.order("ord-obs", None, event_id="evt-obs"), key="ord-obs")
         (decision,) = await bus.events("por.decisions.v1", 1)
     after = REGISTRY.get_sample_value(
-        "porgate_decisions_total", {"outcome": "blocked", "basis": "validated", "code": "800016"})
+        "porgate_decisions_total", {"outcome": "blocked", "basis": "validated", "code": "800016"}
+    )
     assert after == before + 1
     logged = [d for r in caplog.records if r.getMessage() == "decided" for d in r.decisions]
     assert [d["decision_id"] for d in logged] == [decision["data"]["decisionId"]]
     assert logged[0]["event_id"] and logged[0]["codes"] == [800016]  # the request's CloudEvents id
-    assert REGISTRY.get_sample_value("porgate_batch_processing_seconds_count", {"service": "por-validator"})
+    assert REGISTRY.get_sample_value(
+        "porgate_batch_processing_seconds_count", {"service": "por-validator"}
+    )

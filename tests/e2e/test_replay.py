@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -64,15 +64,18 @@ async def count(settings, sql: str, *args) -> int:
 
 
 def dlq_headers(settings, source_offset: int) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in (
-        ("content-type", "application/cloudevents+json"),
-        ("x-dlq-source-topic", ORDERS),
-        ("x-dlq-source-partition", "0"),
-        ("x-dlq-source-offset", str(source_offset)),
-        ("x-dlq-consumer-group", f"{settings.topic_prefix}porgate.order-intake.orders"),
-        ("x-dlq-error", "processing failed after 3 attempts: ConnectionRefusedError"),
-        ("x-dlq-failed-at", (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()),
-    )]
+    return [
+        (k, v.encode())
+        for k, v in (
+            ("content-type", "application/cloudevents+json"),
+            ("x-dlq-source-topic", ORDERS),
+            ("x-dlq-source-partition", "0"),
+            ("x-dlq-source-offset", str(source_offset)),
+            ("x-dlq-consumer-group", f"{settings.topic_prefix}porgate.order-intake.orders"),
+            ("x-dlq-error", "processing failed after 3 attempts: ConnectionRefusedError"),
+            ("x-dlq-failed-at", (datetime.now(UTC) - timedelta(hours=2)).isoformat()),
+        )
+    ]
 
 
 async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cli):
@@ -80,11 +83,19 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
     bs, prefix = settings.kafka_bootstrap_servers, settings.topic_prefix
     async with Bus(settings) as bus, running(settings, SERVICES):
         await bus.send(ORDERS, b"{not json", key="bad-1")
-        await bus.send(ORDERS, json.dumps(envelope("csp.order.placed.v1", {"orderId": "o"})).encode(), key="bad-2")
+        await bus.send(
+            ORDERS,
+            json.dumps(envelope("csp.order.placed.v1", {"orderId": "o"})).encode(),
+            key="bad-2",
+        )
         # A valid order that was dead-lettered during a database outage, say: a poison message no more.
         poison = json.dumps(R.order("ord-poison", R.UNKNOWN)).encode()
         await bus.producer.send_and_wait(
-            prefix + "por.dlq.v1", poison, key=b"ord-poison", headers=dlq_headers(settings, 99), partition=0
+            prefix + "por.dlq.v1",
+            poison,
+            key=b"ord-poison",
+            headers=dlq_headers(settings, 99),
+            partition=0,
         )
         letters = await eventually(lambda: _letters(bs, prefix, 3))
         by_key = {d.key_text: d for d in letters}
@@ -92,13 +103,15 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
         assert by_key["bad-2"].error.startswith("csp.order.placed.v1: data.")
         assert {d.source_topic for d in letters} == {ORDERS}
         assert {d.consumer_group for d in letters} == {f"{prefix}porgate.order-intake.orders"}
-        assert by_key["ord-poison"].summary(datetime.now(timezone.utc))["age"].startswith("2h")
+        assert by_key["ord-poison"].summary(datetime.now(UTC))["age"].startswith("2h")
         assert await list_dead_letters(bs, prefix, source_topic="csp.subscription-changes.v1") == []
 
         listed = json.loads((await cli("dlq", "list", "--json")).stdout)
         assert sorted(d["key"] for d in listed) == ["bad-1", "bad-2", "ord-poison"]
         target = by_key["ord-poison"]
-        shown = (await cli("dlq", "inspect", str(target.offset), "--partition", str(target.partition))).stdout
+        shown = (
+            await cli("dlq", "inspect", str(target.offset), "--partition", str(target.partition))
+        ).stdout
         assert "x-dlq-error" in shown and '"orderId": "ord-poison"' in shown
 
         before = await end_offsets(settings, ORDERS)
@@ -107,27 +120,47 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
         assert await end_offsets(settings, ORDERS) == before
 
         progress = []
-        done = await redrive(bs, prefix, rate=100, on_progress=lambda n, total: progress.append((n, total)))
+        done = await redrive(
+            bs, prefix, rate=100, on_progress=lambda n, total: progress.append((n, total))
+        )
         assert done.sent == 3 and progress[-1] == (3, 3)
         decisions = await bus.events("por.decisions.v1", 1)
         assert decisions[0]["data"]["orderId"] == "ord-poison"
         # Still malformed: dead-lettered again, marked as redriven.
         again = await eventually(lambda: _letters(bs, prefix, 5))
-        redriven = [d for d in again if d.offset not in {x.offset for x in letters if x.partition == d.partition}]
+        redriven = [
+            d
+            for d in again
+            if d.offset not in {x.offset for x in letters if x.partition == d.partition}
+        ]
         assert sorted(d.key_text for d in redriven) == ["bad-1", "bad-2"]
         assert all(dict(d.headers).get("x-redriven-from-dlq-offset") for d in redriven)
 
         # The same dead letter once more: the consumers' inbox makes it a no-op.
-        assert (await redrive(bs, prefix, offsets=[target.offset], partition=target.partition)).sent == 1
+        assert (
+            await redrive(bs, prefix, offsets=[target.offset], partition=target.partition)
+        ).sent == 1
         # A later order on every partition: once it is decided, the redriven copy was handled.
         for p in before:
             await bus.producer.send_and_wait(
-                prefix + ORDERS, json.dumps(R.order(f"ord-after-{p}", R.UNKNOWN)).encode(), key=b"x", partition=p
+                prefix + ORDERS,
+                json.dumps(R.order(f"ord-after-{p}", R.UNKNOWN)).encode(),
+                key=b"x",
+                partition=p,
             )
         decisions = await bus.events("por.decisions.v1", 1 + len(before), settle=0.5)
-    assert sorted(d["data"]["orderId"] for d in decisions) == ["ord-after-0", "ord-after-1", "ord-poison"]
+    assert sorted(d["data"]["orderId"] for d in decisions) == [
+        "ord-after-0",
+        "ord-after-1",
+        "ord-poison",
+    ]
     assert len(await list_dead_letters(bs, prefix)) == 5
-    assert await count(settings, "SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-poison'") == 1
+    assert (
+        await count(
+            settings, "SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-poison'"
+        )
+        == 1
+    )
 
 
 async def _letters(bs, prefix, n):
@@ -144,7 +177,7 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
         for i in range(6):
             await bus.send(ORDERS, R.order(f"ord-a{i}", R.UNKNOWN), key=f"ord-a{i}")
         await asyncio.sleep(0.05)
-        boundary = datetime.now(timezone.utc)
+        boundary = datetime.now(UTC)
         await asyncio.sleep(0.05)
         for i in range(3):
             await bus.send(ORDERS, R.order(f"ord-b{i}", R.UNKNOWN), key=f"ord-b{i}")
@@ -156,19 +189,35 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
         p, recs = max(by_partition.items(), key=lambda kv: len(kv[1]))
         wanted = recs[1:]
         result = await replay_topic(
-            bs, prefix, ORDERS, target="scratch.copy.v1", partitions=[p],
-            from_offset=wanted[0].offset, to_offset=wanted[-1].offset,
+            bs,
+            prefix,
+            ORDERS,
+            target="scratch.copy.v1",
+            partitions=[p],
+            from_offset=wanted[0].offset,
+            to_offset=wanted[-1].offset,
         )
         assert (result.scanned, result.copied) == (len(wanted), len(wanted))
         copies = await bus.read("scratch.copy.v1", lambda rs: len(rs) >= len(wanted), settle=0.3)
-        assert [(c.partition, c.key, c.value) for c in copies] == [(p, r.key, r.value) for r in wanted]
-        assert dict(copies[0].headers)["x-replayed-from"] == f"{ORDERS}/{p}/{wanted[0].offset}".encode()
+        assert [(c.partition, c.key, c.value) for c in copies] == [
+            (p, r.key, r.value) for r in wanted
+        ]
+        assert (
+            dict(copies[0].headers)["x-replayed-from"]
+            == f"{ORDERS}/{p}/{wanted[0].offset}".encode()
+        )
 
         # A time window, chosen by the records' own timestamps (rate-limited on the way).
-        window = await replay_topic(bs, prefix, ORDERS, target="scratch.window.v1", since=boundary, rate=50)
+        window = await replay_topic(
+            bs, prefix, ORDERS, target="scratch.window.v1", since=boundary, rate=50
+        )
         assert (window.scanned, window.copied) == (9, 3)
         late = await bus.read("scratch.window.v1", lambda rs: len(rs) >= 3, settle=0.3)
-        assert sorted(json.loads(r.value)["data"]["orderId"] for r in late) == ["ord-b0", "ord-b1", "ord-b2"]
+        assert sorted(json.loads(r.value)["data"]["orderId"] for r in late) == [
+            "ord-b0",
+            "ord-b1",
+            "ord-b2",
+        ]
 
         before = await end_offsets(settings, ORDERS)
         assert (await replay_topic(bs, prefix, ORDERS, dry_run=True)).copied == 9
@@ -178,9 +227,14 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
         again = await replay_topic(bs, prefix, ORDERS)
         assert again.copied == 9
         assert sum((await end_offsets(settings, ORDERS)).values()) == 18
-        for q in before:  # a later order per partition: once decided, the replayed copies were handled
+        for (
+            q
+        ) in before:  # a later order per partition: once decided, the replayed copies were handled
             await bus.producer.send_and_wait(
-                prefix + ORDERS, json.dumps(R.order(f"ord-after-{q}", R.UNKNOWN)).encode(), key=b"x", partition=q
+                prefix + ORDERS,
+                json.dumps(R.order(f"ord-after-{q}", R.UNKNOWN)).encode(),
+                key=b"x",
+                partition=q,
             )
         decisions = await bus.events("por.decisions.v1", 9 + len(before), settle=0.5)
     assert len(decisions) == 9 + len(before)
@@ -206,17 +260,35 @@ async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
         assert "would re-validate 1 transaction(s)" in shown
 
         # The reseller fixes its tenant.
-        later = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
-        await bus.send("csp.partner-registry.v1", envelope("csp.reseller-tenant.upserted.v1", {
-            "resellerTenantId": "ten-suspended", "name": "Tenant ten-suspended", "kind": "csp_indirect_reseller",
-            "status": "active", "indirectResellerAuthorized": True, "country": "DE",
-        }, time_=later), key="ten-suspended")
-        await eventually(lambda: count(
-            settings, "SELECT count(*) FROM por_validator.reseller_tenants"
-            " WHERE reseller_tenant_id = 'ten-suspended' AND status = 'active'"))
+        later = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        await bus.send(
+            "csp.partner-registry.v1",
+            envelope(
+                "csp.reseller-tenant.upserted.v1",
+                {
+                    "resellerTenantId": "ten-suspended",
+                    "name": "Tenant ten-suspended",
+                    "kind": "csp_indirect_reseller",
+                    "status": "active",
+                    "indirectResellerAuthorized": True,
+                    "country": "DE",
+                },
+                time_=later,
+            ),
+            key="ten-suspended",
+        )
+        await eventually(
+            lambda: count(
+                settings,
+                "SELECT count(*) FROM por_validator.reseller_tenants"
+                " WHERE reseller_tenant_id = 'ten-suspended' AND status = 'active'",
+            )
+        )
 
         progress = []
-        sent = await revalidate(bs, prefix, dsn, code=900400, on_progress=lambda n, t: progress.append((n, t)))
+        sent = await revalidate(
+            bs, prefix, dsn, code=900400, on_progress=lambda n, t: progress.append((n, t))
+        )
         assert sent.sent == 1 and progress[-1] == (1, 1)
         decisions = await bus.events("por.decisions.v1", 4)
         [new] = [d["data"] for d in decisions if d["data"]["supersedesDecisionId"]]
@@ -234,10 +306,21 @@ async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
         other = (await revalidate(bs, prefix, dsn, dry_run=True)).planned
         assert [r.key for r in other] == ["ord-inactive"]
         await bus.producer.send_and_wait(topic, same.value, key=same.key.encode(), partition=0)
-        await bus.producer.send_and_wait(topic, other[0].value, key=other[0].key.encode(), partition=0)
+        await bus.producer.send_and_wait(
+            topic, other[0].value, key=other[0].key.encode(), partition=0
+        )
         decisions = await bus.events("por.decisions.v1", 5, settle=0.5)
-    superseding = {d["data"]["orderId"]: d["data"] for d in decisions if d["data"]["supersedesDecisionId"]}
+    superseding = {
+        d["data"]["orderId"]: d["data"] for d in decisions if d["data"]["supersedesDecisionId"]
+    }
     assert sorted(superseding) == ["ord-inactive", "ord-susp"] and len(decisions) == 5
-    assert superseding["ord-inactive"]["supersedesDecisionId"] == first["ord-inactive"]["decisionId"]
-    assert await count(settings, "SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-susp'") == 2
+    assert (
+        superseding["ord-inactive"]["supersedesDecisionId"] == first["ord-inactive"]["decisionId"]
+    )
+    assert (
+        await count(
+            settings, "SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-susp'"
+        )
+        == 2
+    )
     assert await list_dead_letters(bs, prefix) == []  # no "same id, different body" conflict either

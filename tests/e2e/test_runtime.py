@@ -36,10 +36,17 @@ def recording_service(tmp_path, fail: dict[str, int]) -> Service:
         await conn.execute("INSERT INTO seen VALUES ($1)", oid)
         return []
 
-    return Service(name="rt-test", schema="rt_test", migrations=tmp_path, consumers=(Consumer("orders", (ORDERS,), handle),))
+    return Service(
+        name="rt-test",
+        schema="rt_test",
+        migrations=tmp_path,
+        consumers=(Consumer("orders", (ORDERS,), handle),),
+    )
 
 
-async def test_poison_is_dead_lettered_transient_is_retried_and_the_rest_carries_on(settings, tmp_path):
+async def test_poison_is_dead_lettered_transient_is_retried_and_the_rest_carries_on(
+    settings, tmp_path
+):
     settings = settings.model_copy(update={"poison_attempts": 3})
     fail = {"ord-poison": -1, "ord-flaky": 2}
     service = recording_service(tmp_path, fail)
@@ -52,11 +59,15 @@ async def test_poison_is_dead_lettered_transient_is_retried_and_the_rest_carries
         try:
             conn = await asyncpg.connect(settings.database_url)
             try:
+
                 async def all_seen():
                     return await conn.fetchval("SELECT count(*) FROM rt_test.seen") == 3
+
                 await eventually(all_seen)
                 seen = {r[0] for r in await conn.fetch("SELECT order_id FROM rt_test.seen")}
-                assert await conn.fetchval("SELECT count(*) FROM rt_test.inbox") == 3  # the poison left no trace
+                assert (
+                    await conn.fetchval("SELECT count(*) FROM rt_test.inbox") == 3
+                )  # the poison left no trace
             finally:
                 await conn.close()
             dead = await bus.read("por.dlq.v1", lambda rs: len(rs) >= 1, settle=1.0)
@@ -65,7 +76,10 @@ async def test_poison_is_dead_lettered_transient_is_retried_and_the_rest_carries
     assert seen == {"ord-1", "ord-flaky", "ord-2"}
     assert len(dead) == 1
     headers = {k: v.decode() for k, v in dead[0].headers}
-    assert headers["x-dlq-error"] == "processing failed after 3 attempts: ValueError: cannot handle ord-poison"
+    assert (
+        headers["x-dlq-error"]
+        == "processing failed after 3 attempts: ValueError: cannot handle ord-poison"
+    )
     assert fail["ord-flaky"] == 0  # retried through both transient failures
 
 
@@ -100,18 +114,29 @@ async def test_a_batch_whose_publishing_fails_comes_again_and_nothing_is_lost_or
 async def test_sigterm_stops_a_service_cleanly(migrated):
     settings = migrated
     port = free_port()
-    env = {**os.environ, "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-           "PORGATE_DATABASE_URL": settings.database_url, "PORGATE_TOPIC_PREFIX": settings.topic_prefix,
-           "PORGATE_HEALTH_PORT": str(port), "PORGATE_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "order-intake"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "PORGATE_DATABASE_URL": settings.database_url,
+        "PORGATE_TOPIC_PREFIX": settings.topic_prefix,
+        "PORGATE_HEALTH_PORT": str(port),
+        "PORGATE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "run", "order-intake"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         async with httpx.AsyncClient() as client:
+
             async def ready():
                 try:
                     return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
                 except httpx.TransportError:
                     return False
+
             await eventually(ready, timeout=60)
         async with Bus(settings) as bus:
             await bus.send("csp.orders.v1", R.order("ord-before-stop", R.VALID), key="k")
@@ -133,15 +158,24 @@ async def test_housekeeping_prunes_only_what_is_old_and_done(migrated):
             await bus.send("csp.orders.v1", R.order(oid, R.VALID, event_id=f"evt-{oid}"), key=oid)
         await bus.events("por.validation-requests.v1", 2)
         async with runtime.pool.acquire() as conn:
-            await conn.execute("UPDATE inbox SET processed_at = now() - interval '91 days' WHERE event_id = 'evt-ord-old'")
+            await conn.execute(
+                "UPDATE inbox SET processed_at = now() - interval '91 days' WHERE event_id = 'evt-ord-old'"
+            )
             # Published rows leave the outbox as soon as the broker has them.
             assert await eventually(lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox"))
-            await conn.execute("INSERT INTO outbox (source_event_id, topic, value, created_at)"
-                               " VALUES ('unsent', 'x', 'x', now() - interval '30 days')")
+            await conn.execute(
+                "INSERT INTO outbox (source_event_id, topic, value, created_at)"
+                " VALUES ('unsent', 'x', 'x', now() - interval '30 days')"
+            )
             # A row the previous release marked sent, during a rollout.
-            await conn.execute("INSERT INTO outbox (source_event_id, topic, value, published_at)"
-                               " VALUES ('marked', 'x', 'x', now())")
+            await conn.execute(
+                "INSERT INTO outbox (source_event_id, topic, value, published_at)"
+                " VALUES ('marked', 'x', 'x', now())"
+            )
             assert await runtime.prune() == (1, 1)
             assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
             # Unpublished rows stay, however old: they are still owed to the broker.
-            assert await conn.fetchval("SELECT count(*) FROM outbox WHERE source_event_id = 'unsent'") == 1
+            assert (
+                await conn.fetchval("SELECT count(*) FROM outbox WHERE source_event_id = 'unsent'")
+                == 1
+            )

@@ -4,8 +4,15 @@ import pytest
 
 from tests.reliability.harness import FIGURES, NOTES, Processes
 
-FIGURE_ORDER = ("events pushed", "faults injected", "bad inputs tried", "lost", "decided twice",
-                "duplicate records (same id)", "duplicate webhook receipts (same notification id)")
+FIGURE_ORDER = (
+    "events pushed",
+    "faults injected",
+    "bad inputs tried",
+    "lost",
+    "decided twice",
+    "duplicate records (same id)",
+    "duplicate webhook receipts (same notification id)",
+)
 
 
 @pytest.fixture
@@ -19,7 +26,9 @@ def procs(migrated, tmp_path):
 
 
 def figures_text() -> str:
-    keys = [k for k in FIGURE_ORDER if k in FIGURES] + sorted(k for k in FIGURES if k not in FIGURE_ORDER)
+    keys = [k for k in FIGURE_ORDER if k in FIGURES] + sorted(
+        k for k in FIGURES if k not in FIGURE_ORDER
+    )
     lines = [f"  {k:<52} {FIGURES[k]}" for k in keys]
     lines += [f"  - {n}" for n in NOTES]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -60,7 +60,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def eventually(check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.2, **kw: Any):
+def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.2, **kw: Any
+):
     # The tests' own, polling less often: these runs have many processes on two cores.
     return support.eventually(check, timeout, interval, **kw)
 
@@ -68,26 +70,30 @@ def eventually(check: Callable[[], Awaitable[Any]], timeout: float, interval: fl
 # ----------------------------------------------------------------------------- processes
 
 
-def service_env(settings: Settings, *, instance: str, health_port: int = 0, **extra: Any) -> dict[str, str]:
+def service_env(
+    settings: Settings, *, instance: str, health_port: int = 0, **extra: Any
+) -> dict[str, str]:
     """`porgate run` configured from the environment only, as in production."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORGATE_")}
-    env.update({
-        "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "PORGATE_DATABASE_URL": settings.database_url,
-        "PORGATE_TOPIC_PREFIX": settings.topic_prefix,
-        "PORGATE_ENFORCEMENT_START": settings.enforcement_start.isoformat(),
-        "PORGATE_HEALTH_PORT": str(health_port),
-        "PORGATE_INSTANCE_ID": instance,
-        "PORGATE_RETRY_INITIAL_S": "0.05",
-        "PORGATE_RETRY_MAX_S": "0.5",
-        # Webhook and Graph retries (the names of services/common/config.py); where they do
-        # not exist the consumer's retry settings above apply.
-        "PORGATE_DELIVERY_RETRY_INITIAL_S": "0.05",
-        "PORGATE_DELIVERY_RETRY_MAX_S": "0.5",
-        "PORGATE_LOG_JSON": "true",  # the extras (error, event id...) are in the JSON only
-        "PORGATE_LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "PORGATE_DATABASE_URL": settings.database_url,
+            "PORGATE_TOPIC_PREFIX": settings.topic_prefix,
+            "PORGATE_ENFORCEMENT_START": settings.enforcement_start.isoformat(),
+            "PORGATE_HEALTH_PORT": str(health_port),
+            "PORGATE_INSTANCE_ID": instance,
+            "PORGATE_RETRY_INITIAL_S": "0.05",
+            "PORGATE_RETRY_MAX_S": "0.5",
+            # Webhook and Graph retries (the names of services/common/config.py); where they do
+            # not exist the consumer's retry settings above apply.
+            "PORGATE_DELIVERY_RETRY_INITIAL_S": "0.05",
+            "PORGATE_DELIVERY_RETRY_MAX_S": "0.5",
+            "PORGATE_LOG_JSON": "true",  # the extras (error, event id...) are in the JSON only
+            "PORGATE_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update({f"PORGATE_{k.upper()}": str(v) for k, v in extra.items()})
     return env
 
@@ -95,7 +101,9 @@ def service_env(settings: Settings, *, instance: str, health_port: int = 0, **ex
 class ServiceProcess:
     """`python -m services.cli run NAME` as a child process, its output in a log file."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, label: str, health_port: int = 0) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, label: str, health_port: int = 0
+    ) -> None:
         self.name = name
         self.env = env
         self.label = label
@@ -104,14 +112,17 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
-    def start(self) -> "ServiceProcess":
+    def start(self) -> ServiceProcess:
         assert self.proc is None or self.proc.poll() is not None, f"{self.label} is running"
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed by the child's exit
         log.write(f"\n===== start #{self.starts + 1} at {time.time():.3f}\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "run", self.name],
-            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         self.starts += 1
@@ -137,7 +148,9 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-                raise AssertionError(f"{self.label} did not stop within {timeout}s of SIGTERM:\n{self.tail()}")
+                raise AssertionError(
+                    f"{self.label} did not stop within {timeout}s of SIGTERM:\n{self.tail()}"
+                )
         return self.proc.returncode
 
     def tail(self, lines: int = 40) -> str:
@@ -176,16 +189,24 @@ class Processes:
         self.log_dir = log_dir
         self.all: list[ServiceProcess] = []
 
-    def spawn(self, name: str, label: str | None = None, *, health: bool = False, **extra: Any) -> ServiceProcess:
+    def spawn(
+        self, name: str, label: str | None = None, *, health: bool = False, **extra: Any
+    ) -> ServiceProcess:
         label = label or name
         port = free_port() if health else 0
-        env = service_env(self.settings, instance=f"{label}-{uuid.uuid4().hex[:6]}", health_port=port, **extra)
+        env = service_env(
+            self.settings, instance=f"{label}-{uuid.uuid4().hex[:6]}", health_port=port, **extra
+        )
         p = ServiceProcess(name, env, self.log_dir, label, port)
         self.all.append(p)
         return p.start()
 
     def check_alive(self) -> None:
-        dead = [p for p in self.all if p.proc is not None and p.proc.poll() is not None and p.proc.returncode != -9]
+        dead = [
+            p
+            for p in self.all
+            if p.proc is not None and p.proc.poll() is not None and p.proc.returncode != -9
+        ]
         for p in dead:
             if p.proc.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
                 raise AssertionError(f"{p.label} exited with {p.proc.returncode}:\n{p.tail()}")
@@ -210,12 +231,15 @@ class Kafka:
     def __init__(self, settings: Settings, max_request_size: int = 8 * 1024 * 1024) -> None:
         self.settings = settings
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5,
-            max_request_size=max_request_size, request_timeout_ms=20000,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max_request_size,
+            request_timeout_ms=20000,
         )
         self.sent = 0
 
-    async def __aenter__(self) -> "Kafka":
+    async def __aenter__(self) -> Self:
         await self.producer.start()
         return self
 
@@ -225,20 +249,26 @@ class Kafka:
     def topic(self, name: str) -> str:
         return self.settings.topic_prefix + name
 
-    async def send(self, topic: str, value: dict | bytes | None, key: str | bytes | None = None) -> RecordMetadata:
+    async def send(
+        self, topic: str, value: dict | bytes | None, key: str | bytes | None = None
+    ) -> RecordMetadata:
         raw = value if isinstance(value, bytes | None) else json.dumps(value).encode()
         k = key.encode() if isinstance(key, str) else key
         md = await self.producer.send_and_wait(self.topic(topic), raw, key=k)
         self.sent += 1
         return md
 
-    async def send_many(self, topic: str, items: Iterable[tuple[str | None, dict | bytes]], chunk: int = 500) -> int:
+    async def send_many(
+        self, topic: str, items: Iterable[tuple[str | None, dict | bytes]], chunk: int = 500
+    ) -> int:
         """Pipelined sends (acked in chunks): thousands of events a second."""
         n = 0
         futures = []
         for key, value in items:
             raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-            futures.append(await self.producer.send(self.topic(topic), raw, key=key.encode() if key else None))
+            futures.append(
+                await self.producer.send(self.topic(topic), raw, key=key.encode() if key else None)
+            )
             n += 1
             if len(futures) >= chunk:
                 await asyncio.gather(*futures)
@@ -253,13 +283,17 @@ class TopicTail:
 
     def __init__(self, settings: Settings, topic: str) -> None:
         self.consumer = AIOKafkaConsumer(
-            settings.topic_prefix + topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-            auto_offset_reset="earliest", enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024,
+            settings.topic_prefix + topic,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
         )
         self.records: list = []
         self._task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "TopicTail":
+    async def __aenter__(self) -> Self:
         await self.consumer.start()
         self._task = asyncio.create_task(self._run())
         return self
@@ -311,9 +345,18 @@ class LocalServer:
 
     def __init__(self, app: Starlette) -> None:
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off", timeout_graceful_shutdown=1,
-                                                    limit_concurrency=1000, backlog=2048))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+                limit_concurrency=1000,
+                backlog=2048,
+            )
+        )
         self.server.install_signal_handlers = lambda: None
         self.task: asyncio.Task | None = None
 
@@ -321,7 +364,7 @@ class LocalServer:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "LocalServer":
+    async def __aenter__(self) -> Self:
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             if self.task.done():
@@ -363,8 +406,12 @@ class Webhook:
             body = await request.body()
         except ClientDisconnect:  # the sender died mid-request (kill -9): nothing was received
             return Response(status_code=400)
-        receipt = Receipt(request.headers.get(ID_HEADER), time.monotonic(),
-                          verify(self.secret, body, request.headers.get(HEADER)), body)
+        receipt = Receipt(
+            request.headers.get(ID_HEADER),
+            time.monotonic(),
+            verify(self.secret, body, request.headers.get(HEADER)),
+            body,
+        )
         self.receipts.append(receipt)
         if not receipt.signed:
             receipt.answered = 401
@@ -398,14 +445,21 @@ class FakeGraph:
 
     mode: str = "ok"
     hang_s: float = 5.0
-    calls: list[tuple[str, float, str]] = field(default_factory=list)  # (relationship id, time, answer)
+    calls: list[tuple[str, float, str]] = field(
+        default_factory=list
+    )  # (relationship id, time, answer)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/tenant/oauth2/v2.0/token", self.token, methods=["POST"]),
-            Route("/v1.0/tenantRelationships/delegatedAdminRelationships/{rid}/requests", self.terminate,
-                  methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/tenant/oauth2/v2.0/token", self.token, methods=["POST"]),
+                Route(
+                    "/v1.0/tenantRelationships/delegatedAdminRelationships/{rid}/requests",
+                    self.terminate,
+                    methods=["POST"],
+                ),
+            ]
+        )
 
     async def token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
@@ -424,16 +478,32 @@ class FakeGraph:
             self.calls.append((rid, time.monotonic(), "500"))
             return JSONResponse({"error": {"code": "InternalServerError"}}, status_code=500)
         self.calls.append((rid, time.monotonic(), "201"))
-        return JSONResponse({"id": str(uuid.uuid4()), "action": "terminate", "status": "created"}, status_code=201)
+        return JSONResponse(
+            {"id": str(uuid.uuid4()), "action": "terminate", "status": "created"}, status_code=201
+        )
 
     def graph_env(self, base: str) -> dict[str, str]:
-        return {"gdap_gateway": "graph", "graph_base_url": base, "graph_token_url": f"{base}/tenant/oauth2/v2.0/token",
-                "graph_client_id": "graph-client", "graph_client_secret": "graph-secret"}
+        return {
+            "gdap_gateway": "graph",
+            "graph_base_url": base,
+            "graph_token_url": f"{base}/tenant/oauth2/v2.0/token",
+            "graph_client_id": "graph-client",
+            "graph_client_secret": "graph-secret",
+        }
 
 
-def run_cli(settings: Settings, *args: str, timeout: float = 60.0, **extra: Any) -> subprocess.CompletedProcess:
+def run_cli(
+    settings: Settings, *args: str, timeout: float = 60.0, **extra: Any
+) -> subprocess.CompletedProcess:
     """`python -m services.cli ...` as an operator runs it: a process of its own, configured by env."""
     env = service_env(settings, instance="cli", **extra)
     env["COLUMNS"] = "300"
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -25,18 +25,22 @@ KEY_EU = "k-eu-3f9a1c0b7d2e4a68b5c1d9e0f7a6b3c2"
 KEY_JA = "k-ja-8e2d4f6a1b3c5d7e9f0a2b4c6d8e0f1a"
 WRONG = ["k-wrong-0a1b2c3d4e5f60718293a4b5c6d7e8f9", KEY_EU[:-1], KEY_EU + "x", KEY_EU.upper()]
 PATH = "/v1/partners/validateresellers"
-EU_ANSWER = []                 # VALID is partnered with the EU distributor, in its region
-JA_ANSWER = [900414, 900152]   # ... and neither for the Japanese one
+EU_ANSWER = []  # VALID is partnered with the EU distributor, in its region
+JA_ANSWER = [900414, 900152]  # ... and neither for the Japanese one
 
 
 @contextlib.asynccontextmanager
 async def api(settings):
     """The API with two keys, over a registry written by the validator's own handler."""
-    conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "por_validator"})
+    conn = await asyncpg.connect(
+        settings.database_url, server_settings={"search_path": "por_validator"}
+    )
     try:
         async with conn.transaction():
             for e in R.registry_events():
-                await on_registry_event(conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1"))
+                await on_registry_event(
+                    conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1")
+                )
     finally:
         await conn.close()
     async with api_client(settings, f"{KEY_EU}={R.DIST},{KEY_JA}={R.DIST_JA}") as client:
@@ -54,49 +58,101 @@ async def test_api_keys_gate_every_request_and_bind_to_one_distributor(migrated,
     refused = tried = 0
     async with api(migrated) as client:
         assert codes(await client.post(PATH, json=body, headers={"X-Api-Key": KEY_EU})) == EU_ANSWER
-        assert codes(await client.post(PATH, json=body, headers={"Authorization": f"Bearer {KEY_JA}"})) == JA_ANSWER
+        assert (
+            codes(await client.post(PATH, json=body, headers={"Authorization": f"Bearer {KEY_JA}"}))
+            == JA_ANSWER
+        )
 
         # No valid key: refused, the same way whatever was presented, and nothing is echoed back.
         no_key = [
-            {}, {"Authorization": "Bearer"}, {"X-Api-Key": ""},
-            {"Authorization": f"Basic {KEY_EU}"}, {"Authorization": f"Token {KEY_EU}"},
-            {"Authorization": KEY_EU}, {"X-Api-Key": R.DIST}, {"X-Api-Key": f"{KEY_EU}={R.DIST}"},
+            {},
+            {"Authorization": "Bearer"},
+            {"X-Api-Key": ""},
+            {"Authorization": f"Basic {KEY_EU}"},
+            {"Authorization": f"Token {KEY_EU}"},
+            {"Authorization": KEY_EU},
+            {"X-Api-Key": R.DIST},
+            {"X-Api-Key": f"{KEY_EU}={R.DIST}"},
             {"Authorization": f"Bearer {KEY_JA}, Bearer {KEY_EU}"},
-            {"Authorization": f"Bearer {WRONG[0]}", "X-Api-Key": KEY_EU},  # the bearer one is the one presented
-            *({"Authorization": f"Bearer {w}"} for w in WRONG), *({"X-Api-Key": w} for w in WRONG),
+            {
+                "Authorization": f"Bearer {WRONG[0]}",
+                "X-Api-Key": KEY_EU,
+            },  # the bearer one is the one presented
+            *({"Authorization": f"Bearer {w}"} for w in WRONG),
+            *({"X-Api-Key": w} for w in WRONG),
         ]
         for headers in no_key:
             for params in ({}, {"api_key": KEY_EU}, {"key": KEY_EU}):
                 r = await client.post(PATH, json=body, headers=headers, params=params)
                 tried += 1
                 assert r.status_code == 401, (headers, params, r.text)
-                assert r.json()["error"]["code"] == "unauthorized" and r.headers["www-authenticate"] == "Bearer"
+                assert (
+                    r.json()["error"]["code"] == "unauthorized"
+                    and r.headers["www-authenticate"] == "Bearer"
+                )
                 assert all(k not in r.text for k in (KEY_EU, KEY_JA, *WRONG))
                 refused += 1
         # Refused before the body is even read: a large body without a key is still a 401.
-        r = await client.post(PATH, content=b"x" * 200_000, headers={"Content-Type": "application/json"})
+        r = await client.post(
+            PATH, content=b"x" * 200_000, headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 401
 
         # The Japanese distributor's key, asking in the EU distributor's name every way it can:
         # the answer stays its own (or is refused), never the EU distributor's.
         attempts = [
             ({"json": {**body, "distributorId": R.DIST}}),
-            ({"json": {**body, "distributor_id": R.DIST, "DistributorId": R.DIST, "distributor": R.DIST}}),
+            (
+                {
+                    "json": {
+                        **body,
+                        "distributor_id": R.DIST,
+                        "DistributorId": R.DIST,
+                        "distributor": R.DIST,
+                    }
+                }
+            ),
             ({"json": {**body, "tenantId": R.DIST, "onBehalfOf": R.DIST, "apiKey": KEY_EU}}),
             ({"json": body, "params": {"distributorId": R.DIST}}),
             ({"json": body, "params": {"distributor_id": R.DIST, "api_key": KEY_EU}}),
             ({"json": body, "headers": {"X-Distributor-Id": R.DIST}}),
-            ({"json": body, "headers": {"X-Porgate-Distributor": R.DIST, "X-On-Behalf-Of": R.DIST,
-                                        "X-Forwarded-User": R.DIST, "X-Tenant-Id": R.DIST}}),
-            ({"json": body, "headers": {"X-Api-Key": KEY_EU}}),  # with the Bearer below: the Bearer counts
-            ({"json": body, "headers": [("Authorization", f"Bearer {KEY_JA}"), ("Authorization", f"Bearer {KEY_EU}")]}),
-            ({"json": body, "headers": {"Authorization": f"Bearer {KEY_JA}", "Cookie": f"api_key={KEY_EU}"}}),
+            (
+                {
+                    "json": body,
+                    "headers": {
+                        "X-Porgate-Distributor": R.DIST,
+                        "X-On-Behalf-Of": R.DIST,
+                        "X-Forwarded-User": R.DIST,
+                        "X-Tenant-Id": R.DIST,
+                    },
+                }
+            ),
+            (
+                {"json": body, "headers": {"X-Api-Key": KEY_EU}}
+            ),  # with the Bearer below: the Bearer counts
+            (
+                {
+                    "json": body,
+                    "headers": [
+                        ("Authorization", f"Bearer {KEY_JA}"),
+                        ("Authorization", f"Bearer {KEY_EU}"),
+                    ],
+                }
+            ),
+            (
+                {
+                    "json": body,
+                    "headers": {"Authorization": f"Bearer {KEY_JA}", "Cookie": f"api_key={KEY_EU}"},
+                }
+            ),
         ]
         for extra in attempts:
             headers = extra.get("headers", {})
             if isinstance(headers, dict):
                 headers = {"Authorization": f"Bearer {KEY_JA}", **headers}
-            r = await client.post(PATH, json=extra["json"], params=extra.get("params"), headers=headers)
+            r = await client.post(
+                PATH, json=extra["json"], params=extra.get("params"), headers=headers
+            )
             tried += 1
             if r.status_code == 401:
                 refused += 1
@@ -104,14 +160,22 @@ async def test_api_keys_gate_every_request_and_bind_to_one_distributor(migrated,
             assert codes(r) == JA_ANSWER, (extra, r.text)
             assert all(k not in r.text for k in (KEY_EU, KEY_JA))
         # The EU key cannot ask as the Japanese distributor either.
-        r = await client.post(PATH, json={**body, "distributorId": R.DIST_JA}, params={"distributorId": R.DIST_JA},
-                              headers={"X-Api-Key": KEY_EU, "X-Distributor-Id": R.DIST_JA})
+        r = await client.post(
+            PATH,
+            json={**body, "distributorId": R.DIST_JA},
+            params={"distributorId": R.DIST_JA},
+            headers={"X-Api-Key": KEY_EU, "X-Distributor-Id": R.DIST_JA},
+        )
         assert codes(r) == EU_ANSWER
 
     # No key, valid or not, in anything any logger recorded while all that happened.
-    assert any(r.name.startswith("services.api") for r in caplog.records), "the API logged nothing: no proof"
+    assert any(r.name.startswith("services.api") for r in caplog.records), (
+        "the API logged nothing: no proof"
+    )
     leaked = []
-    server_side = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]  # not the test's client
+    server_side = [
+        r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    ]  # not the test's client
     for record in server_side:
         text = f"{record.getMessage()} {record.__dict__!r}"
         if record.exc_info:
@@ -121,8 +185,10 @@ async def test_api_keys_gate_every_request_and_bind_to_one_distributor(migrated,
     s = migrated.model_copy(update={"api_keys": SecretStr(f"{KEY_EU}={R.DIST}")})
     assert KEY_EU not in repr(s) and KEY_EU not in str(s.model_dump())  # settings print masked
     tally(**{"bad inputs tried": tried})
-    note(f"access: {tried} requests without a valid key or in another distributor's name; {refused} refused, "
-         f"the rest answered for the key's own distributor; {len(server_side)} server-side log records, no key in any")
+    note(
+        f"access: {tried} requests without a valid key or in another distributor's name; {refused} refused, "
+        f"the rest answered for the key's own distributor; {len(server_side)} server-side log records, no key in any"
+    )
 
 
 # ----------------------------------------------------------------------------- SQL
@@ -131,12 +197,18 @@ SQL_METHODS = {"execute", "executemany", "fetch", "fetchval", "fetchrow", "prepa
 
 # SQL that is built, each with why it is safe. Keyed by file and the SQL argument's source.
 ALLOWED = {
-    ("services/common/db.py", "f'CREATE SCHEMA IF NOT EXISTS {schema}'"):
-        "an identifier cannot be a bind parameter; migrate() validates it with _check_schema's regex first",
-    ("services/common/db.py", "f'SET search_path TO {schema}'"):
-        "an identifier cannot be a bind parameter; migrate() validates it with _check_schema's regex first",
-    ("services/common/db.py", "m.sql"):
-        "the contents of the repository's own migration files (services/*/migrations/NNN_name.sql)",
+    (
+        "services/common/db.py",
+        "f'CREATE SCHEMA IF NOT EXISTS {schema}'",
+    ): "an identifier cannot be a bind parameter; migrate() validates it with _check_schema's regex first",
+    (
+        "services/common/db.py",
+        "f'SET search_path TO {schema}'",
+    ): "an identifier cannot be a bind parameter; migrate() validates it with _check_schema's regex first",
+    (
+        "services/common/db.py",
+        "m.sql",
+    ): "the contents of the repository's own migration files (services/*/migrations/NNN_name.sql)",
 }
 
 
@@ -151,10 +223,17 @@ def _safe(expr: ast.AST, scopes: list[ast.AST]) -> bool:
     if isinstance(expr, ast.IfExp):
         return _safe(expr.body, scopes) and _safe(expr.orelse, scopes)
     if isinstance(expr, ast.Name):  # a variable: every assignment to it in scope must be safe
-        values = [node.value for scope in scopes for node in ast.walk(scope)
-                  if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
-                  and any(isinstance(t, ast.Name) and t.id == expr.id
-                          for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))]
+        values = [
+            node.value
+            for scope in scopes
+            for node in ast.walk(scope)
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            and node.value is not None
+            and any(
+                isinstance(t, ast.Name) and t.id == expr.id
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            )
+        ]
         return bool(values) and all(_safe(v, scopes) for v in values)
     # % formatting, .format(), any other call or attribute: not provably constant.
     return False
@@ -168,9 +247,17 @@ def sql_findings(source: str, filename: str) -> list[tuple[str, int, str]]:
             parents[child] = node
     found = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_METHODS):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SQL_METHODS
+        ):
             continue
-        sql = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg in ("query", "sql")), None)
+        sql = (
+            node.args[0]
+            if node.args
+            else next((k.value for k in node.keywords if k.arg in ("query", "sql")), None)
+        )
         if sql is None:
             continue
         scopes, p = [], node
@@ -179,13 +266,16 @@ def sql_findings(source: str, filename: str) -> list[tuple[str, int, str]]:
             if isinstance(p, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.Module):
                 scopes.append(p)
         # Names resolve in the enclosing function first; module-level constants via the module.
-        if not _safe(sql, scopes[:1] + [s for s in scopes[1:] if isinstance(s, ast.Module)] if scopes else [tree]):
+        if not _safe(
+            sql,
+            scopes[:1] + [s for s in scopes[1:] if isinstance(s, ast.Module)] if scopes else [tree],
+        ):
             found.append((filename, node.lineno, ast.unparse(sql)))
     return found
 
 
 def test_the_sql_checker_finds_built_sql():
-    snippet = '''
+    snippet = """
 Q = "SELECT 1 WHERE a = $1"
 async def f(conn, name, table):
     await conn.execute(Q, name)                                   # constant: fine
@@ -197,7 +287,7 @@ async def f(conn, name, table):
     sql = "SELECT * FROM " + table
     await conn.executemany(sql, [])
     await pool.execute(query=f"DROP TABLE {table}")
-'''
+"""
     lines = sorted(line for _, line, _ in sql_findings(snippet, "snippet.py"))
     assert lines == [6, 7, 8, 9, 11, 12]
 
@@ -207,8 +297,13 @@ def test_every_sql_statement_in_services_is_parameterised():
     for path in sorted((REPO / "services").rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()
         source = path.read_text()
-        calls += sum(1 for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
-                     and isinstance(n.func, ast.Attribute) and n.func.attr in SQL_METHODS)
+        calls += sum(
+            1
+            for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr in SQL_METHODS
+        )
         for file, line, sql in sql_findings(source, rel):
             if (file, sql) not in ALLOWED:
                 findings.append(f"{file}:{line}: SQL built from a non-constant: {sql[:120]}")
@@ -216,9 +311,14 @@ def test_every_sql_statement_in_services_is_parameterised():
     assert calls > 50, f"only {calls} SQL calls found: is the scan looking at the right files?"
     # The allow-list's reason holds: migrate() validates the schema name before building SQL with it.
     db = (REPO / "services/common/db.py").read_text()
-    assert "schema = _check_schema(schema)" in db and '_SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")' in db
-    note(f"SQL: {calls} execute/fetch* calls in services/, all with constant SQL and bind parameters, "
-         f"{len(ALLOWED)} allow-listed (schema identifiers checked by a regex, migration files)")
+    assert (
+        "schema = _check_schema(schema)" in db
+        and '_SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")' in db
+    )
+    note(
+        f"SQL: {calls} execute/fetch* calls in services/, all with constant SQL and bind parameters, "
+        f"{len(ALLOWED)} allow-listed (schema identifiers checked by a regex, migration files)"
+    )
 
 
 # ----------------------------------------------------------------------------- webhook signatures
@@ -227,8 +327,13 @@ def test_every_sql_statement_in_services_is_parameterised():
 async def test_webhook_signature_verifies_and_tampering_fails_in_a_receiver():
     secret = b"whsec-signature-test"
     hook = Webhook(secret)
-    payload = {"notificationId": "n-1", "kind": "transaction_blocked", "orderId": "o'; DROP TABLE x;--",
-               "title": "ブロック", "errorCodes": [900414]}
+    payload = {
+        "notificationId": "n-1",
+        "kind": "transaction_blocked",
+        "orderId": "o'; DROP TABLE x;--",
+        "title": "ブロック",
+        "errorCodes": [900414],
+    }
     async with LocalServer(hook.app()) as server, httpx.AsyncClient(timeout=5) as client:
         url = f"{server.base}/hook"
         # The notifier's own sender: signed, accepted.
@@ -252,18 +357,28 @@ async def test_webhook_signature_verifies_and_tampering_fails_in_a_receiver():
         good = sign(secret, genuine.body, t)
         mac = good.split("v1=")[1]
         tampered_headers = [
-            None, "", "garbage", f"t={t}", f"v1={mac}", f"t={t + 1},v1={mac}",  # timestamp changed
+            None,
+            "",
+            "garbage",
+            f"t={t}",
+            f"v1={mac}",
+            f"t={t + 1},v1={mac}",  # timestamp changed
             f"t={t},v1={mac[:-1]}0" if mac[-1] != "0" else f"t={t},v1={mac[:-1]}1",
             sign(b"another-secret", genuine.body, t),
-            sign(secret, genuine.body, t - 3600),   # an old capture replayed
+            sign(secret, genuine.body, t - 3600),  # an old capture replayed
             sign(secret, genuine.body, t + 3600),
-            f"t={t},v1={mac.upper()}", f"t=abc,v1={mac}", f"t={t};v1={mac}",
+            f"t={t},v1={mac.upper()}",
+            f"t=abc,v1={mac}",
+            f"t={t};v1={mac}",
         ]
         before = len(hook.receipts)
         for body in tampered_bodies:
             assert not verify(secret, body, good)
-            r = await client.post(url, content=body, headers={HEADER: good, ID_HEADER: "n-1",
-                                                              "Content-Type": "application/json"})
+            r = await client.post(
+                url,
+                content=body,
+                headers={HEADER: good, ID_HEADER: "n-1", "Content-Type": "application/json"},
+            )
             assert r.status_code == 401
         for h in tampered_headers:
             assert not verify(secret, genuine.body, h), h

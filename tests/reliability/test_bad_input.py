@@ -30,14 +30,20 @@ from tests.support import envelope
 GROUPS = {
     W.ORDERS: ["porgate.order-intake.orders"],
     W.CHANGES: ["porgate.subscription-change.changes"],
-    W.REGISTRY: ["porgate.por-validator.registry", "porgate.gdap-revoker.registry", "porgate.notifier.registry"],
+    W.REGISTRY: [
+        "porgate.por-validator.registry",
+        "porgate.gdap-revoker.registry",
+        "porgate.notifier.registry",
+    ],
     W.REQUESTS: ["porgate.por-validator.requests"],
 }
 SERVICES = ["order-intake", "subscription-change", "por-validator", "gdap-revoker", "notifier"]
 
 # Valid strings, however they look: stored and echoed verbatim, decided normally.
-HOSTILE = ("o'; DROP TABLE x;--$(rm -rf /)`id`|| pg_sleep(5) %s %(x)s {0} $1 \\ \" <script> "
-           "\x01\x07\x1b[31m\x7f\r\n\t\u202e\u2028🙂")
+HOSTILE = (
+    "o'; DROP TABLE x;--$(rm -rf /)`id`|| pg_sleep(5) %s %(x)s {0} $1 \\ \" <script> "
+    "\x01\x07\x1b[31m\x7f\r\n\t\u202e\u2028🙂"
+)
 T = "2026-01-10T09:00:00Z"
 
 
@@ -51,7 +57,7 @@ class Case:
     label: str
     topic: str
     value: bytes | None
-    reason: str | None = None   # a dead letter whose x-dlq-error contains this (case-insensitive)
+    reason: str | None = None  # a dead letter whose x-dlq-error contains this (case-insensitive)
     key: str | bytes = "bad"
     sent: tuple[int, int] | None = None  # partition, offset
     producer_error: str | None = None
@@ -63,13 +69,25 @@ def raw(e: dict) -> bytes:
 
 
 def order_data(order_id: str, *lines: dict, **over) -> dict:
-    return {"orderId": order_id, "distributorId": R.DIST, "customerId": "cust-1", "placedAt": T,
-            "lineItems": list(lines) or [line()], **over}
+    return {
+        "orderId": order_id,
+        "distributorId": R.DIST,
+        "customerId": "cust-1",
+        "placedAt": T,
+        "lineItems": list(lines) or [line()],
+        **over,
+    }
 
 
 def line(pid: str | None = R.VALID, **over) -> dict:
-    out = {"lineItemId": "1", "offerId": "CFQ7TTC0LH18:0001", "quantity": 5, "billingPlan": "monthly",
-           "termDuration": "P1Y", **over}
+    out = {
+        "lineItemId": "1",
+        "offerId": "CFQ7TTC0LH18:0001",
+        "quantity": 5,
+        "billingPlan": "monthly",
+        "termDuration": "P1Y",
+        **over,
+    }
     if pid is not None:
         out["partnerIdOnRecord"] = pid
     return out
@@ -80,9 +98,18 @@ def order(order_id: str, *lines: dict, id: str | None = None, **over) -> dict:
 
 
 def change_data(sub: str, **over) -> dict:
-    return {"changeId": f"chg-{sub}", "subscriptionId": sub, "distributorId": R.DIST, "customerId": "cust-1",
-            "kind": "seat_count", "requestedAt": T, "partnerIdOnRecord": R.VALID, "scheduledChangeSetAt": None,
-            "details": {"quantity": 8}, **over}
+    return {
+        "changeId": f"chg-{sub}",
+        "subscriptionId": sub,
+        "distributorId": R.DIST,
+        "customerId": "cust-1",
+        "kind": "seat_count",
+        "requestedAt": T,
+        "partnerIdOnRecord": R.VALID,
+        "scheduledChangeSetAt": None,
+        "details": {"quantity": 8},
+        **over,
+    }
 
 
 def change(sub: str, id: str | None = None, **over) -> dict:
@@ -90,9 +117,16 @@ def change(sub: str, id: str | None = None, **over) -> dict:
 
 
 def request_data(order_id: str, **over) -> dict:
-    return {"sourceEventId": f"src-{order_id}", "transactionKind": "new_order", "orderId": order_id,
-            "distributorId": R.DIST, "customerId": "cust-1", "requestedAt": T,
-            "lines": [{"lineItemId": "1", "partnerIdOnRecord": R.VALID}], **over}
+    return {
+        "sourceEventId": f"src-{order_id}",
+        "transactionKind": "new_order",
+        "orderId": order_id,
+        "distributorId": R.DIST,
+        "customerId": "cust-1",
+        "requestedAt": T,
+        "lines": [{"lineItemId": "1", "partnerIdOnRecord": R.VALID}],
+        **over,
+    }
 
 
 def request(order_id: str, id: str | None = None, **over) -> dict:
@@ -100,14 +134,27 @@ def request(order_id: str, id: str | None = None, **over) -> dict:
 
 
 def account(pid: str, tid: str = "ten-valid", id: str | None = None, **over) -> dict:
-    return envelope("csp.partner-account.upserted.v1", {"partnerId": pid, "accountType": "PLA", "status": "active",
-                                                        "name": f"Reseller {pid}", "resellerTenantId": tid, **over},
-                    id=id)
+    return envelope(
+        "csp.partner-account.upserted.v1",
+        {
+            "partnerId": pid,
+            "accountType": "PLA",
+            "status": "active",
+            "name": f"Reseller {pid}",
+            "resellerTenantId": tid,
+            **over,
+        },
+        id=id,
+    )
 
 
 def valid_for(topic: str, tag: str) -> dict:
-    return {W.ORDERS: lambda: order(f"ord-x-{tag}"), W.CHANGES: lambda: change(f"sub-x-{tag}"),
-            W.REGISTRY: lambda: account("1000999"), W.REQUESTS: lambda: request(f"req-x-{tag}")}[topic]()
+    return {
+        W.ORDERS: lambda: order(f"ord-x-{tag}"),
+        W.CHANGES: lambda: change(f"sub-x-{tag}"),
+        W.REGISTRY: lambda: account("1000999"),
+        W.REQUESTS: lambda: request(f"req-x-{tag}"),
+    }[topic]()
 
 
 def with_data(e: dict, **data) -> dict:
@@ -125,8 +172,12 @@ def generic_corpus(topic: str) -> list[Case]:
     env = valid_for(topic, t)
     cases = [
         Case("not UTF-8", topic, b"\xff\xfe\xfa garbage \x80\x81", "not UTF-8"),
-        Case("invalid UTF-8 inside a JSON string", topic, good.replace(b'"/tests"', b'"/tests\xc3\x28"'),
-             "not UTF-8"),
+        Case(
+            "invalid UTF-8 inside a JSON string",
+            topic,
+            good.replace(b'"/tests"', b'"/tests\xc3\x28"'),
+            "not UTF-8",
+        ),
         Case("not JSON", topic, b"{not json", "not JSON"),
         Case("truncated JSON", topic, good[: len(good) // 2], "not JSON"),
         Case("empty value", topic, b"", "not JSON"),
@@ -135,28 +186,57 @@ def generic_corpus(topic: str) -> list[Case]:
         Case("JSON string", topic, b'"csp.order.placed.v1"', "not an object"),
         Case("JSON number", topic, b"42", "not an object"),
         Case("JSON null", topic, b"null", "not an object"),
-        Case("raw control byte in JSON", topic, good.replace(b'"/tests"', b'"/te\x00sts"'), "not JSON"),
+        Case(
+            "raw control byte in JSON",
+            topic,
+            good.replace(b'"/tests"', b'"/te\x00sts"'),
+            "not JSON",
+        ),
         Case("UTF-8 BOM", topic, b"\xef\xbb\xbf" + good, "not JSON"),
-        Case("integer of 5000 digits", topic, good[:-1] + b', "n": ' + b"9" * 5000 + b"}", "not JSON"),
+        Case(
+            "integer of 5000 digits", topic, good[:-1] + b', "n": ' + b"9" * 5000 + b"}", "not JSON"
+        ),
         Case("nested 100000 deep", topic, nested(100_000), "nested too deeply"),
-        Case("data nested 50000 deep", topic, good[:-1] + b', "deep": ' + nested(50_000) + b"}", "nested too deeply"),
+        Case(
+            "data nested 50000 deep",
+            topic,
+            good[:-1] + b', "deep": ' + nested(50_000) + b"}",
+            "nested too deeply",
+        ),
         Case("data of 1.5 MB", topic, raw(with_data(env, padding="x" * 1_500_000)), "exceeds"),
-        Case("unknown event type", topic, raw({**env, "type": "csp.order.cancelled.v1"}), "unknown event type"),
-        Case("event type of another topic", topic,
-             raw({**env, "type": "gdap.privileges.revoked.v1"}), "does not belong"),
+        Case(
+            "unknown event type",
+            topic,
+            raw({**env, "type": "csp.order.cancelled.v1"}),
+            "unknown event type",
+        ),
+        Case(
+            "event type of another topic",
+            topic,
+            raw({**env, "type": "gdap.privileges.revoked.v1"}),
+            "does not belong",
+        ),
         Case("specversion 2.0", topic, raw({**env, "specversion": "2.0"}), "envelope specversion"),
         Case("id as a number", topic, raw({**env, "id": 12345}), "envelope id"),
         Case("empty id", topic, raw({**env, "id": ""}), "envelope id"),
         Case("time not a time", topic, raw({**env, "time": "yesterday"}), "envelope time"),
         Case("time without a zone", topic, raw({**env, "time": "2026-01-10T09:00:00"}), "timezone"),
         Case("data a list", topic, raw({**env, "data": [env["data"]]}), "envelope data"),
-        Case("data a string", topic, raw({**env, "data": json.dumps(env["data"])}), "envelope data"),
+        Case(
+            "data a string", topic, raw({**env, "data": json.dumps(env["data"])}), "envelope data"
+        ),
         Case("NUL escaped in a string", topic, raw({**env, "subject": "a\u0000b"}), "NUL"),
         Case("NUL escaped in a key", topic, raw(with_data(env, **{"k\u0000": 1})), "NUL"),
     ]
     for missing in ("id", "source", "type", "time", "data"):
-        cases.append(Case(f"envelope without {missing}", topic,
-                          raw({k: v for k, v in env.items() if k != missing}), f"envelope {missing}"))
+        cases.append(
+            Case(
+                f"envelope without {missing}",
+                topic,
+                raw({k: v for k, v in env.items() if k != missing}),
+                f"envelope {missing}",
+            )
+        )
     for c in cases:
         c.label = f"{t}: {c.label}"
     return cases
@@ -169,44 +249,88 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
     # ------------------------------------------------------------ valid, however they look
     ten_h, cust_h, rel_h = h("ten")[:200], h("cust")[:200], h("rel")[:200]
     hostile_world = [
-        envelope("csp.distributor.upserted.v1", {"distributorId": h("dist"), "name": h("name"), "country": "DE"}),
-        envelope("csp.reseller-tenant.upserted.v1", {
-            "resellerTenantId": ten_h, "name": h("tenant-name"), "kind": "csp_indirect_reseller", "status": "active",
-            "indirectResellerAuthorized": True, "country": "DE"}),
-        envelope("csp.partnership.upserted.v1", {"distributorId": R.DIST, "resellerTenantId": ten_h,
-                                                 "status": "active"}),
-        envelope("csp.customer-assignment.upserted.v1", {"customerId": cust_h, "resellerTenantId": ten_h,
-                                                         "distributorId": R.DIST, "status": "assigned"}),
-        envelope("csp.gdap-relationship.upserted.v1", {"relationshipId": rel_h, "customerId": cust_h,
-                                                       "resellerTenantId": ten_h, "roles": [h("role")],
-                                                       "status": "active"}),
+        envelope(
+            "csp.distributor.upserted.v1",
+            {"distributorId": h("dist"), "name": h("name"), "country": "DE"},
+        ),
+        envelope(
+            "csp.reseller-tenant.upserted.v1",
+            {
+                "resellerTenantId": ten_h,
+                "name": h("tenant-name"),
+                "kind": "csp_indirect_reseller",
+                "status": "active",
+                "indirectResellerAuthorized": True,
+                "country": "DE",
+            },
+        ),
+        envelope(
+            "csp.partnership.upserted.v1",
+            {"distributorId": R.DIST, "resellerTenantId": ten_h, "status": "active"},
+        ),
+        envelope(
+            "csp.customer-assignment.upserted.v1",
+            {
+                "customerId": cust_h,
+                "resellerTenantId": ten_h,
+                "distributorId": R.DIST,
+                "status": "assigned",
+            },
+        ),
+        envelope(
+            "csp.gdap-relationship.upserted.v1",
+            {
+                "relationshipId": rel_h,
+                "customerId": cust_h,
+                "resellerTenantId": ten_h,
+                "roles": [h("role")],
+                "status": "active",
+            },
+        ),
         account("1000200", ten_h, name=h("account-name")),
         account("  1000201 ", "ten-valid"),  # stored trimmed
     ]
-    sql_order = order(h("orderId"), line(R.VALID, lineItemId=h("lineItemId"), offerId=h("offerId"),
-                                         billingPlan=h("billingPlan"), termDuration=h("termDuration")),
-                      customerId=h("customerId"), id=h("event-id"))
+    sql_order = order(
+        h("orderId"),
+        line(
+            R.VALID,
+            lineItemId=h("lineItemId"),
+            offerId=h("offerId"),
+            billingPlan=h("billingPlan"),
+            termDuration=h("termDuration"),
+        ),
+        customerId=h("customerId"),
+        id=h("event-id"),
+    )
     sql_order["source"], sql_order["subject"] = h("source"), h("subject")
     sql_blocked = order(h("blocked-orderId"), line(h("pid")), distributorId=h("distributorId"))
-    decided: dict[str, tuple[str, list[int]]] = {   # decision subject -> (basis, codes)
+    decided: dict[str, tuple[str, list[int]]] = {  # decision subject -> (basis, codes)
         sql_order["data"]["orderId"]: ("validated", []),
         sql_blocked["data"]["orderId"]: ("validated", [800016]),
     }
     valid_orders = [sql_order, sql_blocked]
     for label, pid, codes in [
-        ("arabic-indic", "١٠٠٠٠٠١", [800016]), ("fullwidth", "１０００００１", [800016]),
-        ("devanagari", "१०००००१", [800016]), ("superscript", "¹⁰⁰⁰⁰⁰¹", [800016]), ("mixed", "100000١", [800016]),
-        ("zero-width space", "\u200b1000001", [800016]), ("sign", "+1000001", [800016]),
-        ("spaces", "  1000001 ", []), ("tab and newline", "\t1000001\n", []),
-        ("missing", None, [800016]), ("null", "__null__", [800016]),
+        ("arabic-indic", "١٠٠٠٠٠١", [800016]),
+        ("fullwidth", "１０００００１", [800016]),
+        ("devanagari", "१०००००१", [800016]),
+        ("superscript", "¹⁰⁰⁰⁰⁰¹", [800016]),
+        ("mixed", "100000١", [800016]),
+        ("zero-width space", "\u200b1000001", [800016]),
+        ("sign", "+1000001", [800016]),
+        ("spaces", "  1000001 ", []),
+        ("tab and newline", "\t1000001\n", []),
+        ("missing", None, [800016]),
+        ("null", "__null__", [800016]),
     ]:
         li = line(None) if pid in (None, "__null__") else line(pid)
         if pid == "__null__":
             li["partnerIdOnRecord"] = None
         valid_orders.append(order(f"ord-pla-{label}", li))
         decided[f"ord-pla-{label}"] = ("validated", codes)
-    extra_fields = order("ord-extra-fields", **{"x-unknown": {"deep": json.loads(nested(300)), "nan": "NaN",
-                                                               "q": HOSTILE}})
+    extra_fields = order(
+        "ord-extra-fields",
+        **{"x-unknown": {"deep": json.loads(nested(300)), "nan": "NaN", "q": HOSTILE}},
+    )
     valid_orders.append(extra_fields)
     decided["ord-extra-fields"] = ("validated", [])
     dup_first = order("ord-dup-first", id="evt-dup-order")
@@ -219,7 +343,9 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
     decided[h("sub")[:200]] = ("validated", [])
     decided["sub-kind-hostile"] = ("not_in_scope", [])
     decided["sub-pla-arabic"] = ("validated", [800016])
-    valid_requests = [request(h("request-orderId"), sourceEventId=h("sourceEventId"), customerId=h("rc"))]
+    valid_requests = [
+        request(h("request-orderId"), sourceEventId=h("sourceEventId"), customerId=h("rc"))
+    ]
     decided[h("request-orderId")] = ("validated", [])
 
     # ------------------------------------------------------------ broken or hostile
@@ -229,91 +355,262 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
     o = order("ord-bad")
     corpus += [
         Case("orders: orderId a number", W.ORDERS, raw(with_data(o, orderId=123)), "data.orderId"),
-        Case("orders: orderId of 300 characters", W.ORDERS, raw(with_data(o, orderId="o" * 300)), "data.orderId"),
-        Case("orders: lineItems an object", W.ORDERS, raw(with_data(o, lineItems={"1": line()})), "data.lineItems"),
+        Case(
+            "orders: orderId of 300 characters",
+            W.ORDERS,
+            raw(with_data(o, orderId="o" * 300)),
+            "data.orderId",
+        ),
+        Case(
+            "orders: lineItems an object",
+            W.ORDERS,
+            raw(with_data(o, lineItems={"1": line()})),
+            "data.lineItems",
+        ),
         Case("orders: no line items", W.ORDERS, raw(with_data(o, lineItems=[])), "data.lineItems"),
-        Case("orders: quantity 'five'", W.ORDERS, raw(with_data(o, lineItems=[line(quantity="five")])), "quantity"),
-        Case("orders: quantity 0", W.ORDERS, raw(with_data(o, lineItems=[line(quantity=0)])), "quantity"),
-        Case("orders: partnerIdOnRecord a number", W.ORDERS,
-             raw(with_data(o, lineItems=[line(1000001)])), "partnerIdOnRecord"),
-        Case("orders: placedAt without a zone", W.ORDERS, raw(with_data(o, placedAt="2026-01-10T09:00:00")),
-             "data.placedAt"),
-        Case("orders: placedAt a date", W.ORDERS, raw(with_data(o, placedAt="2026-01-10")), "data.placedAt"),
-        Case("orders: lone surrogate", W.ORDERS, raw(with_data(o, orderId="a\ud800b")), "Invalid JSON"),
+        Case(
+            "orders: quantity 'five'",
+            W.ORDERS,
+            raw(with_data(o, lineItems=[line(quantity="five")])),
+            "quantity",
+        ),
+        Case(
+            "orders: quantity 0",
+            W.ORDERS,
+            raw(with_data(o, lineItems=[line(quantity=0)])),
+            "quantity",
+        ),
+        Case(
+            "orders: partnerIdOnRecord a number",
+            W.ORDERS,
+            raw(with_data(o, lineItems=[line(1000001)])),
+            "partnerIdOnRecord",
+        ),
+        Case(
+            "orders: placedAt without a zone",
+            W.ORDERS,
+            raw(with_data(o, placedAt="2026-01-10T09:00:00")),
+            "data.placedAt",
+        ),
+        Case(
+            "orders: placedAt a date",
+            W.ORDERS,
+            raw(with_data(o, placedAt="2026-01-10")),
+            "data.placedAt",
+        ),
+        Case(
+            "orders: lone surrogate",
+            W.ORDERS,
+            raw(with_data(o, orderId="a\ud800b")),
+            "Invalid JSON",
+        ),
         Case("orders: NUL in orderId", W.ORDERS, raw(with_data(o, orderId="ord\u0000x")), "NUL"),
-        Case("orders: same id, another body", W.ORDERS, raw(order("ord-dup-second", id="evt-dup-order")),
-             "different body", key="ord-dup"),
+        Case(
+            "orders: same id, another body",
+            W.ORDERS,
+            raw(order("ord-dup-second", id="evt-dup-order")),
+            "different body",
+            key="ord-dup",
+        ),
     ]
     c = change("sub-bad")
     corpus += [
-        Case("changes: requestedAt without a zone", W.CHANGES,
-             raw(with_data(c, requestedAt="2026-02-01T10:00:00")), "data.requestedAt"),
-        Case("changes: scheduledChangeSetAt without a zone", W.CHANGES,
-             raw(with_data(c, kind="scheduled_change_execution", scheduledChangeSetAt="2025-11-01T00:00:00")),
-             "data.scheduledChangeSetAt"),
+        Case(
+            "changes: requestedAt without a zone",
+            W.CHANGES,
+            raw(with_data(c, requestedAt="2026-02-01T10:00:00")),
+            "data.requestedAt",
+        ),
+        Case(
+            "changes: scheduledChangeSetAt without a zone",
+            W.CHANGES,
+            raw(
+                with_data(
+                    c, kind="scheduled_change_execution", scheduledChangeSetAt="2025-11-01T00:00:00"
+                )
+            ),
+            "data.scheduledChangeSetAt",
+        ),
         Case("changes: empty kind", W.CHANGES, raw(with_data(c, kind="")), "data.kind"),
-        Case("changes: details a list", W.CHANGES, raw(with_data(c, details=[1, 2])), "data.details"),
-        Case("changes: NUL in details", W.CHANGES, raw(with_data(c, details={"q": "\u0000"})), "NUL"),
-        Case("changes: subscriptionId null", W.CHANGES, raw(with_data(c, subscriptionId=None)),
-             "data.subscriptionId"),
-        Case("changes: same id, another body", W.CHANGES, raw(change("sub-dup-second", id="evt-dup-change")),
-             "different body", key="sub-dup"),
-        Case("changes: a key that is not UTF-8", W.CHANGES, b"{not json", "not JSON", key=b"\xff\x00\xfe"),
+        Case(
+            "changes: details a list", W.CHANGES, raw(with_data(c, details=[1, 2])), "data.details"
+        ),
+        Case(
+            "changes: NUL in details", W.CHANGES, raw(with_data(c, details={"q": "\u0000"})), "NUL"
+        ),
+        Case(
+            "changes: subscriptionId null",
+            W.CHANGES,
+            raw(with_data(c, subscriptionId=None)),
+            "data.subscriptionId",
+        ),
+        Case(
+            "changes: same id, another body",
+            W.CHANGES,
+            raw(change("sub-dup-second", id="evt-dup-change")),
+            "different body",
+            key="sub-dup",
+        ),
+        Case(
+            "changes: a key that is not UTF-8",
+            W.CHANGES,
+            b"{not json",
+            "not JSON",
+            key=b"\xff\x00\xfe",
+        ),
     ]
     a = account("1000300")
     corpus += [
-        Case("registry: accountType XYZ", W.REGISTRY, raw(with_data(a, accountType="XYZ")), "data.accountType"),
+        Case(
+            "registry: accountType XYZ",
+            W.REGISTRY,
+            raw(with_data(a, accountType="XYZ")),
+            "data.accountType",
+        ),
         Case("registry: status a number", W.REGISTRY, raw(with_data(a, status=5)), "data.status"),
-        Case("registry: authorized 'maybe'", W.REGISTRY, raw(envelope("csp.reseller-tenant.upserted.v1", {
-            "resellerTenantId": "ten-maybe", "name": "n", "kind": "csp_indirect_reseller", "status": "active",
-            "indirectResellerAuthorized": "maybe", "country": "DE"})), "data.indirectResellerAuthorized"),
-        Case("registry: country of 40 characters", W.REGISTRY, raw(envelope("csp.distributor.upserted.v1", {
-            "distributorId": "dist-long", "name": "n", "country": "D" * 40})), "data.country"),
-        Case("registry: unknown language", W.REGISTRY, raw(envelope("csp.distributor.upserted.v1", {
-            "distributorId": "dist-lang", "name": "n", "country": "DE", "preferredLanguage": "xx"})),
-             "data.preferredLanguage"),
-        Case("registry: roles not a list", W.REGISTRY, raw(envelope("csp.gdap-relationship.upserted.v1", {
-            "relationshipId": "rel-bad", "customerId": "c", "resellerTenantId": "t", "roles": "admin",
-            "status": "active"})), "data.roles"),
-        Case("registry: same id, another body", W.REGISTRY,
-             raw(account("1000101", id="evt-dup-account", status="inactive")), "different body", key="1000101"),
+        Case(
+            "registry: authorized 'maybe'",
+            W.REGISTRY,
+            raw(
+                envelope(
+                    "csp.reseller-tenant.upserted.v1",
+                    {
+                        "resellerTenantId": "ten-maybe",
+                        "name": "n",
+                        "kind": "csp_indirect_reseller",
+                        "status": "active",
+                        "indirectResellerAuthorized": "maybe",
+                        "country": "DE",
+                    },
+                )
+            ),
+            "data.indirectResellerAuthorized",
+        ),
+        Case(
+            "registry: country of 40 characters",
+            W.REGISTRY,
+            raw(
+                envelope(
+                    "csp.distributor.upserted.v1",
+                    {"distributorId": "dist-long", "name": "n", "country": "D" * 40},
+                )
+            ),
+            "data.country",
+        ),
+        Case(
+            "registry: unknown language",
+            W.REGISTRY,
+            raw(
+                envelope(
+                    "csp.distributor.upserted.v1",
+                    {
+                        "distributorId": "dist-lang",
+                        "name": "n",
+                        "country": "DE",
+                        "preferredLanguage": "xx",
+                    },
+                )
+            ),
+            "data.preferredLanguage",
+        ),
+        Case(
+            "registry: roles not a list",
+            W.REGISTRY,
+            raw(
+                envelope(
+                    "csp.gdap-relationship.upserted.v1",
+                    {
+                        "relationshipId": "rel-bad",
+                        "customerId": "c",
+                        "resellerTenantId": "t",
+                        "roles": "admin",
+                        "status": "active",
+                    },
+                )
+            ),
+            "data.roles",
+        ),
+        Case(
+            "registry: same id, another body",
+            W.REGISTRY,
+            raw(account("1000101", id="evt-dup-account", status="inactive")),
+            "different body",
+            key="1000101",
+        ),
     ]
     r = request("req-bad")
     corpus += [
         Case("requests: no lines", W.REQUESTS, raw(with_data(r, lines=[])), "data.lines"),
-        Case("requests: transactionKind refund", W.REQUESTS, raw(with_data(r, transactionKind="refund")),
-             "data.transactionKind"),
-        Case("requests: requestedAt without a zone", W.REQUESTS,
-             raw(with_data(r, requestedAt="2026-01-10T09:00:00")), "data.requestedAt"),
+        Case(
+            "requests: transactionKind refund",
+            W.REQUESTS,
+            raw(with_data(r, transactionKind="refund")),
+            "data.transactionKind",
+        ),
+        Case(
+            "requests: requestedAt without a zone",
+            W.REQUESTS,
+            raw(with_data(r, requestedAt="2026-01-10T09:00:00")),
+            "data.requestedAt",
+        ),
         Case("requests: NUL in orderId", W.REQUESTS, raw(with_data(r, orderId="req\u0000")), "NUL"),
         # Valid JSON the database cannot index (a btree row holds ~2.7 kB): a poison message.
-        Case("requests: sourceEventId of 8000 characters", W.REQUESTS,
-             raw(with_data(r, sourceEventId=secrets.token_hex(4000))), "processing failed"),
-        Case("requests: lineItemId of 8000 characters", W.REQUESTS,
-             raw(with_data(r, lines=[{"lineItemId": secrets.token_hex(4000), "partnerIdOnRecord": R.VALID}])),
-             "processing failed"),
-        Case("requests: same id, another body", W.REQUESTS, raw(request("req-dup-second", id="evt-dup-request")),
-             "different body", key="req-dup"),
+        Case(
+            "requests: sourceEventId of 8000 characters",
+            W.REQUESTS,
+            raw(with_data(r, sourceEventId=secrets.token_hex(4000))),
+            "processing failed",
+        ),
+        Case(
+            "requests: lineItemId of 8000 characters",
+            W.REQUESTS,
+            raw(
+                with_data(
+                    r, lines=[{"lineItemId": secrets.token_hex(4000), "partnerIdOnRecord": R.VALID}]
+                )
+            ),
+            "processing failed",
+        ),
+        Case(
+            "requests: same id, another body",
+            W.REQUESTS,
+            raw(request("req-dup-second", id="evt-dup-request")),
+            "different body",
+            key="req-dup",
+        ),
     ]
 
     async with LocalServer(hook.app()) as server, Kafka(settings) as kafka:
         for name in SERVICES:
-            procs.spawn(name, notify_webhook_url=f"{server.base}/hook", notify_webhook_secret=W.SECRET,
-                        graph_timeout_s=1)
+            procs.spawn(
+                name,
+                notify_webhook_url=f"{server.base}/hook",
+                notify_webhook_secret=W.SECRET,
+                graph_timeout_s=1,
+            )
         await kafka.send_many(W.REGISTRY, W.registry() + [(None, e) for e in hostile_world])
         first_account = account("1000101", id="evt-dup-account")
         await kafka.send(W.REGISTRY, first_account, key="1000101")
 
         async def loaded():
-            return (await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 11
-                    and await fetchval(settings, "SELECT count(*) FROM gdap_revoker.gdap_relationships") == 1
-                    and await fetchval(settings, "SELECT count(*) FROM notifier.customer_assignments") == 1
-                    and await fetchval(settings, "SELECT count(*) FROM notifier.inbox") >= len(W.registry()) + 8)
+            return (
+                await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts")
+                >= 11
+                and await fetchval(settings, "SELECT count(*) FROM gdap_revoker.gdap_relationships")
+                == 1
+                and await fetchval(settings, "SELECT count(*) FROM notifier.customer_assignments")
+                == 1
+                and await fetchval(settings, "SELECT count(*) FROM notifier.inbox")
+                >= len(W.registry()) + 8
+            )
 
         await eventually(loaded, 60, what="registry loaded", describe=procs.report)
-        tables_before = await fetch(settings, "SELECT table_schema, table_name FROM information_schema.tables"
-                                              " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
-                                              " ORDER BY 1, 2")
+        tables_before = await fetch(
+            settings,
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+            " ORDER BY 1, 2",
+        )
 
         # The first copies of the reused ids, then the corpus, then a good message on each topic.
         await kafka.send(W.ORDERS, dup_first, key="ord-dup")
@@ -335,33 +632,60 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
                 case.sent = (md.partition, md.offset)
             except MessageSizeTooLargeError as exc:  # the broker refused it: fine, and said so
                 case.producer_error = repr(exc)
-        after = {W.ORDERS: order("ord-after-corpus"), W.CHANGES: change("sub-after-corpus"),
-                 W.REQUESTS: request("req-after-corpus"), W.REGISTRY: account("1000400")}
+        after = {
+            W.ORDERS: order("ord-after-corpus"),
+            W.CHANGES: change("sub-after-corpus"),
+            W.REQUESTS: request("req-after-corpus"),
+            W.REGISTRY: account("1000400"),
+        }
         for topic, e in after.items():
             await kafka.send(topic, e, key="after")
-        decided.update({"ord-after-corpus": ("validated", []), "sub-after-corpus": ("validated", []),
-                        "req-after-corpus": ("validated", [])})
+        decided.update(
+            {
+                "ord-after-corpus": ("validated", []),
+                "sub-after-corpus": ("validated", []),
+                "req-after-corpus": ("validated", []),
+            }
+        )
 
         # ------------------------------------------------------------ wait for every outcome
         expected_dead = [(c, g) for c in corpus if c.sent is not None for g in GROUPS[c.topic]]
 
         def subjects(rs):
-            return {(json.loads(r.value)["data"].get("orderId") or json.loads(r.value)["data"]["subscriptionId"])
-                    for r in rs}
+            return {
+                (
+                    json.loads(r.value)["data"].get("orderId")
+                    or json.loads(r.value)["data"]["subscriptionId"]
+                )
+                for r in rs
+            }
 
-        decisions = await read_topic(settings, W.DECISIONS, lambda rs: subjects(rs) >= set(decided), timeout=90,
-                                     settle=1.0)
-        dead = await read_topic(settings, W.DLQ, lambda rs: len(rs) >= len(expected_dead), timeout=90, settle=2.0)
+        decisions = await read_topic(
+            settings, W.DECISIONS, lambda rs: subjects(rs) >= set(decided), timeout=90, settle=1.0
+        )
+        dead = await read_topic(
+            settings, W.DLQ, lambda rs: len(rs) >= len(expected_dead), timeout=90, settle=2.0
+        )
 
         async def accounts_after():
-            return await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts"
-                                            " WHERE partner_id = '1000400'") == 1
+            return (
+                await fetchval(
+                    settings,
+                    "SELECT count(*) FROM por_validator.partner_accounts"
+                    " WHERE partner_id = '1000400'",
+                )
+                == 1
+            )
+
         await eventually(accounts_after, 30, what="the good registry event after the corpus")
-        blocked_ids = {W.blocked_notification_id(sql_blocked["id"], sql_blocked["data"]["distributorId"]),
-                       W.revoked_notification_id(rel_h)}
+        blocked_ids = {
+            W.blocked_notification_id(sql_blocked["id"], sql_blocked["data"]["distributorId"]),
+            W.revoked_notification_id(rel_h),
+        }
 
         async def notified():
             return hook.accepted_ids() >= blocked_ids
+
         await eventually(notified, 30, what="hostile notifications delivered")
         procs.check_alive()
 
@@ -372,7 +696,9 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
         subject = d.get("orderId") or d["subscriptionId"]
         by_subject[subject].append(d)
         assert rec.key.decode() == subject  # keyed by orderId/subscriptionId, verbatim
-    assert set(by_subject) == set(decided), f"unexpected decisions: {set(by_subject) ^ set(decided)}"
+    assert set(by_subject) == set(decided), (
+        f"unexpected decisions: {set(by_subject) ^ set(decided)}"
+    )
     for subject, (basis, codes) in decided.items():
         ds = by_subject[subject]
         assert len({d["decisionId"] for d in ds}) == 1, subject
@@ -383,47 +709,92 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
     d = by_subject[h("request-orderId")][0]
     assert d["sourceEventId"] == h("sourceEventId") and d["customerId"] == h("rc")
     d = by_subject[sql_blocked["data"]["orderId"]][0]
-    assert d["distributorId"] == h("distributorId") and d["lines"][0]["partnerIdOnRecord"] == h("pid")
+    assert d["distributorId"] == h("distributorId") and d["lines"][0]["partnerIdOnRecord"] == h(
+        "pid"
+    )
     assert by_subject[h("sub")[:200]][0]["changeId"] == h("changeId")
     assert by_subject["sub-kind-hostile"][0]["changeKind"] == h("kind")[:120]
     for second in ("ord-dup-second", "req-dup-second", "sub-dup-second"):
         assert second not in by_subject  # the first copy's effect only
 
     # Stored verbatim.
-    assert await fetchval(settings, "SELECT customer_id FROM order_intake.orders WHERE order_id = $1",
-                          h("orderId")) == h("customerId")
-    assert await fetchval(settings, "SELECT count(*) FROM order_intake.inbox WHERE event_id = $1", h("event-id")) == 1
-    assert await fetchval(settings, "SELECT name FROM por_validator.distributors WHERE distributor_id = $1",
-                          h("dist")) == h("name")
-    assert await fetchval(settings, "SELECT name FROM por_validator.partner_accounts WHERE partner_id = '1000200'"
-                          ) == h("account-name")
-    assert await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts"
-                                    " WHERE partner_id = '1000201'") == 1
-    assert await fetchval(settings, "SELECT status FROM por_validator.partner_accounts WHERE partner_id = '1000101'"
-                          ) == "active", "a reused id with another body changed the registry"
-    assert await fetchval(settings, "SELECT reason FROM gdap_revoker.termination_ledger WHERE relationship_id = $1",
-                          rel_h) == "reseller_suspended"
-    accepted = {json.loads(rc.body)["notificationId"]: json.loads(rc.body) for rc in hook.receipts
-                if rc.answered == 204}
+    assert await fetchval(
+        settings, "SELECT customer_id FROM order_intake.orders WHERE order_id = $1", h("orderId")
+    ) == h("customerId")
+    assert (
+        await fetchval(
+            settings, "SELECT count(*) FROM order_intake.inbox WHERE event_id = $1", h("event-id")
+        )
+        == 1
+    )
+    assert await fetchval(
+        settings, "SELECT name FROM por_validator.distributors WHERE distributor_id = $1", h("dist")
+    ) == h("name")
+    assert await fetchval(
+        settings, "SELECT name FROM por_validator.partner_accounts WHERE partner_id = '1000200'"
+    ) == h("account-name")
+    assert (
+        await fetchval(
+            settings,
+            "SELECT count(*) FROM por_validator.partner_accounts WHERE partner_id = '1000201'",
+        )
+        == 1
+    )
+    assert (
+        await fetchval(
+            settings,
+            "SELECT status FROM por_validator.partner_accounts WHERE partner_id = '1000101'",
+        )
+        == "active"
+    ), "a reused id with another body changed the registry"
+    assert (
+        await fetchval(
+            settings,
+            "SELECT reason FROM gdap_revoker.termination_ledger WHERE relationship_id = $1",
+            rel_h,
+        )
+        == "reseller_suspended"
+    )
+    accepted = {
+        json.loads(rc.body)["notificationId"]: json.loads(rc.body)
+        for rc in hook.receipts
+        if rc.answered == 204
+    }
     blocked_note = accepted[W.blocked_notification_id(sql_blocked["id"], h("distributorId"))]
-    assert blocked_note["orderId"] == h("blocked-orderId") and blocked_note["distributorId"] == h("distributorId")
+    assert blocked_note["orderId"] == h("blocked-orderId") and blocked_note["distributorId"] == h(
+        "distributorId"
+    )
     revoked_note = accepted[W.revoked_notification_id(rel_h)]
     assert revoked_note["relationshipId"] == rel_h and revoked_note["customerId"] == cust_h
     # Bad messages left no rows: only the valid orders were recorded.
-    recorded = {r["order_id"] for r in await fetch(settings, "SELECT order_id FROM order_intake.orders")}
-    assert recorded == {e["data"]["orderId"] for e in valid_orders} | {"ord-dup-first", "ord-after-corpus"}
+    recorded = {
+        r["order_id"] for r in await fetch(settings, "SELECT order_id FROM order_intake.orders")
+    }
+    assert recorded == {e["data"]["orderId"] for e in valid_orders} | {
+        "ord-dup-first",
+        "ord-after-corpus",
+    }
     # Every table is still there.
-    tables_after = await fetch(settings, "SELECT table_schema, table_name FROM information_schema.tables"
-                                         " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
-                                         " ORDER BY 1, 2")
+    tables_after = await fetch(
+        settings,
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        " ORDER BY 1, 2",
+    )
     assert tables_after == tables_before
 
     # ------------------------------------------------------------ dead letters: each once per group, with why
     found: dict[tuple, list] = defaultdict(list)
     for rec in dead:
         hd = dlq_headers(rec)
-        found[(hd["x-dlq-source-topic"], int(hd["x-dlq-source-partition"]), int(hd["x-dlq-source-offset"]),
-               hd["x-dlq-consumer-group"].removeprefix(settings.topic_prefix))].append((rec, hd))
+        found[
+            (
+                hd["x-dlq-source-topic"],
+                int(hd["x-dlq-source-partition"]),
+                int(hd["x-dlq-source-offset"]),
+                hd["x-dlq-consumer-group"].removeprefix(settings.topic_prefix),
+            )
+        ].append((rec, hd))
     problems = []
     for case, group in expected_dead:
         got = found.pop((case.topic, *case.sent, group), [])
@@ -432,25 +803,41 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
             continue
         rec, hd = got[0]
         if rec.value != case.value:
-            problems.append(f"{case.label} [{group}]: dead letter's value is not the original bytes")
+            problems.append(
+                f"{case.label} [{group}]: dead letter's value is not the original bytes"
+            )
         if rec.key != (case.key.encode() if isinstance(case.key, str) else case.key):
             problems.append(f"{case.label} [{group}]: dead letter's key is not the original key")
         if case.reason.lower() not in hd["x-dlq-error"].lower():
-            problems.append(f"{case.label} [{group}]: reason {hd['x-dlq-error']!r} lacks {case.reason!r}")
+            problems.append(
+                f"{case.label} [{group}]: reason {hd['x-dlq-error']!r} lacks {case.reason!r}"
+            )
         if not hd.get("x-dlq-failed-at", "").startswith("20"):
             problems.append(f"{case.label} [{group}]: no x-dlq-failed-at")
     if found:
-        problems.append(f"unexpected dead letters: {[(k, v[0][1]['x-dlq-error']) for k, v in found.items()]}")
+        problems.append(
+            f"unexpected dead letters: {[(k, v[0][1]['x-dlq-error']) for k, v in found.items()]}"
+        )
     assert not problems, "\n".join(problems)
     refused = [c.label for c in corpus if c.producer_error]
     for c in corpus:
         if c.producer_error:
-            assert "MessageSizeTooLarge" in c.producer_error and "1.5 MB" in c.label, c.producer_error
+            assert "MessageSizeTooLarge" in c.producer_error and "1.5 MB" in c.label, (
+                c.producer_error
+            )
 
-    bad = len(corpus) + len(valid_orders) + len(valid_changes) + len(valid_requests) + len(hostile_world)
+    bad = (
+        len(corpus)
+        + len(valid_orders)
+        + len(valid_changes)
+        + len(valid_requests)
+        + len(hostile_world)
+    )
     tally(**{"events pushed": bad + len(W.registry()) + 8, "bad inputs tried": bad, "lost": 0})
     reasons = Counter(c.reason for c in corpus)
-    note(f"bad input: {len(corpus)} broken messages on 4 topics -> {len(expected_dead)} dead letters (one per "
-         f"consumer group), each with its reason ({len(reasons)} distinct); {len(refused)} refused by the broker; "
-         f"{len(valid_orders) + len(valid_changes) + len(valid_requests) + len(hostile_world)} hostile-but-valid "
-         f"messages decided or stored verbatim; a good message after the corpus still decided on every topic")
+    note(
+        f"bad input: {len(corpus)} broken messages on 4 topics -> {len(expected_dead)} dead letters (one per "
+        f"consumer group), each with its reason ({len(reasons)} distinct); {len(refused)} refused by the broker; "
+        f"{len(valid_orders) + len(valid_changes) + len(valid_requests) + len(hostile_world)} hostile-but-valid "
+        f"messages decided or stored verbatim; a good message after the corpus still decided on every topic"
+    )

@@ -44,7 +44,11 @@ def must_be_event_or_invalid(raw: bytes | None, topic: str | None) -> str:
 # Every character, including NUL, lone surrogates, controls and what JSON must escape.
 any_text = st.text(st.characters(codec=None), max_size=40)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | any_text,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | any_text,
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(any_text, inner, max_size=5),
     max_leaves=25,
 )
@@ -53,12 +57,17 @@ topics = st.sampled_from([*TOPICS_BY_NAME, None])
 
 def wire_text(min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[str]:
     # Valid strings: anything but NUL (PostgreSQL text cannot hold it) and lone surrogates.
-    return st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=min_size,
-                   max_size=max_size)
+    return st.text(
+        st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+        min_size=min_size,
+        max_size=max_size,
+    )
 
 
 offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
-aware = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30), timezones=offsets)
+aware = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30), timezones=offsets
+)
 
 
 def for_annotation(ann: Any, metadata: list) -> st.SearchStrategy:
@@ -67,7 +76,9 @@ def for_annotation(ann: Any, metadata: list) -> st.SearchStrategy:
     ge = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
     origin, args = typing.get_origin(ann), typing.get_args(ann)
     if origin in (typing.Union, types.UnionType):
-        return st.one_of(*(for_annotation(a, metadata if a is not type(None) else []) for a in args))
+        return st.one_of(
+            *(for_annotation(a, metadata if a is not type(None) else []) for a in args)
+        )
     if ann is type(None):
         return st.none()
     if origin is typing.Literal:
@@ -83,10 +94,17 @@ def for_annotation(ann: Any, metadata: list) -> st.SearchStrategy:
     if origin is list:
         return st.lists(for_annotation(args[0], []), min_size=max(lo, 0), max_size=min(hi or 3, 3))
     if origin is dict:
-        return st.dictionaries(wire_text(), st.recursive(
-            st.none() | st.booleans() | st.integers() | wire_text(),
-            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(wire_text(), inner, max_size=3),
-            max_leaves=8), max_size=3)
+        return st.dictionaries(
+            wire_text(),
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | wire_text(),
+                lambda inner: (
+                    st.lists(inner, max_size=3) | st.dictionaries(wire_text(), inner, max_size=3)
+                ),
+                max_leaves=8,
+            ),
+            max_size=3,
+        )
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return instances(ann)
     if ann is Any:
@@ -96,7 +114,8 @@ def for_annotation(ann: Any, metadata: list) -> st.SearchStrategy:
 
 def instances(model: type[BaseModel]) -> st.SearchStrategy[BaseModel]:
     fields = {
-        name: for_annotation(f.annotation, list(f.metadata)) if f.is_required()
+        name: for_annotation(f.annotation, list(f.metadata))
+        if f.is_required()
         else st.one_of(st.just(...), for_annotation(f.annotation, list(f.metadata)))
         for name, f in model.model_fields.items()
     }
@@ -111,7 +130,8 @@ def instances(model: type[BaseModel]) -> st.SearchStrategy[BaseModel]:
 
 
 valid_events = st.sampled_from(sorted(EVENT_MODELS)).flatmap(
-    lambda t: st.tuples(st.just(t), instances(EVENT_MODELS[t]), wire_text(1, 40), wire_text(1, 40)))
+    lambda t: st.tuples(st.just(t), instances(EVENT_MODELS[t]), wire_text(1, 40), wire_text(1, 40))
+)
 
 
 # ----------------------------------------------------------------------------- properties
@@ -157,7 +177,9 @@ def test_valid_envelopes_with_one_field_mutated_decode_or_are_invalid(event, dat
     else:
         parent[path[-1]] = data.draw(json_values)
     raw = json.dumps(doc).encode()
-    must_be_event_or_invalid(raw, data.draw(st.sampled_from([TOPIC_OF[type_], None, *TOPICS_BY_NAME])))
+    must_be_event_or_invalid(
+        raw, data.draw(st.sampled_from([TOPIC_OF[type_], None, *TOPICS_BY_NAME]))
+    )
     # Cut anywhere, the bytes are not an event.
     cut = data.draw(st.integers(0, max(0, len(raw) - 1)))
     with pytest.raises(InvalidMessage):
@@ -165,15 +187,26 @@ def test_valid_envelopes_with_one_field_mutated_decode_or_are_invalid(event, dat
 
 
 @FUZZ
-@given(event=valid_events, extras=st.dictionaries(wire_text(1, 10).filter(lambda k: not k[0].isalpha()),
-                                                  st.none() | st.integers() | wire_text(), max_size=3))
+@given(
+    event=valid_events,
+    extras=st.dictionaries(
+        wire_text(1, 10).filter(lambda k: not k[0].isalpha()),
+        st.none() | st.integers() | wire_text(),
+        max_size=3,
+    ),
+)
 def test_valid_envelopes_round_trip(event, extras):
     type_, model, source, id_ = event
     original = new_event(model, source=source, id=id_, subject=source)
     raw = encode(original)
     tried["n"] += 1
     decoded = decode(raw, TOPIC_OF[type_])
-    assert decoded.type == type_ and decoded.id == id_ and decoded.source == source and decoded.time == original.time
+    assert (
+        decoded.type == type_
+        and decoded.id == id_
+        and decoded.source == source
+        and decoded.time == original.time
+    )
     assert type(decoded.data) is type(model) and decoded.data == model
     assert encode(decoded) == raw  # byte for byte
     # Unknown extra fields, in the envelope and in the data, are kept and ignored, never an error.
@@ -202,8 +235,14 @@ def _utf8(b: bytes) -> bool:
 
 
 def test_deep_and_large_inputs_are_invalid_not_crashes():
-    for raw in (b"[" * 200_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000, b" " * (1024 * 1024 + 1),
-                b"9" * 10_000, None, b""):
+    for raw in (
+        b"[" * 200_000,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b" " * (1024 * 1024 + 1),
+        b"9" * 10_000,
+        None,
+        b"",
+    ):
         assert must_be_event_or_invalid(raw, "csp.orders.v1") == "invalid"
 
 
@@ -212,38 +251,73 @@ def test_deep_and_large_inputs_are_invalid_not_crashes():
 
 def _schema_errors(event: dict) -> list[str]:
     schema = json.loads((SCHEMAS / f"{event['type']}.json").read_text())
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
     return [e.message for e in validator.iter_errors(event)]
 
 
 def _order(**line_or_data) -> dict:
-    data = {"orderId": "o-1", "distributorId": "d-1", "customerId": "c-1", "placedAt": "2026-01-10T09:00:00Z",
-            "lineItems": [{"lineItemId": "1", "offerId": "x", "quantity": 5, "partnerIdOnRecord": "1000001"}]}
+    data = {
+        "orderId": "o-1",
+        "distributorId": "d-1",
+        "customerId": "c-1",
+        "placedAt": "2026-01-10T09:00:00Z",
+        "lineItems": [
+            {"lineItemId": "1", "offerId": "x", "quantity": 5, "partnerIdOnRecord": "1000001"}
+        ],
+    }
     for k, v in line_or_data.items():
         if k in data["lineItems"][0]:
             data["lineItems"][0][k] = v
         else:
             data[k] = v
-    return {"specversion": "1.0", "id": "e-1", "source": "/s", "type": "csp.order.placed.v1",
-            "time": "2026-01-10T09:00:00Z", "data": data}
+    return {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/s",
+        "type": "csp.order.placed.v1",
+        "time": "2026-01-10T09:00:00Z",
+        "data": data,
+    }
 
 
 def _tenant(authorized) -> dict:
-    return {"specversion": "1.0", "id": "e-2", "source": "/s", "type": "csp.reseller-tenant.upserted.v1",
-            "time": "2026-01-10T09:00:00Z",
-            "data": {"resellerTenantId": "t-1", "name": "n", "kind": "csp_indirect_reseller", "status": "active",
-                     "indirectResellerAuthorized": authorized, "country": "DE"}}
+    return {
+        "specversion": "1.0",
+        "id": "e-2",
+        "source": "/s",
+        "type": "csp.reseller-tenant.upserted.v1",
+        "time": "2026-01-10T09:00:00Z",
+        "data": {
+            "resellerTenantId": "t-1",
+            "name": "n",
+            "kind": "csp_indirect_reseller",
+            "status": "active",
+            "indirectResellerAuthorized": authorized,
+            "country": "DE",
+        },
+    }
 
 
 # A value of the wrong JSON type: the contract's JSON Schema refuses each, so a consumer must not
 # quietly convert it ("5" -> 5, true -> 1, "yes" -> true, a number of seconds -> a UTC time).
 WRONG_TYPES = {  # label -> (event, what the decoder made of the value)
-    "quantity \"5\" (a string)": (_order(quantity="5"), lambda e: e.data.line_items[0].quantity),
+    'quantity "5" (a string)': (_order(quantity="5"), lambda e: e.data.line_items[0].quantity),
     "quantity true (a boolean)": (_order(quantity=True), lambda e: e.data.line_items[0].quantity),
-    "placedAt 1768035600 (a number)": (_order(placedAt=1_768_035_600), lambda e: e.data.placed_at.isoformat()),
-    "indirectResellerAuthorized \"yes\"": (_tenant("yes"), lambda e: e.data.indirect_reseller_authorized),
+    "placedAt 1768035600 (a number)": (
+        _order(placedAt=1_768_035_600),
+        lambda e: e.data.placed_at.isoformat(),
+    ),
+    'indirectResellerAuthorized "yes"': (
+        _tenant("yes"),
+        lambda e: e.data.indirect_reseller_authorized,
+    ),
     "indirectResellerAuthorized 1": (_tenant(1), lambda e: e.data.indirect_reseller_authorized),
-    "envelope time 1768035600 (a number)": ({**_order(), "time": 1_768_035_600}, lambda e: e.time.isoformat()),
+    "envelope time 1768035600 (a number)": (
+        {**_order(), "time": 1_768_035_600},
+        lambda e: e.time.isoformat(),
+    ),
 }
 
 
@@ -256,7 +330,9 @@ def test_the_valid_samples_pass_the_schema_and_the_decoder():
 def test_decode_refuses_wrong_json_types_the_contract_schema_refuses():
     accepted = []
     for label, (event, made) in WRONG_TYPES.items():
-        assert _schema_errors(event), f"the premise: contracts/schemas/{event['type']}.json refuses {label}"
+        assert _schema_errors(event), (
+            f"the premise: contracts/schemas/{event['type']}.json refuses {label}"
+        )
         tried["n"] += 1
         try:
             decoded = decode(json.dumps(event).encode(), TOPIC_OF[event["type"]])
@@ -265,7 +341,8 @@ def test_decode_refuses_wrong_json_types_the_contract_schema_refuses():
         accepted.append(f"{label}: accepted as {made(decoded)!r}")
     assert not accepted, (
         "values the contract's JSON Schema refuses were accepted and converted instead of dead-lettered:\n  "
-        + "\n  ".join(accepted))
+        + "\n  ".join(accepted)
+    )
 
 
 def test_count_fuzzed_inputs():

@@ -27,7 +27,9 @@ TENANTS, PER_TENANT = 20, 10
 SERVICES = ["order-intake", "por-validator", "gdap-revoker", "notifier"]
 
 
-async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_effect(migrated, procs):
+async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_effect(
+    migrated, procs
+):
     settings = migrated
     hook = Webhook(W.SECRET.encode(), latency_s=0.03)
     gdap_events, relationships = W.gdap_world(TENANTS, PER_TENANT)
@@ -37,28 +39,36 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
     suspensions = [W.tenant(f"ten-g{i}", "suspended") for i in range(TENANTS)]
 
     async with LocalServer(hook.app()) as server, Kafka(settings) as kafka:
-        env = {"notify_webhook_url": f"{server.base}/hook", "notify_webhook_secret": W.SECRET,
-               "notify_webhook_timeout_s": 2, "graph_timeout_s": 1}
+        env = {
+            "notify_webhook_url": f"{server.base}/hook",
+            "notify_webhook_secret": W.SECRET,
+            "notify_webhook_timeout_s": 2,
+            "graph_timeout_s": 1,
+        }
         t0 = time.monotonic()
         running = {name: procs.spawn(name, **env) for name in SERVICES}
 
         await kafka.send_many(W.REGISTRY, registry)
 
         async def registry_loaded():
-            return (await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 8
-                    and await fetchval(settings, "SELECT count(*) FROM gdap_revoker.gdap_relationships")
-                    == len(relationships)
-                    and await fetchval(settings, "SELECT count(*) FROM notifier.customer_assignments")
-                    == len(relationships))
+            return (
+                await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 8
+                and await fetchval(settings, "SELECT count(*) FROM gdap_revoker.gdap_relationships")
+                == len(relationships)
+                and await fetchval(settings, "SELECT count(*) FROM notifier.customer_assignments")
+                == len(relationships)
+            )
 
-        await eventually(registry_loaded, 60, what="registry loaded by every service", describe=procs.report)
+        await eventually(
+            registry_loaded, 60, what="registry loaded by every service", describe=procs.report
+        )
 
         # The stream: orders at a steady rate, a reseller suspended every 150 orders.
         async def stream() -> None:
             step = N_ORDERS // TENANTS
             for start in range(0, N_ORDERS, 100):
-                await kafka.send_many(W.ORDERS, orders[start:start + 100])
-                for s in suspensions[start // step:(start + 100) // step]:
+                await kafka.send_many(W.ORDERS, orders[start : start + 100])
+                for s in suspensions[start // step : (start + 100) // step]:
                     await kafka.send(W.REGISTRY, s, key=s["data"]["resellerTenantId"])
                 await asyncio.sleep(0.1)
 
@@ -67,16 +77,28 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
 
         async def mid_stream():
             decided = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
-            revoked = await fetchval(settings,
-                                     "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'")
-            return decided >= N_ORDERS // 5 and len(hook.receipts) >= 50 and revoked >= 10 and (decided, revoked)
+            revoked = await fetchval(
+                settings,
+                "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'",
+            )
+            return (
+                decided >= N_ORDERS // 5
+                and len(hook.receipts) >= 50
+                and revoked >= 10
+                and (decided, revoked)
+            )
 
-        decided_at_kill, revoked_at_kill = await eventually(mid_stream, 60, what="mid-stream", describe=procs.report)
+        decided_at_kill, revoked_at_kill = await eventually(
+            mid_stream, 60, what="mid-stream", describe=procs.report
+        )
+
         # The notifier first, while a webhook request is in flight; then the others, one after another.
         async def request_in_flight():
             return sum(1 for r in hook.receipts if r.answered is None)
 
-        in_flight = await eventually(request_in_flight, 20, interval=0.002, what="a webhook request in flight")
+        in_flight = await eventually(
+            request_in_flight, 20, interval=0.002, what="a webhook request in flight"
+        )
         for name in ["notifier", *(n for n in SERVICES if n != "notifier")]:
             running[name].kill()
             await asyncio.sleep(0.2)
@@ -93,22 +115,36 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
 
         async def done():
             decided = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
-            terminated = await fetchval(settings,
-                                        "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'")
-            delivered = await fetchval(settings,
-                                       "SELECT count(*) FROM notifier.notifications WHERE state = 'delivered'")
-            return (decided == N_ORDERS and terminated == len(relationships) and delivered == len(all_ids)
-                    and hook.accepted_ids() >= all_ids)
+            terminated = await fetchval(
+                settings,
+                "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'",
+            )
+            delivered = await fetchval(
+                settings, "SELECT count(*) FROM notifier.notifications WHERE state = 'delivered'"
+            )
+            return (
+                decided == N_ORDERS
+                and terminated == len(relationships)
+                and delivered == len(all_ids)
+                and hook.accepted_ids() >= all_ids
+            )
 
         async def progress():
             return {
                 "decided": await fetchval(settings, "SELECT count(*) FROM por_validator.decisions"),
-                "terminated": await fetchval(settings, "SELECT count(*) FROM gdap_revoker.terminations"
-                                                       " WHERE state = 'terminated'"),
-                "notifications": await fetchval(settings, "SELECT count(*) FROM notifier.notifications"),
-                "delivered": await fetchval(settings, "SELECT count(*) FROM notifier.notifications"
-                                                      " WHERE state = 'delivered'"),
-                "accepted by receiver": len(hook.accepted_ids() & all_ids), "expected": len(all_ids),
+                "terminated": await fetchval(
+                    settings,
+                    "SELECT count(*) FROM gdap_revoker.terminations WHERE state = 'terminated'",
+                ),
+                "notifications": await fetchval(
+                    settings, "SELECT count(*) FROM notifier.notifications"
+                ),
+                "delivered": await fetchval(
+                    settings,
+                    "SELECT count(*) FROM notifier.notifications WHERE state = 'delivered'",
+                ),
+                "accepted by receiver": len(hook.accepted_ids() & all_ids),
+                "expected": len(all_ids),
             }
 
         try:
@@ -120,8 +156,10 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
         procs.check_alive()
 
     # ---------------------------------------------------------------- decisions: one per order
-    rows = await fetch(settings, "SELECT order_id, decision_id, source_event_id, error_codes"
-                                 " FROM por_validator.decisions")
+    rows = await fetch(
+        settings,
+        "SELECT order_id, decision_id, source_event_id, error_codes FROM por_validator.decisions",
+    )
     assert len(rows) == N_ORDERS
     assert len({r["order_id"] for r in rows}) == N_ORDERS, "an order decided twice in the database"
     for r in rows:
@@ -131,8 +169,12 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
         assert list(r["error_codes"]) == W.expected_codes(order), r["order_id"]
     assert await fetchval(settings, "SELECT count(*) FROM order_intake.orders") == N_ORDERS
 
-    records = await read_topic(settings, W.DECISIONS, lambda rs: len({json.loads(r.value)["data"]["decisionId"]
-                                                                      for r in rs}) >= N_ORDERS, timeout=30)
+    records = await read_topic(
+        settings,
+        W.DECISIONS,
+        lambda rs: len({json.loads(r.value)["data"]["decisionId"] for r in rs}) >= N_ORDERS,
+        timeout=30,
+    )
     decisions = [json.loads(r.value) for r in records]
     per_order: dict[str, set[str]] = defaultdict(set)
     outcomes: dict[str, set[tuple]] = defaultdict(set)
@@ -149,21 +191,35 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
     decision_copies = len(decisions) - len(distinct)
 
     # ---------------------------------------------------------------- revocations: one per relationship
-    terminations = await fetch(settings, "SELECT relationship_id, state FROM gdap_revoker.terminations")
+    terminations = await fetch(
+        settings, "SELECT relationship_id, state FROM gdap_revoker.terminations"
+    )
     assert sorted(t["relationship_id"] for t in terminations) == sorted(relationships)
     assert {t["state"] for t in terminations} == {"terminated"}
-    assert await fetchval(settings, "SELECT count(*) FROM gdap_revoker.termination_ledger") == len(relationships)
-    revocations = [json.loads(r.value) for r in await read_topic(
-        settings, W.REVOCATIONS, lambda rs: len({json.loads(r.value)["id"] for r in rs}) >= len(relationships))]
+    assert await fetchval(settings, "SELECT count(*) FROM gdap_revoker.termination_ledger") == len(
+        relationships
+    )
+    revocations = [
+        json.loads(r.value)
+        for r in await read_topic(
+            settings,
+            W.REVOCATIONS,
+            lambda rs: len({json.loads(r.value)["id"] for r in rs}) >= len(relationships),
+        )
+    ]
     ids_per_rel: dict[str, set[str]] = defaultdict(set)
     for e in revocations:
         ids_per_rel[e["data"]["relationshipId"]].add(e["id"])
     assert set(ids_per_rel) == set(relationships)
-    assert all(len(ids) == 1 for ids in ids_per_rel.values()), "a relationship revoked under two event ids"
+    assert all(len(ids) == 1 for ids in ids_per_rel.values()), (
+        "a relationship revoked under two event ids"
+    )
     revocation_copies = len(revocations) - len(relationships)
 
     # ---------------------------------------------------------------- notifications: delivered once each
-    notes = await fetch(settings, "SELECT notification_id, state, delivered_at FROM notifier.notifications")
+    notes = await fetch(
+        settings, "SELECT notification_id, state, delivered_at FROM notifier.notifications"
+    )
     assert {n["notification_id"] for n in notes} == all_ids
     assert all(n["state"] == "delivered" and n["delivered_at"] is not None for n in notes)
     receipts = hook.by_id()
@@ -181,14 +237,27 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
     assert dlq == [], f"dead-lettered during the crash test: {[r.headers for r in dlq][:3]}"
 
     pushed = len(registry) + N_ORDERS + len(suspensions)
-    tally(**{"events pushed": pushed, "faults injected": len(SERVICES), "lost": 0, "decided twice": 0,
-             "duplicate records (same id)": decision_copies + revocation_copies,
-             "duplicate webhook receipts (same notification id)": sum(len(rs) - 1 for rs in repeated.values())})
-    print(f"registry loaded {loaded_s:.1f}s, kill after {kill_after_s:.1f}s of stream, recovered {recovered_s:.1f}s")
-    note(f"crash: {pushed} events, kill -9 of the notifier (mid-request), then order-intake, por-validator, "
-         f"gdap-revoker, at {decided_at_kill}/{N_ORDERS} decided and "
-         f"{revoked_at_kill}/{len(relationships)} revoked ({in_flight} webhook request(s) in flight, stream "
-         f"{'finished' if stream_done_at_kill else 'still running'}); all effects back {recovered_s:.0f}s after "
-         f"the kill; {decision_copies} decision and {revocation_copies} revocation record(s) published twice under "
-         f"the same event id, {len(repeated)} notification(s) received twice under the same notification id "
-         f"(at-least-once; the database says delivered once)")
+    tally(
+        **{
+            "events pushed": pushed,
+            "faults injected": len(SERVICES),
+            "lost": 0,
+            "decided twice": 0,
+            "duplicate records (same id)": decision_copies + revocation_copies,
+            "duplicate webhook receipts (same notification id)": sum(
+                len(rs) - 1 for rs in repeated.values()
+            ),
+        }
+    )
+    print(
+        f"registry loaded {loaded_s:.1f}s, kill after {kill_after_s:.1f}s of stream, recovered {recovered_s:.1f}s"
+    )
+    note(
+        f"crash: {pushed} events, kill -9 of the notifier (mid-request), then order-intake, por-validator, "
+        f"gdap-revoker, at {decided_at_kill}/{N_ORDERS} decided and "
+        f"{revoked_at_kill}/{len(relationships)} revoked ({in_flight} webhook request(s) in flight, stream "
+        f"{'finished' if stream_done_at_kill else 'still running'}); all effects back {recovered_s:.0f}s after "
+        f"the kill; {decision_copies} decision and {revocation_copies} revocation record(s) published twice under "
+        f"the same event id, {len(repeated)} notification(s) received twice under the same notification id "
+        f"(at-least-once; the database says delivered once)"
+    )

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,14 +19,17 @@ from tests.reliability.harness import Kafka, eventually, fetch, fetchval, note, 
 N_ORDERS = 1500
 OUTAGE_S = 6.0
 # (consumer group, topic it reads, schema of its inbox); schema names are constants.
-GROUPS = [("porgate.order-intake.orders", W.ORDERS, "order_intake"),
-          ("porgate.por-validator.requests", W.REQUESTS, "por_validator")]
+GROUPS = [
+    ("porgate.order-intake.orders", W.ORDERS, "order_intake"),
+    ("porgate.por-validator.requests", W.REQUESTS, "por_validator"),
+]
 
 
 async def committed_offsets(settings, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The consumer group's committed offsets, read as the group's own coordinator sees them."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         out = {}
@@ -51,8 +54,10 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
     settings = migrated
     server = postgres[1]
     if server is None:
-        pytest.skip("PostgreSQL comes from PORGATE_DATABASE_URL or testcontainers: this test cannot stop and "
-                    "start it; it runs on the embedded PostgreSQL")
+        pytest.skip(
+            "PostgreSQL comes from PORGATE_DATABASE_URL or testcontainers: this test cannot stop and "
+            "start it; it runs on the embedded PostgreSQL"
+        )
     orders = list(W.orders(N_ORDERS, "pg"))
     by_event_id = {e["id"]: e for _, e in orders}
 
@@ -62,7 +67,9 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
         await kafka.send_many(W.REGISTRY, W.registry())
 
         async def loaded():
-            return await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 8
+            return (
+                await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 8
+            )
 
         await eventually(loaded, 60, what="registry loaded", describe=procs.report)
         for p in (intake, validator):
@@ -71,7 +78,7 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
 
         async def stream() -> None:
             for start in range(0, N_ORDERS, 50):
-                await kafka.send_many(W.ORDERS, orders[start:start + 50])
+                await kafka.send_many(W.ORDERS, orders[start : start + 50])
                 await asyncio.sleep(0.1)
 
         streaming = asyncio.create_task(stream())
@@ -80,24 +87,32 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
             n = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
             return n >= 200 and n
 
-        decided_before = await eventually(some_decided, 60, what="first decisions", describe=procs.report)
+        decided_before = await eventually(
+            some_decided, 60, what="first decisions", describe=procs.report
+        )
         await asyncio.to_thread(server.pause)
         down_at = time.monotonic()
         # Nothing can commit from here on (the server and the test share this host's clock).
-        stopped_at = datetime.now(timezone.utc)
+        stopped_at = datetime.now(UTC)
         try:
             # Both processes notice, and say so.
             for p in (intake, validator):
+
                 async def unhealthy(p=p):
                     status, body = await healthz(p)
                     return status == 503 and body
+
                 body = await eventually(unhealthy, 15, what=f"{p.label} /healthz 503")
                 assert body["status"] == "unhealthy"
-                assert any(k.startswith("database") and v != "ok" for k, v in body["checks"].items()), body
+                assert any(
+                    k.startswith("database") and v != "ok" for k, v in body["checks"].items()
+                ), body
                 assert body["checks"]["broker"] == "ok", body
             # What the groups have committed while the database is down: only durable work.
             offsets_down = {
-                (topic, schema): await committed_offsets(settings, settings.topic_prefix + group, topic, 2)
+                (topic, schema): await committed_offsets(
+                    settings, settings.topic_prefix + group, topic, 2
+                )
                 for group, topic, schema in GROUPS
             }
             await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
@@ -108,30 +123,44 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
         outage_s = time.monotonic() - down_at
 
         for p in (intake, validator):
+
             async def healthy(p=p):
                 status, _ = await healthz(p)
                 return status == 200
+
             await eventually(healthy, 30, what=f"{p.label} /healthz 200 again")
 
         await streaming
 
         async def all_decided():
-            return await fetchval(settings, "SELECT count(*) FROM por_validator.decisions") >= N_ORDERS
+            return (
+                await fetchval(settings, "SELECT count(*) FROM por_validator.decisions") >= N_ORDERS
+            )
 
-        await eventually(all_decided, 90, interval=0.5, what="every order decided after the outage",
-                         describe=procs.report)
+        await eventually(
+            all_decided,
+            90,
+            interval=0.5,
+            what="every order decided after the outage",
+            describe=procs.report,
+        )
         await asyncio.sleep(1.0)
         retries = {p.label: await p.metric("porgate_retries_total") for p in (intake, validator)}
         procs.check_alive()
 
     # Nothing lost, nothing doubled.
-    rows = await fetch(settings, "SELECT order_id, source_event_id, error_codes FROM por_validator.decisions")
+    rows = await fetch(
+        settings, "SELECT order_id, source_event_id, error_codes FROM por_validator.decisions"
+    )
     assert len(rows) == N_ORDERS and len({r["order_id"] for r in rows}) == N_ORDERS
     for r in rows:
         assert list(r["error_codes"]) == W.expected_codes(by_event_id[r["source_event_id"]])
     assert await fetchval(settings, "SELECT count(*) FROM order_intake.orders") == N_ORDERS
-    records = await read_topic(settings, W.DECISIONS,
-                               lambda rs: len({json.loads(r.value)["data"]["decisionId"] for r in rs}) >= N_ORDERS)
+    records = await read_topic(
+        settings,
+        W.DECISIONS,
+        lambda rs: len({json.loads(r.value)["data"]["decisionId"] for r in rs}) >= N_ORDERS,
+    )
     per_order = defaultdict(set)
     for r in records:
         d = json.loads(r.value)["data"]
@@ -144,20 +173,32 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
     covered = 0
     for (topic, schema), offsets in offsets_down.items():
         records = await read_topic(settings, topic, lambda rs: len(rs) >= N_ORDERS)
-        processed_at = {r["event_id"]: r["processed_at"]
-                        for r in await fetch(settings, f"SELECT event_id, processed_at FROM {schema}.inbox")}
+        processed_at = {
+            r["event_id"]: r["processed_at"]
+            for r in await fetch(settings, f"SELECT event_id, processed_at FROM {schema}.inbox")
+        }
         for rec in records:
             if rec.offset < offsets[rec.partition]:
                 event_id = json.loads(rec.value)["id"]
                 done = processed_at.get(event_id)
                 assert done is not None and done < stopped_at, (
                     f"{topic} {rec.partition}:{rec.offset}: offset committed during the outage, but the event was "
-                    f"{'never processed' if done is None else 'processed only after it'}")
+                    f"{'never processed' if done is None else 'processed only after it'}"
+                )
                 covered += 1
     # order-intake had work throughout (the stream went on); the validator may have been idle.
     assert retries["order-intake"] > 0, f"no retries counted: {retries}"
 
-    tally(**{"events pushed": N_ORDERS + len(W.registry()), "faults injected": 1, "lost": 0, "decided twice": 0})
-    note(f"database outage: PostgreSQL stopped {outage_s:.1f}s after {decided_before}/{N_ORDERS} orders were "
-         f"decided; /healthz 503 then 200 on both processes; {covered} offsets committed before the outage, none "
-         f"past unprocessed work; retries counted {retries}; every order decided once")
+    tally(
+        **{
+            "events pushed": N_ORDERS + len(W.registry()),
+            "faults injected": 1,
+            "lost": 0,
+            "decided twice": 0,
+        }
+    )
+    note(
+        f"database outage: PostgreSQL stopped {outage_s:.1f}s after {decided_before}/{N_ORDERS} orders were "
+        f"decided; /healthz 503 then 200 on both processes; {covered} offsets committed before the outage, none "
+        f"past unprocessed work; retries counted {retries}; every order decided once"
+    )

@@ -11,7 +11,11 @@ from collections import defaultdict
 from tests.reliability import world as W
 from tests.reliability.harness import Kafka, eventually, fetch, fetchval, note, read_topic, tally
 
-PROCESSED = {"service": "por-validator", "topic": "por.validation-requests.v1", "outcome": "processed"}
+PROCESSED = {
+    "service": "por-validator",
+    "topic": "por.validation-requests.v1",
+    "outcome": "processed",
+}
 
 
 async def test_validator_instance_added_and_removed_while_orders_flow(migrated, procs):
@@ -26,7 +30,9 @@ async def test_validator_instance_added_and_removed_while_orders_flow(migrated, 
         await kafka.send_many(W.REGISTRY, W.registry())
 
         async def loaded():
-            return await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 8
+            return (
+                await fetchval(settings, "SELECT count(*) FROM por_validator.partner_accounts") >= 8
+            )
 
         await eventually(loaded, 60, what="registry loaded", describe=procs.report)
 
@@ -46,7 +52,13 @@ async def test_validator_instance_added_and_removed_while_orders_flow(migrated, 
 
             async def second_works():
                 return await second.metric("porgate_messages_total", **PROCESSED) >= 50
-            await eventually(second_works, 60, what="the second validator taking partitions", describe=procs.report)
+
+            await eventually(
+                second_works,
+                60,
+                what="the second validator taking partitions",
+                describe=procs.report,
+            )
             took_over_s = time.monotonic() - joined_at
             await asyncio.sleep(2.0)  # both instances share the stream for a while
             by_second = await second.metric("porgate_messages_total", **PROCESSED)
@@ -56,28 +68,42 @@ async def test_validator_instance_added_and_removed_while_orders_flow(migrated, 
 
             # The first instance picks the partitions up again while orders keep coming.
             after = await fetchval(settings, "SELECT count(*) FROM por_validator.decisions")
-            await eventually(lambda: decided_at_least(settings, after + 300), 60,
-                             what="decisions after the second instance left", describe=procs.report)
+            await eventually(
+                lambda: decided_at_least(settings, after + 300),
+                60,
+                what="decisions after the second instance left",
+                describe=procs.report,
+            )
             back_s = time.monotonic() - left_at
         finally:
             stop_streaming.set()
             await streaming
 
         n = len(produced)
-        await eventually(lambda: decided_at_least(settings, n), 60, interval=0.5, what="every order decided",
-                         describe=procs.report)
+        await eventually(
+            lambda: decided_at_least(settings, n),
+            60,
+            interval=0.5,
+            what="every order decided",
+            describe=procs.report,
+        )
         await asyncio.sleep(1.0)
         by_first = await first.metric("porgate_messages_total", **PROCESSED)
         procs.check_alive()
 
-    rows = await fetch(settings, "SELECT order_id, decision_id, source_event_id, error_codes"
-                                 " FROM por_validator.decisions")
+    rows = await fetch(
+        settings,
+        "SELECT order_id, decision_id, source_event_id, error_codes FROM por_validator.decisions",
+    )
     expected = {e["id"]: e for _, e in produced}
     assert len(rows) == n and len({r["order_id"] for r in rows}) == n
     for r in rows:
         assert list(r["error_codes"]) == W.expected_codes(expected[r["source_event_id"]])
-    records = await read_topic(settings, W.DECISIONS,
-                               lambda rs: len({json.loads(r.value)["data"]["decisionId"] for r in rs}) >= n)
+    records = await read_topic(
+        settings,
+        W.DECISIONS,
+        lambda rs: len({json.loads(r.value)["data"]["decisionId"] for r in rs}) >= n,
+    )
     per_order: dict[str, set[tuple]] = defaultdict(set)
     for r in records:
         d = json.loads(r.value)["data"]
@@ -88,12 +114,21 @@ async def test_validator_instance_added_and_removed_while_orders_flow(migrated, 
     assert by_second > 0 and by_first > 0 and by_first + by_second >= n
 
     copies = len(records) - n
-    tally(**{"events pushed": n + len(W.registry()), "faults injected": 2, "lost": 0, "decided twice": 0,
-             "duplicate records (same id)": copies})
-    note(f"rebalance: {n} orders; a second validator joined (working after {took_over_s:.0f}s, "
-         f"{by_second:.0f} requests processed) and left by SIGTERM (partitions back in {back_s:.0f}s); "
-         f"the first processed {by_first:.0f} (redeliveries after the rebalances are inbox no-ops); "
-         f"every order decided once, {copies} decision record(s) published twice under the same id")
+    tally(
+        **{
+            "events pushed": n + len(W.registry()),
+            "faults injected": 2,
+            "lost": 0,
+            "decided twice": 0,
+            "duplicate records (same id)": copies,
+        }
+    )
+    note(
+        f"rebalance: {n} orders; a second validator joined (working after {took_over_s:.0f}s, "
+        f"{by_second:.0f} requests processed) and left by SIGTERM (partitions back in {back_s:.0f}s); "
+        f"the first processed {by_first:.0f} (redeliveries after the rebalances are inbox no-ops); "
+        f"every order decided once, {copies} decision record(s) published twice under the same id"
+    )
 
 
 async def decided_at_least(settings, n: int) -> bool:

@@ -39,7 +39,9 @@ def registry() -> list[tuple[str, dict]]:
     return [(R.key_of(e), e) for e in R.registry_events()]
 
 
-def gdap_world(tenants: int, per_tenant: int, tag: str = "g") -> tuple[list[tuple[str, dict]], list[str]]:
+def gdap_world(
+    tenants: int, per_tenant: int, tag: str = "g"
+) -> tuple[list[tuple[str, dict]], list[str]]:
     """Resellers partnered with DIST, each with customers assigned and one active relationship per
     customer. Returns the registry events and the relationship ids."""
     events: list[tuple[str, dict]] = []
@@ -47,31 +49,73 @@ def gdap_world(tenants: int, per_tenant: int, tag: str = "g") -> tuple[list[tupl
     for i in range(tenants):
         tid = f"ten-{tag}{i}"
         events.append((tid, tenant(tid)))
-        events.append((tid, envelope("csp.partnership.upserted.v1",
-                                     {"distributorId": R.DIST, "resellerTenantId": tid, "status": "active"})))
+        events.append(
+            (
+                tid,
+                envelope(
+                    "csp.partnership.upserted.v1",
+                    {"distributorId": R.DIST, "resellerTenantId": tid, "status": "active"},
+                ),
+            )
+        )
         for j in range(per_tenant):
             cid, rid = f"cust-{tag}{i}-{j}", f"rel-{tag}{i}-{j}"
-            events.append((cid, envelope("csp.customer-assignment.upserted.v1",
-                                         {"customerId": cid, "resellerTenantId": tid, "distributorId": R.DIST,
-                                          "status": "assigned"})))
-            events.append((rid, envelope("csp.gdap-relationship.upserted.v1",
-                                         {"relationshipId": rid, "customerId": cid, "resellerTenantId": tid,
-                                          "roles": ["62e90394-69f5-4237-9190-012177145e10"], "status": "active"})))
+            events.append(
+                (
+                    cid,
+                    envelope(
+                        "csp.customer-assignment.upserted.v1",
+                        {
+                            "customerId": cid,
+                            "resellerTenantId": tid,
+                            "distributorId": R.DIST,
+                            "status": "assigned",
+                        },
+                    ),
+                )
+            )
+            events.append(
+                (
+                    rid,
+                    envelope(
+                        "csp.gdap-relationship.upserted.v1",
+                        {
+                            "relationshipId": rid,
+                            "customerId": cid,
+                            "resellerTenantId": tid,
+                            "roles": ["62e90394-69f5-4237-9190-012177145e10"],
+                            "status": "active",
+                        },
+                    ),
+                )
+            )
             rels.append(rid)
     return events, rels
 
 
 def tenant(tid: str, status: str = "active") -> dict:
-    return envelope("csp.reseller-tenant.upserted.v1", {
-        "resellerTenantId": tid, "name": f"Tenant {tid}", "kind": "csp_indirect_reseller", "status": status,
-        "indirectResellerAuthorized": True, "country": "DE",
-    })
+    return envelope(
+        "csp.reseller-tenant.upserted.v1",
+        {
+            "resellerTenantId": tid,
+            "name": f"Tenant {tid}",
+            "kind": "csp_indirect_reseller",
+            "status": status,
+            "indirectResellerAuthorized": True,
+            "country": "DE",
+        },
+    )
 
 
 def orders(n: int, tag: str) -> Iterator[tuple[str, dict]]:
     for k in range(n):
         oid = f"ord-{tag}-{k}"
-        yield oid, R.order(oid, PID_CYCLE[k % len(PID_CYCLE)], event_id=f"evt-{tag}-{k}-{uuid.uuid4().hex[:8]}")
+        yield (
+            oid,
+            R.order(
+                oid, PID_CYCLE[k % len(PID_CYCLE)], event_id=f"evt-{tag}-{k}-{uuid.uuid4().hex[:8]}"
+            ),
+        )
 
 
 def expected_codes(order_event: dict) -> list[int]:

@@ -39,7 +39,10 @@ def test_rules_engine_over_demo_registry_sees_every_code():
     assert result["evaluations_per_s"] > 0
     assert all(n > 0 for n in result["inputs"]["codes"].values()), result["inputs"]["codes"]
     breakdown = cpu_breakdown(registry, orders, limit=50)
-    assert breakdown["total_us_per_order"] > 0 and breakdown["bytes"]["decision"] > breakdown["bytes"]["order"] / 2
+    assert (
+        breakdown["total_us_per_order"] > 0
+        and breakdown["bytes"]["decision"] > breakdown["bytes"]["order"] / 2
+    )
 
 
 def test_order_and_decision_mix():
@@ -48,11 +51,19 @@ def test_order_and_decision_mix():
     orders = [world.order() for _ in range(400)]
     mix = run.order_mix(orders)
     assert mix["orders"] == 400 and mix["lines"] >= 400
-    decision = {"data": {"outcome": "blocked", "basis": "validated", "errorCodes": [int(ErrorCode.PLA_INACTIVE)],
-                         "lines": [{"errorCodes": [int(ErrorCode.PLA_INACTIVE)]}, {"errorCodes": []}]}}
+    decision = {
+        "data": {
+            "outcome": "blocked",
+            "basis": "validated",
+            "errorCodes": [int(ErrorCode.PLA_INACTIVE)],
+            "lines": [{"errorCodes": [int(ErrorCode.PLA_INACTIVE)]}, {"errorCodes": []}],
+        }
+    }
     dm = run.decision_mix([json.dumps(decision).encode()])
     assert dm["outcomes"] == {"blocked": 1} and dm["multi_line_orders_blocked"] == 1
-    assert not dm["every_error_code_present"] and len(dm["missing_error_codes"]) == len(ErrorCode) - 1
+    assert (
+        not dm["every_error_code_present"] and len(dm["missing_error_codes"]) == len(ErrorCode) - 1
+    )
 
 
 def test_throughput_from_publish_and_decision_times():
@@ -76,7 +87,9 @@ def test_profile_summary_of_collapsed_stacks(tmp_path: Path):
     assert s["on_cpu_samples"] == 40 and s["on_cpu_share_of_wall"] == 0.4
     assert s["self"][0] == ("model_validate (pydantic/main.py)", 75.0)
     assert ("pydantic", 75.0) in s["by_library"]
-    assert ("decode (contracts/codec.py) -> model_validate (pydantic/main.py)", 75.0) in s["porgate_to_library"]
+    assert ("decode (contracts/codec.py) -> model_validate (pydantic/main.py)", 75.0) in s[
+        "porgate_to_library"
+    ]
     assert "on-CPU samples" in profile_summary.render(s)
 
 
@@ -97,7 +110,28 @@ def test_p99_by_tenth_follows_the_sending_order():
     sent = {f"k{i}": float(i) for i in range(100)}
     # The latency grows with the sending order: each tenth's p99 is its own slowest.
     latency = {f"k{i}": i / 1000.0 for i in range(100)}
-    assert p99_by_tenth(sent, latency) == [9.0, 19.0, 29.0, 39.0, 49.0, 59.0, 69.0, 79.0, 89.0, 99.0]
+    assert p99_by_tenth(sent, latency) == [
+        9.0,
+        19.0,
+        29.0,
+        39.0,
+        49.0,
+        59.0,
+        69.0,
+        79.0,
+        89.0,
+        99.0,
+    ]
     # Sent in the reverse order of the keys' names: the tenths follow `sent`, not the keys.
-    assert p99_by_tenth({k: -v for k, v in sent.items()}, latency) == [99.0, 89.0, 79.0, 69.0, 59.0, 49.0,
-                                                                          39.0, 29.0, 19.0, 9.0]
+    assert p99_by_tenth({k: -v for k, v in sent.items()}, latency) == [
+        99.0,
+        89.0,
+        79.0,
+        69.0,
+        59.0,
+        49.0,
+        39.0,
+        29.0,
+        19.0,
+        9.0,
+    ]

@@ -17,26 +17,68 @@ from contracts.topics import ALL_TOPICS, EVENT_MODELS
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "spec" / "contract-v1.md"
 
 # The examples of contract-v1.md, verbatim, so the test stands even without shared/.
-ORDER = {"orderId": "ord-1001", "distributorId": "dist-eu-1", "customerId": "cust-42",
-         "placedAt": "2026-01-10T09:00:00Z",
-         "lineItems": [{"lineItemId": "1", "offerId": "CFQ7TTC0LH18:0001", "quantity": 5,
-                        "billingPlan": "monthly", "termDuration": "P1Y", "partnerIdOnRecord": "1234567"}]}
-CHANGE = {"changeId": "chg-9", "subscriptionId": "sub-1", "distributorId": "dist-eu-1",
-          "customerId": "cust-42", "kind": "seat_count", "requestedAt": "2026-02-01T10:00:00Z",
-          "partnerIdOnRecord": "1234567", "scheduledChangeSetAt": None, "details": {"quantity": 8}}
-DECISION = {"decisionId": "...", "sourceEventId": "<id of the order or change event>",
-            "transactionKind": "new_order", "orderId": "ord-1001", "changeId": None,
-            "subscriptionId": None, "changeKind": None,
-            "distributorId": "dist-eu-1", "customerId": "cust-42",
-            "outcome": "blocked", "basis": "validated",
-            "errorCodes": [900414, 900152], "primaryErrorCode": 900414,
-            "lines": [{"lineItemId": "1", "partnerIdOnRecord": "1234567",
-                       "errorCodes": [900414, 900152],
-                       "errors": [{"code": 900414, "message": "...", "remediation": ["..."]},
-                                  {"code": 900152, "message": "...", "remediation": ["..."]}]}],
-            "decidedAt": "2026-01-10T09:00:00.120Z"}
-REVOKED = {"relationshipId": "rel-7", "customerId": "cust-42", "resellerTenantId": "ten-5",
-           "reason": "reseller_suspended", "causeEventId": "...", "revokedAt": "2026-01-10T09:00:00Z"}
+ORDER = {
+    "orderId": "ord-1001",
+    "distributorId": "dist-eu-1",
+    "customerId": "cust-42",
+    "placedAt": "2026-01-10T09:00:00Z",
+    "lineItems": [
+        {
+            "lineItemId": "1",
+            "offerId": "CFQ7TTC0LH18:0001",
+            "quantity": 5,
+            "billingPlan": "monthly",
+            "termDuration": "P1Y",
+            "partnerIdOnRecord": "1234567",
+        }
+    ],
+}
+CHANGE = {
+    "changeId": "chg-9",
+    "subscriptionId": "sub-1",
+    "distributorId": "dist-eu-1",
+    "customerId": "cust-42",
+    "kind": "seat_count",
+    "requestedAt": "2026-02-01T10:00:00Z",
+    "partnerIdOnRecord": "1234567",
+    "scheduledChangeSetAt": None,
+    "details": {"quantity": 8},
+}
+DECISION = {
+    "decisionId": "...",
+    "sourceEventId": "<id of the order or change event>",
+    "transactionKind": "new_order",
+    "orderId": "ord-1001",
+    "changeId": None,
+    "subscriptionId": None,
+    "changeKind": None,
+    "distributorId": "dist-eu-1",
+    "customerId": "cust-42",
+    "outcome": "blocked",
+    "basis": "validated",
+    "errorCodes": [900414, 900152],
+    "primaryErrorCode": 900414,
+    "lines": [
+        {
+            "lineItemId": "1",
+            "partnerIdOnRecord": "1234567",
+            "errorCodes": [900414, 900152],
+            "errors": [
+                {"code": 900414, "message": "...", "remediation": ["..."]},
+                {"code": 900152, "message": "...", "remediation": ["..."]},
+            ],
+        }
+    ],
+    "decidedAt": "2026-01-10T09:00:00.120Z",
+}
+REVOKED = {
+    "relationshipId": "rel-7",
+    "customerId": "cust-42",
+    "resellerTenantId": "ten-5",
+    "reason": "reseller_suspended",
+    "causeEventId": "...",
+    "revokedAt": "2026-01-10T09:00:00Z",
+}
 
 EXAMPLES = [
     ("csp.order.placed.v1", ORDER),
@@ -47,9 +89,17 @@ EXAMPLES = [
 
 
 def envelope(event_type: str, data: dict, **extra) -> dict:
-    return {"specversion": "1.0", "id": "6f1c", "source": "/commerce/eu-shop", "type": event_type,
-            "time": "2026-01-10T09:00:00Z", "subject": "ord-1001", "datacontenttype": "application/json",
-            "data": data, **extra}
+    return {
+        "specversion": "1.0",
+        "id": "6f1c",
+        "source": "/commerce/eu-shop",
+        "type": event_type,
+        "time": "2026-01-10T09:00:00Z",
+        "subject": "ord-1001",
+        "datacontenttype": "application/json",
+        "data": data,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(("event_type", "data"), EXAMPLES)
@@ -59,12 +109,15 @@ def test_contract_examples_parse_and_match_the_exported_schema(event_type, data)
     assert isinstance(event.data, EVENT_MODELS[event_type])
     jsonschema.validate(env, json.loads((SCHEMA_DIR / f"{event_type}.json").read_text()))
     # Round trip: what we write is what the contract shows.
-    assert json.loads(encode(event))["data"] == {**{k: v for k, v in data.items()}, **json.loads(encode(event))["data"]}
+    assert json.loads(encode(event))["data"] == {
+        **{k: v for k, v in data.items()},
+        **json.loads(encode(event))["data"],
+    }
 
 
 @pytest.mark.skipif(not CONTRACT.exists(), reason="shared/spec is not beside the repository")
 def test_every_parseable_example_in_the_contract_document_is_one_of_ours():
-    blocks = re.findall(r"```json\n(.*?)```", CONTRACT.read_text(), re.S)
+    blocks = re.findall(r"```json\n(.*?)```", CONTRACT.read_text(), re.DOTALL)
     parsed = []
     for block in blocks:
         try:
@@ -81,21 +134,53 @@ def test_every_parseable_example_in_the_contract_document_is_one_of_ours():
 
 def test_registry_upserts_parse():
     samples = {
-        "csp.distributor.upserted.v1": {"distributorId": "d", "name": "D", "country": "JP", "preferredLanguage": "ja"},
-        "csp.partner-account.upserted.v1": {"partnerId": "1234567", "accountType": "PLA", "status": "active",
-                                            "name": "R", "resellerTenantId": "t"},
-        "csp.reseller-tenant.upserted.v1": {"resellerTenantId": "t", "name": "T", "kind": "direct_bill",
-                                            "status": "suspended", "indirectResellerAuthorized": False,
-                                            "country": "DE", "cspRegion": "Europe"},
-        "csp.partnership.upserted.v1": {"distributorId": "d", "resellerTenantId": "t", "status": "removed"},
-        "csp.customer-assignment.upserted.v1": {"customerId": "c", "resellerTenantId": "t",
-                                                "distributorId": "d", "status": "removed"},
-        "csp.gdap-relationship.upserted.v1": {"relationshipId": "r", "customerId": "c", "resellerTenantId": "t",
-                                              "roles": ["Helpdesk Agent"], "status": "terminationRequested"},
+        "csp.distributor.upserted.v1": {
+            "distributorId": "d",
+            "name": "D",
+            "country": "JP",
+            "preferredLanguage": "ja",
+        },
+        "csp.partner-account.upserted.v1": {
+            "partnerId": "1234567",
+            "accountType": "PLA",
+            "status": "active",
+            "name": "R",
+            "resellerTenantId": "t",
+        },
+        "csp.reseller-tenant.upserted.v1": {
+            "resellerTenantId": "t",
+            "name": "T",
+            "kind": "direct_bill",
+            "status": "suspended",
+            "indirectResellerAuthorized": False,
+            "country": "DE",
+            "cspRegion": "Europe",
+        },
+        "csp.partnership.upserted.v1": {
+            "distributorId": "d",
+            "resellerTenantId": "t",
+            "status": "removed",
+        },
+        "csp.customer-assignment.upserted.v1": {
+            "customerId": "c",
+            "resellerTenantId": "t",
+            "distributorId": "d",
+            "status": "removed",
+        },
+        "csp.gdap-relationship.upserted.v1": {
+            "relationshipId": "r",
+            "customerId": "c",
+            "resellerTenantId": "t",
+            "roles": ["Helpdesk Agent"],
+            "status": "terminationRequested",
+        },
     }
     for event_type, data in samples.items():
         env = envelope(event_type, data)
-        assert type(decode(json.dumps(env).encode(), "csp.partner-registry.v1").data) is EVENT_MODELS[event_type]
+        assert (
+            type(decode(json.dumps(env).encode(), "csp.partner-registry.v1").data)
+            is EVENT_MODELS[event_type]
+        )
         jsonschema.validate(env, event_schema(event_type))
 
 
@@ -108,8 +193,18 @@ def test_unknown_fields_are_kept_not_rejected():
 
 
 def test_missing_partner_id_is_not_malformed():
-    data = {**ORDER, "lineItems": [{"lineItemId": "1", "offerId": "o", "quantity": 1, "partnerIdOnRecord": None}]}
-    assert decode(json.dumps(envelope("csp.order.placed.v1", data)).encode()).data.line_items[0].partner_id_on_record is None
+    data = {
+        **ORDER,
+        "lineItems": [
+            {"lineItemId": "1", "offerId": "o", "quantity": 1, "partnerIdOnRecord": None}
+        ],
+    }
+    assert (
+        decode(json.dumps(envelope("csp.order.placed.v1", data)).encode())
+        .data.line_items[0]
+        .partner_id_on_record
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,10 +215,21 @@ def test_missing_partner_id_is_not_malformed():
         (b"[1, 2]", "not an object"),
         (json.dumps({"id": "x"}).encode(), "envelope"),
         (json.dumps(envelope("csp.nope.v1", {})).encode(), "unknown event type"),
-        (json.dumps(envelope("csp.order.placed.v1", {**ORDER, "placedAt": "2026-01-10T09:00:00"})).encode(), "timezone"),
-        (json.dumps(envelope("csp.order.placed.v1", {**ORDER, "lineItems": "x"})).encode(), "lineItems"),
+        (
+            json.dumps(
+                envelope("csp.order.placed.v1", {**ORDER, "placedAt": "2026-01-10T09:00:00"})
+            ).encode(),
+            "timezone",
+        ),
+        (
+            json.dumps(envelope("csp.order.placed.v1", {**ORDER, "lineItems": "x"})).encode(),
+            "lineItems",
+        ),
         (b"[" * 100000, "nested"),
-        (json.dumps(envelope("csp.order.placed.v1", {**ORDER, "orderId": "a\u0000b"})).encode(), "NUL"),
+        (
+            json.dumps(envelope("csp.order.placed.v1", {**ORDER, "orderId": "a\u0000b"})).encode(),
+            "NUL",
+        ),
         (b"x" * (1024 * 1024 + 1), "exceeds"),
         (None, "tombstone"),
     ],
@@ -135,7 +241,10 @@ def test_bad_input_has_a_clear_reason(raw, reason):
 
 def test_event_type_must_belong_to_its_topic():
     with pytest.raises(InvalidMessage, match="does not belong"):
-        decode(json.dumps(envelope("csp.order.placed.v1", ORDER)).encode(), "csp.subscription-changes.v1")
+        decode(
+            json.dumps(envelope("csp.order.placed.v1", ORDER)).encode(),
+            "csp.subscription-changes.v1",
+        )
 
 
 def test_committed_schemas_match_the_models():
@@ -143,7 +252,9 @@ def test_committed_schemas_match_the_models():
     committed = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.json")}
     assert set(committed) == set(rendered), "run `porgate contracts export`"
     for name, text in rendered.items():
-        assert committed[name] == text, f"{name} drifted from the models: run `porgate contracts export`"
+        assert committed[name] == text, (
+            f"{name} drifted from the models: run `porgate contracts export`"
+        )
 
 
 def test_every_event_type_has_a_topic_and_a_model():
@@ -152,6 +263,9 @@ def test_every_event_type_has_a_topic_and_a_model():
 
 
 def test_new_event_names_the_type_of_its_model():
-    e = new_event(ev.PartnershipUpserted(distributor_id="d", reseller_tenant_id="t", status="active"), source="/x")
+    e = new_event(
+        ev.PartnershipUpserted(distributor_id="d", reseller_tenant_id="t", status="active"),
+        source="/x",
+    )
     assert e.type == "csp.partnership.upserted.v1"
     assert decode(encode(e)).data == e.data

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,7 +46,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 WORLD = DemoWorld(resellers=60, seed=11)
 REGISTRY = registry_from_messages(WORLD.registry())
 START = DEFAULT_ENFORCEMENT_START
-DECIDED_AT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+DECIDED_AT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
 # ----------------------------------------------------------------- the code as it was
@@ -57,7 +57,7 @@ def old_new_event(data, *, source, id=None, subject=None, time=None):
         id=id or str(uuid.uuid4()),
         source=source,
         type=EVENT_TYPES[type(data)],
-        time=time or datetime.now(timezone.utc),
+        time=time or datetime.now(UTC),
         subject=subject,
         data=data,
     )
@@ -72,9 +72,17 @@ def old_make_decision(request, *, basis, lines, decided_at):
     model = TransactionBlocked if codes else TransactionAccepted
     return model(
         **{name: getattr(request, name) for name in TransactionRef.model_fields},
-        decision_id=str(uuid.uuid5(NAMESPACE, f"decision:{request.source_event_id}"
-                                   + (f":supersedes:{request.supersedes_decision_id}"
-                                      if request.supersedes_decision_id else ""))),
+        decision_id=str(
+            uuid.uuid5(
+                NAMESPACE,
+                f"decision:{request.source_event_id}"
+                + (
+                    f":supersedes:{request.supersedes_decision_id}"
+                    if request.supersedes_decision_id
+                    else ""
+                ),
+            )
+        ),
         basis=basis,
         error_codes=codes,
         primary_error_code=codes[0] if codes else None,
@@ -89,7 +97,9 @@ def old_decide(request, registry, *, enforcement_start, decided_at):
         decisions.decision_line(
             line.line_item_id,
             line.partner_id_on_record,
-            evaluate_por(line.partner_id_on_record, request.distributor_id, registry) if basis == "validated" else (),
+            evaluate_por(line.partner_id_on_record, request.distributor_id, registry)
+            if basis == "validated"
+            else (),
         )
         for line in request.lines
     ]
@@ -97,7 +107,10 @@ def old_decide(request, registry, *, enforcement_start, decided_at):
 
 
 def old_exempt_decision(request, basis, decided_at):
-    lines = [decisions.decision_line(line.line_item_id, line.partner_id_on_record, ()) for line in request.lines]
+    lines = [
+        decisions.decision_line(line.line_item_id, line.partner_id_on_record, ())
+        for line in request.lines
+    ]
     return old_make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
 
 
@@ -137,8 +150,13 @@ def check_order(raw: bytes, decided_at: datetime = DECIDED_AT) -> None:
     new_req = old_req = validation_request(event.data, event.id)
 
     rid = derived_event_id("validation-request", event.id)
-    time = datetime(2026, 2, 1, 8, tzinfo=timezone.utc)
-    kw = dict(source="/porgate/order-intake", id=rid, subject=event.data.order_id, time=time)
+    time = datetime(2026, 2, 1, 8, tzinfo=UTC)
+    kw = {
+        "source": "/porgate/order-intake",
+        "id": rid,
+        "subject": event.data.order_id,
+        "time": time,
+    }
     assert_same_event(new_event(new_req, **kw), old_new_event(old_req, **kw))
 
     # por-validator decides the request as it arrives: decoded, extras and all.
@@ -147,8 +165,12 @@ def check_order(raw: bytes, decided_at: datetime = DECIDED_AT) -> None:
         new_d = decide(req, REGISTRY, enforcement_start=START, decided_at=decided_at)
         old_d = old_decide(req, REGISTRY, enforcement_start=START, decided_at=decided_at)
         assert_same_model(new_d, old_d)
-        dkw = dict(source="/porgate/por-validator", id=derived_event_id("decision-event", new_d.decision_id),
-                   subject=req.order_id, time=new_d.decided_at)
+        dkw = {
+            "source": "/porgate/por-validator",
+            "id": derived_event_id("decision-event", new_d.decision_id),
+            "subject": req.order_id,
+            "time": new_d.decided_at,
+        }
         assert_same_event(new_event(new_d, **dkw), old_new_event(old_d, **dkw))
 
 
@@ -185,38 +207,82 @@ def test_demo_orders_same_bytes():
     """The benchmark's mix: valid, inactive, suspended, PGA, malformed and missing ids, 1-5 lines."""
     orders = [WORLD.order(now=DECIDED_AT - timedelta(days=d % 3)) for d in range(400)]
     assert any(len(decode(m.value).data.line_items) > 1 for m in orders)
-    assert any(li.partner_id_on_record is None for m in orders for li in decode(m.value).data.line_items)
+    assert any(
+        li.partner_id_on_record is None for m in orders for li in decode(m.value).data.line_items
+    )
     for m in orders:
         check_order(m.value)
 
 
-text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=12)
+text = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=12
+)
 extras = st.dictionaries(
     text.map(lambda k: f"x-{k}"),
-    st.none() | st.integers() | st.floats(allow_nan=False) | text | st.lists(st.integers(), max_size=2),
+    st.none()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | text
+    | st.lists(st.integers(), max_size=2),
     max_size=3,
 )
-known_pids = [p for m in WORLD.registry() if (d := json.loads(m.value)["data"]).get("partnerId")
-              for p in [d["partnerId"]]]
-pids = st.none() | st.sampled_from(known_pids) | text | st.sampled_from([" 1000001 ", "100-0001", ""])
-offsets = st.sampled_from([timezone.utc, timezone(timedelta(hours=9)),
-                           timezone(timedelta(hours=-3, minutes=-30)), ZoneInfo("Europe/Paris")])
-times = st.builds(lambda base, tz: (START + base).astimezone(tz),
-                  st.timedeltas(min_value=timedelta(days=-30), max_value=timedelta(days=30)), offsets)
+known_pids = [
+    p
+    for m in WORLD.registry()
+    if (d := json.loads(m.value)["data"]).get("partnerId")
+    for p in [d["partnerId"]]
+]
+pids = (
+    st.none() | st.sampled_from(known_pids) | text | st.sampled_from([" 1000001 ", "100-0001", ""])
+)
+offsets = st.sampled_from(
+    [
+        UTC,
+        timezone(timedelta(hours=9)),
+        timezone(timedelta(hours=-3, minutes=-30)),
+        ZoneInfo("Europe/Paris"),
+    ]
+)
+times = st.builds(
+    lambda base, tz: (START + base).astimezone(tz),
+    st.timedeltas(min_value=timedelta(days=-30), max_value=timedelta(days=30)),
+    offsets,
+)
 
 
 @st.composite
 def order_messages(draw) -> bytes:
     lines = [
-        {"lineItemId": draw(text), "offerId": draw(text), "quantity": draw(st.integers(1, 10**6)),
-         **({"partnerIdOnRecord": pid} if (pid := draw(pids)) is not None or draw(st.booleans()) else {}),
-         **draw(extras)}
+        {
+            "lineItemId": draw(text),
+            "offerId": draw(text),
+            "quantity": draw(st.integers(1, 10**6)),
+            **(
+                {"partnerIdOnRecord": pid}
+                if (pid := draw(pids)) is not None or draw(st.booleans())
+                else {}
+            ),
+            **draw(extras),
+        }
         for _ in range(draw(st.integers(1, 6)))
     ]
-    data = {"orderId": draw(text), "distributorId": draw(st.sampled_from(sorted(REGISTRY.distributors)) | text),
-            "customerId": draw(text), "placedAt": draw(times).isoformat(), "lineItems": lines, **draw(extras)}
-    envelope = {"specversion": "1.0", "id": draw(text), "source": "/upstream", "type": "csp.order.placed.v1",
-                "time": "2026-01-01T00:00:00Z", "data": data, **draw(extras)}
+    data = {
+        "orderId": draw(text),
+        "distributorId": draw(st.sampled_from(sorted(REGISTRY.distributors)) | text),
+        "customerId": draw(text),
+        "placedAt": draw(times).isoformat(),
+        "lineItems": lines,
+        **draw(extras),
+    }
+    envelope = {
+        "specversion": "1.0",
+        "id": draw(text),
+        "source": "/upstream",
+        "type": "csp.order.placed.v1",
+        "time": "2026-01-01T00:00:00Z",
+        "data": data,
+        **draw(extras),
+    }
     return json.dumps(envelope).encode()
 
 
@@ -229,29 +295,59 @@ def test_arbitrary_orders_same_bytes(raw, decided_at):
 def test_order_extras_stay_with_the_order():
     """The contract keeps unknown fields on the event they came with; the request is a new
     event, built from named fields only, as it always was."""
-    lines = [{"lineItemId": "1", "offerId": "x", "quantity": 2, "lineExtra": "y"},
-             {"lineItemId": "2", "offerId": "x", "quantity": 1, "partnerIdOnRecord": None}]
-    raw = json.dumps({
-        "specversion": "1.0", "id": "e-1", "source": "/s", "type": "csp.order.placed.v1",
-        "time": "2026-01-01T00:00:00Z", "xEnvelope": True,
-        "data": {"orderId": "o", "distributorId": "d", "customerId": "c",
-                 "placedAt": "2026-01-01T00:00:00+09:00", "newField": 1, "lineItems": lines},
-    }).encode()
+    lines = [
+        {"lineItemId": "1", "offerId": "x", "quantity": 2, "lineExtra": "y"},
+        {"lineItemId": "2", "offerId": "x", "quantity": 1, "partnerIdOnRecord": None},
+    ]
+    raw = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": "e-1",
+            "source": "/s",
+            "type": "csp.order.placed.v1",
+            "time": "2026-01-01T00:00:00Z",
+            "xEnvelope": True,
+            "data": {
+                "orderId": "o",
+                "distributorId": "d",
+                "customerId": "c",
+                "placedAt": "2026-01-01T00:00:00+09:00",
+                "newField": 1,
+                "lineItems": lines,
+            },
+        }
+    ).encode()
     event = decode(raw, ORDERS.name)
     assert event.data.model_extra == {"newField": 1}
     req = validation_request(event.data, event.id)
     assert req.model_extra == {} and all(line.model_extra == {} for line in req.lines)
     raw_request = encode(new_event(req, source="/x"))
-    assert b"newField" not in raw_request and b"lineExtra" not in raw_request and b"xEnvelope" not in raw_request
+    assert (
+        b"newField" not in raw_request
+        and b"lineExtra" not in raw_request
+        and b"xEnvelope" not in raw_request
+    )
     check_order(raw)
 
 
 changes = st.builds(
     lambda kind, requested_at, pid, set_at: SubscriptionChangeRequested(
-        change_id="ch-1", subscription_id="sub-1", distributor_id="d", customer_id="c", kind=kind,
-        requested_at=requested_at, partner_id_on_record=pid, scheduled_change_set_at=set_at, details={"q": 1}),
-    st.sampled_from(["renewal", "scheduled_change_execution", "p2p_transfer", "quantity_increase", "weird"]),
-    times, pids, st.none() | times,
+        change_id="ch-1",
+        subscription_id="sub-1",
+        distributor_id="d",
+        customer_id="c",
+        kind=kind,
+        requested_at=requested_at,
+        partner_id_on_record=pid,
+        scheduled_change_set_at=set_at,
+        details={"q": 1},
+    ),
+    st.sampled_from(
+        ["renewal", "scheduled_change_execution", "p2p_transfer", "quantity_increase", "weird"]
+    ),
+    times,
+    pids,
+    st.none() | times,
 )
 
 
@@ -263,11 +359,15 @@ def test_subscription_changes_same_bytes(change, now, supersedes):
     if request is None:
         request = change_request(change, "evt-c")
         assert_same_model(result, old_exempt_decision(request, basis, now))
-        assert_same_event(new_event(result, source="/s", id="i", time=now), old_new_event(
-            old_exempt_decision(request, basis, now), source="/s", id="i", time=now))
+        assert_same_event(
+            new_event(result, source="/s", id="i", time=now),
+            old_new_event(old_exempt_decision(request, basis, now), source="/s", id="i", time=now),
+        )
     request = request.model_copy(update={"supersedes_decision_id": supersedes})  # a re-validation
-    assert_same_model(decide(request, REGISTRY, enforcement_start=START, decided_at=now),
-                      old_decide(request, REGISTRY, enforcement_start=START, decided_at=now))
+    assert_same_model(
+        decide(request, REGISTRY, enforcement_start=START, decided_at=now),
+        old_decide(request, REGISTRY, enforcement_start=START, decided_at=now),
+    )
 
 
 # ------------------------------------------------------- inputs the fast paths refuse
@@ -284,22 +384,25 @@ class Moment(datetime):
     pass
 
 
-@pytest.mark.parametrize("kw", [
-    {"source": ""},
-    {"source": "s" * 1025},
-    {"source": "s" * 1024},
-    {"source": Text("/sub-classed")},
-    {"source": 5},
-    {"source": "/s", "id": "i" * 257},
-    {"source": "/s", "id": "i" * 256},
-    {"source": "/s", "id": Text("i")},
-    {"source": "/s", "subject": 7},
-    {"source": "/s", "subject": Text("k")},
-    {"source": "/s", "time": datetime(2026, 1, 1)},
-    {"source": "/s", "time": datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Tokyo"))},
-    {"source": "/s", "time": Moment(2026, 1, 1, tzinfo=timezone.utc)},
-    {"source": "/s", "time": "2026-01-01T00:00:00Z"},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"source": ""},
+        {"source": "s" * 1025},
+        {"source": "s" * 1024},
+        {"source": Text("/sub-classed")},
+        {"source": 5},
+        {"source": "/s", "id": "i" * 257},
+        {"source": "/s", "id": "i" * 256},
+        {"source": "/s", "id": Text("i")},
+        {"source": "/s", "subject": 7},
+        {"source": "/s", "subject": Text("k")},
+        {"source": "/s", "time": datetime(2026, 1, 1)},
+        {"source": "/s", "time": datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Tokyo"))},
+        {"source": "/s", "time": Moment(2026, 1, 1, tzinfo=UTC)},
+        {"source": "/s", "time": "2026-01-01T00:00:00Z"},
+    ],
+)
 def test_new_event_odd_arguments_behave_as_before(kw):
     kw = {"id": "i", "time": DECIDED_AT, **kw}
     try:
@@ -315,9 +418,9 @@ def test_new_event_odd_arguments_behave_as_before(kw):
 
 
 def test_new_event_defaults_and_unknown_models():
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     e = new_event(PARTNERSHIP, source="/s")
-    assert uuid.UUID(e.id).version == 4 and e.time.tzinfo is timezone.utc and before <= e.time
+    assert uuid.UUID(e.id).version == 4 and e.time.tzinfo is UTC and before <= e.time
     assert e.specversion == "1.0" and e.datacontenttype == "application/json" and e.subject is None
     assert new_event(PARTNERSHIP, source="/s", id="").id != ""  # empty id: a fresh one, as before
     assert decode(encode(e)).data == PARTNERSHIP
@@ -327,10 +430,15 @@ def test_new_event_defaults_and_unknown_models():
         new_event(ValidationLine(line_item_id="1"), source="/s")
 
 
-@pytest.mark.parametrize("decided_at", [
-    datetime(2026, 1, 1), "2026-01-01T00:00:00Z", Moment(2026, 1, 1, tzinfo=timezone.utc),
-    datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Paris")),
-])
+@pytest.mark.parametrize(
+    "decided_at",
+    [
+        datetime(2026, 1, 1),
+        "2026-01-01T00:00:00Z",
+        Moment(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Paris")),
+    ],
+)
 def test_make_decision_odd_times_behave_as_before(decided_at):
     req = validation_request(decode(WORLD.order().value).data, "e")
     lines = [decisions.decision_line("1", "p", ())]
@@ -341,7 +449,9 @@ def test_make_decision_odd_times_behave_as_before(decided_at):
             make_decision(req, basis="validated", lines=lines, decided_at=decided_at)
         assert got.value.errors() == exc.errors()
     else:
-        assert_same_model(make_decision(req, basis="validated", lines=lines, decided_at=decided_at), old)
+        assert_same_model(
+            make_decision(req, basis="validated", lines=lines, decided_at=decided_at), old
+        )
 
 
 def test_only_validated_decisions_block():
@@ -352,7 +462,11 @@ def test_only_validated_decisions_block():
             make(req, basis="not_in_scope", lines=lines, decided_at=DECIDED_AT)
         with pytest.raises(ValidationError):
             make(req, basis="made-up", lines=[], decided_at=DECIDED_AT)
-    assert_same_model(make_decision(req, basis="validated", lines=lines, decided_at=DECIDED_AT),
-                      old_make_decision(req, basis="validated", lines=lines, decided_at=DECIDED_AT))
-    assert_same_model(exempt_decision(req, "exempt_renewal", DECIDED_AT),
-                      old_exempt_decision(req, "exempt_renewal", DECIDED_AT))
+    assert_same_model(
+        make_decision(req, basis="validated", lines=lines, decided_at=DECIDED_AT),
+        old_make_decision(req, basis="validated", lines=lines, decided_at=DECIDED_AT),
+    )
+    assert_same_model(
+        exempt_decision(req, "exempt_renewal", DECIDED_AT),
+        old_exempt_decision(req, "exempt_renewal", DECIDED_AT),
+    )

@@ -1,6 +1,6 @@
 """gdap-revoker's pure core: which relationships a registry change terminates, and why."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,12 +13,18 @@ from services.gdap_revoker.revocation import (
     on_tenant,
 )
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PAST = NOW - timedelta(days=1)
 FUTURE = NOW + timedelta(days=1)
 
 
-def rel(rid: str, customer: str = "cust-1", reseller: str = "ten-1", status: str = "active", ends_at=None):
+def rel(
+    rid: str,
+    customer: str = "cust-1",
+    reseller: str = "ten-1",
+    status: str = "active",
+    ends_at=None,
+):
     return Relationship(rid, customer, reseller, status, ends_at)
 
 
@@ -80,9 +86,9 @@ def test_on_tenant(reseller, status, expected):
 
 
 def test_on_tenant_carries_the_relationship_parties():
-    assert on_tenant("ten-1", "suspended", [rel("r", customer="cust-9")], cause_event_id="e", now=NOW) == [
-        Termination("r", "cust-9", "ten-1", "reseller_suspended", "e")
-    ]
+    assert on_tenant(
+        "ten-1", "suspended", [rel("r", customer="cust-9")], cause_event_id="e", now=NOW
+    ) == [Termination("r", "cust-9", "ten-1", "reseller_suspended", "e")]
 
 
 def test_on_tenant_with_no_relationships():
@@ -108,7 +114,13 @@ def test_on_tenant_duplicates_collapse():
 )
 def test_on_assignment(customer, reseller, status, still_assigned, expected):
     out = on_assignment(
-        customer, reseller, status, RELS, still_assigned=still_assigned, cause_event_id="evt-2", now=NOW
+        customer,
+        reseller,
+        status,
+        RELS,
+        still_assigned=still_assigned,
+        cause_event_id="evt-2",
+        now=NOW,
     )
     assert [t.relationship_id for t in out] == expected
     assert all(t.reason == "customer_unassigned" and t.cause_event_id == "evt-2" for t in out)
@@ -118,7 +130,12 @@ def test_on_assignment(customer, reseller, status, still_assigned, expected):
 @pytest.mark.parametrize(
     ("relationship", "tenant_status", "suspension_event_id", "expected"),
     [
-        (rel("r"), "suspended", "evt-s", [Termination("r", "cust-1", "ten-1", "reseller_suspended", "evt-s")]),
+        (
+            rel("r"),
+            "suspended",
+            "evt-s",
+            [Termination("r", "cust-1", "ten-1", "reseller_suspended", "evt-s")],
+        ),
         (rel("r", ends_at=FUTURE), "suspended", "evt-s", ["r"]),
         (rel("r"), "active", "evt-a", []),
         (rel("r"), None, None, []),
@@ -131,7 +148,9 @@ def test_on_assignment(customer, reseller, status, still_assigned, expected):
     ],
 )
 def test_on_relationship(relationship, tenant_status, suspension_event_id, expected):
-    out = on_relationship(relationship, tenant_status, suspension_event_id=suspension_event_id, now=NOW)
+    out = on_relationship(
+        relationship, tenant_status, suspension_event_id=suspension_event_id, now=NOW
+    )
     if expected and isinstance(expected[0], str):
         assert [t.relationship_id for t in out] == expected
         assert out[0].cause_event_id == suspension_event_id

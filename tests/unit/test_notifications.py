@@ -1,23 +1,31 @@
 """notifier's pure parts: who is told what, in which language, and the webhook signature."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from contracts.errors import describe
+from services.common.config import Settings
 from services.notifier import notifications as nt
 from services.notifier.signing import sign, verify
-from services.common.config import Settings
 from services.notifier.webhook import body_of, classify
 
-T0 = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
     ("preferred", "expected"),
-    [("ja", "ja"), ("JA", "ja"), ("ja-JP", "ja"), ("ja_JP", "ja"), ("en", "en"), (None, "en"), ("", "en"),
-     ("fr", "en")],
+    [
+        ("ja", "ja"),
+        ("JA", "ja"),
+        ("ja-JP", "ja"),
+        ("ja_JP", "ja"),
+        ("en", "en"),
+        (None, "en"),
+        ("", "en"),
+        ("fr", "en"),
+    ],
 )
 def test_language_of(preferred, expected):
     assert nt.language_of(preferred) == expected
@@ -28,11 +36,11 @@ def test_language_of(preferred, expected):
     [
         ("active", T0, "removed", T1, True),
         ("requested", T0, "removed", T1, True),
-        (None, None, "removed", T0, True),          # unknown before: still a removal
-        ("removed", T0, "removed", T1, False),      # re-sent removal
+        (None, None, "removed", T0, True),  # unknown before: still a removal
+        ("removed", T0, "removed", T1, False),  # re-sent removal
         ("removed", T0, "removed", T0, False),
-        ("active", T1, "removed", T0, False),       # stale: older than what is known
-        ("active", T0, "removed", T0, True),        # same instant wins, as in the upsert
+        ("active", T1, "removed", T0, False),  # stale: older than what is known
+        ("active", T0, "removed", T0, True),  # same instant wins, as in the upsert
         ("removed", T0, "active", T1, False),
         (None, None, "active", T0, False),
         ("active", T0, "requested", T1, False),
@@ -62,23 +70,43 @@ def test_still_administered_groups_by_customer_in_order():
         {"customer_id": "c1", "relationship_id": "r1", "roles": ["A", "B"]},
     ]
     assert nt.still_administered(rows) == [
-        {"customerId": "c1", "relationships": [{"relationshipId": "r1", "roles": ["A", "B"]},
-                                               {"relationshipId": "r2", "roles": []}]},
+        {
+            "customerId": "c1",
+            "relationships": [
+                {"relationshipId": "r1", "roles": ["A", "B"]},
+                {"relationshipId": "r2", "roles": []},
+            ],
+        },
         {"customerId": "c2", "relationships": [{"relationshipId": "r3", "roles": ["Reader"]}]},
     ]
 
 
 def _decision(**over):
     d = {
-        "decisionId": "dec-1", "sourceEventId": "src-1", "transactionKind": "new_order", "orderId": "ord-1",
-        "changeId": None, "subscriptionId": None, "changeKind": None, "distributorId": "dist-jp",
-        "customerId": "cust-1", "outcome": "blocked", "basis": "validated",
-        "errorCodes": [900414, 900152], "primaryErrorCode": 900414,
+        "decisionId": "dec-1",
+        "sourceEventId": "src-1",
+        "transactionKind": "new_order",
+        "orderId": "ord-1",
+        "changeId": None,
+        "subscriptionId": None,
+        "changeKind": None,
+        "distributorId": "dist-jp",
+        "customerId": "cust-1",
+        "outcome": "blocked",
+        "basis": "validated",
+        "errorCodes": [900414, 900152],
+        "primaryErrorCode": 900414,
         "lines": [
             {"lineItemId": "1", "partnerIdOnRecord": "1000001", "errorCodes": [], "errors": []},
-            {"lineItemId": "2", "partnerIdOnRecord": "1000007", "errorCodes": [900414, 900152],
-             "errors": [{"code": 900414, "message": "en", "remediation": ["x"]},
-                        {"code": 900152, "message": "en", "remediation": ["y"]}]},
+            {
+                "lineItemId": "2",
+                "partnerIdOnRecord": "1000007",
+                "errorCodes": [900414, 900152],
+                "errors": [
+                    {"code": 900414, "message": "en", "remediation": ["x"]},
+                    {"code": 900152, "message": "en", "remediation": ["y"]},
+                ],
+            },
         ],
         "decidedAt": "2026-01-10T09:00:00Z",
     }
@@ -88,7 +116,9 @@ def _decision(**over):
 
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_transaction_blocked_is_localized(language):
-    n = nt.transaction_blocked(_decision(), cause_event_id="evt-1", language=language, created_at=T0)
+    n = nt.transaction_blocked(
+        _decision(), cause_event_id="evt-1", language=language, created_at=T0
+    )
     p = n.payload
     assert n.kind == p["kind"] == "transaction_blocked"
     assert n.distributor_id == p["distributorId"] == "dist-jp"
@@ -105,38 +135,77 @@ def test_transaction_blocked_is_localized(language):
 
 
 def test_transaction_blocked_for_a_subscription_change_names_the_subscription():
-    d = _decision(transactionKind="subscription_change", orderId=None, subscriptionId="sub-9", changeId="chg-9",
-                  errorCodes=[800016], primaryErrorCode=800016,
-                  lines=[{"lineItemId": "sub-9", "partnerIdOnRecord": None, "errorCodes": [800016], "errors": []}])
+    d = _decision(
+        transactionKind="subscription_change",
+        orderId=None,
+        subscriptionId="sub-9",
+        changeId="chg-9",
+        errorCodes=[800016],
+        primaryErrorCode=800016,
+        lines=[
+            {"lineItemId": "sub-9", "partnerIdOnRecord": None, "errorCodes": [800016], "errors": []}
+        ],
+    )
     p = nt.transaction_blocked(d, cause_event_id="evt-2", language="en", created_at=T0).payload
     assert "sub-9" in p["title"] and p["changeId"] == "chg-9" and p["subscriptionId"] == "sub-9"
 
 
 def test_unknown_code_keeps_the_decisions_own_text():
-    d = _decision(errorCodes=[123456], primaryErrorCode=123456, lines=[
-        {"lineItemId": "1", "partnerIdOnRecord": "1", "errorCodes": [123456],
-         "errors": [{"code": 123456, "message": "new", "remediation": ["do"]}]}])
+    d = _decision(
+        errorCodes=[123456],
+        primaryErrorCode=123456,
+        lines=[
+            {
+                "lineItemId": "1",
+                "partnerIdOnRecord": "1",
+                "errorCodes": [123456],
+                "errors": [{"code": 123456, "message": "new", "remediation": ["do"]}],
+            }
+        ],
+    )
     p = nt.transaction_blocked(d, cause_event_id="evt-3", language="ja", created_at=T0).payload
     assert p["lines"][0]["errors"] == [{"code": 123456, "message": "new", "remediation": ["do"]}]
 
 
 @pytest.mark.parametrize(("language", "marker"), [("en", "revoked"), ("ja", "取り消され")])
 def test_privileges_revoked(language, marker):
-    r = {"relationshipId": "rel-7", "customerId": "cust-42", "resellerTenantId": "ten-5",
-         "reason": "reseller_suspended", "causeEventId": "c", "revokedAt": "2026-01-10T09:00:00Z"}
-    p = nt.privileges_revoked(r, distributor_id="d1", cause_event_id="e1", language=language, created_at=T0).payload
+    r = {
+        "relationshipId": "rel-7",
+        "customerId": "cust-42",
+        "resellerTenantId": "ten-5",
+        "reason": "reseller_suspended",
+        "causeEventId": "c",
+        "revokedAt": "2026-01-10T09:00:00Z",
+    }
+    p = nt.privileges_revoked(
+        r, distributor_id="d1", cause_event_id="e1", language=language, created_at=T0
+    ).payload
     assert p["kind"] == "privileges_revoked"
-    assert {k: p[k] for k in ("relationshipId", "customerId", "resellerTenantId", "reason", "revokedAt")} == {
-        "relationshipId": "rel-7", "customerId": "cust-42", "resellerTenantId": "ten-5",
-        "reason": "reseller_suspended", "revokedAt": "2026-01-10T09:00:00Z"}
+    assert {
+        k: p[k] for k in ("relationshipId", "customerId", "resellerTenantId", "reason", "revokedAt")
+    } == {
+        "relationshipId": "rel-7",
+        "customerId": "cust-42",
+        "resellerTenantId": "ten-5",
+        "reason": "reseller_suspended",
+        "revokedAt": "2026-01-10T09:00:00Z",
+    }
     assert marker in p["title"] and p["reasonText"]
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_partnership_removed(language):
-    customers = [{"customerId": "c1", "relationships": [{"relationshipId": "r1", "roles": ["Reader"]}]}]
-    p = nt.partnership_removed(distributor_id="d1", reseller_tenant_id="ten-5", customers=customers,
-                               cause_event_id="e1", language=language, created_at=T0).payload
+    customers = [
+        {"customerId": "c1", "relationships": [{"relationshipId": "r1", "roles": ["Reader"]}]}
+    ]
+    p = nt.partnership_removed(
+        distributor_id="d1",
+        reseller_tenant_id="ten-5",
+        customers=customers,
+        cause_event_id="e1",
+        language=language,
+        created_at=T0,
+    ).payload
     assert p["kind"] == "partnership_removed" and p["resellerTenantId"] == "ten-5"
     assert p["customersStillAdministered"] == customers
     assert p["note"] and ("アクセス権は取り消されません" in p["note"]) is (language == "ja")
@@ -145,9 +214,17 @@ def test_partnership_removed(language):
 def test_notification_ids_are_deterministic_and_distinct():
     a = nt.notification_id("evt-1", "privileges_revoked", "d1")
     assert a == nt.notification_id("evt-1", "privileges_revoked", "d1")
-    assert len({a, nt.notification_id("evt-1", "privileges_revoked", "d2"),
+    assert (
+        len(
+            {
+                a,
+                nt.notification_id("evt-1", "privileges_revoked", "d2"),
                 nt.notification_id("evt-2", "privileges_revoked", "d1"),
-                nt.notification_id("evt-1", "transaction_blocked", "d1")}) == 4
+                nt.notification_id("evt-1", "transaction_blocked", "d1"),
+            }
+        )
+        == 4
+    )
 
 
 # ----------------------------------------------------------------------------- signing
@@ -162,13 +239,25 @@ NOW = 1_767_000_000
     [
         (SECRET, BODY, sign(SECRET, BODY, NOW), NOW, True),
         (SECRET, BODY, sign(SECRET, BODY, NOW), NOW + 299, True),
-        (SECRET, BODY, sign(SECRET, BODY, NOW), NOW - 299, True),              # small clock skew
-        (SECRET, BODY + b" ", sign(SECRET, BODY, NOW), NOW, False),            # tampered body
+        (SECRET, BODY, sign(SECRET, BODY, NOW), NOW - 299, True),  # small clock skew
+        (SECRET, BODY + b" ", sign(SECRET, BODY, NOW), NOW, False),  # tampered body
         (SECRET, BODY.replace(b"n1", b"n2"), sign(SECRET, BODY, NOW), NOW, False),
-        (b"other", BODY, sign(SECRET, BODY, NOW), NOW, False),                 # wrong secret
-        (SECRET, BODY, sign(SECRET, BODY, NOW), NOW + 301, False),             # stale
-        (SECRET, BODY, sign(SECRET, BODY, NOW).replace(f"t={NOW}", f"t={NOW + 1}"), NOW, False),  # moved t
-        (SECRET, BODY, f"t={NOW},v1=deadbeef,v1={sign(SECRET, BODY, NOW).split('v1=')[1]}", NOW, True),  # rotation
+        (b"other", BODY, sign(SECRET, BODY, NOW), NOW, False),  # wrong secret
+        (SECRET, BODY, sign(SECRET, BODY, NOW), NOW + 301, False),  # stale
+        (
+            SECRET,
+            BODY,
+            sign(SECRET, BODY, NOW).replace(f"t={NOW}", f"t={NOW + 1}"),
+            NOW,
+            False,
+        ),  # moved t
+        (
+            SECRET,
+            BODY,
+            f"t={NOW},v1=deadbeef,v1={sign(SECRET, BODY, NOW).split('v1=')[1]}",
+            NOW,
+            True,
+        ),  # rotation
         (SECRET, BODY, f"v1={sign(SECRET, BODY, NOW).split('v1=')[1]}", NOW, False),  # no timestamp
         (SECRET, BODY, f"t={NOW}", NOW, False),
         (SECRET, BODY, "t=abc,v1=00", NOW, False),
@@ -189,8 +278,18 @@ def test_sign_format():
 
 @pytest.mark.parametrize(
     ("status", "delivered", "retryable"),
-    [(200, True, False), (204, True, False), (500, False, True), (503, False, True), (429, False, True),
-     (408, False, True), (400, False, False), (401, False, False), (404, False, False), (301, False, False)],
+    [
+        (200, True, False),
+        (204, True, False),
+        (500, False, True),
+        (503, False, True),
+        (429, False, True),
+        (408, False, True),
+        (400, False, False),
+        (401, False, False),
+        (404, False, False),
+        (301, False, False),
+    ],
 )
 def test_classify(status, delivered, retryable):
     outcome = classify(status)

@@ -64,7 +64,11 @@ ROWS = [
     ("9 region mismatch", {"tenant_region": "Japan"}, (900152,)),
     ("9 tenant region unknown", {"tenant_region": None}, ()),
     ("9 distributor without region", {"distributor": "no_region", "tenant_region": "Japan"}, ()),
-    ("unknown distributor: no partnerships, no region", {"distributor": "unknown", "tenant_region": "Japan"}, (900414,)),
+    (
+        "unknown distributor: no partnerships, no region",
+        {"distributor": "unknown", "tenant_region": "Japan"},
+        (900414,),
+    ),
 ]
 
 
@@ -75,17 +79,35 @@ def test_each_row(name, kw, codes):
 
 @pytest.mark.parametrize(
     "pid",
-    [None, "", "   ", "1234", "12345678901", "12a4567", "-123456", "1234567.0", "١٢٣٤٥٦٧", "１２３４５６７", "123 4567", 1234567],
+    [
+        None,
+        "",
+        "   ",
+        "1234",
+        "12345678901",
+        "12a4567",
+        "-123456",
+        "1234567.0",
+        "١٢٣٤٥٦٧",
+        "１２３４５６７",
+        "123 4567",
+        1234567,
+    ],
 )
 def test_step1_malformed_stops(pid):
     # Even a registry where everything else is wrong reports only 800016.
-    assert evaluate_por(pid, DIST, registry(active=False, status="suspended", tenant_region="Japan")) == (800016,)
+    assert evaluate_por(
+        pid, DIST, registry(active=False, status="suspended", tenant_region="Japan")
+    ) == (800016,)
 
 
 def test_step1_trims_surrounding_whitespace():
     assert normalize_partner_id("  1234567\t") == "1234567"
     assert evaluate_por(" 1234567 ", DIST, registry()) == ()
-    assert normalize_partner_id("12345") == "12345" and normalize_partner_id("1234567890") == "1234567890"
+    assert (
+        normalize_partner_id("12345") == "12345"
+        and normalize_partner_id("1234567890") == "1234567890"
+    )
 
 
 def test_step2_unknown_id_stops():
@@ -93,7 +115,9 @@ def test_step2_unknown_id_stops():
 
 
 def test_step3_pga_stops():
-    assert evaluate_por(PID, DIST, registry(account_type="PGA", active=False, partnership=False)) == (800016,)
+    assert evaluate_por(
+        PID, DIST, registry(account_type="PGA", active=False, partnership=False)
+    ) == (800016,)
 
 
 # Every combination the "alternatives" and "stop" rules allow, against an oracle written
@@ -112,7 +136,12 @@ def oracle(active, tenant_state, kind, authorized, partnership, tenant_region, d
     has_partnership = partnership and tenant_state != "unlinked" and dist_state != "unknown"
     if not has_partnership and 900414 not in codes:
         codes.append(900414)
-    if tenant_known and tenant_region is not None and dist_state == "known" and tenant_region != "Europe":
+    if (
+        tenant_known
+        and tenant_region is not None
+        and dist_state == "known"
+        and tenant_region != "Europe"
+    ):
         codes.append(900152)
     order = [800016, 900151, 900400, 900154, 900414, 900152]
     return tuple(sorted(codes, key=order.index))
@@ -138,7 +167,9 @@ def test_every_combination(combo):
         active=active,
         tenant_link=tenant_state != "unlinked",
         tenant="missing" if tenant_state == "missing" else "present",
-        status=tenant_state if tenant_state in ("active", "suspended", "deleted", "pending_onboarding") else "active",
+        status=tenant_state
+        if tenant_state in ("active", "suspended", "deleted", "pending_onboarding")
+        else "active",
         kind=kind,
         authorized=authorized,
         partnership=partnership,
@@ -156,7 +187,9 @@ def test_union_is_canonical_and_unique():
     assert union_codes([]) == []
 
 
-TEXT = st.one_of(st.none(), st.text(max_size=20), st.from_regex(r"\s*[0-9]{3,12}\s*", fullmatch=True))
+TEXT = st.one_of(
+    st.none(), st.text(max_size=20), st.from_regex(r"\s*[0-9]{3,12}\s*", fullmatch=True)
+)
 
 
 @st.composite
@@ -166,14 +199,18 @@ def registries(draw):
     r = Registry()
     for pid in ids:
         r.accounts[pid] = PartnerAccount(
-            pid, draw(st.sampled_from(["PLA", "PGA"])), draw(st.booleans()),
+            pid,
+            draw(st.sampled_from(["PLA", "PGA"])),
+            draw(st.booleans()),
             draw(st.one_of(st.none(), st.sampled_from(tenants) if tenants else st.none())),
         )
     for t in tenants:
         r.tenants[t] = ResellerTenant(
-            t, draw(st.sampled_from(["csp_indirect_reseller", "direct_bill"])),
+            t,
+            draw(st.sampled_from(["csp_indirect_reseller", "direct_bill"])),
             draw(st.sampled_from(["active", "suspended", "pending_onboarding", "deleted"])),
-            draw(st.booleans()), draw(st.sampled_from([None, "Europe", "Japan"])),
+            draw(st.booleans()),
+            draw(st.sampled_from([None, "Europe", "Japan"])),
         )
         if draw(st.booleans()):
             r.active_partnerships.add((DIST, t))

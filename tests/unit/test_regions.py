@@ -82,7 +82,9 @@ def test_explicit_region_wins_when_known(country, explicit, region):
     assert RegionTable.default().region_for(country, explicit) == region
 
 
-@pytest.mark.parametrize(("country", "region"), [("jp", "Japan"), (" de ", "Europe"), ("\tUs\n", "United States")])
+@pytest.mark.parametrize(
+    ("country", "region"), [("jp", "Japan"), (" de ", "Europe"), ("\tUs\n", "United States")]
+)
 def test_country_is_normalised(country, region):
     assert RegionTable.default().region_for(country) == region
 

@@ -1,7 +1,7 @@
 """The pure parts of on-call replays: rate limit, header handling, slice planning, re-validation requests."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -84,7 +84,7 @@ def test_parse_dead_letter_reads_the_runtime_headers():
     assert (d.source_topic, d.source_partition, d.source_offset) == ("csp.orders.v1", 1, 42)
     assert d.consumer_group == "porgate.order-intake.orders"
     assert d.error == "not JSON: Expecting value"
-    assert d.failed_at == datetime(2026, 1, 10, 9, tzinfo=timezone.utc)
+    assert d.failed_at == datetime(2026, 1, 10, 9, tzinfo=UTC)
     assert d.key_text == "ord-1"
     assert redrive_problem(d) is None
 
@@ -93,11 +93,13 @@ def test_parse_dead_letter_survives_missing_or_broken_headers():
     broken = [("x-dlq-failed-at", b"yesterday"), ("x-dlq-source-offset", b"\xff")]
     d = parse_dead_letter(0, 3, 1_700_000_000_000, None, b"x", broken)
     assert d.source_topic is None and d.source_offset is None and d.key_text == ""
-    assert d.failed_at == datetime.fromtimestamp(1_700_000_000, timezone.utc)  # the record's own timestamp
+    assert d.failed_at == datetime.fromtimestamp(1_700_000_000, UTC)  # the record's own timestamp
     assert redrive_problem(d) == "no x-dlq-source-topic header"
 
     def from_topic(topic: bytes) -> str | None:
-        return redrive_problem(parse_dead_letter(0, 0, 0, None, b"x", [("x-dlq-source-topic", topic)]))
+        return redrive_problem(
+            parse_dead_letter(0, 0, 0, None, b"x", [("x-dlq-source-topic", topic)])
+        )
 
     assert "unknown source topic" in from_topic(b"nope")
     assert "DLQ itself" in from_topic(b"por.dlq.v1")
@@ -154,7 +156,7 @@ def test_time_window_is_half_open_and_times_default_to_utc():
 
 
 def test_format_age():
-    now = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 10, 12, tzinfo=UTC)
     assert format_age(now - timedelta(seconds=5), now) == "5s"
     assert format_age(now - timedelta(minutes=3, seconds=2), now) == "3m2s"
     assert format_age(now - timedelta(hours=2, minutes=5), now) == "2h5m"
@@ -173,15 +175,22 @@ def test_replays_between_contract_topics_of_different_event_types_are_refused():
 
 
 STORED_REQUEST = {
-    "sourceEventId": "evt-1", "transactionKind": "new_order", "orderId": "ord-1", "changeId": None,
-    "subscriptionId": None, "changeKind": None, "distributorId": "dist-eu-1", "customerId": "cust-42",
-    "requestedAt": "2026-01-10T09:00:00Z", "lines": [{"lineItemId": "1", "partnerIdOnRecord": "1000003"}],
+    "sourceEventId": "evt-1",
+    "transactionKind": "new_order",
+    "orderId": "ord-1",
+    "changeId": None,
+    "subscriptionId": None,
+    "changeKind": None,
+    "distributorId": "dist-eu-1",
+    "customerId": "cust-42",
+    "requestedAt": "2026-01-10T09:00:00Z",
+    "lines": [{"lineItemId": "1", "partnerIdOnRecord": "1000003"}],
     "supersedesDecisionId": None,
 }
 
 
 def test_revalidation_names_the_superseded_decision_and_is_the_same_on_every_run():
-    decided_at = datetime(2026, 1, 10, 9, 0, 1, 123456, tzinfo=timezone.utc)
+    decided_at = datetime(2026, 1, 10, 9, 0, 1, 123456, tzinfo=UTC)
     first = revalidation_for("dec-1", json.loads(json.dumps(STORED_REQUEST)), decided_at, [900400])
     again = revalidation_for("dec-1", json.loads(json.dumps(STORED_REQUEST)), decided_at, [900400])
     assert first == again  # same id, same bytes: the validator's inbox drops the second
@@ -190,12 +199,20 @@ def test_revalidation_names_the_superseded_decision_and_is_the_same_on_every_run
     event = decode(first.value, "por.validation-requests.v1")
     assert event.id == first.event_id and event.time == decided_at
     assert event.data.supersedes_decision_id == "dec-1"
-    assert event.data.source_event_id == "evt-1" and event.data.lines[0].partner_id_on_record == "1000003"
+    assert (
+        event.data.source_event_id == "evt-1"
+        and event.data.lines[0].partner_id_on_record == "1000003"
+    )
 
 
 def test_revalidation_of_a_subscription_change_is_keyed_by_subscription():
-    request = {**STORED_REQUEST, "transactionKind": "subscription_change", "orderId": None,
-               "subscriptionId": "sub-1", "changeId": "chg-1"}
-    r = revalidation_for("dec-2", request, datetime(2026, 2, 1, tzinfo=timezone.utc))
+    request = {
+        **STORED_REQUEST,
+        "transactionKind": "subscription_change",
+        "orderId": None,
+        "subscriptionId": "sub-1",
+        "changeId": "chg-1",
+    }
+    r = revalidation_for("dec-2", request, datetime(2026, 2, 1, tzinfo=UTC))
     assert r.key == "sub-1"
     assert r.event_id != revalidation_for("dec-1", request, r.decided_at).event_id

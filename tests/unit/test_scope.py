@@ -1,17 +1,24 @@
 """Which transactions are validated, to the second, and the grandfathering of scheduled changes."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from services.domain.scope import KNOWN_CHANGE_KINDS, change_basis, order_basis
 
-START = datetime(2025, 12, 1, tzinfo=timezone.utc)
+START = datetime(2025, 12, 1, tzinfo=UTC)
 SEC = timedelta(seconds=1)
 BEFORE, AT, AFTER = START - SEC, START, START + SEC
 
-VALIDATED_KINDS = ["seat_count", "billing_plan", "term", "p2p_transfer", "legacy_to_new_commerce",
-                   "scheduled_change_set", "scheduled_change_edit"]
+VALIDATED_KINDS = [
+    "seat_count",
+    "billing_plan",
+    "term",
+    "p2p_transfer",
+    "legacy_to_new_commerce",
+    "scheduled_change_set",
+    "scheduled_change_edit",
+]
 
 
 def test_order_boundary_to_the_second():
@@ -22,12 +29,16 @@ def test_order_boundary_to_the_second():
 
 def test_order_boundary_in_another_zone():
     tokyo = timezone(timedelta(hours=9))
-    assert order_basis(datetime(2025, 12, 1, 8, 59, 59, tzinfo=tokyo), START) == "before_enforcement"
+    assert (
+        order_basis(datetime(2025, 12, 1, 8, 59, 59, tzinfo=tokyo), START) == "before_enforcement"
+    )
     assert order_basis(datetime(2025, 12, 1, 9, 0, 0, tzinfo=tokyo), START) == "validated"
 
 
 @pytest.mark.parametrize("kind", VALIDATED_KINDS)
-@pytest.mark.parametrize(("when", "basis"), [(BEFORE, "before_enforcement"), (AT, "validated"), (AFTER, "validated")])
+@pytest.mark.parametrize(
+    ("when", "basis"), [(BEFORE, "before_enforcement"), (AT, "validated"), (AFTER, "validated")]
+)
 def test_phase2_kinds(kind, when, basis):
     assert change_basis(kind, when, None, START) == basis
 
