@@ -1,0 +1,13 @@
+"""docker-compose.yml on its own: its commands and how its services are wired."""
+
+from __future__ import annotations
+
+from tests.deploy.linter.compose import compose_command_problems, compose_wiring_problems
+
+
+def test_compose_commands_are_porgate_commands(compose, image) -> None:
+    assert compose_command_problems(compose, image) == []
+
+
+def test_compose_wires_broker_database_init_and_services_in_order(compose, image) -> None:
+    assert compose_wiring_problems(compose, image) == []
