@@ -3,8 +3,9 @@
 `python3 -m benchmarks.relay_proc BOOTSTRAP SOURCE_TOPIC TARGET_TOPIC GROUP` consumes SOURCE
 in a consumer group and produces each record's value (and key) to TARGET, then commits the
 offsets: no decoding, no database. Its consumer and producer take porgate's own settings
-(`PORGATE_CONSUMER_*`, `PORGATE_PRODUCER_LINGER_MS`, from the environment like porgate's), so
-the difference between the two is porgate's own work. Prints `READY`, runs until SIGTERM.
+(`PORGATE_CONSUMER_*`, `PORGATE_PRODUCER_LINGER_MS`, from the environment like porgate's; the
+producer is porgate's own, `services.common.kafka.new_producer`), so the difference between
+the two is porgate's own work. Prints `READY`, runs until SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import asyncio
 import signal
 import sys
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from services.common.config import Settings
+from services.common.kafka import new_producer
 
 
 async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
@@ -34,13 +36,7 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         fetch_min_bytes=settings.consumer_fetch_min_bytes,
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=settings.producer_linger_ms,
-        max_request_size=2 * 1024 * 1024,
-    )
+    producer = new_producer(settings)
     await producer.start()
     await consumer.start()
     print("READY", flush=True)

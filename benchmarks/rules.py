@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 
 from contracts.codec import decode, encode, new_event
 from contracts.errors import ErrorCode
+from contracts.ids import derived_event_id
 from contracts.topics import ORDERS, VALIDATION_REQUESTS
 from services.demo import Message
-from services.domain.decisions import decide, derived_event_id
+from services.domain.decisions import decide
 from services.domain.por_rules import (
     Distributor,
     PartnerAccount,

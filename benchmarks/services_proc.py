@@ -1,13 +1,14 @@
 """The system under test, in a process of its own: `python3 -m benchmarks.services_proc NAME...`.
 
-NAME is one or more of the services of `services.registry` (built into one faststream app
+NAME is one or more of the services of `services.catalog` (built into one faststream app
 with `build_app`, exactly as `porgate run` does, health server included), or `api` (the
 POR validation API, `create_app` served by `HttpServer`). Settings come from the
 `PORGATE_*` environment variables. Prints `READY` on standard output once started, runs
 until SIGTERM or SIGINT, then stops in order.
 
-PORGATE_BENCH_TRACE=PATH adds up, per consumer, the wall-clock time of each batch step and
-of each SQL statement (benchmarks/trace.py) and writes it to PATH on exit.
+PORGATE_BENCH_TRACE=PATH adds up, per consumer, the wall-clock time of each batch stage (the
+runtime reports them to build_app's `stage_timer`), of each handler call and of each SQL
+statement (benchmarks/trace.py), and writes it to PATH on exit.
 PORGATE_BENCH_CPROFILE=PATH profiles the process with cProfile and writes the stats to PATH
 on exit (py-spy, attached from outside, is the lighter option: see benchmarks/run.py --profile).
 """
@@ -47,16 +48,18 @@ async def main(names: list[str]) -> None:
             await server.stop()
         return
 
+    from services.catalog import build_services
     from services.common.app import build_app
-    from services.registry import build_services
 
     services = build_services(names, settings)
+    # Untraced, build_app keeps its own default: nothing of the benchmark in the batch path.
+    timing = {}
     if os.environ.get("PORGATE_BENCH_TRACE"):
         from benchmarks import trace
 
-        trace.install()
+        timing["stage_timer"] = trace.install()
         services = trace.wrap_services(services)
-    app, _ = build_app(services, settings, serve_health=True)
+    app, _ = build_app(services, settings, serve_health=True, **timing)
     await app.start()
     print("READY", flush=True)
     try:

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from services.catalog import all_services
 from services.common.config import Settings
 from services.common.db import migrate
 from services.common.embedded import EmbeddedKafka, EmbeddedPostgres
 from services.common.topics_admin import create_topics
-from services.registry import all_services
 from tests.reliability import world as W
 from tests.reliability.harness import Kafka, LocalServer, Processes, Webhook, fetchval, read_topic
 

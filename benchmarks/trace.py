@@ -1,28 +1,49 @@
-"""Wall-clock accounting inside a services process, for the profile phase only.
+"""Wall-clock accounting inside a services process, for the traced phase only.
 
 py-spy shows where the CPU goes; an asyncio service also spends time *waiting*, and a
-sampling profiler sees that only as the event loop's select(). This module wraps, in the
-benchmark's own process and nowhere else, the runtime's batch steps, every service
-handler, and asyncpg's query methods, and adds up per consumer: batches, records, and
-the milliseconds each step took (round trips to PostgreSQL counted per SQL statement).
+sampling profiler sees that only as the event loop's select(). This module adds up, per
+consumer: batches, records, and the milliseconds of
+- each stage of each batch, timed by the runtime itself through build_app's `stage_timer`;
+- each handler call, through the `Consumer`s handed to build_app;
+- each SQL statement, by wrapping asyncpg's query methods, in the benchmark's own services
+  process and nowhere else.
+SQL is attributed to the consumer whose stage is running: every stage sets a contextvar,
+which the handler, its statements and the batch's background publish task all see.
 
 Enabled by PORGATE_BENCH_TRACE=PATH in benchmarks/services_proc.py; written to PATH at exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import functools
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
-# consumer ("service:consumer") currently processing a batch in this task
+StageTimer = Callable[[str, str, int], contextlib.AbstractContextManager[None]]
+
+# The consumer ("service:consumer") whose batch stage is running in this task.
 _current: contextvars.ContextVar[str] = contextvars.ContextVar(
     "bench_consumer", default="(outside a batch)"
 )
+
+# The runtime's stages, as the report names them.
+STAGES = {
+    "batch": "batch (decode + transaction + wait for the batch before)",
+    "decode": "decode",
+    "transaction": "transaction (inbox + handler + outbox, committed)",
+    "wait-previous": "wait-previous (the batch before: published and committed)",
+    "publish": "publish (send + acks + DELETE outbox; overlaps the next batch)",
+    "offset-commit": "offset-commit (Kafka offset commit)",
+    "lag": "lag (lag metric)",
+}
+HANDLER = "handler (whole batch, its SQL included)"
+QUERY_METHODS = ("execute", "executemany", "fetch", "fetchval", "fetchrow")
 
 
 class Totals:
@@ -39,6 +60,19 @@ class Totals:
         cell = table[consumer][name]
         cell[0] += n
         cell[1] += seconds
+
+    @contextlib.contextmanager
+    def stage(self, consumer: str, stage: str, records: int) -> Iterator[None]:
+        """The `stage_timer` of build_app: a batch's size counts once, on its "batch" stage."""
+        token = _current.set(consumer)
+        if stage == "batch":
+            self.batch_sizes[consumer].append(records)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(self.steps, consumer, STAGES.get(stage, stage), time.perf_counter() - started)
+            _current.reset(token)
 
     def report(self) -> dict[str, Any]:
         out = {}
@@ -78,130 +112,57 @@ class Totals:
 TOTALS = Totals()
 
 
-def _timed_method(cls: type, name: str, step: str) -> None:
-    original = getattr(cls, name)
+def timed_query(method: str, original: Callable, totals: Totals = TOTALS) -> Callable:
+    """An asyncpg Connection query method that adds its wall time to the running consumer."""
 
     @functools.wraps(original)
-    async def wrapper(*args, **kwargs):
-        t = time.perf_counter()
+    async def wrapper(self, query, *args, **kwargs):
+        started = time.perf_counter()
         try:
-            return await original(*args, **kwargs)
+            return await original(self, query, *args, **kwargs)
         finally:
-            TOTALS.add(TOTALS.steps, _current.get(), step, time.perf_counter() - t)
+            label = " ".join(str(query).split())[:70]
+            totals.add(
+                totals.sql, _current.get(), f"{method}: {label}", time.perf_counter() - started
+            )
 
-    setattr(cls, name, wrapper)
+    return wrapper
 
 
-def install() -> None:
+def install() -> StageTimer:
+    """Time every SQL statement of this process; returns the stage timer for build_app."""
     import asyncpg.connection
 
-    from services.common import runtime as rt
-
-    original_batch = rt.Runtime.process_batch
-
-    async def process_batch(self, consumer, message):
-        key = f"{self.service.name}:{consumer.name}"
-        token = _current.set(key)
-        t = time.perf_counter()
-        try:
-            TOTALS.batch_sizes[key].append(len(message.raw_message))
-            return await original_batch(self, consumer, message)
-        finally:
-            TOTALS.add(
-                TOTALS.steps,
-                key,
-                "process_batch (decode + transaction + wait for the batch before)",
-                time.perf_counter() - t,
-            )
-            _current.reset(token)
-
-    rt.Runtime.process_batch = process_batch
-    _timed_method(rt.Runtime, "_transaction", "_transaction (inbox + handlers + outbox, committed)")
-    _timed_method(
-        rt.Runtime, "_finish", "_finish (publish + offset commit; overlaps the next batch)"
-    )
-    _timed_method(rt.Runtime, "publish_rows", "publish_rows (send + acks + DELETE outbox)")
-    _timed_method(rt.Runtime, "_commit", "_commit (Kafka offset commit)")
-    _timed_method(rt.Runtime, "_record_lag", "_record_lag (lag metric)")
-    original_decode = rt.decode
-
-    def decode(raw, topic=None):
-        t = time.perf_counter()
-        try:
-            return original_decode(raw, topic)
-        finally:
-            TOTALS.add(
-                TOTALS.steps, _current.get(), "decode (codec.decode)", time.perf_counter() - t
-            )
-
-    rt.decode = decode
-
-    for method in ("execute", "executemany", "fetch", "fetchval", "fetchrow"):
+    for method in QUERY_METHODS:
         original = getattr(asyncpg.connection.Connection, method)
-
-        def make(original, method):
-            @functools.wraps(original)
-            async def wrapper(self, query, *args, **kwargs):
-                t = time.perf_counter()
-                try:
-                    return await original(self, query, *args, **kwargs)
-                finally:
-                    label = " ".join(str(query).split())[:70]
-                    TOTALS.add(
-                        TOTALS.sql, _current.get(), f"{method}: {label}", time.perf_counter() - t
-                    )
-
-            return wrapper
-
-        setattr(asyncpg.connection.Connection, method, make(original, method))
+        setattr(asyncpg.connection.Connection, method, timed_query(method, original))
+    return TOTALS.stage
 
 
-def wrap_services(services: list) -> list:
-    """Time every handler (the service's own work per event, its SQL included)."""
-    out = []
-    for service in services:
-        consumers = []
-        for c in service.consumers:
+def timed_handler(handle: Callable, totals: Totals = TOTALS) -> Callable:
+    @functools.wraps(handle)
+    async def timed(conn, events):
+        started = time.perf_counter()
+        try:
+            return await handle(conn, events)
+        finally:
+            totals.add(totals.steps, _current.get(), HANDLER, time.perf_counter() - started)
 
-            def make(handle):
-                @functools.wraps(handle)
-                async def timed(conn, event):
-                    t = time.perf_counter()
-                    try:
-                        return await handle(conn, event)
-                    finally:
-                        TOTALS.add(
-                            TOTALS.steps,
-                            _current.get(),
-                            "handler (per event, its SQL included)",
-                            time.perf_counter() - t,
-                        )
+    return timed
 
-                return timed
 
-            def make_many(handle_many):
-                @functools.wraps(handle_many)
-                async def timed_many(conn, events):
-                    t = time.perf_counter()
-                    try:
-                        return await handle_many(conn, events)
-                    finally:
-                        TOTALS.add(
-                            TOTALS.steps,
-                            _current.get(),
-                            "handle_many (whole batch, its SQL included)",
-                            time.perf_counter() - t,
-                        )
-
-                return timed_many
-
-            changes = {"handle": make(c.handle)}
-            if getattr(c, "handle_many", None) is not None:
-                changes["handle_many"] = make_many(c.handle_many)
-            consumers.append(dataclasses.replace(c, **changes))
-        service.consumers = tuple(consumers)
-        out.append(service)
-    return out
+def wrap_services(services: list, totals: Totals = TOTALS) -> list:
+    """The same services, each consumer's handler timed (the batch's work, its SQL included)."""
+    return [
+        dataclasses.replace(
+            service,
+            consumers=tuple(
+                dataclasses.replace(c, handle=timed_handler(c.handle, totals))
+                for c in service.consumers
+            ),
+        )
+        for service in services
+    ]
 
 
 def dump(path: str) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import profile_summary, run, stats
+from benchmarks import profile_summary, run, stats, trace
+from benchmarks.phases import throughput
 from benchmarks.rules import cpu_breakdown, registry_from_messages, rules_benchmark
 from benchmarks.trace import Totals
+from benchmarks.workload import decision_mix, order_mix
 from contracts.errors import ErrorCode
 from services.demo import DemoWorld
 
@@ -49,7 +53,7 @@ def test_order_and_decision_mix():
     world = DemoWorld(resellers=100, seed=7)
     world.registry()
     orders = [world.order() for _ in range(400)]
-    mix = run.order_mix(orders)
+    mix = order_mix(orders)
     assert mix["orders"] == 400 and mix["lines"] >= 400
     decision = {
         "data": {
@@ -59,7 +63,7 @@ def test_order_and_decision_mix():
             "lines": [{"errorCodes": [int(ErrorCode.PLA_INACTIVE)]}, {"errorCodes": []}],
         }
     }
-    dm = run.decision_mix([json.dumps(decision).encode()])
+    dm = decision_mix([json.dumps(decision).encode()])
     assert dm["outcomes"] == {"blocked": 1} and dm["multi_line_orders_blocked"] == 1
     assert (
         not dm["every_error_code_present"] and len(dm["missing_error_codes"]) == len(ErrorCode) - 1
@@ -70,16 +74,16 @@ def test_throughput_from_publish_and_decision_times():
     keys = [f"k{i}" for i in range(100)]
     sent = {k: 1000.0 + i * 0.01 for i, k in enumerate(keys)}
     seen = {k: (1000.5 + i * 0.01, 0.0, b"") for i, k in enumerate(keys)}
-    tp = run.throughput(sent, seen, keys)
+    tp = throughput(sent, seen, keys)
     assert tp["decided"] == 100 and abs(tp["first_publish_to_last_decision_s"] - 1.49) < 1e-6
 
 
 def test_profile_summary_of_collapsed_stacks(tmp_path: Path):
     raw = tmp_path / "p.txt"
     raw.write_text(
-        "main (benchmarks/services_proc.py:1);process_batch (services/common/runtime.py:10);"
+        "main (benchmarks/services_proc.py:1);handle_batch (services/common/pipeline.py:10);"
         "decode (contracts/codec.py:5);model_validate (pydantic/main.py:700) 30\n"
-        "main (benchmarks/services_proc.py:1);process_batch (services/common/runtime.py:12);"
+        "main (benchmarks/services_proc.py:1);handle_batch (services/common/pipeline.py:12);"
         "execute (asyncpg/connection.py:3) 10\n"
         "main (benchmarks/services_proc.py:1);select (selectors.py:468) 60\n"
     )
@@ -96,12 +100,66 @@ def test_profile_summary_of_collapsed_stacks(tmp_path: Path):
 def test_trace_report_per_record_and_per_batch():
     t = Totals()
     t.batch_sizes["svc:c"] += [100, 300]
-    t.add(t.steps, "svc:c", "process_batch (whole batch)", 0.4, 2)
+    t.add(t.steps, "svc:c", "batch (whole batch)", 0.4, 2)
     t.add(t.sql, "svc:c", "execute: COMMIT;", 0.01, 2)
     r = t.report()["svc:c"]
     assert r["records"] == 400 and r["mean_batch"] == 200.0
-    assert r["steps"]["process_batch (whole batch)"]["us_per_record"] == 1000.0
+    assert r["steps"]["batch (whole batch)"]["us_per_record"] == 1000.0
     assert r["sql"]["execute: COMMIT;"]["calls_per_batch"] == 1.0
+
+
+@dataclass(frozen=True)
+class _Consumer:
+    name: str
+    handle: object
+
+
+@dataclass
+class _Service:
+    name: str
+    consumers: tuple[_Consumer, ...]
+
+
+def test_stage_timer_attributes_handler_and_sql_to_the_batch_consumer():
+    """Batch sizes come from the "batch" stage; the handler's and the background task's SQL
+    count against the consumer whose batch started them, through the contextvar."""
+    t = Totals()
+
+    async def fetch(conn, query, *args):
+        await asyncio.sleep(0)
+        return []
+
+    timed_fetch = trace.timed_query("fetch", fetch, t)
+
+    async def handle(conn, events):
+        await timed_fetch(conn, "SELECT  1\n FROM registry")
+        return [() for _ in events]
+
+    [service] = trace.wrap_services([_Service("svc", (_Consumer("requests", handle),))], totals=t)
+    handler = service.consumers[0].handle
+
+    async def one_batch(events: list) -> None:
+        with t.stage("svc:requests", "batch", len(events)):
+            with t.stage("svc:requests", "transaction", len(events)):
+                assert await handler(None, events) == [()] * len(events)
+            publishing = asyncio.create_task(timed_fetch(None, "DELETE FROM outbox"))
+        await publishing  # after the batch stage: the task still counts for its consumer
+
+    async def main() -> None:
+        await one_batch(["e1", "e2", "e3"])
+        await one_batch(["e4"])
+        await timed_fetch(None, "SELECT 2")
+
+    asyncio.run(main())
+    r = t.report()
+    c = r["svc:requests"]
+    assert (c["batches"], c["records"], c["mean_batch"]) == (2, 4, 2.0)
+    assert c["steps"][trace.STAGES["batch"]]["calls"] == 2
+    assert c["steps"][trace.STAGES["transaction"]]["calls"] == 2
+    assert c["steps"][trace.HANDLER]["calls"] == 2
+    assert c["sql"]["fetch: SELECT 1 FROM registry"]["calls_per_batch"] == 1.0
+    assert c["sql"]["fetch: DELETE FROM outbox"]["calls"] == 2
+    assert r["(outside a batch)"]["sql"]["fetch: SELECT 2"]["calls"] == 1
 
 
 def test_p99_by_tenth_follows_the_sending_order():

@@ -1,0 +1,265 @@
+"""The phases through the broker: porgate's pipeline (order-intake and por-validator, fed
+orders, read back as decisions) and the baseline, a bare aiokafka relay moving the same
+messages. Each phase starts its processes on fresh topics, warms them up, then measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from benchmarks.processes import (
+    REPO,
+    SERVICES,
+    Ctx,
+    Proc,
+    PySpy,
+    fresh_database,
+    log,
+    start_services,
+    stop_all,
+    wait_quiet,
+)
+from benchmarks.stats import CpuMeter, RssSampler, latency_summary, p99_by_tenth
+from benchmarks.workload import (
+    Collector,
+    create_plain_topics,
+    decision_mix,
+    dlq_count,
+    load_producer,
+    publish,
+)
+from contracts.topics import DECISIONS, DLQ, ORDERS
+from services.demo import Message
+
+
+def throughput(
+    sent: dict[str, float], seen: dict[str, tuple[float, float, bytes]], keys: Sequence[str]
+) -> dict:
+    done = sorted(seen[k][0] for k in keys if k in seen)
+    if not done:
+        return {}
+    first = min(sent[k] for k in keys)
+    total = len(done) / (done[-1] - first)
+    lo, hi = done[len(done) // 10], done[(len(done) * 9) // 10]
+    steady = (len(done) * 8 // 10) / (hi - lo) if hi > lo else None
+    return {
+        "decided": len(done),
+        "first_publish_to_last_decision_s": round(done[-1] - first, 2),
+        "per_s": round(total, 1),
+        "steady_per_s_10_to_90pct": round(steady, 1) if steady else None,
+    }
+
+
+async def pipeline_phase(
+    ctx: Ctx,
+    label: str,
+    orders: Sequence[Message],
+    warmup: Sequence[Message],
+    rate: float | None,
+    profile: bool = False,
+    trace: bool = False,
+) -> dict:
+    """Orders through order-intake and por-validator on fresh topics and a fresh database.
+    `profile`: py-spy attached to the services processes; `trace`: benchmarks/trace.py inside them."""
+    from services.common.topics_admin import create_topics
+
+    await wait_quiet(ctx, label)
+    prefix = f"{ctx.run_id}-{label}."
+    database_url = await fresh_database(ctx, f"bench_{label.replace('-', '_')}")
+    await create_topics(ctx.bootstrap, prefix=prefix)
+    procs = await start_services(
+        ctx, label, SERVICES, prefix=prefix, database_url=database_url, trace=trace
+    )
+    sampler = RssSampler({p.name: p.pid for p in procs}).start()
+    collector = Collector(ctx.bootstrap, prefix + DECISIONS.name)
+    producer = load_producer(ctx.bootstrap)
+    spies: list[PySpy] = []
+    result: dict = {
+        "label": label,
+        "services_processes": [p.name for p in procs],
+        "topic_prefix": prefix,
+        "database": database_url.rsplit("/", 1)[-1].split("?")[0],
+    }
+    try:
+        await collector.start()
+        await producer.start()
+        topic = prefix + ORDERS.name
+        # Warm-up: group joins, connections, caches; excluded from every figure.
+        t = time.perf_counter()
+        await publish(producer, topic, warmup, rate=500.0)
+        if not await collector.wait_for([m.key for m in warmup], stall_s=120):
+            raise RuntimeError(f"{label}: warm-up orders were not all decided")
+        result["warmup"] = {"orders": len(warmup), "seconds": round(time.perf_counter() - t, 2)}
+        await asyncio.sleep(1.0)
+        gc.collect()
+        gc.disable()  # no collector pauses in the load generator while it paces and timestamps
+        sampler.mark("start")
+        cpu = CpuMeter(
+            {
+                **{f"services: {p.name}": [p.pid] for p in procs},
+                "kafka broker (tansu)": [ctx.kafka_pid],
+                "postgresql": [ctx.pg_pid] if ctx.pg_pid else [],
+                "load generator (this process)": [os.getpid()],
+            },
+            recursive=frozenset({"postgresql"}),
+        ).start()
+        if profile:
+            for p in procs:
+                spy = PySpy(p.pid, ctx.out_dir / f"profile-{p.name}.txt", ctx.args.profile_rate)
+                await spy.start()
+                spies.append(spy)
+        keys = [m.key for m in orders]
+        half = len(keys) // 2
+        log(
+            f"{label}: publishing {len(orders)} orders"
+            + (f" at {rate:g}/s" if rate else " at full speed")
+        )
+        pub_task = asyncio.create_task(publish(producer, topic, orders, rate))
+
+        def progress(count: int) -> None:
+            if count >= half and "middle" not in sampler.marks:
+                sampler.mark("middle")
+
+        # Until the producer is done, nothing can stall; after, 60 s without a decision is a stall.
+        complete = await collector.wait_for(
+            keys, stall_s=60 + (len(orders) / rate if rate else 30), on_progress=progress
+        )
+        pub = await pub_task
+        sampler.mark("end")
+        result["cpu"] = cpu.stop()
+        if spies:
+            result["profile"] = {
+                "seconds": round(max([await s.stop() for s in spies]), 1),
+                "files": [str(s.out.relative_to(REPO)) for s in spies],
+                "rate_hz": ctx.args.profile_rate,
+            }
+        result["publish"] = pub["summary"]
+        result["complete"] = complete
+        sent = pub["sent"]
+        seen = collector.seen
+        result["throughput"] = throughput(sent, seen, keys)
+        result["latency_publish_to_decision_consumed"] = latency_summary(
+            seen[k][0] - sent[k] for k in keys if k in seen
+        )
+        result["latency_p99_ms_by_tenth"] = p99_by_tenth(
+            sent, {k: seen[k][0] - sent[k] for k in keys if k in seen}
+        )
+        result["latency_publish_to_decision_record_timestamp"] = latency_summary(
+            seen[k][1] - sent[k] for k in keys if k in seen
+        )
+        result["decision_mix"] = decision_mix([seen[k][2] for k in keys if k in seen])
+        result["dead_lettered"] = await dlq_count(ctx.bootstrap, prefix + DLQ.name)
+    finally:
+        gc.enable()
+        for s in spies:
+            if s.proc is not None and s.proc.returncode is None:
+                await s.stop()
+        sampler.capture_hwm()
+        await collector.stop()
+        await producer.stop()
+        await stop_all(procs)
+        sampler.stop()
+    result["memory"] = sampler.summary()
+    if trace:
+        result["trace"] = {}
+        for p in procs:
+            path = ctx.out_dir / f"trace-{p.name}.json"
+            if path.exists():
+                result["trace"].update(json.loads(path.read_text()))
+    return result
+
+
+async def relay_phase(
+    ctx: Ctx,
+    orders: Sequence[Message],
+    warmup: Sequence[Message],
+    rate: float | None = None,
+    label: str = "relay",
+) -> dict:
+    """The baseline: the same messages through a bare aiokafka relay, in its own process
+    (flat out, or paced at `rate` to see the broker's and the client's own latency floor)."""
+    await wait_quiet(ctx, label)
+    prefix = f"{ctx.run_id}-{label}."
+    source, target = prefix + "relay.in", prefix + "relay.out"
+    await create_plain_topics(ctx.bootstrap, [source, target], ORDERS.partitions)
+    # The relay's clients take porgate's settings (and any --what-if), so only the work differs.
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PORGATE_")},
+        **ctx.what_if_env,
+    }
+    proc = await Proc.start(
+        "relay",
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.relay_proc",
+            ctx.bootstrap,
+            source,
+            target,
+            prefix + "relay",
+        ],
+        env,
+        ctx.out_dir / "relay.log",
+    )
+    sampler = RssSampler({"relay": proc.pid}).start()
+    collector = Collector(ctx.bootstrap, target)
+    producer = load_producer(ctx.bootstrap)
+    result: dict = {
+        "process": "benchmarks.relay_proc",
+        "topics": [source, target],
+        "partitions": ORDERS.partitions,
+    }
+    try:
+        await collector.start()
+        await producer.start()
+        await publish(producer, source, warmup, rate=500.0)
+        if not await collector.wait_for([m.key for m in warmup], stall_s=120):
+            raise RuntimeError("relay: warm-up messages were not all relayed")
+        await asyncio.sleep(1.0)
+        gc.collect()
+        gc.disable()
+        sampler.mark("start")
+        cpu = CpuMeter(
+            {
+                "relay": [proc.pid],
+                "kafka broker (tansu)": [ctx.kafka_pid],
+                "load generator (this process)": [os.getpid()],
+            }
+        ).start()
+        keys = [m.key for m in orders]
+        log(
+            f"{label}: publishing {len(orders)} messages"
+            + (f" at {rate:g}/s" if rate else " at full speed")
+        )
+        pub_task = asyncio.create_task(publish(producer, source, orders, rate))
+        result["complete"] = await collector.wait_for(
+            keys, stall_s=60 + (len(orders) / rate if rate else 0)
+        )
+        pub = await pub_task
+        sampler.mark("end")
+        result["cpu"] = cpu.stop()
+        result["publish"] = pub["summary"]
+        result["throughput"] = throughput(pub["sent"], collector.seen, keys)
+        result["latency_publish_to_relayed_consumed"] = latency_summary(
+            collector.seen[k][0] - pub["sent"][k] for k in keys if k in collector.seen
+        )
+        result["latency_p99_ms_by_tenth"] = p99_by_tenth(
+            pub["sent"],
+            {k: collector.seen[k][0] - pub["sent"][k] for k in keys if k in collector.seen},
+        )
+        result["bytes_per_message_avg"] = round(sum(len(m.value) for m in orders) / len(orders))
+    finally:
+        gc.enable()
+        sampler.capture_hwm()
+        await collector.stop()
+        await producer.stop()
+        await proc.stop()
+        sampler.stop()
+    result["memory"] = sampler.summary()
+    return result

@@ -1,0 +1,290 @@
+"""What a run prints and records: the machine, the targets (measured, never asserted), and
+the text rendering of the results."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from pathlib import Path
+
+import psutil
+
+
+def machine() -> dict:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus_logical": psutil.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def targets(res: dict) -> dict:
+    out = {}
+    full, fixed, relay = res.get("full_speed"), res.get("fixed_load"), res.get("relay_baseline")
+    if full and relay and relay.get("throughput"):
+        ratio = full["throughput"]["per_s"] / relay["throughput"]["per_s"]
+        out["throughput >= 0.5 x bare relay"] = {"measured": round(ratio, 3), "met": ratio >= 0.5}
+    if fixed:
+        p99 = fixed["latency_publish_to_decision_consumed"].get("p99_ms")
+        out[
+            f"p99 publish-to-decision < 100 ms at {fixed['publish'].get('pacing', {}).get('target_rate_per_s')}/s"
+        ] = {"measured_ms": p99, "met": p99 is not None and p99 < 100}
+    rp = res.get("relay_paced")
+    if rp:
+        p99 = rp["latency_publish_to_relayed_consumed"].get("p99_ms")
+        out[
+            f"(for reference) bare relay p99 < 100 ms at {rp['publish']['pacing']['target_rate_per_s']:g}/s"
+        ] = {"measured_ms": p99, "met": p99 is not None and p99 < 100}
+    sus = res.get("sustained_load")
+    if sus:
+        p99 = sus["latency_publish_to_decision_consumed"].get("p99_ms")
+        out[
+            f"(for reference, not a target) p99 < 100 ms at {sus['publish']['pacing']['target_rate_per_s']:g}/s"
+        ] = {"measured_ms": p99, "met": p99 is not None and p99 < 100}
+    if res.get("rules_engine"):
+        r = res["rules_engine"]["evaluations_per_s"]
+        out["rules engine > 200,000 evaluations/s"] = {"measured": r, "met": r > 200_000}
+    mem = []
+    for key in ("full_speed", "fixed_load"):
+        m = res.get(key, {}).get("memory", {}).get("rss_mib_at", {})
+        if {"start", "middle", "end"} <= set(m):
+            mem.append(
+                {
+                    "phase": key,
+                    "start": m["start"]["total"],
+                    "middle": m["middle"]["total"],
+                    "end": m["end"]["total"],
+                    "peak": res[key]["memory"]["peak_rss_total_mib"],
+                }
+            )
+    if mem:
+        # Flat: no growth over the second half of the orders (the first half includes
+        # warming up: buffers, caches, statement caches reaching their working size).
+        second = max((x["end"] - x["middle"]) / x["middle"] for x in mem if x["middle"])
+        whole = max((x["end"] - x["start"]) / x["start"] for x in mem if x["start"])
+        out["memory flat (services RSS, middle -> end of the orders)"] = {
+            "growth_second_half_pct": round(second * 100, 1),
+            "growth_start_to_end_pct": round(whole * 100, 1),
+            "peak_rss_mib": max(x["peak"] for x in mem),
+            "phases": mem,
+            "met": second < 0.05,
+        }
+    return out
+
+
+def fmt_lat(d: dict) -> str:
+    if not d.get("count"):
+        return "n/a"
+    return f"p50 {d['p50_ms']:.1f}  p95 {d['p95_ms']:.1f}  p99 {d['p99_ms']:.1f}  max {d['max_ms']:.1f} ms"
+
+
+def render(res: dict) -> str:
+    out: list[str] = []
+    w = out.append
+    m = res["machine"]
+    w(
+        f"porgate benchmark  {res['started_at']}  ({'quick' if res['args']['quick'] else 'full'} run)"
+    )
+    w(
+        f"machine: {m['cpus_available']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, Python {m['python']}"
+    )
+    w(
+        f"servers: embedded Tansu broker + PostgreSQL {res.get('registry_load', {}).get('postgres_settings', {}).get('version', '?')}"
+        f", all on this machine with the services and the load generator"
+    )
+    lay = (
+        "both services in ONE process (benchmarks.services_proc order-intake por-validator)"
+        if res["args"]["layout"] == "one"
+        else "TWO processes, one per service (benchmarks.services_proc order-intake | por-validator), as `porgate run X` each"
+    )
+    w(f"services under test: {lay}; load generator and decision reader in the benchmark process")
+    if res.get("what_if"):
+        w(f"*** WHAT-IF EXPERIMENT, not porgate's defaults: {res['what_if']} ***")
+    mix = res.get("order_mix")
+    if mix:
+        w("")
+        w(
+            f"workload: {mix['orders']:,} orders ({mix['lines']:,} lines, {mix['bytes_per_order_avg']} B avg), "
+            f"registry of {res['args']['resellers']:,} resellers"
+        )
+        w(f"  lines per order: {mix['orders_by_line_count']}")
+        w(f"  partner id on record: {mix['partner_id_on_record']}")
+    rl = res.get("registry_load")
+    if rl:
+        w(
+            f"  registry: {rl['events']:,} events projected by por-validator in {rl['projected_in_s']} s "
+            f"({rl['events_per_s']:,}/s) -> {rl['rows']}"
+        )
+    re_ = res.get("rules_engine")
+    if re_:
+        w("")
+        w(
+            f"rules engine alone (evaluate_por, no I/O): {re_['evaluations_per_s']:,} evaluations/s (best of 5 rounds; median "
+            f"{re_['evaluations_per_s_median_round']:,}) "
+            f"over {re_['inputs']['pairs']:,} (partner id, distributor) pairs, registry {re_['registry']}"
+        )
+    cb = res.get("cpu_breakdown")
+    if cb:
+        w(
+            f"pure CPU per order, no I/O: {cb['total_us_per_order']} us  "
+            + ", ".join(f"{k} {v}" for k, v in cb["us_per_order"].items())
+        )
+    for key, title in (
+        ("full_speed", "FULL SPEED"),
+        ("fixed_load", "FIXED LOAD"),
+        (
+            "sustained_load",
+            "SUSTAINED LOAD (about half the full-speed throughput: latency without a backlog)",
+        ),
+        ("profiled", "PROFILED (py-spy attached)"),
+        ("traced", "TRACED (benchmarks/trace.py inside the services)"),
+    ):
+        ph = res.get(key)
+        if not ph:
+            continue
+        w("")
+        pub = ph["publish"]
+        tp = ph["throughput"]
+        w(
+            f"{title}: {pub['messages']:,} orders published in {pub['seconds']} s ({pub['achieved_rate_per_s']:,}/s)"
+            + ("" if ph["complete"] else "  ** INCOMPLETE **")
+        )
+        if "pacing" in pub:
+            w(
+                f"  pacing: target {pub['pacing']['target_rate_per_s']:g}/s, send delay behind schedule "
+                f"{fmt_lat(pub['pacing']['schedule_lag'])}"
+            )
+        w(
+            f"  throughput: {tp.get('per_s', 0):,} orders decided/s (first publish -> last decision {tp.get('first_publish_to_last_decision_s')} s;"
+            f" steady 10-90%: {tp.get('steady_per_s_10_to_90pct')}/s)"
+        )
+        w(
+            f"  latency publish -> decision consumed:  {fmt_lat(ph['latency_publish_to_decision_consumed'])}"
+        )
+        w(
+            f"  latency publish -> decision record ts: {fmt_lat(ph['latency_publish_to_decision_record_timestamp'])}"
+        )
+        if ph.get("latency_p99_ms_by_tenth"):
+            w(
+                f"  p99 latency (ms) of each tenth of the orders, first to last: {ph['latency_p99_ms_by_tenth']}"
+            )
+        dm = ph["decision_mix"]
+        w(
+            f"  decisions: {dm['decisions']:,} {dm['outcomes']}, dead-lettered {ph['dead_lettered']}; every error code present: "
+            f"{'yes' if dm['every_error_code_present'] else 'NO, missing ' + str(dm['missing_error_codes'])}"
+        )
+        w(
+            "  error codes (orders / lines): "
+            + ", ".join(
+                f"{k.split()[0]} {v['orders']}/{v['lines']}" for k, v in dm["error_codes"].items()
+            )
+        )
+        cpu = ph.get("cpu", {})
+        if cpu:
+            w(
+                f"  CPU over {cpu['wall_s']} s (cores busy): "
+                + ", ".join(f"{g} {v['cores']}" for g, v in cpu["by_process_group"].items())
+                + f"; machine {cpu['machine_cores_busy']} of {res['machine']['cpus_available']}, of which other processes {cpu['other_processes_cores']}"
+            )
+        mem = ph["memory"]
+        at = mem["rss_mib_at"]
+        w(
+            f"  services RSS MiB: start {at.get('start', {}).get('total')}, middle {at.get('middle', {}).get('total')}, "
+            f"end {at.get('end', {}).get('total')}; peak {mem['peak_rss_total_mib']} (per process {mem['peak_rss_mib']}, VmHWM {mem['vm_hwm_mib']})"
+        )
+    rb = res.get("relay_baseline")
+    if rb:
+        w("")
+        tp = rb["throughput"]
+        w(
+            f"BASELINE bare aiokafka relay: {rb['publish']['messages']:,} messages of {rb['bytes_per_message_avg']} B: "
+            f"{tp.get('per_s', 0):,} msgs/s (steady {tp.get('steady_per_s_10_to_90pct')}/s); latency {fmt_lat(rb['latency_publish_to_relayed_consumed'])}"
+        )
+        cpu = rb.get("cpu", {})
+        if cpu:
+            w(
+                "  CPU (cores busy): "
+                + ", ".join(f"{g} {v['cores']}" for g, v in cpu["by_process_group"].items())
+                + f"; other processes {cpu['other_processes_cores']}; relay peak RSS {rb['memory']['peak_rss_total_mib']} MiB"
+            )
+        if res.get("full_speed"):
+            ratio = res["full_speed"]["throughput"]["per_s"] / tp["per_s"]
+            w(
+                f"  porgate / relay throughput: {ratio:.2f}  (porgate makes two hops, orders -> validation requests -> "
+                f"decisions, each with a PostgreSQL transaction; the relay one hop)"
+            )
+    rp = res.get("relay_paced")
+    if rp:
+        pacing = rp["publish"]["pacing"]
+        w(
+            f"BASELINE relay paced at {pacing['target_rate_per_s']:g}/s ({rp['publish']['messages']:,} messages): latency "
+            f"{fmt_lat(rp['latency_publish_to_relayed_consumed'])}  (one hop; the relay's consumer and producer "
+            f"have porgate's settings)"
+        )
+        if rp.get("latency_p99_ms_by_tenth"):
+            w(
+                f"  p99 latency (ms) of each tenth of the messages, first to last: {rp['latency_p99_ms_by_tenth']}"
+            )
+    api = res.get("api")
+    if api:
+        w("")
+        w(
+            f"API POST /v1/partners/validateresellers (1 id/request, {api['workers']} httpx workers, {api['seconds']} s): "
+            f"{api['requests_per_s']:,} req/s; {fmt_lat(api['latency'])}; statuses {api['statuses']}"
+        )
+        cpu = api.get("cpu", {})
+        if cpu:
+            w(
+                "  CPU (cores busy): "
+                + ", ".join(f"{g} {v['cores']}" for g, v in cpu["by_process_group"].items())
+                + f"; other processes {cpu['other_processes_cores']}; API peak RSS {api['memory']['peak_rss_total_mib']} MiB"
+            )
+    tg = res.get("targets")
+    if tg:
+        w("")
+        w("targets (measured, not asserted):")
+        for k, v in tg.items():
+            shown = {kk: vv for kk, vv in v.items() if kk not in ("met", "phases")}
+            w(f"  [{'met' if v['met'] else 'NOT met'}] {k}: {shown}")
+    tr = (res.get("traced") or {}).get("trace")
+    if tr:
+        w("")
+        w(
+            "wall-clock per record inside the services (traced phase, benchmarks/trace.py; full speed):"
+        )
+        for consumer, t in tr.items():
+            if not t["records"]:
+                continue
+            w(
+                f"  {consumer}: {t['batches']} batches, {t['records']:,} records, mean batch {t['mean_batch']}"
+            )
+            for step, v in t["steps"].items():
+                w(f"    {v['us_per_record']:>8} us/record {v['ms_per_batch']:>8} ms/batch  {step}")
+            for q, v in list(t["sql"].items())[:8]:
+                w(
+                    f"    {v['us_per_record']:>8} us/record {v['ms_per_call']:>8} ms/call  {v['calls_per_batch']} calls/batch  {q}"
+                )
+    if res.get("profile_summary"):
+        w("")
+        w("profile (py-spy, full speed): see " + res["profile_summary"]["text_file"])
+        for f in res["profile_summary"]["files"]:
+            w(
+                f"  {Path(f['file']).name}: on a CPU ~{f['on_cpu_share_of_wall']} of the wall time; top self: "
+                + "; ".join(f"{fn} {p}%" for fn, p in f["self"][:6])
+            )
+    if res.get("notes"):
+        w("")
+        w("notes: " + "; ".join(res["notes"]))
+    w("")
+    w(f"results: {res['results_file']}")
+    return "\n".join(out)
