@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import CloudEvent, RawEnvelope
+from contracts.events import TransactionDecision
+from contracts.ids import derived_event_id
 from contracts.topics import EVENT_MODELS, EVENT_TYPES, TOPICS_BY_NAME
 
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -125,3 +127,15 @@ def new_event(
 def encode(event: CloudEvent[Any]) -> bytes:
     # model_dump_json(by_alias=True).encode(), without decoding the bytes to str and back.
     return event.__pydantic_serializer__.to_json(event, by_alias=True)
+
+
+def decision_event(decision: TransactionDecision, *, source: str) -> CloudEvent[Any]:
+    """A decision's CloudEvent, whoever decided it: its id derives from the decision's, so
+    deciding again (a redelivery) publishes the same event."""
+    return new_event(
+        decision,
+        source=source,
+        id=derived_event_id("decision-event", decision.decision_id),
+        subject=decision.transaction_key,
+        time=decision.decided_at,
+    )

@@ -22,9 +22,6 @@ class CloudEvent(BaseModel, Generic[DataT]):
     datacontenttype: str | None = "application/json"
     data: DataT
 
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
-
 
 class RawEnvelope(CloudEvent[Any]):  # type: ignore[type-var]
     """The envelope before its `data` is checked against the model its `type` names."""

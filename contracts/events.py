@@ -138,6 +138,11 @@ class TransactionRef(WireModel):
     # Set by a re-validation: the decision this one replaces, so billing can tell.
     supersedes_decision_id: str | None = None
 
+    @property
+    def transaction_key(self) -> str:
+        """The Kafka key of the transaction's requests and decisions: one partition, in order."""
+        return self.order_id or self.subscription_id or self.source_event_id
+
 
 class ValidationRequested(TransactionRef):
     """`por.validation.requested.v1` on `por.validation-requests.v1` (internal)."""

@@ -13,14 +13,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from services.catalog import SERVICE_MODULES
 from services.common.config import Settings, get_settings
 
 app = typer.Typer(
     help="porgate: Partner of Record validation for CSP distributors.", no_args_is_help=True
 )
 console = Console(stderr=True)
-
-SERVICE_NAMES = ["order-intake", "subscription-change", "por-validator", "gdap-revoker", "notifier"]
 
 
 def _settings() -> Settings:
@@ -30,8 +29,8 @@ def _settings() -> Settings:
 @app.command()
 def migrate() -> None:
     """Apply every service's database migrations (each to its own schema)."""
+    from services.catalog import all_services
     from services.common.db import migrate as run_migrations
-    from services.registry import all_services
 
     settings = _settings()
 
@@ -72,13 +71,12 @@ def topics(
 @app.command()
 def run(
     service: Annotated[
-        str, typer.Argument(help=f"One of {', '.join(SERVICE_NAMES)}, api, or all.")
+        str, typer.Argument(help=f"One of {', '.join(SERVICE_MODULES)}, api, or all.")
     ],
 ) -> None:
     """Run one service (or all of them and the API in one process) against the configured servers."""
     from services.common.logs import configure_logging
-    from services.common.runner import run_services
-    from services.registry import SERVICE_MODULES
+    from services.runner import run_services
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -165,7 +163,7 @@ def report_eligibility(
 @app.command()
 def asyncapi() -> None:
     """Print the AsyncAPI document of the whole system, generated from the faststream apps."""
-    from services.common.app import asyncapi_document
+    from services.asyncapi import asyncapi_document
 
     print(asyncapi_document(_settings()))
 

@@ -12,7 +12,7 @@ from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
@@ -23,14 +23,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.catalog import SERVICE_MODULES, all_services
 from services.common.config import Settings
 from services.common.db import migrate
 from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
+from services.common.kafka import new_producer
 from services.common.logs import configure_logging
-from services.common.runner import run_services
 from services.common.topics_admin import create_topics
 from services.notifier.signing import verify
+from services.runner import run_services
 
 console = Console()
 
@@ -138,7 +140,7 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
     from services.demo import DemoWorld
 
     world = DemoWorld()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = new_producer(settings)
     await producer.start()
 
     async def send(m) -> None:
@@ -194,13 +196,13 @@ async def run_dev(
     sink = HttpServer(_webhook_sink(secret.encode(), view), "127.0.0.1", sink_port)
     try:
         with console.status("migrating schemas and creating topics"):
-            from services.registry import all_services
-
             for service in all_services(settings):
                 await migrate(settings.database_url, service.schema, service.migrations)
             await create_topics(settings.kafka_bootstrap_servers)
         await sink.start()
-        system = asyncio.create_task(run_services(settings, list_all(), with_api=True, until=stop))
+        system = asyncio.create_task(
+            run_services(settings, list(SERVICE_MODULES), with_api=True, until=stop)
+        )
         console.print(
             Panel.fit(
                 f"Kafka bootstrap servers: [bold]{settings.kafka_bootstrap_servers}[/]  (point any Kafka client here)\n"
@@ -246,9 +248,3 @@ async def run_dev(
             kafka.stop()
             pg.stop()
         console.print(f"stopped at {datetime.now(UTC):%H:%M:%S} UTC")
-
-
-def list_all() -> list[str]:
-    from services.registry import SERVICE_MODULES
-
-    return list(SERVICE_MODULES)

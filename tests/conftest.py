@@ -78,7 +78,7 @@ async def settings(kafka, fresh_database) -> Settings:
 
 @pytest.fixture
 async def migrated(settings) -> Settings:
-    from services.registry import all_services
+    from services.catalog import all_services
 
     for service in all_services(settings):
         await migrate(settings.database_url, service.schema, service.migrations)

@@ -14,9 +14,9 @@ from typing import Any, Self
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.catalog import build_services
 from services.common.app import build_app
 from services.common.config import Settings
-from services.registry import build_services
 
 
 def envelope(

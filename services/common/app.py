@@ -1,17 +1,26 @@
-"""Assemble services into one faststream app: one broker, one producer, one runtime each."""
+"""Assemble services into one faststream app: one broker, one producer, a runtime each."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import reduce
+from operator import or_
+from typing import Any
 
 from faststream import FastStream
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.middlewares import AckPolicy
 
+from contracts.envelope import CloudEvent
+from contracts.topics import EVENT_MODELS
 from services.common.config import Settings
 from services.common.health import HttpServer, broker_check, database_check, health_app
-from services.common.runtime import Runtime, Service, new_producer
+from services.common.kafka import new_producer
+from services.common.pipeline import StageTimer, untimed
+from services.common.runtime import ServiceRuntime, group_id
+from services.common.service import Consumer, Service
 
 
 class PorgateBroker(KafkaBroker):
@@ -38,37 +47,98 @@ def build_broker(settings: Settings) -> KafkaBroker:
     )
 
 
-def health_checks(runtimes: Sequence[Runtime]) -> dict:
-    checks = {"broker": lambda: broker_check(runtimes[0].producer)()}
-    for runtime in runtimes:
-        checks[f"database:{runtime.service.schema}"] = database_check(lambda r=runtime: r.pool)
-    return checks
+async def _raw_body(msg: Any) -> Any:
+    # Bytes stay bytes: decoding, and its failures, are the pipeline's.
+    return msg.body
+
+
+def declare(
+    broker: KafkaBroker,
+    service: Service,
+    settings: Settings,
+    started: dict[str, ServiceRuntime],
+) -> None:
+    """Subscribe the service's consumers (each batch goes to its pipeline in the runtime
+    `started` holds once the app has started) and declare what it publishes."""
+    prefix = settings.topic_prefix
+    for consumer in service.consumers:
+        _subscribe(broker, service, consumer, settings, started)
+    for topic in service.publishes:
+        # Declared for the AsyncAPI document; sending goes through the outbox.
+        models = [EVENT_MODELS[t] for t in topic.event_types]
+        broker.publisher(
+            prefix + topic.name,
+            title=f"{service.name}:{topic.name}",
+            description=f"{topic.description} Key: {topic.key}.",
+            schema=CloudEvent[reduce(or_, models)] if models else bytes,  # type: ignore[misc]
+        )
+
+
+def _subscribe(
+    broker: KafkaBroker,
+    service: Service,
+    consumer: Consumer,
+    settings: Settings,
+    started: dict[str, ServiceRuntime],
+) -> None:
+    # faststream's KafkaMessage annotation injects the message itself (records and consumer).
+    async def handle_batch(message: KafkaMessage) -> None:
+        pipeline = started[service.name].pipelines[consumer.name]
+        await pipeline.handle(message.raw_message, message.consumer)  # type: ignore[arg-type]
+
+    handle_batch.__name__ = f"{service.name}_{consumer.name}".replace("-", "_")
+    event_types = ", ".join(t for tp in consumer.topics for t in tp.event_types)
+    broker.subscriber(
+        *(settings.topic_prefix + t.name for t in consumer.topics),
+        group_id=group_id(settings, service, consumer),
+        batch=True,
+        max_records=settings.consumer_max_records,
+        batch_timeout_ms=50,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_body,
+        title=f"{service.name}:{consumer.name}",
+        description=f"{consumer.description} Event types: {event_types}"
+        " (JSON Schema in contracts/schemas/).",
+    )(handle_batch)
 
 
 def build_app(
-    services: Sequence[Service], settings: Settings, *, serve_health: bool = False
-) -> tuple[FastStream, list[Runtime]]:
-    """The faststream app for `porgate run`; tests and `porgate dev` use its start() and stop()."""
+    services: Sequence[Service],
+    settings: Settings,
+    *,
+    serve_health: bool = False,
+    stage_timer: StageTimer = untimed,
+) -> tuple[FastStream, list[ServiceRuntime]]:
+    """The faststream app for `porgate run`, and the list its start fills with the started
+    runtimes (in `services`' order); tests and `porgate dev` use its start() and stop()."""
     broker = build_broker(settings)
-    runtimes = [Runtime(service, settings) for service in services]
-    for runtime in runtimes:
-        runtime.attach(broker)
+    started: dict[str, ServiceRuntime] = {}
+    runtimes: list[ServiceRuntime] = []
+    for service in services:
+        declare(broker, service, settings, started)
     app = FastStream(broker)
-    http = (
-        HttpServer(health_app(health_checks(runtimes)), settings.health_host, settings.health_port)
-        if serve_health and settings.health_port
-        else None
-    )
+    http: list[HttpServer] = []
 
     @app.on_startup
     async def start_runtimes() -> None:
         producer = new_producer(settings)
         await producer.start()
-        for runtime in runtimes:
-            runtime.producer = producer
-            await runtime.start()
-        if http is not None:
-            await http.start()
+        for service in services:
+            runtime = await ServiceRuntime.start(service, settings, producer, stage_timer)
+            started[service.name] = runtime
+            runtimes.append(runtime)
+        if serve_health and settings.health_port:
+            checks = {"broker": broker_check(producer)}
+            for runtime in runtimes:
+                checks[f"database:{runtime.service.schema}"] = database_check(
+                    lambda r=runtime: r.pool
+                )
+            server = HttpServer(health_app(checks), settings.health_host, settings.health_port)
+            await server.start()
+            http.append(server)
 
     @app.on_shutdown
     async def drain_runtimes() -> None:
@@ -78,30 +148,11 @@ def build_app(
 
     @app.after_shutdown
     async def stop_runtimes() -> None:
-        if http is not None:
-            await http.stop()
+        for server in http:
+            await server.stop()
         for runtime in runtimes:
             await runtime.stop()
-        if runtimes and runtimes[0].producer is not None:
-            await runtimes[0].producer.stop()
+        if runtimes:
+            await runtimes[0].outbox.producer.stop()
 
     return app, runtimes
-
-
-def asyncapi_document(settings: Settings) -> str:
-    """The AsyncAPI 3 document of every service, generated from their faststream subscribers
-    and publishers (nothing is started)."""
-    from faststream.specification import AsyncAPI
-
-    from services.registry import all_services
-
-    broker = build_broker(settings)
-    for service in all_services(settings):
-        Runtime(service, settings).attach(broker)
-    spec = AsyncAPI(
-        broker,
-        title="porgate",
-        version="1.0.0",
-        description="Partner of Record validation and GDAP revocation for Microsoft CSP distributors.",
-    )
-    return spec.to_specification().to_json()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from hashlib import sha1
 from operator import attrgetter
 
 from contracts.errors import describe
@@ -17,36 +15,11 @@ from contracts.events import (
     TransactionBlocked,
     TransactionDecision,
     TransactionRef,
-    ValidationLine,
     ValidationRequested,
 )
+from contracts.ids import decision_id_for
 from services.domain.por_rules import Registry, evaluate_por, union_codes
 from services.domain.scope import Basis, order_basis
-
-# Fixed so that every instance, and every replay, derives the same ids.
-NAMESPACE = uuid.UUID("5b0e8f3c-6f2f-4a3e-9d0c-8f7f2b7c1a10")
-_NAMESPACE_BYTES = NAMESPACE.bytes
-# The variant's hex digit: its two high bits set to 10 (RFC 4122).
-_VARIANT = {f"{v:x}": f"{v & 3 | 8:x}" for v in range(16)}
-
-
-def _uuid5(name: str) -> str:
-    """str(uuid.uuid5(NAMESPACE, name)) without the UUID object: three per order add up."""
-    h = sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
-
-
-def decision_id_for(source_event_id: str, supersedes_decision_id: str | None = None) -> str:
-    """Same source event, same decision id; a re-validation gets its own."""
-    name = f"decision:{source_event_id}"
-    if supersedes_decision_id:
-        name += f":supersedes:{supersedes_decision_id}"
-    return _uuid5(name)
-
-
-def derived_event_id(kind: str, *parts: str) -> str:
-    """A deterministic CloudEvents id for an event caused by another event."""
-    return _uuid5(":".join((kind, *parts)))
 
 
 @cache
@@ -128,11 +101,4 @@ def exempt_decision(
     return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
 
 
-__all__ = [
-    "ValidationLine",
-    "decide",
-    "decision_id_for",
-    "derived_event_id",
-    "exempt_decision",
-    "make_decision",
-]
+__all__ = ["decide", "exempt_decision", "make_decision"]

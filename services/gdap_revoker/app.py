@@ -4,9 +4,10 @@ from pathlib import Path
 
 from contracts.topics import PARTNER_REGISTRY, REVOCATIONS
 from services.common.config import Settings
-from services.common.runtime import Consumer, Service
+from services.common.service import Consumer, Service
+from services.gdap_revoker import store
 from services.gdap_revoker.gateway import graph_credentials, make_gateway
-from services.gdap_revoker.handlers import on_registry_event
+from services.gdap_revoker.handlers import on_registry_events
 from services.gdap_revoker.terminator import GatewayFactory, make_terminator
 
 
@@ -15,14 +16,14 @@ def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) ->
         graph_credentials(settings)  # fail at start, not at the first suspension
     return Service(
         name="gdap-revoker",
-        schema="gdap_revoker",
+        schema=store.SCHEMA,
         migrations=Path(__file__).parent / "migrations",
         publishes=(REVOCATIONS,),
         consumers=(
             Consumer(
                 "registry",
                 (PARTNER_REGISTRY,),
-                on_registry_event,
+                on_registry_events,
                 "Reseller tenants, customer assignments and GDAP relationships; records terminations.",
             ),
         ),

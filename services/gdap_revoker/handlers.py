@@ -6,6 +6,7 @@ the terminator worker carries them out (and publishes the revocations) after com
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,13 +14,13 @@ import asyncpg
 
 from contracts import events as ev
 from contracts.envelope import CloudEvent
-from services.common.runtime import Outgoing
+from services.common.service import Emitted, by_data_type, per_event
 from services.gdap_revoker import revocation, store
 
+Terminations = list[revocation.Termination]
 
-async def _on_tenant(
-    conn: asyncpg.Connection, event: CloudEvent[Any]
-) -> list[revocation.Termination]:
+
+async def _on_tenant(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Terminations:
     t: ev.ResellerTenantUpserted = event.data
     await store.lock_reseller(conn, t.reseller_tenant_id)
     if not await store.upsert_tenant(conn, t, event.time, event.id):
@@ -33,9 +34,7 @@ async def _on_tenant(
     )
 
 
-async def _on_assignment(
-    conn: asyncpg.Connection, event: CloudEvent[Any]
-) -> list[revocation.Termination]:
+async def _on_assignment(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Terminations:
     a: ev.CustomerAssignmentUpserted = event.data
     await store.lock_reseller(conn, a.reseller_tenant_id)
     if not await store.upsert_assignment(conn, a, event.time):
@@ -51,9 +50,7 @@ async def _on_assignment(
     )
 
 
-async def _on_relationship(
-    conn: asyncpg.Connection, event: CloudEvent[Any]
-) -> list[revocation.Termination]:
+async def _on_relationship(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Terminations:
     r: ev.GdapRelationshipUpserted = event.data
     await store.lock_reseller(conn, r.reseller_tenant_id)
     if not await store.upsert_relationship(conn, r, event.time):
@@ -67,17 +64,22 @@ async def _on_relationship(
     )
 
 
-_HANDLERS = {
-    ev.ResellerTenantUpserted: _on_tenant,
-    ev.CustomerAssignmentUpserted: _on_assignment,
-    ev.GdapRelationshipUpserted: _on_relationship,
-}
+def _recording(find: Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Terminations]]):
+    async def handle(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        await store.record_terminations(conn, await find(conn, event))
+        # The revocation events are the terminator's to publish, once Graph has confirmed.
+        return ()
+
+    return handle
 
 
-async def on_registry_event(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
-    handle = _HANDLERS.get(type(event.data))
-    # Partnerships revoke nothing (a person decides); distributors and accounts do not matter here.
-    if handle is not None:
-        await store.record_terminations(conn, await handle(conn, event))
-    # The revocation events are the terminator's to publish, once Graph has confirmed.
-    return []
+# Partnerships revoke nothing (a person decides); distributors and accounts do not matter here.
+on_registry_events = per_event(
+    by_data_type(
+        {
+            ev.ResellerTenantUpserted: _recording(_on_tenant),
+            ev.CustomerAssignmentUpserted: _recording(_on_assignment),
+            ev.GdapRelationshipUpserted: _recording(_on_relationship),
+        }
+    )
+)

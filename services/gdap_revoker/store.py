@@ -14,6 +14,9 @@ from contracts.events import (
 )
 from services.gdap_revoker.revocation import Relationship, Termination
 
+# The PostgreSQL schema this service owns; nothing else reads or writes it.
+SCHEMA = "gdap_revoker"
+
 Executor = asyncpg.Connection | asyncpg.Pool
 
 # Each upsert keeps the newer state (`WHERE t.as_of <= EXCLUDED.as_of`) and says whether

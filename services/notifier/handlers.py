@@ -14,7 +14,7 @@ import asyncpg
 
 from contracts import events as ev
 from contracts.envelope import CloudEvent
-from services.common.runtime import Outgoing
+from services.common.service import Emitted, by_data_type, per_event, projecting
 from services.notifier import notifications as nt
 from services.notifier import store
 
@@ -25,57 +25,60 @@ async def _language(conn: asyncpg.Connection, distributor_id: str) -> nt.Languag
     return nt.language_of((await store.languages(conn, [distributor_id])).get(distributor_id))
 
 
-async def on_registry_event(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
-    data = event.data
-    if isinstance(data, ev.DistributorUpserted):
-        await store.upsert_distributor(conn, data, event.time)
-    elif isinstance(data, ev.CustomerAssignmentUpserted):
-        await store.upsert_customer_assignment(conn, data, event.time)
-    elif isinstance(data, ev.GdapRelationshipUpserted):
-        await store.upsert_gdap_relationship(conn, data, event.time)
-    elif isinstance(data, ev.PartnershipUpserted):
-        previous = await store.upsert_partnership(conn, data, event.time)
-        if nt.is_removal_transition(
-            previous.status if previous else None,
-            previous.as_of if previous else None,
-            data.status,
-            event.time,
-        ):
-            rows = await store.still_administered(
-                conn, data.distributor_id, data.reseller_tenant_id, event.time
-            )
-            await store.insert_notification(
-                conn,
-                nt.partnership_removed(
-                    distributor_id=data.distributor_id,
-                    reseller_tenant_id=data.reseller_tenant_id,
-                    customers=nt.still_administered(rows),
-                    cause_event_id=event.id,
-                    language=await _language(conn, data.distributor_id),
-                    created_at=datetime.now(UTC),
-                ),
-            )
-    # Partner accounts and reseller tenants are the validator's concern, not ours.
-    return []
+async def _on_partnership(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+    data: ev.PartnershipUpserted = event.data
+    previous = await store.upsert_partnership(conn, data, event.time)
+    if nt.is_removal_transition(
+        previous.status if previous else None,
+        previous.as_of if previous else None,
+        data.status,
+        event.time,
+    ):
+        rows = await store.still_administered(
+            conn, data.distributor_id, data.reseller_tenant_id, event.time
+        )
+        await store.insert_notification(
+            conn,
+            nt.partnership_removed(
+                distributor_id=data.distributor_id,
+                reseller_tenant_id=data.reseller_tenant_id,
+                customers=nt.still_administered(rows),
+                cause_event_id=event.id,
+                language=await _language(conn, data.distributor_id),
+                created_at=datetime.now(UTC),
+            ),
+        )
+    return ()
 
 
-async def on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
-    decision = event.data
-    if not isinstance(decision, ev.TransactionBlocked):
-        return []
+# Partner accounts and reseller tenants are the validator's concern, not ours.
+on_registry_events = per_event(
+    by_data_type(
+        {
+            ev.DistributorUpserted: projecting(store.upsert_distributor),
+            ev.CustomerAssignmentUpserted: projecting(store.upsert_customer_assignment),
+            ev.GdapRelationshipUpserted: projecting(store.upsert_gdap_relationship),
+            ev.PartnershipUpserted: _on_partnership,
+        }
+    )
+)
+
+
+async def _on_blocked(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+    decision: ev.TransactionBlocked = event.data
     await store.insert_notification(
         conn,
         nt.transaction_blocked(
-            decision.to_wire(),
+            decision,
             cause_event_id=event.id,
             language=await _language(conn, decision.distributor_id),
             created_at=datetime.now(UTC),
         ),
     )
-    return []
+    return ()
 
 
-async def on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
+async def _on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
     revoked: ev.GdapPrivilegesRevoked = event.data
     await store.mark_revoked(conn, revoked, event.id)
     recipients = nt.revocation_recipients(
@@ -91,19 +94,23 @@ async def on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> lis
                 "reseller_tenant_id": revoked.reseller_tenant_id,
             },
         )
-        return []
+        return ()
     langs = await store.languages(conn, recipients)
     now = datetime.now(UTC)
-    wire = revoked.to_wire()
     for distributor_id in recipients:
         await store.insert_notification(
             conn,
             nt.privileges_revoked(
-                wire,
+                revoked,
                 distributor_id=distributor_id,
                 cause_event_id=event.id,
                 language=nt.language_of(langs.get(distributor_id)),
                 created_at=now,
             ),
         )
-    return []
+    return ()
+
+
+# Accepted transactions need nobody.
+on_decisions = per_event(by_data_type({ev.TransactionBlocked: _on_blocked}))
+on_revocations = per_event(by_data_type({ev.GdapPrivilegesRevoked: _on_revocation}))

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import AwareDatetime, TypeAdapter
+
 from contracts.errors import describe
-from services.domain.decisions import derived_event_id
+from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
+from contracts.ids import derived_event_id
+
+_WIRE_TIME = TypeAdapter(AwareDatetime)
 
 Kind = Literal["transaction_blocked", "privileges_revoked", "partnership_removed"]
 Language = Literal["en", "ja"]
@@ -144,62 +149,50 @@ def _envelope(
 
 
 def _localized_errors(
-    codes: Sequence[int], fallback: Sequence[Mapping[str, Any]], language: Language
+    codes: Sequence[int], given: Sequence[ErrorDetail], language: Language
 ) -> list[dict]:
-    given = {e.get("code"): e for e in fallback}
+    by_code = {e.code: e for e in given}
     out = []
     for code in codes:
         try:
             text = describe(code, language)
-            out.append(
-                {"code": int(code), "message": text.message, "remediation": list(text.remediation)}
-            )
+            message, remediation = text.message, list(text.remediation)
         except ValueError:
             # A code newer than this catalogue: pass on the decision's own text rather than drop it.
-            e = given.get(code, {})
-            out.append(
-                {
-                    "code": int(code),
-                    "message": e.get("message", ""),
-                    "remediation": list(e.get("remediation", [])),
-                }
-            )
+            e = by_code.get(code)
+            message, remediation = (e.message, list(e.remediation)) if e else ("", [])
+        out.append({"code": int(code), "message": message, "remediation": remediation})
     return out
 
 
 def transaction_blocked(
-    decision: Mapping[str, Any], *, cause_event_id: str, language: Language, created_at: datetime
+    decision: TransactionDecision, *, cause_event_id: str, language: Language, created_at: datetime
 ) -> Notification:
-    """`decision` is a por.transaction.blocked.v1 `data` in wire (camelCase) form."""
-    codes = list(decision.get("errorCodes") or [])
-    primary = decision.get("primaryErrorCode") or (codes[0] if codes else None)
-    change = decision.get("transactionKind") == "subscription_change"
-    ref = (decision.get("subscriptionId") if change else decision.get("orderId")) or decision.get(
-        "sourceEventId"
-    )
+    codes = list(decision.error_codes)
+    primary = decision.primary_error_code or (codes[0] if codes else None)
+    change = decision.transaction_kind == "subscription_change"
+    ref = (decision.subscription_id if change else decision.order_id) or decision.source_event_id
     title = _TITLES["blocked_change" if change else "blocked_order"][language].format(
         ref=ref, code=primary
     )
     # Only lines that need a person; the accepted lines of a blocked order need nothing.
     lines = [
         {
-            "lineItemId": line.get("lineItemId"),
-            "partnerIdOnRecord": line.get("partnerIdOnRecord"),
-            "errors": _localized_errors(
-                line.get("errorCodes") or [], line.get("errors") or [], language
-            ),
+            "lineItemId": line.line_item_id,
+            "partnerIdOnRecord": line.partner_id_on_record,
+            "errors": _localized_errors(line.error_codes, line.errors, language),
         }
-        for line in decision.get("lines") or []
-        if line.get("errorCodes")
+        for line in decision.lines
+        if line.error_codes
     ]
     details = {
-        "decisionId": decision.get("decisionId"),
-        "transactionKind": decision.get("transactionKind"),
-        "orderId": decision.get("orderId"),
-        "subscriptionId": decision.get("subscriptionId"),
-        "changeId": decision.get("changeId"),
-        "changeKind": decision.get("changeKind"),
-        "customerId": decision.get("customerId"),
+        "decisionId": decision.decision_id,
+        "transactionKind": decision.transaction_kind,
+        "orderId": decision.order_id,
+        "subscriptionId": decision.subscription_id,
+        "changeId": decision.change_id,
+        "changeKind": decision.change_kind,
+        "customerId": decision.customer_id,
         "errorCodes": codes,
         "primaryErrorCode": primary,
         "lines": lines,
@@ -207,7 +200,7 @@ def transaction_blocked(
     return _envelope(
         cause_event_id,
         TRANSACTION_BLOCKED,
-        decision["distributorId"],
+        decision.distributor_id,
         language,
         created_at,
         title,
@@ -216,25 +209,25 @@ def transaction_blocked(
 
 
 def privileges_revoked(
-    revocation: Mapping[str, Any],
+    revocation: GdapPrivilegesRevoked,
     *,
     distributor_id: str,
     cause_event_id: str,
     language: Language,
     created_at: datetime,
 ) -> Notification:
-    """`revocation` is a gdap.privileges.revoked.v1 `data` in wire (camelCase) form."""
-    reason = revocation["reason"]
+    reason = revocation.reason
     title = _TITLES[PRIVILEGES_REVOKED][language].format(
-        reseller=revocation["resellerTenantId"], customer=revocation["customerId"]
+        reseller=revocation.reseller_tenant_id, customer=revocation.customer_id
     )
     details = {
-        "relationshipId": revocation["relationshipId"],
-        "customerId": revocation["customerId"],
-        "resellerTenantId": revocation["resellerTenantId"],
+        "relationshipId": revocation.relationship_id,
+        "customerId": revocation.customer_id,
+        "resellerTenantId": revocation.reseller_tenant_id,
         "reason": reason,
         "reasonText": _REASONS.get(reason, {}).get(language, reason),
-        "revokedAt": revocation["revokedAt"],
+        # As on the wire (the contract's rendering of a timestamp).
+        "revokedAt": _WIRE_TIME.dump_python(revocation.revoked_at, mode="json"),
     }
     return _envelope(
         cause_event_id, PRIVILEGES_REVOKED, distributor_id, language, created_at, title, details

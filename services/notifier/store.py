@@ -18,6 +18,9 @@ from contracts.events import (
 )
 from services.notifier.notifications import Notification
 
+# The PostgreSQL schema this service owns; nothing else reads or writes it.
+SCHEMA = "notifier"
+
 # Each upsert keeps the newer state: `WHERE t.as_of <= EXCLUDED.as_of` makes a replayed
 # older event a no-op instead of a regression.
 

@@ -6,7 +6,6 @@ transaction, so a slow receiver holds no lock and no connection.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client import Counter
 
-from services.common.runtime import Runtime, Stopping
+from services.common.workers import WorkerContext, run_leased
 from services.notifier import store
 from services.notifier.signing import HEADER, ID_HEADER, sign
 
@@ -25,7 +24,6 @@ BATCH = 20
 DELIVERIES = Counter(
     "porgate_notification_deliveries_total", "Webhook delivery attempts, by result.", ["result"]
 )
-MAX_IDLE_POLL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +64,9 @@ async def post(
     return classify(response.status_code, response.text)
 
 
-async def deliverer(runtime: Runtime) -> None:
+async def deliverer(ctx: WorkerContext) -> None:
     """The notifier's background worker."""
-    settings = runtime.settings
+    settings = ctx.settings
     secret_value = (
         settings.notify_webhook_secret.get_secret_value() if settings.notify_webhook_secret else ""
     )
@@ -77,7 +75,7 @@ async def deliverer(runtime: Runtime) -> None:
         log.warning(
             "notifications are not delivered: PORGATE_NOTIFY_WEBHOOK_URL or PORGATE_NOTIFY_WEBHOOK_SECRET is not set;"
             " they stay pending until both are",
-            extra={"service": runtime.service.name},
+            extra={"service": ctx.service},
         )
         return
     url = settings.notify_webhook_url
@@ -85,8 +83,7 @@ async def deliverer(runtime: Runtime) -> None:
     timeout = settings.notify_webhook_timeout_s
     # The lease outlives the request, so a row is never sent twice at once.
     lease_s = timeout + settings.delivery_lease_margin_s
-    assert runtime.pool is not None
-    pool = runtime.pool
+    pool = ctx.pool
 
     async def record(claim: store.Claimed, outcome: Outcome) -> None:
         if outcome.delivered:
@@ -102,45 +99,33 @@ async def deliverer(runtime: Runtime) -> None:
             log.error(
                 "notification delivery failed",
                 extra={
-                    "service": runtime.service.name,
+                    "service": ctx.service,
                     "notification_id": claim.notification_id,
                     "attempts": claim.attempts,
                     "error": outcome.error,
                 },
             )
 
-    async def deliver(client: httpx.AsyncClient, claim: store.Claimed) -> None:
-        outcome = await post(client, url, secret, claim.notification_id, claim.payload)
-        if not outcome.delivered:
-            log.warning(
-                "notification delivery attempt failed",
-                extra={
-                    "service": runtime.service.name,
-                    "notification_id": claim.notification_id,
-                    "attempt": claim.attempts,
-                    "error": outcome.error,
-                },
-            )
-        await runtime.retrying("notify-record", lambda: record(claim, outcome))
-
-    async def drain(client: httpx.AsyncClient) -> float:
-        while claims := await runtime.retrying(
-            "notify-claim", lambda: store.claim_due(pool, BATCH, lease_s)
-        ):
-            await asyncio.gather(*(deliver(client, c) for c in claims))
-        due = await runtime.retrying("notify-claim", lambda: store.seconds_until_due(pool))
-        return MAX_IDLE_POLL_S if due is None else min(MAX_IDLE_POLL_S, max(0.05, due))
-
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-        poll = 0.0
-        while await runtime.wait_for_work(poll):
-            try:
-                poll = await drain(client)
-            except Stopping:
-                return
-            except Exception:
-                # A dead worker would stop every delivery silently; log and carry on.
-                log.exception(
-                    "notification delivery loop failed", extra={"service": runtime.service.name}
+
+        async def deliver(claim: store.Claimed) -> None:
+            outcome = await post(client, url, secret, claim.notification_id, claim.payload)
+            if not outcome.delivered:
+                log.warning(
+                    "notification delivery attempt failed",
+                    extra={
+                        "service": ctx.service,
+                        "notification_id": claim.notification_id,
+                        "attempt": claim.attempts,
+                        "error": outcome.error,
+                    },
                 )
-                poll = settings.delivery_retry_max_s
+            await ctx.retrying("notify-record", lambda: record(claim, outcome))
+
+        await run_leased(
+            ctx,
+            "notification",
+            claim=lambda: store.claim_due(pool, BATCH, lease_s),
+            work=deliver,
+            seconds_until_due=lambda: store.seconds_until_due(pool),
+        )

@@ -1,4 +1,4 @@
-"""order-intake's handlers: record the orders, ask for their validation."""
+"""order-intake's handler: record the orders, ask for their validation."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import asyncpg
 from contracts.codec import new_event
 from contracts.envelope import CloudEvent
 from contracts.events import OrderPlaced
+from contracts.ids import derived_event_id
 from contracts.topics import VALIDATION_REQUESTS
-from services.common.runtime import Outgoing
-from services.domain.decisions import derived_event_id
+from services.common.service import Emitted, Outgoing
 from services.order_intake import intake, store
 
 SOURCE = "/porgate/order-intake"
 
 
-def _request(event: CloudEvent[Any]) -> Outgoing:
-    order: OrderPlaced = event.data
+def _request(event: CloudEvent[OrderPlaced]) -> Outgoing:
+    order = event.data
     request = intake.validation_request(order, event.id)
     return Outgoing(
         VALIDATION_REQUESTS,
@@ -35,10 +35,6 @@ def _request(event: CloudEvent[Any]) -> Outgoing:
 
 async def on_orders_placed(
     conn: asyncpg.Connection, events: list[CloudEvent[Any]]
-) -> list[list[Outgoing]]:
+) -> list[Emitted]:
     await store.record_orders(conn, [(e.id, e.data) for e in events])
     return [[_request(e)] for e in events]
-
-
-async def on_order_placed(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
-    return (await on_orders_placed(conn, [event]))[0]

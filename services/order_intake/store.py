@@ -6,6 +6,9 @@ import asyncpg
 
 from contracts.events import OrderPlaced
 
+# The PostgreSQL schema this service owns; nothing else reads or writes it.
+SCHEMA = "order_intake"
+
 
 async def record_orders(conn: asyncpg.Connection, orders: list[tuple[str, OrderPlaced]]) -> None:
     """(source event id, order) pairs, in one statement; a source event is recorded once."""

@@ -10,49 +10,34 @@ from typing import Any
 import asyncpg
 
 from contracts import events as ev
-from contracts.codec import new_event
+from contracts.codec import decision_event
 from contracts.envelope import CloudEvent
 from contracts.topics import DECISIONS
 from services.common import metrics
-from services.common.runtime import Outgoing
-from services.domain.decisions import decide, derived_event_id
+from services.common.service import Emitted, Outgoing, by_data_type, per_event, projecting
+from services.domain.decisions import decide
 from services.domain.regions import RegionTable
 from services.por_validator import store
 
 SOURCE = "/porgate/por-validator"
 log = logging.getLogger(__name__)
 
-_UPSERTS = {
-    ev.DistributorUpserted: store.upsert_distributor,
-    ev.PartnerAccountUpserted: store.upsert_partner_account,
-    ev.ResellerTenantUpserted: store.upsert_reseller_tenant,
-    ev.PartnershipUpserted: store.upsert_partnership,
-}
 
-
-async def on_registry_event(conn: asyncpg.Connection, event: CloudEvent[Any]) -> list[Outgoing]:
-    upsert = _UPSERTS.get(type(event.data))
-    if upsert is not None:  # customer assignments and GDAP relationships are not the validator's
-        await upsert(conn, event.data, event.time)
-    return []
-
-
-def decision_event(decision: ev.TransactionDecision, key: str, source: str = SOURCE) -> Outgoing:
-    return Outgoing(
-        DECISIONS,
-        key,
-        new_event(
-            decision,
-            source=source,
-            id=derived_event_id("decision-event", decision.decision_id),
-            subject=key,
-            time=decision.decided_at,
-        ),
+# Customer assignments and GDAP relationships are not the validator's concern.
+on_registry_events = per_event(
+    by_data_type(
+        {
+            ev.DistributorUpserted: projecting(store.upsert_distributor),
+            ev.PartnerAccountUpserted: projecting(store.upsert_partner_account),
+            ev.ResellerTenantUpserted: projecting(store.upsert_reseller_tenant),
+            ev.PartnershipUpserted: projecting(store.upsert_partnership),
+        }
     )
+)
 
 
-def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
-    """(one, many): the handler for one validation request and for a batch of them.
+def make_validation_handler(enforcement_start: datetime, regions: RegionTable):
+    """The handler for a batch of validation requests.
 
     A batch reads the registry once and writes its decisions in one statement: per-event
     round trips to PostgreSQL were the validator's main cost.
@@ -60,7 +45,7 @@ def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
 
     async def on_validation_requests(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
-    ) -> list[list[Outgoing]]:
+    ) -> list[Emitted]:
         requests: list[ev.ValidationRequested] = [e.data for e in events]
         registry = await store.registry_for(
             conn,
@@ -77,7 +62,7 @@ def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
         counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
         for labels, n in counts.items():
             metrics.DECISIONS.labels(*labels).inc(n)
-        # One line per batch: a line per decision cost a tenth of the validator's CPU.
+        # One line per batch: a line per decision is a measurable share of the CPU.
         log.info(
             "decided",
             extra={
@@ -93,13 +78,8 @@ def make_validation_handlers(enforcement_start: datetime, regions: RegionTable):
             },
         )
         return [
-            [decision_event(d, r.order_id or r.subscription_id or r.source_event_id)]
-            for r, d in zip(requests, decisions, strict=True)
+            [Outgoing(DECISIONS, d.transaction_key, decision_event(d, source=SOURCE))]
+            for d in decisions
         ]
 
-    async def on_validation_requested(
-        conn: asyncpg.Connection, event: CloudEvent[Any]
-    ) -> list[Outgoing]:
-        return (await on_validation_requests(conn, [event]))[0]
-
-    return on_validation_requested, on_validation_requests
+    return on_validation_requests

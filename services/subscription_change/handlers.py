@@ -1,4 +1,4 @@
-"""subscription-change's handler."""
+"""subscription-change's handler: exempt changes decided here, the rest sent for validation."""
 
 from __future__ import annotations
 
@@ -7,23 +7,20 @@ from typing import Any
 
 import asyncpg
 
-from contracts.codec import new_event
+from contracts.codec import decision_event, new_event
 from contracts.envelope import CloudEvent
 from contracts.events import SubscriptionChangeRequested, ValidationRequested
-from contracts.topics import VALIDATION_REQUESTS
-from services.common.runtime import Outgoing
-from services.domain.decisions import derived_event_id
-from services.por_validator.handlers import decision_event
+from contracts.ids import derived_event_id
+from contracts.topics import DECISIONS, VALIDATION_REQUESTS
+from services.common.service import Emitted, EventHandler, Outgoing
 from services.subscription_change import store
 from services.subscription_change.classify import classify
 
 SOURCE = "/porgate/subscription-change"
 
 
-def make_change_handler(enforcement_start: datetime):
-    async def on_change_requested(
-        conn: asyncpg.Connection, event: CloudEvent[Any]
-    ) -> list[Outgoing]:
+def make_change_handler(enforcement_start: datetime) -> EventHandler:
+    async def on_change_requested(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
         change: SubscriptionChangeRequested = event.data
         basis, result = classify(change, event.id, enforcement_start, datetime.now(UTC))
         await store.record_change(conn, event.id, change, basis)
@@ -35,6 +32,6 @@ def make_change_handler(enforcement_start: datetime):
                 subject=change.subscription_id,
             )
             return [Outgoing(VALIDATION_REQUESTS, change.subscription_id, request)]
-        return [decision_event(result, change.subscription_id, source=SOURCE)]
+        return [Outgoing(DECISIONS, result.transaction_key, decision_event(result, source=SOURCE))]
 
     return on_change_requested

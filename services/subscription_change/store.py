@@ -6,6 +6,9 @@ import asyncpg
 
 from contracts.events import SubscriptionChangeRequested
 
+# The PostgreSQL schema this service owns; nothing else reads or writes it.
+SCHEMA = "subscription_change"
+
 
 async def record_change(
     conn: asyncpg.Connection, source_event_id: str, change: SubscriptionChangeRequested, basis: str

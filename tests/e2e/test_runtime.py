@@ -16,7 +16,7 @@ from contracts.topics import ORDERS
 from services.common.app import build_app
 from services.common.db import migrate
 from services.common.embedded import free_port
-from services.common.runtime import Consumer, Service
+from services.common.service import Consumer, Service, per_event
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually, running
 
@@ -40,7 +40,7 @@ def recording_service(tmp_path, fail: dict[str, int]) -> Service:
         name="rt-test",
         schema="rt_test",
         migrations=tmp_path,
-        consumers=(Consumer("orders", (ORDERS,), handle),),
+        consumers=(Consumer("orders", (ORDERS,), per_event(handle)),),
     )
 
 
@@ -90,16 +90,16 @@ async def test_a_batch_whose_publishing_fails_comes_again_and_nothing_is_lost_or
         for oid in oids[:3]:
             await bus.send("csp.orders.v1", R.order(oid, R.VALID), key=oid)
         await bus.events("por.validation-requests.v1", 3)
-        publish_rows, calls = runtime.publish_rows, []
+        publish, calls = runtime.outbox.publish, []
 
         async def breaks_once(rows):
             calls.append(len(rows))
             if len(calls) == 1:
                 raise RuntimeError("publishing broke after the transaction committed")
-            return await publish_rows(rows)
+            return await publish(rows)
 
         # The last batch, with no later batch to notice its failure: it must rewind itself.
-        runtime.publish_rows = breaks_once
+        runtime.outbox.publish = breaks_once
         await bus.send("csp.orders.v1", R.order(oids[3], R.VALID), key=oids[3])
         requests = await bus.events("por.validation-requests.v1", len(oids), settle=2.0)
         async with runtime.pool.acquire() as conn:

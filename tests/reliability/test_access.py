@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from contracts.codec import decode
 from services.notifier.signing import HEADER, ID_HEADER, sign, verify
 from services.notifier.webhook import body_of, post
-from services.por_validator.handlers import on_registry_event
+from services.por_validator.handlers import on_registry_events
 from tests.e2e import registry_data as R
 from tests.reliability.harness import REPO, LocalServer, Webhook, note, tally
 from tests.support import api_client
@@ -38,8 +38,8 @@ async def api(settings):
     try:
         async with conn.transaction():
             for e in R.registry_events():
-                await on_registry_event(
-                    conn, decode(json.dumps(e).encode(), "csp.partner-registry.v1")
+                await on_registry_events(
+                    conn, [decode(json.dumps(e).encode(), "csp.partner-registry.v1")]
                 )
     finally:
         await conn.close()

@@ -8,7 +8,7 @@ import json
 import time
 from collections import defaultdict
 
-from services.domain.decisions import decision_id_for
+from contracts.ids import decision_id_for
 from tests.reliability import world as W
 from tests.reliability.harness import (
     Kafka,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+from contracts.ids import decision_id_for, derived_event_id
 from contracts.topics import DECISIONS as _DECISIONS
-from services.domain.decisions import decision_id_for, derived_event_id
 from services.gdap_revoker.terminator import revocation_event_id
 from services.notifier.notifications import notification_id
 from tests.e2e import registry_data as R

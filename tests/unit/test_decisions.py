@@ -11,8 +11,9 @@ from contracts.events import (
     ValidationLine,
     ValidationRequested,
 )
+from contracts.ids import decision_id_for
 from services.api.validation import BadRequest, parse_request, validation_results
-from services.domain.decisions import decide, decision_id_for, exempt_decision
+from services.domain.decisions import decide, exempt_decision
 from services.domain.eligibility import eligibility_rows
 from services.domain.por_rules import Distributor, PartnerAccount, Registry, ResellerTenant
 from services.order_intake.intake import validation_request

@@ -25,17 +25,11 @@ from contracts.events import (
     TransactionRef,
     ValidationLine,
 )
+from contracts.ids import NAMESPACE, decision_id_for, derived_event_id
 from contracts.topics import EVENT_TYPES, ORDERS, VALIDATION_REQUESTS
 from services.demo import DemoWorld
 from services.domain import decisions
-from services.domain.decisions import (
-    NAMESPACE,
-    decide,
-    decision_id_for,
-    derived_event_id,
-    exempt_decision,
-    make_decision,
-)
+from services.domain.decisions import decide, exempt_decision, make_decision
 from services.domain.por_rules import evaluate_por, union_codes
 from services.domain.scope import DEFAULT_ENFORCEMENT_START
 from services.order_intake.intake import validation_request

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.errors import describe
+from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
 from services.notifier import notifications as nt
 from services.notifier.signing import sign, verify
@@ -111,7 +112,7 @@ def _decision(**over):
         "decidedAt": "2026-01-10T09:00:00Z",
     }
     d.update(over)
-    return d
+    return TransactionBlocked.model_validate(d)
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
@@ -169,14 +170,16 @@ def test_unknown_code_keeps_the_decisions_own_text():
 
 @pytest.mark.parametrize(("language", "marker"), [("en", "revoked"), ("ja", "取り消され")])
 def test_privileges_revoked(language, marker):
-    r = {
-        "relationshipId": "rel-7",
-        "customerId": "cust-42",
-        "resellerTenantId": "ten-5",
-        "reason": "reseller_suspended",
-        "causeEventId": "c",
-        "revokedAt": "2026-01-10T09:00:00Z",
-    }
+    r = GdapPrivilegesRevoked.model_validate(
+        {
+            "relationshipId": "rel-7",
+            "customerId": "cust-42",
+            "resellerTenantId": "ten-5",
+            "reason": "reseller_suspended",
+            "causeEventId": "c",
+            "revokedAt": "2026-01-10T09:00:00Z",
+        }
+    )
     p = nt.privileges_revoked(
         r, distributor_id="d1", cause_event_id="e1", language=language, created_at=T0
     ).payload

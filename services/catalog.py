@@ -1,4 +1,4 @@
-"""Every runnable service by name: what `porgate run NAME` starts."""
+"""The catalogue of runnable services by name: what `porgate run NAME` starts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 
 from services.common.config import Settings
-from services.common.runtime import Service
+from services.common.service import Service
 
 # name -> module whose `build(settings) -> Service` defines it. Imported on demand, so
 # `porgate run order-intake` does not load the notifier's HTTP client, for one.

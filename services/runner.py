@@ -15,8 +15,9 @@ async def run_services(
 ) -> None:
     """Start consumers, workers and the API; stop them in order on a signal or `until`."""
     from services.api.app import create_app
-    from services.common.app import asyncapi_document, build_app
-    from services.registry import build_services
+    from services.asyncapi import asyncapi_document
+    from services.catalog import build_services
+    from services.common.app import build_app
 
     stop = until or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,113 @@
+"""Kafka I/O: the one producer factory, sending with per-message refusals, offsets, lag."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from services.common import metrics
+from services.common.config import Settings
+from services.common.retry import is_transient
+
+# The broker's default message.max.bytes is 1 MiB; ours allows 2 (contracts/topics.py).
+MAX_REQUEST_SIZE = 2 * 1024 * 1024
+
+Headers = list[tuple[str, bytes]]
+# (topic, key, value, headers) as it goes to the broker.
+Message = tuple[str, bytes | None, bytes | None, Headers]
+
+
+def contract_topic(prefix: str, actual: str) -> str:
+    """The contract's name of a topic whose actual name carries the environment's prefix."""
+    return actual[len(prefix) :] if prefix and actual.startswith(prefix) else actual
+
+
+def text_headers(*pairs: tuple[str, str]) -> Headers:
+    return [(k, v.encode()) for k, v in pairs]
+
+
+CONTENT_TYPE = text_headers(("content-type", "application/cloudevents+json"))
+
+
+def new_producer(
+    settings: Settings, *, linger_ms: int | None = None, client_id: str | None = None
+) -> AIOKafkaProducer:
+    """Every producer porgate starts: services, tools, `porgate dev`, the benchmarks.
+
+    No idempotent producer: Tansu (the embedded broker) lacks InitProducerId, and every
+    consumer's inbox already makes a duplicate send harmless.
+    """
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=settings.producer_linger_ms if linger_ms is None else linger_ms,
+        max_request_size=MAX_REQUEST_SIZE,
+        client_id=client_id or f"porgate-{settings.instance_id}",
+    )
+
+
+async def send_all(producer: AIOKafkaProducer, messages: Iterable[Message]) -> list[str | None]:
+    """Send messages; per message None, or why the broker refused it for good.
+
+    Transient failures raise, for the caller to send everything again (consumers dedupe).
+    """
+    pending: list[Any] = []
+    for topic, key, value, headers in messages:
+        try:
+            pending.append(await producer.send(topic, value=value, key=key, headers=headers))
+        except KafkaError as exc:
+            if is_transient(exc):
+                raise
+            pending.append(exc)
+    outcome: list[str | None] = []
+    for item in pending:
+        if isinstance(item, BaseException):
+            outcome.append(f"{type(item).__name__}: {item}")
+            continue
+        try:
+            await item
+            outcome.append(None)
+        except KafkaError as exc:
+            if is_transient(exc):
+                raise
+            outcome.append(f"{type(exc).__name__}: {exc}")
+    return outcome
+
+
+def next_offsets(records: Iterable[ConsumerRecord]) -> dict[TopicPartition, int]:
+    """The offsets to commit once `records` are done: one past the last of each partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+    return offsets
+
+
+def rewind(consumer: Any, records: Sequence[ConsumerRecord]) -> None:
+    """Seek each partition back to its earliest record here, so none is skipped."""
+    earliest: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        earliest[tp] = min(earliest.get(tp, r.offset), r.offset)
+    for tp, offset in earliest.items():
+        # A partition no longer ours is the new owner's to redeliver.
+        with contextlib.suppress(Exception):
+            consumer.seek(tp, offset)
+
+
+async def record_lag(consumer: Any, service: str, prefix: str) -> None:
+    """Set the lag gauge of each partition assigned to `consumer`."""
+    if consumer is None or not hasattr(consumer, "assignment"):
+        return
+    with contextlib.suppress(Exception):  # a metric must never fail a batch
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None:
+                lag = max(0, end - await consumer.position(tp))
+                topic = contract_topic(prefix, tp.topic)
+                metrics.CONSUMER_LAG.labels(service, topic, str(tp.partition)).set(lag)

@@ -1,0 +1,154 @@
+"""The outbox: messages written in the transaction of the effect that caused them, published
+after commit, deleted once the broker has them.
+
+A crash between commit and publish leaves rows behind; they are sent when their source
+event is redelivered, or at the next start. A row the broker refuses for good (over its
+size limit) is set aside as `undeliverable` with the reason instead of wedging the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from contracts.codec import encode
+from services.common import metrics
+from services.common.kafka import CONTENT_TYPE, send_all
+from services.common.retry import Retrier
+from services.common.service import Outgoing
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = "id, source_event_id, topic, key, value"
+_PENDING = "published_at IS NULL AND undeliverable IS NULL"
+
+
+async def write(
+    conn: asyncpg.Connection, outgoing: Sequence[tuple[str, Outgoing]]
+) -> list[asyncpg.Record]:
+    """Write (source event id, message) pairs in the caller's transaction; the rows to publish."""
+    if not outgoing:
+        return []
+    return await conn.fetch(
+        "INSERT INTO outbox (source_event_id, topic, key, value)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
+        f" RETURNING {_COLUMNS}",
+        [source for source, _ in outgoing],
+        [o.topic.name for _, o in outgoing],
+        [o.key.encode() if o.key is not None else None for _, o in outgoing],
+        [encode(o.event) for _, o in outgoing],
+    )
+
+
+async def pending_for(
+    conn: asyncpg.Connection, source_event_ids: Sequence[str]
+) -> list[asyncpg.Record]:
+    """Rows still owed to the broker for these source events (a crash came before publishing)."""
+    if not source_event_ids:
+        return []
+    return await conn.fetch(
+        f"SELECT {_COLUMNS} FROM outbox WHERE {_PENDING} AND source_event_id = ANY($1::text[])",
+        list(source_event_ids),
+    )
+
+
+@dataclass
+class Outbox:
+    """Publishing a service's outbox rows after commit."""
+
+    service: str
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    retrying: Retrier
+    topic_prefix: str = ""
+
+    async def publish(self, rows: Sequence[asyncpg.Record]) -> dict[str, str]:
+        """Publish committed rows and delete them; {source event id: reason} for the rows the
+        broker refused for good, which are set aside instead of retried forever."""
+        if not rows:
+            return {}
+        messages = [
+            (
+                self.topic_prefix + row["topic"],
+                bytes(row["key"]) if row["key"] is not None else None,
+                bytes(row["value"]),
+                CONTENT_TYPE,
+            )
+            for row in rows
+        ]
+        outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
+        sent = [row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None]
+        if sent:
+            # Deleted, not marked: the broker (and each consumer's inbox) keeps what was sent.
+            await self.retrying(
+                "outbox",
+                lambda: self.pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", sent),
+            )
+        refused: dict[str, str] = {}
+        for row, refusal in zip(rows, outcome, strict=True):
+            if refusal is not None:
+                refused[row["source_event_id"]] = await self._set_aside(row, refusal)
+        return refused
+
+    async def _set_aside(self, row: asyncpg.Record, refusal: str) -> str:
+        reason = (
+            f"its {row['topic']} message of {len(row['value'])} bytes was refused by the broker:"
+            f" {refusal}"
+        )
+        log.error(
+            "outbox message undeliverable",
+            extra={"service": self.service, "outbox_id": row["id"], "reason": reason},
+        )
+        await self.retrying(
+            "outbox",
+            lambda: self.pool.execute(
+                "UPDATE outbox SET undeliverable = $2 WHERE id = $1", row["id"], reason
+            ),
+        )
+        return reason
+
+    async def publish_pending(self) -> int:
+        """Send what a crash left unpublished. Consumers dedupe, so a double send is harmless."""
+        total = 0
+        while rows := await self.retrying(
+            "outbox",
+            lambda: self.pool.fetch(
+                f"SELECT {_COLUMNS} FROM outbox WHERE {_PENDING} ORDER BY id LIMIT 1000"
+            ),
+        ):
+            await self.publish(rows)
+            total += len(rows)
+        return total
+
+    async def commit_and_publish(
+        self,
+        operation: str,
+        source_event_id: str,
+        effect: Callable[[asyncpg.Connection], Awaitable[Sequence[Outgoing]]],
+    ) -> int:
+        """For workers: run `effect` in a transaction (retried while transient), write what
+        it emits to the outbox in that transaction, and publish after commit. Messages sent."""
+
+        async def transaction() -> list[asyncpg.Record]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                emitted = await effect(conn)
+                return await write(conn, [(source_event_id, o) for o in emitted])
+
+        rows = await self.retrying(operation, transaction)
+        await self.publish(rows)
+        return len(rows)
+
+    async def prune(self) -> int:
+        """Delete rows a previous release marked sent instead of deleting them; set the
+        backlog gauge. Rows deleted."""
+        deleted = await self.pool.fetchval(
+            "WITH d AS (DELETE FROM outbox WHERE published_at IS NOT NULL RETURNING 1)"
+            " SELECT count(*) FROM d"
+        )
+        pending = await self.pool.fetchval(f"SELECT count(*) FROM outbox WHERE {_PENDING}")
+        metrics.OUTBOX_PENDING.labels(self.service).set(pending)
+        return deleted

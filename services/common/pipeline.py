@@ -1,0 +1,302 @@
+"""The batch pipeline every consumer runs: at-least-once delivery, once-only effects.
+
+For each batch the broker hands over:
+1. decode every record; what can never be processed goes to the DLQ with a reason;
+2. in one PostgreSQL transaction: claim the events' ids in the inbox (a redelivery or a
+   replay claims nothing and has no effect), run the consumer's handler on the new events,
+   and write what it emits to the outbox;
+3. after commit, publish the outbox rows and delete them;
+4. only then commit the batch's Kafka offsets.
+Steps 3 and 4 of a batch run while the next batch goes through 1 and 2 (one batch in
+flight, published and committed in order): the broker's acks and PostgreSQL's commits
+overlap instead of adding up. A crash anywhere before 4 redelivers the batch, and the inbox
+makes that harmless; what a crash left in the outbox is sent when its event comes again.
+
+Transient failures (database or broker unreachable) are retried with capped backoff without
+moving on. Any other failure is retried a few times per event and then dead-lettered with
+its reason, so one poison message never stops a consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+
+from contracts.codec import InvalidMessage, decode
+from services.common import inbox, metrics, outbox
+from services.common.dead_letters import DeadLetters
+from services.common.inbox import Item
+from services.common.kafka import contract_topic, next_offsets, record_lag, rewind
+from services.common.outbox import Outbox
+from services.common.retry import Retrier, Stopping
+from services.common.service import Consumer
+
+log = logging.getLogger(__name__)
+
+# Called around each stage of each batch: (consumer as "service:consumer", stage, records).
+# Stages: "batch" holds "decode", "transaction" and "wait-previous"; "publish",
+# "offset-commit" and "lag" run after it, in a task created inside "batch".
+StageTimer = Callable[[str, str, int], AbstractContextManager[None]]
+
+
+def untimed(consumer: str, stage: str, records: int) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A committed transaction's work left for after commit: the outbox rows to publish, the
+    items they came from (to dead-letter the cause of a row the broker refuses), and the
+    copies of processed events that came with a different body, to dead-letter."""
+
+    rows: list[asyncpg.Record]
+    items: list[Item]
+    reused: list[tuple[ConsumerRecord, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A committed batch whose publishing and offset commit are running in `task`."""
+
+    task: asyncio.Task[None]
+    records: tuple[ConsumerRecord, ...]
+
+
+class BatchPipeline:
+    """One consumer's batches, one at a time in order, with the next batch's transaction
+    overlapping the previous batch's publishing."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: Consumer,
+        group_id: str,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        dead_letters: DeadLetters,
+        retrying: Retrier,
+        poison_attempts: int,
+        topic_prefix: str,
+        on_committed: Callable[[], None],
+        stage_timer: StageTimer = untimed,
+    ) -> None:
+        self.service = service
+        self.consumer = consumer
+        self.group_id = group_id
+        self.pool = pool
+        self.outbox = outbox
+        self.dead_letters = dead_letters
+        self.retrying = retrying
+        self.poison_attempts = max(1, poison_attempts)
+        self.topic_prefix = topic_prefix
+        self.on_committed = on_committed
+        self.stage_timer = stage_timer
+        self.label = f"{service}:{consumer.name}"
+        self._in_flight: InFlight | None = None
+        self._draining = False
+
+    def _timed(self, stage: str, records: int) -> AbstractContextManager[None]:
+        return self.stage_timer(self.label, stage, records)
+
+    async def handle(self, records: tuple[ConsumerRecord, ...], kafka: Any) -> None:
+        """Decode and apply a batch, then hand its publishing and offset commit to a task that
+        runs while the next batch is applied."""
+        started = time.perf_counter()
+        with self._timed("batch", len(records)):
+            previous, self._in_flight = self._in_flight, None
+            failure: BaseException | None = None
+            unsettled = records
+            try:
+                committed = await self._decode_and_apply(records)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the rewind
+                failure = exc
+            if previous is not None:
+                # The batch before goes out, and commits its offsets, first.
+                with self._timed("wait-previous", len(previous.records)):
+                    try:
+                        await previous.task
+                    except BaseException as exc:  # noqa: BLE001
+                        failure = failure or exc
+                        unsettled = records + previous.records
+            if failure is None:
+                self.on_committed()
+                task = asyncio.create_task(self._finish(kafka, records, committed, started))
+                if not self._draining:
+                    self._in_flight = InFlight(task, records)
+                    return
+                try:
+                    await task
+                    return
+                except BaseException as exc:  # noqa: BLE001
+                    failure = exc
+            # Never let the consumer move past records whose effect is not durable and
+            # published: back to the earliest record not settled, which then comes again.
+            rewind(kafka, unsettled)
+            raise failure
+
+    async def drain(self) -> None:
+        """Before the consumer stops: finish the batch in flight, and every later one inline."""
+        self._draining = True
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            with contextlib.suppress(BaseException):
+                await in_flight.task
+
+    def cancel(self) -> asyncio.Task[None] | None:
+        if self._in_flight is None:
+            return None
+        self._in_flight.task.cancel()
+        return self._in_flight.task
+
+    # ------------------------------------------------------------------ steps 1 and 2
+
+    async def _decode_and_apply(self, records: Sequence[ConsumerRecord]) -> list[Committed]:
+        with self._timed("decode", len(records)):
+            good: list[Item] = []
+            dead: list[tuple[ConsumerRecord, str]] = []
+            for record in records:
+                try:
+                    topic = contract_topic(self.topic_prefix, record.topic)
+                    good.append((record, decode(record.value, topic)))
+                except InvalidMessage as exc:
+                    dead.append((record, str(exc)))
+        if dead:
+            await self.dead_letters.send(self.group_id, dead)
+        if not good:
+            return []
+        with self._timed("transaction", len(good)):
+            return await self._apply(good)
+
+    async def _apply(self, items: list[Item]) -> list[Committed]:
+        try:
+            return [await self.retrying("apply", lambda: self._transaction(items))]
+        except Stopping:
+            raise
+        except Exception:
+            if len(items) == 1:
+                return await self._apply_poison(items[0])
+            # One bad event must not hold back the rest: apply them one at a time.
+            log.warning(
+                "batch failed; applying its events one by one",
+                extra={"service": self.service},
+                exc_info=True,
+            )
+            committed: list[Committed] = []
+            for item in items:
+                try:
+                    committed.append(
+                        await self.retrying("apply", lambda i=item: self._transaction([i]))
+                    )
+                except Stopping:
+                    raise
+                except Exception:  # noqa: BLE001 - counted against the event's budget below
+                    committed += await self._apply_poison(item)
+            return committed
+
+    async def _apply_poison(self, item: Item) -> list[Committed]:
+        last: BaseException | None = None
+        for attempt in range(1, self.poison_attempts):
+            await self.retrying.sleep(
+                min(self.retrying.max_s, self.retrying.initial_s * 2**attempt)
+            )
+            try:
+                return [await self.retrying("apply", lambda: self._transaction([item]))]
+            except Stopping:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure counts against the budget
+                last = exc
+        record, event = item
+        reason = f"processing failed after {self.poison_attempts} attempts"
+        if last is not None:
+            reason += f": {type(last).__name__}: {last}"
+        log.error(
+            "dead-lettering a message that cannot be processed",
+            extra={"service": self.service, "event_id": event.id, "error": reason},
+        )
+        await self.dead_letters.send(self.group_id, [(record, reason)])
+        return []
+
+    async def _transaction(self, items: list[Item]) -> Committed:
+        async with self.pool.acquire() as conn, conn.transaction():
+            claim = await inbox.claim(conn, items)
+            events = [event for _, event in claim.fresh]
+            emitted = await self.consumer.handle(conn, events) if events else []
+            rows = await outbox.write(
+                conn,
+                [(e.id, o) for e, outs in zip(events, emitted, strict=True) for o in outs],
+            )
+            reused: list[tuple[ConsumerRecord, str]] = []
+            if claim.duplicates:
+                # Redelivered after a crash between commit and publish: send what is still
+                # unsent. Copies of an event processed in this very batch have nothing to add.
+                fresh = {e.id for e in events}
+                earlier = [e.id for _, e in claim.duplicates if e.id not in fresh]
+                rows += await outbox.pending_for(conn, earlier)
+                reused = await inbox.reused_ids(conn, claim.duplicates)
+        # Counted after commit, once per batch: a retried transaction must not count twice.
+        counts = Counter((r.topic, "processed") for r, _ in claim.fresh)
+        counts.update((r.topic, "duplicate") for r, _ in claim.duplicates)
+        for (topic, outcome), n in counts.items():
+            topic = contract_topic(self.topic_prefix, topic)
+            metrics.MESSAGES.labels(self.service, topic, outcome).inc(n)
+        return Committed(rows, items, reused)
+
+    # ------------------------------------------------------------------ steps 3 and 4
+
+    async def _finish(
+        self,
+        kafka: Any,
+        records: tuple[ConsumerRecord, ...],
+        committed: list[Committed],
+        started: float,
+    ) -> None:
+        try:
+            with self._timed("publish", len(records)):
+                for c in committed:
+                    await self._publish(c)
+            with self._timed("offset-commit", len(records)):
+                await self._commit_offsets(kafka, records)
+        except BaseException as exc:
+            if not isinstance(exc, Stopping | asyncio.CancelledError):
+                log.exception(
+                    "publishing a batch failed; its records will be processed again",
+                    extra={"service": self.service},
+                )
+            # Whether or not another batch comes to notice, these records must come again.
+            rewind(kafka, records)
+            raise
+        metrics.PROCESSING.labels(self.service).observe(time.perf_counter() - started)
+        with self._timed("lag", len(records)):
+            await record_lag(kafka, self.service, self.topic_prefix)
+
+    async def _publish(self, committed: Committed) -> None:
+        refused = await self.outbox.publish(committed.rows) if committed.rows else {}
+        if refused:
+            causes = [
+                (record, reason)
+                for record, event in committed.items
+                if (reason := refused.get(event.id))
+            ]
+            await self.dead_letters.send(self.group_id, causes)
+        await self.dead_letters.send(self.group_id, committed.reused)
+
+    async def _commit_offsets(self, kafka: Any, records: Sequence[ConsumerRecord]) -> None:
+        # This batch's offsets, not the consumer's position: the next batch is already fetched.
+        try:
+            await kafka.commit(next_offsets(records))
+        except KafkaError as exc:
+            # Typically a rebalance took the partitions away: the new owner gets these
+            # records again, and the inbox makes them no-ops there.
+            log.warning("offset commit failed", extra={"service": self.service, "error": repr(exc)})

@@ -1,0 +1,99 @@
+"""What a service declares: its schema, its consumers and their handlers, its workers.
+
+A handler takes a batch: an open connection (the transaction its effects commit in, with
+the inbox claim and the outbox) and the batch's new events, typed; it returns what each
+event emits, in order. `per_event` adapts a function of one event for consumers that gain
+nothing from batching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from contracts.envelope import CloudEvent
+from contracts.topics import Topic
+
+if TYPE_CHECKING:
+    from services.common.workers import WorkerContext
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message a handler emits; written to the outbox in the handler's transaction."""
+
+    topic: Topic
+    key: str | None
+    event: CloudEvent[Any]
+
+
+Emitted = Sequence[Outgoing]
+Handler = Callable[[asyncpg.Connection, list[CloudEvent[Any]]], Awaitable[list[Emitted]]]
+EventHandler = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Emitted]]
+Worker = Callable[["WorkerContext"], Awaitable[None]]
+
+
+def per_event(handle: EventHandler) -> Handler:
+    """A batch handler that applies `handle` to each event in turn, in the same transaction."""
+
+    async def handle_batch(
+        conn: asyncpg.Connection, events: list[CloudEvent[Any]]
+    ) -> list[Emitted]:
+        return [await handle(conn, event) for event in events]
+
+    handle_batch.__name__ = handle.__name__
+    handle_batch.__qualname__ = handle.__qualname__
+    return handle_batch
+
+
+def by_data_type(handlers: dict[type, EventHandler], *, otherwise: Emitted = ()) -> EventHandler:
+    """One event handler that dispatches on the type of the event's data; events of other
+    types are no concern of this consumer and emit `otherwise` (nothing)."""
+
+    async def dispatch(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        handle = handlers.get(type(event.data))
+        return otherwise if handle is None else await handle(conn, event)
+
+    return dispatch
+
+
+def projecting(
+    write: Callable[[asyncpg.Connection, Any, datetime], Awaitable[object]],
+) -> EventHandler:
+    """An event handler that writes the event's data into a projection, as of the event's
+    time, and emits nothing."""
+
+    async def project(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        await write(conn, event.data, event.time)
+        return ()
+
+    return project
+
+
+@dataclass(frozen=True)
+class Consumer:
+    # Names the consumer group (porgate.SERVICE.NAME): each consumer commits its own offsets.
+    name: str
+    topics: tuple[Topic, ...]
+    handle: Handler
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service: its schema and migrations, its consumers, its background workers."""
+
+    name: str
+    schema: str
+    migrations: Path
+    consumers: tuple[Consumer, ...]
+    # Topics it publishes to, declared for the AsyncAPI document.
+    publishes: tuple[Topic, ...] = ()
+    # Long-running loops (delivery, termination), each given the started service's context.
+    workers: tuple[Worker, ...] = ()
+    pool_size: int = 5
