@@ -19,6 +19,9 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 _ENVELOPES: dict[str, type[CloudEvent[Any]]] = {t: CloudEvent[m] for t, m in EVENT_MODELS.items()}  # type: ignore[valid-type]
 # A JSON-escaped NUL (\u0000), not preceded by an escaped backslash.
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_ESCAPED_NUL_BYTES = re.compile(_ESCAPED_NUL.pattern.encode())
+# The envelope's `type`, as it is in every valid message: a plain string without escapes.
+_TYPE_FIELD = re.compile(rb'"type"\s*:\s*"([^"\\]{1,256})"')
 
 
 class InvalidMessage(ValueError):
@@ -49,6 +52,39 @@ def decode(raw: bytes | None, topic: str | None = None) -> CloudEvent[Any]:
         raise InvalidMessage("empty message value (tombstone)")
     if len(raw) > MAX_MESSAGE_BYTES:
         raise InvalidMessage(f"message of {len(raw)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    event = _decode_valid(raw, topic)
+    return event if event is not None else _decode_or_explain(raw, topic)
+
+
+def _decode_valid(raw: bytes, topic: str | None) -> CloudEvent[Any] | None:
+    """A valid message in one pass of pydantic's parser, or None for `_decode_or_explain`.
+
+    The envelope's model is picked by the first `"type": "..."` in the bytes, which may be a
+    field of `data`; the parsed envelope's own type must then be the one picked, so a wrong
+    pick can only send a message down the slow path, never decode it as something else.
+    """
+    match = _TYPE_FIELD.search(raw)
+    if match is None:
+        return None
+    event_type = match.group(1).decode("utf-8", "replace")
+    envelope = _ENVELOPES.get(event_type)
+    if envelope is None or (
+        topic is not None
+        and topic in TOPICS_BY_NAME
+        and event_type not in TOPICS_BY_NAME[topic].event_types
+    ):
+        return None
+    if b"\x00" in raw or (b"\\u0000" in raw and _ESCAPED_NUL_BYTES.search(raw)):
+        return None
+    try:
+        event = envelope.model_validate_json(raw, strict=True)
+    except (ValidationError, RecursionError):
+        return None
+    return event if event.type == event_type else None
+
+
+def _decode_or_explain(raw: bytes, topic: str | None) -> CloudEvent[Any]:
+    """Decode step by step, so that what is wrong with an invalid message gets its reason."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

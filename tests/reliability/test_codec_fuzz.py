@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
+from contracts import codec
 from contracts.codec import InvalidMessage, decode, encode, new_event
 from contracts.topics import EVENT_MODELS, TOPICS_BY_NAME
 from tests.reliability.harness import tally
@@ -31,12 +32,15 @@ tried = {"n": 0}
 def must_be_event_or_invalid(raw: bytes | None, topic: str | None) -> str:
     tried["n"] += 1
     try:
-        decode(raw, topic)
-        return "event"
+        event = decode(raw, topic)
     except InvalidMessage as exc:
         assert str(exc), "an InvalidMessage without a reason"
         return "invalid"
     # Anything else propagates and fails the test: the runtime would not dead-letter it.
+    # The one-pass decoder accepts nothing the step-by-step one would refuse, nor reads it
+    # differently.
+    assert event == codec._decode_or_explain(raw, topic)
+    return "event"
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -224,6 +228,15 @@ def test_bytes_that_are_not_utf8_are_invalid(value, topic):
     assume(not _utf8(value))
     with pytest.raises(InvalidMessage, match="not UTF-8"):
         decode(value, topic)
+
+
+@FUZZ
+@given(event=valid_events, bad=st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88"]))
+def test_a_valid_envelope_with_bytes_that_are_not_utf8_is_invalid(event, bad):
+    type_, model, _, id_ = event
+    raw = encode(new_event(model, source="/s", id=id_)).replace(b'"/s"', b'"/s' + bad + b'"', 1)
+    with pytest.raises(InvalidMessage, match="not UTF-8"):
+        decode(raw, TOPIC_OF[type_])
 
 
 def _utf8(b: bytes) -> bool:
