@@ -14,13 +14,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.api.auth import ApiKeys, presented_key
-from services.api.registry import registry_for
 from services.api.validation import BadRequest, parse_request, validation_results
 from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
-from services.common.runtime import new_producer
+from services.common.kafka import new_producer
 from services.domain.regions import RegionTable
+from services.por_validator import store
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             return error(400, "bad_request", f'expected {{"partnerIds": ["1234567", ...]}}: {exc}')
         try:
             async with state["pool"].acquire() as conn:
-                registry = await registry_for(conn, parsed.partner_ids, distributor_id, regions)
+                registry = await store.registry_for(
+                    conn, parsed.partner_ids, (distributor_id,), regions
+                )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.error("registry unavailable", extra={"error": repr(exc)})
             return error(
@@ -104,7 +106,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         state["pool"] = await create_pool(
-            settings.database_url, "por_validator", min_size=1, max_size=10
+            settings.database_url, store.SCHEMA, min_size=1, max_size=10
         )
         state["producer"] = new_producer(settings)
         await state["producer"].start()

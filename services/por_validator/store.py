@@ -1,10 +1,11 @@
-"""por-validator's SQL: the registry projection, snapshots for the rules engine, decisions."""
+"""por-validator's SQL: the registry projection, registry slices for the rules engine, decisions."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -24,6 +25,11 @@ from services.domain.por_rules import (
     normalize_partner_id,
 )
 from services.domain.regions import RegionTable
+
+# The PostgreSQL schema this service owns; nothing else reads or writes it.
+SCHEMA = "por_validator"
+
+Executor = asyncpg.Connection | asyncpg.Pool
 
 # Each upsert keeps the newer state: `WHERE t.as_of <= EXCLUDED.as_of` makes a replayed
 # older event a no-op instead of a regression.
@@ -116,8 +122,30 @@ def add_account(registry: Registry, row: asyncpg.Record, regions: RegionTable) -
         )
 
 
+# One statement for both the distributors' rows and the accounts' rows (a distributor's row
+# has no partner_id): a second round trip was the largest single cost of a one-ID API request.
+# The two row kinds share the `country` and `csp_region` columns, each of its own table.
+_REGISTRY_SLICE = (
+    "SELECT d.distributor_id, d.country, d.csp_region, d.preferred_language,"
+    "       NULL::text AS partner_id, NULL::text AS account_type, NULL::text AS status,"
+    "       NULL::text AS reseller_tenant_id, NULL::text AS tenant_id, NULL::text AS kind,"
+    "       NULL::text AS tenant_status, NULL::boolean AS indirect_reseller_authorized,"
+    "       NULL::text[] AS partnered_with"
+    " FROM distributors d WHERE d.distributor_id = ANY($2::text[])"
+    " UNION ALL"
+    " SELECT NULL, t.country, t.csp_region, NULL,"
+    "       a.partner_id, a.account_type, a.status, a.reseller_tenant_id,"
+    "       t.reseller_tenant_id, t.kind, t.status, t.indirect_reseller_authorized,"
+    "       (SELECT array_agg(p.distributor_id) FROM partnerships p"
+    "         WHERE p.reseller_tenant_id = a.reseller_tenant_id AND p.status = 'active'"
+    "           AND p.distributor_id = ANY($2::text[]))"
+    " FROM partner_accounts a LEFT JOIN reseller_tenants t ON t.reseller_tenant_id = a.reseller_tenant_id"
+    " WHERE a.partner_id = ANY($1::text[])"
+)
+
+
 async def registry_for(
-    conn: asyncpg.Connection,
+    conn: Executor,
     partner_ids: Iterable[object],
     distributor_ids: Iterable[str],
     regions: RegionTable,
@@ -126,31 +154,14 @@ async def registry_for(
     pids = sorted({p for p in map(normalize_partner_id, partner_ids) if p is not None})
     dids = sorted(set(distributor_ids))
     registry = Registry()
-    for row in await conn.fetch(
-        "SELECT distributor_id, country, csp_region, preferred_language FROM distributors"
-        " WHERE distributor_id = ANY($1::text[])",
-        dids,
-    ):
-        registry.distributors[row["distributor_id"]] = Distributor(
-            row["distributor_id"],
-            regions.region_for(row["country"], row["csp_region"]),
-            row["preferred_language"],
-        )
-    if not pids:
-        return registry
-    rows = await conn.fetch(
-        "SELECT a.partner_id, a.account_type, a.status, a.reseller_tenant_id,"
-        "       t.reseller_tenant_id AS tenant_id, t.kind, t.status AS tenant_status,"
-        "       t.indirect_reseller_authorized, t.country, t.csp_region,"
-        "       (SELECT array_agg(p.distributor_id) FROM partnerships p"
-        "         WHERE p.reseller_tenant_id = a.reseller_tenant_id AND p.status = 'active'"
-        "           AND p.distributor_id = ANY($2::text[])) AS partnered_with"
-        " FROM partner_accounts a LEFT JOIN reseller_tenants t ON t.reseller_tenant_id = a.reseller_tenant_id"
-        " WHERE a.partner_id = ANY($1::text[])",
-        pids,
-        dids,
-    )
-    for row in rows:
+    for row in await conn.fetch(_REGISTRY_SLICE, pids, dids):
+        if row["partner_id"] is None:
+            registry.distributors[row["distributor_id"]] = Distributor(
+                row["distributor_id"],
+                regions.region_for(row["country"], row["csp_region"]),
+                row["preferred_language"],
+            )
+            continue
         add_account(registry, row, regions)
         for distributor_id in row["partnered_with"] or ():
             registry.active_partnerships.add((distributor_id, row["reseller_tenant_id"]))
@@ -230,11 +241,6 @@ async def record_decisions(
         )
 
 
-async def decision(conn: asyncpg.Connection, decision_id: str) -> dict | None:
-    raw = await conn.fetchval("SELECT decision FROM decisions WHERE decision_id = $1", decision_id)
-    return json.loads(raw) if raw is not None else None
-
-
 async def partner_ids_on_record(
     conn: asyncpg.Connection, distributor_id: str, since: datetime
 ) -> list[str]:
@@ -246,3 +252,47 @@ async def partner_ids_on_record(
         since,
     )
     return [r["pid"] for r in rows]
+
+
+class BlockedDecision(NamedTuple):
+    decision_id: str
+    request: dict[str, Any]  # the ValidationRequested it decided, as stored
+    decided_at: datetime
+    error_codes: list[int]
+
+
+_BLOCKED = """
+SELECT d.decision_id, d.decided_at, d.error_codes, d.request::text AS request
+FROM decisions d
+WHERE d.outcome = 'blocked'
+  AND ($1::text IS NULL OR d.distributor_id = $1)
+  AND ($2::int IS NULL OR $2 = ANY (d.error_codes))
+  AND ($3::timestamptz IS NULL OR d.decided_at >= $3)
+  AND ($4::text[] IS NULL OR d.decision_id = ANY ($4::text[]))
+  -- only the latest decision of its source event, and not already superseded
+  AND NOT EXISTS (
+    SELECT 1 FROM decisions n
+    WHERE n.source_event_id = d.source_event_id AND n.decision_id <> d.decision_id
+      AND (n.decided_at > d.decided_at OR n.supersedes_decision_id = d.decision_id))
+ORDER BY d.decided_at, d.decision_id
+"""
+
+
+async def blocked_decisions(
+    conn: Executor,
+    *,
+    distributor: str | None = None,
+    code: int | None = None,
+    since: datetime | None = None,
+    decision_ids: Sequence[str] | None = None,
+) -> list[BlockedDecision]:
+    """Each source event's latest decision, where it is blocked and no later one supersedes it."""
+    rows = await conn.fetch(
+        _BLOCKED, distributor, code, since, list(decision_ids) if decision_ids else None
+    )
+    return [
+        BlockedDecision(
+            r["decision_id"], json.loads(r["request"]), r["decided_at"], r["error_codes"]
+        )
+        for r in rows
+    ]
