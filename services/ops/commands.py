@@ -26,8 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 from services.common.config import get_settings
-from services.ops import replay as ops
-from services.ops.replay import ProgressFn, ReplayError
+from services.ops import dead_letters, replay, revalidate
+from services.ops.topics import ProgressFn, ReplayError, parse_time
 
 dlq_app = typer.Typer(
     help="Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.",
@@ -105,7 +105,7 @@ def _time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return ops.parse_time(value)
+        return parse_time(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
@@ -141,9 +141,8 @@ def dlq_list(
     s = get_settings()
     with _progress("reading DLQ") as progress:
         letters = _run(
-            ops.list_dead_letters(
-                s.kafka_bootstrap_servers,
-                s.topic_prefix,
+            dead_letters.list_dead_letters(
+                s,
                 source_topic=source_topic,
                 limit=limit,
                 on_progress=progress,
@@ -174,7 +173,7 @@ def dlq_list(
             f"{d.source_partition}/{d.source_offset}",
             d.consumer_group or "",
             d.error or "",
-            ops.format_age(d.failed_at, now),
+            dead_letters.format_age(d.failed_at, now),
             d.key_text,
         )
     console.print(table)
@@ -187,7 +186,7 @@ def dlq_inspect(
 ) -> None:
     """Show one dead letter: its headers and its value."""
     s = get_settings()
-    letter = _run(ops.dead_letter_at(s.kafka_bootstrap_servers, s.topic_prefix, offset, partition))
+    letter = _run(dead_letters.dead_letter_at(s, offset, partition))
     if letter is None:
         err.print(f"[red]no dead letter at partition {partition} offset {offset}[/red]")
         raise typer.Exit(1)
@@ -226,9 +225,8 @@ def dlq_redrive(
     s = get_settings()
     with _progress("redriving") as progress:
         result = _run(
-            ops.redrive(
-                s.kafka_bootstrap_servers,
-                s.topic_prefix,
+            dead_letters.redrive(
+                s,
                 offsets=None if all_ else offsets,
                 partition=partition,
                 source_topic=source_topic,
@@ -288,9 +286,8 @@ def replay_topic(
     start, end = _time(since, "--since"), _time(until, "--until")
     with _progress(f"replaying {source}") as progress:
         result = _run(
-            ops.replay_topic(
-                s.kafka_bootstrap_servers,
-                s.topic_prefix,
+            replay.replay_topic(
+                s,
                 source,
                 target=to,
                 partitions=partition,
@@ -340,10 +337,8 @@ def replay_revalidate(
     start = _time(since, "--since")
     with _progress("re-validating") as progress:
         result = _run(
-            ops.revalidate(
-                s.kafka_bootstrap_servers,
-                s.topic_prefix,
-                s.database_url,
+            revalidate.revalidate(
+                s,
                 distributor=distributor,
                 code=code,
                 since=start,

@@ -10,10 +10,13 @@ import typer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
+from contracts.ids import decision_id_for
 from services.common.config import get_settings
-from services.domain.decisions import decision_id_for
 from services.ops.commands import dlq_app, replay_app
-from services.ops.replay import list_dead_letters, redrive, replay_topic, revalidate, topic_bounds
+from services.ops.dead_letters import list_dead_letters, redrive
+from services.ops.replay import replay_topic
+from services.ops.revalidate import revalidate
+from services.ops.topics import topic_bounds
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running
@@ -43,7 +46,7 @@ def cli(settings, monkeypatch):
 
 
 async def end_offsets(settings, topic: str) -> dict[int, int]:
-    return (await topic_bounds(settings.kafka_bootstrap_servers, settings.topic_prefix + topic))[1]
+    return (await topic_bounds(settings, settings.topic_prefix + topic))[1]
 
 
 async def create_topic(settings, topic: str) -> None:
@@ -80,7 +83,7 @@ def dlq_headers(settings, source_offset: int) -> list[tuple[str, bytes]]:
 
 async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cli):
     settings = migrated
-    bs, prefix = settings.kafka_bootstrap_servers, settings.topic_prefix
+    prefix = settings.topic_prefix
     async with Bus(settings) as bus, running(settings, SERVICES):
         await bus.send(ORDERS, b"{not json", key="bad-1")
         await bus.send(
@@ -97,14 +100,14 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
             headers=dlq_headers(settings, 99),
             partition=0,
         )
-        letters = await eventually(lambda: _letters(bs, prefix, 3))
+        letters = await eventually(lambda: _letters(settings, 3))
         by_key = {d.key_text: d for d in letters}
         assert by_key["bad-1"].error.startswith("not JSON")
         assert by_key["bad-2"].error.startswith("csp.order.placed.v1: data.")
         assert {d.source_topic for d in letters} == {ORDERS}
         assert {d.consumer_group for d in letters} == {f"{prefix}porgate.order-intake.orders"}
         assert by_key["ord-poison"].summary(datetime.now(UTC))["age"].startswith("2h")
-        assert await list_dead_letters(bs, prefix, source_topic="csp.subscription-changes.v1") == []
+        assert await list_dead_letters(settings, source_topic="csp.subscription-changes.v1") == []
 
         listed = json.loads((await cli("dlq", "list", "--json")).stdout)
         assert sorted(d["key"] for d in listed) == ["bad-1", "bad-2", "ord-poison"]
@@ -115,19 +118,19 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
         assert "x-dlq-error" in shown and '"orderId": "ord-poison"' in shown
 
         before = await end_offsets(settings, ORDERS)
-        dry = await redrive(bs, prefix, dry_run=True)
+        dry = await redrive(settings, dry_run=True)
         assert (len(dry.selected), dry.sent) == (3, 0)
         assert await end_offsets(settings, ORDERS) == before
 
         progress = []
         done = await redrive(
-            bs, prefix, rate=100, on_progress=lambda n, total: progress.append((n, total))
+            settings, rate=100, on_progress=lambda n, total: progress.append((n, total))
         )
         assert done.sent == 3 and progress[-1] == (3, 3)
         decisions = await bus.events("por.decisions.v1", 1)
         assert decisions[0]["data"]["orderId"] == "ord-poison"
         # Still malformed: dead-lettered again, marked as redriven.
-        again = await eventually(lambda: _letters(bs, prefix, 5))
+        again = await eventually(lambda: _letters(settings, 5))
         redriven = [
             d
             for d in again
@@ -138,7 +141,7 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
 
         # The same dead letter once more: the consumers' inbox makes it a no-op.
         assert (
-            await redrive(bs, prefix, offsets=[target.offset], partition=target.partition)
+            await redrive(settings, offsets=[target.offset], partition=target.partition)
         ).sent == 1
         # A later order on every partition: once it is decided, the redriven copy was handled.
         for p in before:
@@ -154,7 +157,7 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
         "ord-after-1",
         "ord-poison",
     ]
-    assert len(await list_dead_letters(bs, prefix)) == 5
+    assert len(await list_dead_letters(settings)) == 5
     assert (
         await count(
             settings, "SELECT count(*) FROM por_validator.decisions WHERE order_id = 'ord-poison'"
@@ -163,14 +166,14 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
     )
 
 
-async def _letters(bs, prefix, n):
-    letters = await list_dead_letters(bs, prefix)
+async def _letters(settings, n):
+    letters = await list_dead_letters(settings)
     return letters if len(letters) >= n else None
 
 
 async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_change_nothing(migrated):
     settings = migrated
-    bs, prefix = settings.kafka_bootstrap_servers, settings.topic_prefix
+    prefix = settings.topic_prefix
     await create_topic(settings, "scratch.copy.v1")
     await create_topic(settings, "scratch.window.v1")
     async with Bus(settings) as bus, running(settings, SERVICES):
@@ -189,8 +192,7 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
         p, recs = max(by_partition.items(), key=lambda kv: len(kv[1]))
         wanted = recs[1:]
         result = await replay_topic(
-            bs,
-            prefix,
+            settings,
             ORDERS,
             target="scratch.copy.v1",
             partitions=[p],
@@ -209,7 +211,7 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
 
         # A time window, chosen by the records' own timestamps (rate-limited on the way).
         window = await replay_topic(
-            bs, prefix, ORDERS, target="scratch.window.v1", since=boundary, rate=50
+            settings, ORDERS, target="scratch.window.v1", since=boundary, rate=50
         )
         assert (window.scanned, window.copied) == (9, 3)
         late = await bus.read("scratch.window.v1", lambda rs: len(rs) >= 3, settle=0.3)
@@ -220,11 +222,11 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
         ]
 
         before = await end_offsets(settings, ORDERS)
-        assert (await replay_topic(bs, prefix, ORDERS, dry_run=True)).copied == 9
+        assert (await replay_topic(settings, ORDERS, dry_run=True)).copied == 9
         assert await end_offsets(settings, ORDERS) == before
 
         # The whole topic into itself, with the services running: stops at the start's end, decides nothing new.
-        again = await replay_topic(bs, prefix, ORDERS)
+        again = await replay_topic(settings, ORDERS)
         assert again.copied == 9
         assert sum((await end_offsets(settings, ORDERS)).values()) == 18
         for (
@@ -243,7 +245,7 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
 
 async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
     settings = migrated
-    bs, prefix, dsn = settings.kafka_bootstrap_servers, settings.topic_prefix, settings.database_url
+    prefix = settings.topic_prefix
     async with Bus(settings) as bus, running(settings, SERVICES):
         await load_registry(bus)
         await registry_loaded(settings, 8)
@@ -254,7 +256,7 @@ async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
         blocked = first["ord-susp"]
         assert blocked["errorCodes"] == [900400]
 
-        dry = await revalidate(bs, prefix, dsn, code=900400, dry_run=True)
+        dry = await revalidate(settings, code=900400, dry_run=True)
         assert [r.decision_id for r in dry.planned] == [blocked["decisionId"]] and dry.sent == 0
         shown = (await cli("replay", "revalidate", "--code", "900400", "--dry-run")).stdout
         assert "would re-validate 1 transaction(s)" in shown
@@ -287,7 +289,7 @@ async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
 
         progress = []
         sent = await revalidate(
-            bs, prefix, dsn, code=900400, on_progress=lambda n, t: progress.append((n, t))
+            settings, code=900400, on_progress=lambda n, t: progress.append((n, t))
         )
         assert sent.sent == 1 and progress[-1] == (1, 1)
         decisions = await bus.events("por.decisions.v1", 4)
@@ -298,12 +300,12 @@ async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
         assert new["decisionId"] != blocked["decisionId"]
 
         # Run again: the blocked decision is superseded now, so nothing is sent.
-        assert (await revalidate(bs, prefix, dsn, code=900400)).planned == []
+        assert (await revalidate(settings, code=900400)).planned == []
         # And the same request id delivered again is a no-op: send the very same bytes, then a
         # re-validation of the other blocked order behind it on the same partition.
         topic = prefix + "por.validation-requests.v1"
         same = sent.planned[0]
-        other = (await revalidate(bs, prefix, dsn, dry_run=True)).planned
+        other = (await revalidate(settings, dry_run=True)).planned
         assert [r.key for r in other] == ["ord-inactive"]
         await bus.producer.send_and_wait(topic, same.value, key=same.key.encode(), partition=0)
         await bus.producer.send_and_wait(
@@ -323,4 +325,4 @@ async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
         )
         == 2
     )
-    assert await list_dead_letters(bs, prefix) == []  # no "same id, different body" conflict either
+    assert await list_dead_letters(settings) == []  # no "same id, different body" conflict either

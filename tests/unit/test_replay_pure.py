@@ -6,22 +6,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.codec import decode
-from services.domain.decisions import derived_event_id
-from services.ops.replay import (
+from contracts.ids import derived_event_id
+from services.ops.dead_letters import (
+    parse_dead_letter,
+    redrive_headers,
+    redrive_problem,
+)
+from services.ops.rate import TokenBucket
+from services.ops.replay import check_replay_target, replay_headers
+from services.ops.revalidate import revalidation_for
+from services.ops.topics import (
     ReplayError,
     Slice,
-    TokenBucket,
-    check_replay_target,
     format_age,
     header_map,
     in_window,
-    parse_dead_letter,
     parse_time,
     plan_slices,
-    redrive_headers,
-    redrive_problem,
-    replay_headers,
-    revalidation_for,
 )
 
 

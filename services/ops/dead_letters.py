@@ -1,0 +1,248 @@
+"""Dead letters (por.dlq.v1): list, inspect, and redrive them to their source topics.
+
+A redriven copy keeps its CloudEvents id, so a second redrive is a no-op at the consumer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts.topics import DLQ, DLQ_HEADERS, TOPICS_BY_NAME
+from services.common.config import Settings
+from services.ops.topics import (
+    Headers,
+    ProgressFn,
+    Slice,
+    format_age,
+    header_map,
+    parse_time,
+    partition_offsets,
+    plan_slices,
+    reader,
+    records,
+    report_progress,
+    sending,
+)
+
+REDRIVEN_OFFSET = "x-redriven-from-dlq-offset"
+REDRIVEN_PARTITION = "x-redriven-from-dlq-partition"
+
+
+# ----------------------------------------------------------------------------- pure pieces
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    source_topic: str | None
+    source_partition: int | None
+    source_offset: int | None
+    consumer_group: str | None
+    error: str | None
+    failed_at: datetime | None
+
+    @property
+    def key_text(self) -> str:
+        return self.key.decode("utf-8", "replace") if self.key is not None else ""
+
+    def summary(self, now: datetime) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "offset": self.offset,
+            "sourceTopic": self.source_topic,
+            "sourcePartition": self.source_partition,
+            "sourceOffset": self.source_offset,
+            "consumerGroup": self.consumer_group,
+            "error": self.error,
+            "failedAt": self.failed_at.isoformat() if self.failed_at else None,
+            "age": format_age(self.failed_at, now),
+            "key": self.key_text if self.key is not None else None,
+        }
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def parse_dead_letter(
+    partition: int,
+    offset: int,
+    timestamp_ms: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers | None,
+) -> DeadLetter:
+    h = header_map(headers)
+    try:
+        failed_at = parse_time(h["x-dlq-failed-at"]) if "x-dlq-failed-at" in h else None
+    except ValueError:
+        failed_at = None
+    if failed_at is None and timestamp_ms >= 0:
+        failed_at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    return DeadLetter(
+        partition=partition,
+        offset=offset,
+        timestamp_ms=timestamp_ms,
+        key=key,
+        value=value,
+        headers=tuple(headers or ()),
+        source_topic=h.get("x-dlq-source-topic") or None,
+        source_partition=_int_or_none(h.get("x-dlq-source-partition")),
+        source_offset=_int_or_none(h.get("x-dlq-source-offset")),
+        consumer_group=h.get("x-dlq-consumer-group"),
+        error=h.get("x-dlq-error"),
+        failed_at=failed_at,
+    )
+
+
+def redrive_headers(
+    headers: Headers, dlq_partition: int, dlq_offset: int
+) -> list[tuple[str, bytes]]:
+    """The original headers without the DLQ's (or an earlier redrive's), plus where this copy came from."""
+    drop = {*DLQ_HEADERS, REDRIVEN_OFFSET, REDRIVEN_PARTITION}
+    kept = [(k, v) for k, v in headers if k not in drop and not k.startswith("x-dlq-")]
+    return kept + [
+        (REDRIVEN_PARTITION, str(dlq_partition).encode()),
+        (REDRIVEN_OFFSET, str(dlq_offset).encode()),
+    ]
+
+
+def redrive_problem(letter: DeadLetter) -> str | None:
+    """Why this dead letter cannot be redriven, or None."""
+    if letter.source_topic is None:
+        return "no x-dlq-source-topic header"
+    if letter.source_topic not in TOPICS_BY_NAME:
+        return f"unknown source topic {letter.source_topic!r}"
+    if letter.source_topic == DLQ.name:
+        return "source topic is the DLQ itself"
+    if letter.value is None:
+        return "no value (tombstone)"
+    return None
+
+
+# ----------------------------------------------------------------------------- the commands
+
+
+async def list_dead_letters(
+    settings: Settings,
+    *,
+    source_topic: str | None = None,
+    limit: int | None = None,
+    on_progress: ProgressFn | None = None,
+) -> list[DeadLetter]:
+    """Dead letters in DLQ order (partition, offset); with `limit`, the newest that many."""
+    topic = settings.topic_prefix + DLQ.name
+    letters: list[DeadLetter] = []
+    async with reader(settings) as consumer:
+        beginning, end = await partition_offsets(consumer, topic)
+        slices = plan_slices(beginning, end)
+        total, done = sum(s.size for s in slices), 0
+        report_progress(on_progress, 0, total)
+        async for r in records(consumer, topic, slices):
+            letter = parse_dead_letter(
+                r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+            )
+            if source_topic is None or letter.source_topic == source_topic:
+                letters.append(letter)
+            done += 1
+            report_progress(on_progress, done, total)
+    if limit is not None:
+        letters = (
+            sorted(letters, key=lambda d: (d.timestamp_ms, d.partition, d.offset))[-limit:]
+            if limit > 0
+            else []
+        )
+        letters.sort(key=lambda d: (d.partition, d.offset))
+    return letters
+
+
+async def dead_letter_at(settings: Settings, offset: int, partition: int = 0) -> DeadLetter | None:
+    topic = settings.topic_prefix + DLQ.name
+    async with reader(settings) as consumer:
+        beginning, end = await partition_offsets(consumer, topic)
+        if partition not in end or not beginning[partition] <= offset < end[partition]:
+            return None
+        async with contextlib.aclosing(
+            records(consumer, topic, [Slice(partition, offset, offset + 1)])
+        ) as found:
+            async for r in found:
+                return parse_dead_letter(
+                    r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+                )
+    return None
+
+
+@dataclass
+class RedriveResult:
+    selected: list[DeadLetter] = field(default_factory=list)
+    skipped: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)  # asked-for offsets that are not in the DLQ
+    sent: int = 0
+
+
+async def redrive(
+    settings: Settings,
+    *,
+    offsets: Sequence[int] | None = None,
+    partition: int = 0,
+    source_topic: str | None = None,
+    dry_run: bool = False,
+    rate: float | None = None,
+    on_progress: ProgressFn | None = None,
+) -> RedriveResult:
+    """Publish dead letters (all, or these offsets of `partition`) to their source topics, unchanged.
+
+    The copy keeps its key, value and non-DLQ headers, so the consumer sees the original
+    event again: if it was processed meanwhile, its inbox makes the copy a no-op; if it is
+    still malformed, it is dead-lettered again.
+    """
+    prefix = settings.topic_prefix
+    topic = prefix + DLQ.name
+    result = RedriveResult()
+    async with reader(settings) as consumer:
+        beginning, end = await partition_offsets(consumer, topic)
+        if offsets is None:
+            slices = plan_slices(beginning, end)
+        else:
+            plan = plan_slices(beginning, end, [partition])[0]
+            wanted = sorted(set(offsets))
+            result.missing = [o for o in wanted if not plan.start <= o < plan.stop]
+            slices = [Slice(partition, o, o + 1) for o in wanted if plan.start <= o < plan.stop]
+        async for r in records(consumer, topic, slices):
+            letter = parse_dead_letter(
+                r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+            )
+            if source_topic is not None and letter.source_topic != source_topic:
+                continue
+            problem = redrive_problem(letter)
+            if problem is None:
+                result.selected.append(letter)
+            else:
+                result.skipped.append((letter, problem))
+    if dry_run:
+        return result
+    total = len(result.selected)
+    report_progress(on_progress, 0, total)
+    async with sending(settings, dry_run, rate) as sender:
+        for done, letter in enumerate(result.selected, 1):
+            await sender.send(
+                prefix + letter.source_topic,  # type: ignore[operator]
+                letter.value,
+                letter.key,
+                redrive_headers(letter.headers, letter.partition, letter.offset),
+            )
+            report_progress(on_progress, done, total)
+    result.sent = sender.sent
+    return result
