@@ -7,19 +7,21 @@ Steps that link to a guide in the article name the guide without a URL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
+from typing import Literal
 
 __all__ = [
     "CANONICAL_ORDER",
     "CATALOGUE",
+    "RANK",
     "ErrorCode",
     "ErrorInfo",
     "ErrorText",
-    "canonical",
     "describe",
+    "language_of",
 ]
 
 
@@ -41,15 +43,18 @@ CANONICAL_ORDER: tuple[ErrorCode, ...] = (
     ErrorCode.NOT_AUTHORIZED_FOR_TRANSACTION,
     ErrorCode.REGION_MISMATCH,
 )
-_RANK = {code: i for i, code in enumerate(CANONICAL_ORDER)}
+# Each code's place in CANONICAL_ORDER: the sort key of every list of codes.
+RANK: Mapping[ErrorCode, int] = MappingProxyType({c: i for i, c in enumerate(CANONICAL_ORDER)})
+
+Language = Literal["en", "ja"]
 
 
-def canonical(codes: Iterable[int]) -> list[ErrorCode]:
-    """Dedupe ``codes`` and sort them in the canonical order.
-
-    Raises ValueError for a code outside the catalogue.
-    """
-    return sorted({ErrorCode(c) for c in codes}, key=_RANK.__getitem__)
+def language_of(tag: str | None) -> Language:
+    """The catalogue's language for a language tag (`ja`, `ja-JP` as in X-Locale, `ja_JP`, or
+    an Accept-Language value, whose first tag counts): Japanese, else English."""
+    first = (tag or "").split(",")[0].split(";")[0]
+    primary = first.strip().lower().replace("_", "-").split("-")[0]
+    return "ja" if primary == "ja" else "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,7 @@ class ErrorInfo:
     ja: ErrorText
 
     def text(self, language: str) -> ErrorText:
-        # Accept tags like "ja-JP" (as sent in X-Locale) as Japanese too.
-        primary = (language or "").strip().lower().replace("_", "-").split("-")[0]
-        return self.ja if primary == "ja" else self.en
+        return self.ja if language_of(language) == "ja" else self.en
 
 
 def _info(
@@ -200,7 +203,7 @@ _ENTRIES = (
 )
 
 CATALOGUE: Mapping[ErrorCode, ErrorInfo] = MappingProxyType(
-    {info.code: info for info in sorted(_ENTRIES, key=lambda i: _RANK[i.code])}
+    {info.code: info for info in sorted(_ENTRIES, key=lambda i: RANK[i.code])}
 )
 
 

@@ -105,15 +105,6 @@ class GdapRelationshipUpserted(WireModel):
     ends_at: AwareDatetime | None = None
 
 
-RegistryEvent = (
-    DistributorUpserted
-    | PartnerAccountUpserted
-    | ResellerTenantUpserted
-    | PartnershipUpserted
-    | CustomerAssignmentUpserted
-    | GdapRelationshipUpserted
-)
-
 # ---------------------------------------------------------------------------- internal
 
 TransactionKind = Literal["new_order", "subscription_change"]

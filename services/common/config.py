@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 
 from pydantic import AwareDatetime, Field, SecretStr
@@ -109,7 +108,3 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-
-
-def enforcement_start(settings: Settings) -> datetime:
-    return settings.enforcement_start

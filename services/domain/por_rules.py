@@ -10,10 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from contracts.errors import CANONICAL_ORDER, ErrorCode
+from contracts.errors import RANK, ErrorCode
 
 E = ErrorCode
-_RANK = {code: i for i, code in enumerate(CANONICAL_ORDER)}
 # [0-9], not \d: \d also matches Arabic-Indic and other Unicode digits.
 _PLA_SHAPE = re.compile(r"[0-9]{5,10}")
 
@@ -107,10 +106,10 @@ def evaluate_por(
     ):
         codes.add(E.REGION_MISMATCH)
 
-    return tuple(sorted(codes, key=_RANK.__getitem__))
+    return tuple(sorted(codes, key=RANK.__getitem__))
 
 
 def union_codes(code_lists: list[tuple[ErrorCode, ...]] | list[list[int]]) -> list[ErrorCode]:
     """The union of several lists, each code once, in canonical order."""
     seen = {ErrorCode(c) for codes in code_lists for c in codes}
-    return sorted(seen, key=_RANK.__getitem__)
+    return sorted(seen, key=RANK.__getitem__)

@@ -14,6 +14,7 @@ import asyncpg
 
 from contracts import events as ev
 from contracts.envelope import CloudEvent
+from contracts.errors import Language, language_of
 from services.common.service import Emitted, by_data_type, per_event, projecting
 from services.notifier import notifications as nt
 from services.notifier import store
@@ -21,8 +22,8 @@ from services.notifier import store
 log = logging.getLogger(__name__)
 
 
-async def _language(conn: asyncpg.Connection, distributor_id: str) -> nt.Language:
-    return nt.language_of((await store.languages(conn, [distributor_id])).get(distributor_id))
+async def _language(conn: asyncpg.Connection, distributor_id: str) -> Language:
+    return language_of((await store.languages(conn, [distributor_id])).get(distributor_id))
 
 
 async def _on_partnership(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
@@ -104,7 +105,7 @@ async def _on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Em
                 revoked,
                 distributor_id=distributor_id,
                 cause_event_id=event.id,
-                language=nt.language_of(langs.get(distributor_id)),
+                language=language_of(langs.get(distributor_id)),
                 created_at=now,
             ),
         )

@@ -9,14 +9,13 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, TypeAdapter
 
-from contracts.errors import describe
+from contracts.errors import Language, describe
 from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
 from contracts.ids import derived_event_id
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 
 Kind = Literal["transaction_blocked", "privileges_revoked", "partnership_removed"]
-Language = Literal["en", "ja"]
 
 TRANSACTION_BLOCKED: Kind = "transaction_blocked"
 PRIVILEGES_REVOKED: Kind = "privileges_revoked"
@@ -31,12 +30,6 @@ class Notification:
     language: Language
     cause_event_id: str
     payload: dict[str, Any]
-
-
-def language_of(preferred: str | None) -> Language:
-    """The distributor's language; English unless it asked for Japanese (any `ja-*` tag)."""
-    primary = (preferred or "").strip().lower().replace("_", "-").split("-")[0]
-    return "ja" if primary == "ja" else "en"
 
 
 def notification_id(cause_event_id: str, kind: Kind, distributor_id: str) -> str:

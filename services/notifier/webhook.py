@@ -38,7 +38,7 @@ def body_of(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def classify(status: int, text: str = "") -> Outcome:
+def delivery_outcome(status: int, text: str = "") -> Outcome:
     if 200 <= status < 300:
         return Outcome(delivered=True)
     error = f"HTTP {status}" + (f": {text[:200]}" if text else "")
@@ -61,7 +61,7 @@ async def post(
         return Outcome(retryable=True, error=f"timed out after {client.timeout.read}s")
     except httpx.HTTPError as exc:
         return Outcome(retryable=True, error=f"{type(exc).__name__}: {exc}")
-    return classify(response.status_code, response.text)
+    return delivery_outcome(response.status_code, response.text)
 
 
 async def deliverer(ctx: WorkerContext) -> None:

@@ -16,6 +16,8 @@ def build(settings: Settings) -> Service:
         migrations=Path(__file__).parent / "migrations",
         publishes=(VALIDATION_REQUESTS,),
         consumers=(
-            Consumer("orders", (ORDERS,), on_orders_placed, "Orders placed upstream, to be validated."),
+            Consumer(
+                "orders", (ORDERS,), on_orders_placed, "Orders placed upstream, to be validated."
+            ),
         ),
     )

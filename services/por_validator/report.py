@@ -15,7 +15,7 @@ async def eligibility_report(
     settings: Settings, distributor_id: str, since: datetime
 ) -> list[EligibilityRow]:
     regions = RegionTable.load(settings.region_overrides_file)
-    pool = await create_pool(settings.database_url, "por_validator", max_size=1)
+    pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)
     try:
         async with (
             pool.acquire() as conn,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections import Counter
 from urllib.parse import parse_qsl
 
@@ -17,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.common.db import create_pool
+from services.common.embedded import free_port
 from services.gdap_revoker import store
 from tests.support import Bus, envelope, eventually, running
 
@@ -310,12 +310,6 @@ class FakeGraph:
         if rid == "rel-gone":
             return JSONResponse({"error": {"code": "NotFound"}}, status_code=404)
         return JSONResponse({"error": {"code": "InternalServerError"}}, status_code=500)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_graph_gateway_retries_then_fails_for_good_and_retry_requeues(migrated):

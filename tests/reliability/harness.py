@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.common.config import Settings
+from services.common.embedded import free_port
 from services.notifier.signing import HEADER, ID_HEADER, verify
 from tests import support
 from tests.support import read_topic  # noqa: F401 - re-exported for the reliability tests
@@ -52,12 +52,6 @@ def tally(**counts: int) -> None:
 
 def note(text: str) -> None:
     NOTES.append(text)
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def eventually(

@@ -9,9 +9,10 @@ from contracts.errors import (
     CATALOGUE,
     ErrorCode,
     ErrorText,
-    canonical,
     describe,
+    language_of,
 )
+from services.domain.por_rules import union_codes
 
 SEED = Path(__file__).resolve().parents[3] / "shared/seeds/000_cfb46e3b9bda5fd4.txt"
 
@@ -97,17 +98,39 @@ def test_describe():
         (iter([900414, 900152, 900414]), [900414, 900152]),
     ],
 )
-def test_canonical_orders_and_dedupes(codes, expected):
-    result = canonical(codes)
+def test_union_codes_orders_and_dedupes(codes, expected):
+    result = union_codes([codes])
     assert result == expected
     assert all(isinstance(c, ErrorCode) for c in result)
 
 
-def test_canonical_rejects_unknown_codes():
+def test_union_codes_rejects_unknown_codes():
     with pytest.raises(ValueError):
-        canonical([800016, 42])
+        union_codes([[800016, 42]])
 
 
 def test_catalogue_is_read_only():
     with pytest.raises(TypeError):
         CATALOGUE[ErrorCode.PLA_INACTIVE] = CATALOGUE[ErrorCode.INCORRECT_PLA_ID]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("preferred", "expected"),
+    [
+        ("ja", "ja"),
+        ("JA", "ja"),
+        ("ja-JP", "ja"),
+        ("ja_JP", "ja"),
+        ("en", "en"),
+        (None, "en"),
+        ("", "en"),
+        ("fr", "en"),
+        # Accept-Language: the first tag decides.
+        ("ja-JP,en;q=0.8", "ja"),
+        ("ja;q=0.9", "ja"),
+        ("en-US,ja;q=0.5", "en"),
+        ("jav", "en"),
+    ],
+)
+def test_a_language_tag_or_accept_language_value_picks_japanese_or_english(preferred, expected):
+    assert language_of(preferred) == expected

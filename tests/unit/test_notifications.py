@@ -9,27 +9,10 @@ from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
 from services.notifier import notifications as nt
 from services.notifier.signing import sign, verify
-from services.notifier.webhook import body_of, classify
+from services.notifier.webhook import body_of, delivery_outcome
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
-
-
-@pytest.mark.parametrize(
-    ("preferred", "expected"),
-    [
-        ("ja", "ja"),
-        ("JA", "ja"),
-        ("ja-JP", "ja"),
-        ("ja_JP", "ja"),
-        ("en", "en"),
-        (None, "en"),
-        ("", "en"),
-        ("fr", "en"),
-    ],
-)
-def test_language_of(preferred, expected):
-    assert nt.language_of(preferred) == expected
 
 
 @pytest.mark.parametrize(
@@ -294,8 +277,8 @@ def test_sign_format():
         (301, False, False),
     ],
 )
-def test_classify(status, delivered, retryable):
-    outcome = classify(status)
+def test_a_webhook_status_says_delivered_retry_or_give_up(status, delivered, retryable):
+    outcome = delivery_outcome(status)
     assert (outcome.delivered, outcome.retryable) == (delivered, retryable)
 
 
