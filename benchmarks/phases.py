@@ -34,7 +34,7 @@ from benchmarks.workload import (
     load_producer,
     publish,
 )
-from contracts.topics import DECISIONS, DLQ, ORDERS
+from contracts.topics import DECISIONS, DLQ, ORDERS, VALIDATION_REQUESTS
 from services.demo import Message
 
 
@@ -53,6 +53,30 @@ def throughput(
         "first_publish_to_last_decision_s": round(done[-1] - first, 2),
         "per_s": round(total, 1),
         "steady_per_s_10_to_90pct": round(steady, 1) if steady else None,
+    }
+
+
+def latency_by_hop(
+    sent: dict[str, float],
+    requests: dict[str, tuple[float, float, bytes]],
+    decisions: dict[str, tuple[float, float, bytes]],
+    keys: Sequence[str],
+) -> dict[str, dict]:
+    """Where an order's latency goes, from the record timestamps each producer set (one clock,
+    one machine): each service's hop runs from the record it consumed being written to the
+    record it produced being written, so it holds the broker, the fetch wait, the batch's
+    wait behind the previous one, decoding, the transaction and the publish."""
+    both = [k for k in keys if k in requests and k in decisions]
+    return {
+        "order-intake: order sent -> request written": latency_summary(
+            requests[k][1] - sent[k] for k in both
+        ),
+        "por-validator: request written -> decision written": latency_summary(
+            decisions[k][1] - requests[k][1] for k in both
+        ),
+        "reader: decision written -> consumed by the benchmark": latency_summary(
+            decisions[k][0] - decisions[k][1] for k in both
+        ),
     }
 
 
@@ -78,6 +102,8 @@ async def pipeline_phase(
     )
     sampler = RssSampler({p.name: p.pid for p in procs}).start()
     collector = Collector(ctx.bootstrap, prefix + DECISIONS.name)
+    # The validation requests too: their record timestamps split the latency by hop.
+    requests = Collector(ctx.bootstrap, prefix + VALIDATION_REQUESTS.name)
     producer = load_producer(ctx.bootstrap)
     spies: list[PySpy] = []
     result: dict = {
@@ -88,6 +114,7 @@ async def pipeline_phase(
     }
     try:
         await collector.start()
+        await requests.start()
         await producer.start()
         topic = prefix + ORDERS.name
         # Warm-up: group joins, connections, caches; excluded from every figure.
@@ -153,6 +180,7 @@ async def pipeline_phase(
         result["latency_publish_to_decision_record_timestamp"] = latency_summary(
             seen[k][1] - sent[k] for k in keys if k in seen
         )
+        result["latency_by_hop"] = latency_by_hop(sent, requests.seen, seen, keys)
         result["decision_mix"] = decision_mix([seen[k][2] for k in keys if k in seen])
         result["dead_lettered"] = await dlq_count(ctx.bootstrap, prefix + DLQ.name)
     finally:
@@ -162,6 +190,7 @@ async def pipeline_phase(
                 await s.stop()
         sampler.capture_hwm()
         await collector.stop()
+        await requests.stop()
         await producer.stop()
         await stop_all(procs)
         sampler.stop()

@@ -174,6 +174,8 @@ def render(res: dict) -> str:
         w(
             f"  latency publish -> decision record ts: {fmt_lat(ph['latency_publish_to_decision_record_timestamp'])}"
         )
+        for hop, lat in ph.get("latency_by_hop", {}).items():
+            w(f"    by hop, {hop}: {fmt_lat(lat)}")
         if ph.get("latency_p99_ms_by_tenth"):
             w(
                 f"  p99 latency (ms) of each tenth of the orders, first to last: {ph['latency_p99_ms_by_tenth']}"

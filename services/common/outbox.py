@@ -23,9 +23,6 @@ from services.common.service import Outgoing
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = "id, source_event_id, topic, key, value"
-_PENDING = "published_at IS NULL AND undeliverable IS NULL"
-
 
 async def write(
     conn: asyncpg.Connection, outgoing: Sequence[tuple[str, Outgoing]]
@@ -36,7 +33,7 @@ async def write(
     return await conn.fetch(
         "INSERT INTO outbox (source_event_id, topic, key, value)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
-        f" RETURNING {_COLUMNS}",
+        " RETURNING id, source_event_id, topic, key, value",
         [source for source, _ in outgoing],
         [o.topic.name for _, o in outgoing],
         [o.key.encode() if o.key is not None else None for _, o in outgoing],
@@ -51,7 +48,9 @@ async def pending_for(
     if not source_event_ids:
         return []
     return await conn.fetch(
-        f"SELECT {_COLUMNS} FROM outbox WHERE {_PENDING} AND source_event_id = ANY($1::text[])",
+        "SELECT id, source_event_id, topic, key, value FROM outbox"
+        " WHERE published_at IS NULL AND undeliverable IS NULL"
+        " AND source_event_id = ANY($1::text[])",
         list(source_event_ids),
     )
 
@@ -117,7 +116,8 @@ class Outbox:
         while rows := await self.retrying(
             "outbox",
             lambda: self.pool.fetch(
-                f"SELECT {_COLUMNS} FROM outbox WHERE {_PENDING} ORDER BY id LIMIT 1000"
+                "SELECT id, source_event_id, topic, key, value FROM outbox"
+                " WHERE published_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT 1000"
             ),
         ):
             await self.publish(rows)
@@ -149,6 +149,8 @@ class Outbox:
             "WITH d AS (DELETE FROM outbox WHERE published_at IS NOT NULL RETURNING 1)"
             " SELECT count(*) FROM d"
         )
-        pending = await self.pool.fetchval(f"SELECT count(*) FROM outbox WHERE {_PENDING}")
+        pending = await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND undeliverable IS NULL"
+        )
         metrics.OUTBOX_PENDING.labels(self.service).set(pending)
         return deleted

@@ -14,11 +14,12 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
-from contracts.codec import encode
+from contracts.codec import decision_event, encode
 from contracts.events import ValidationLine, ValidationRequested
+from services.common.kafka import MAX_REQUEST_SIZE
 from services.domain.decisions import decide
 from services.domain.por_rules import Distributor, PartnerAccount, Registry, ResellerTenant
-from services.por_validator.handlers import decision_event
+from services.por_validator.handlers import SOURCE
 from tests.e2e import registry_data as R
 from tests.reliability import world as W
 from tests.reliability.harness import (
@@ -33,7 +34,7 @@ from tests.reliability.harness import (
 from tests.reliability.test_bad_input import change, line, order
 from tests.support import envelope
 
-PRODUCER_LIMIT = 2 * 1024 * 1024  # services/common/runtime.py new_producer(max_request_size)
+PRODUCER_LIMIT = MAX_REQUEST_SIZE
 WORST_PID = (
     "1000666"  # inactive PLA, suspended reseller in another region, no partnership: 4 codes a line
 )
@@ -107,7 +108,7 @@ def decision_size(order_event: dict) -> int:
         decided_at=datetime.now(UTC),
     )
     assert decision.error_codes == [900151, 900400, 900414, 900152]
-    return len(encode(decision_event(decision, data["orderId"]).event))
+    return len(encode(decision_event(decision, source=SOURCE)))
 
 
 async def test_messages_too_large_to_forward_never_wedge_a_consumer(migrated, procs):
