@@ -148,6 +148,7 @@ def render(res: dict) -> str:
         ),
         ("profiled", "PROFILED (py-spy attached)"),
         ("traced", "TRACED (benchmarks/trace.py inside the services)"),
+        ("traced_fixed", "STAGES (the fixed load, benchmarks/trace.py inside the services)"),
     ):
         ph = res.get(key)
         if not ph:
@@ -258,24 +259,10 @@ def render(res: dict) -> str:
         for k, v in tg.items():
             shown = {kk: vv for kk, vv in v.items() if kk not in ("met", "phases")}
             w(f"  [{'met' if v['met'] else 'NOT met'}] {k}: {shown}")
-    tr = (res.get("traced") or {}).get("trace")
-    if tr:
-        w("")
-        w(
-            "wall-clock per record inside the services (traced phase, benchmarks/trace.py; full speed):"
-        )
-        for consumer, t in tr.items():
-            if not t["records"]:
-                continue
-            w(
-                f"  {consumer}: {t['batches']} batches, {t['records']:,} records, mean batch {t['mean_batch']}"
-            )
-            for step, v in t["steps"].items():
-                w(f"    {v['us_per_record']:>8} us/record {v['ms_per_batch']:>8} ms/batch  {step}")
-            for q, v in list(t["sql"].items())[:8]:
-                w(
-                    f"    {v['us_per_record']:>8} us/record {v['ms_per_call']:>8} ms/call  {v['calls_per_batch']} calls/batch  {q}"
-                )
+    for key, when in (("traced", "full speed"), ("traced_fixed", "fixed load")):
+        tr = (res.get(key) or {}).get("trace")
+        if tr:
+            render_trace(w, tr, when)
     if res.get("profile_summary"):
         w("")
         w("profile (py-spy, full speed): see " + res["profile_summary"]["text_file"])
@@ -290,3 +277,20 @@ def render(res: dict) -> str:
     w("")
     w(f"results: {res['results_file']}")
     return "\n".join(out)
+
+
+def render_trace(w, tr: dict, when: str) -> None:
+    w("")
+    w(f"wall-clock inside the services ({when}, benchmarks/trace.py):")
+    for consumer, t in tr.items():
+        if not t["records"]:
+            continue
+        w(
+            f"  {consumer}: {t['batches']} batches, {t['records']:,} records, mean batch {t['mean_batch']}"
+        )
+        for step, v in t["steps"].items():
+            w(f"    {v['us_per_record']:>8} us/record {v['ms_per_batch']:>8} ms/batch  {step}")
+        for q, v in list(t["sql"].items())[:8]:
+            w(
+                f"    {v['us_per_record']:>8} us/record {v['ms_per_call']:>8} ms/call  {v['calls_per_batch']} calls/batch  {q}"
+            )

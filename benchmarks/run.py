@@ -112,6 +112,13 @@ async def run(args: argparse.Namespace) -> dict:
         if "fixed" in args.phases:
             fresh_broker()
             res["fixed_load"] = await pipeline_phase(ctx, "fixed", orders, warmup, rate=args.rate)
+        if "stages" in args.phases:
+            # The fixed load again, with every batch stage and SQL statement timed inside the
+            # services: where an order waits at a moderate load (benchmarks/trace.py).
+            fresh_broker()
+            res["traced_fixed"] = await pipeline_phase(
+                ctx, "stages", orders, warmup, rate=args.rate, trace=True
+            )
         if "sustained" in args.phases:
             rate = args.sustain_rate
             if not rate and res.get("full_speed", {}).get("throughput", {}).get("per_s"):
@@ -225,7 +232,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--phases",
         default="rules,full,fixed,sustained,relay,api",
-        help="comma-separated subset of rules,full,fixed,sustained,relay,api",
+        help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api (stages: the fixed load with every batch stage timed inside the services)",
     )
     p.add_argument(
         "--sustain-rate",

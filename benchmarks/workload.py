@@ -113,14 +113,17 @@ class Collector:
     """Reads a topic from its beginning (every partition assigned, no group) and records, per
     key, when this process received the record, the record's own timestamp, and its value."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, timestamps_only: bool = False) -> None:
         self.topic = topic
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=10,
+            # A reader of record timestamps only can fetch rarely, and load the broker (which
+            # the services share) little; the decisions reader times what it receives.
+            fetch_max_wait_ms=500 if timestamps_only else 10,
+            fetch_min_bytes=256 * 1024 if timestamps_only else 1,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         self.seen: dict[str, tuple[float, float, bytes]] = {}

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from murmurhash2 import murmurhash2
 
 from services.common import metrics
 from services.common.config import Settings
 from services.common.retry import is_transient
 
+# Kafka's murmur2 seed (org.apache.kafka.common.utils.Utils.murmur2).
+MURMUR2_SEED = 0x9747B28C
 # The broker's default message.max.bytes is 1 MiB; ours allows 2 (contracts/topics.py).
 MAX_REQUEST_SIZE = 2 * 1024 * 1024
 
@@ -33,6 +37,14 @@ def text_headers(*pairs: tuple[str, str]) -> Headers:
 CONTENT_TYPE = text_headers(("content-type", "application/cloudevents+json"))
 
 
+def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioner, as the Java client and aiokafka compute it (murmur2 of the
+    key), with the hash in C: aiokafka's pure-Python murmur2 is a hot spot of every send."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[(murmurhash2(key, MURMUR2_SEED) & 0x7FFFFFFF) % len(all_partitions)]
+
+
 def new_producer(
     settings: Settings, *, linger_ms: int | None = None, client_id: str | None = None
 ) -> AIOKafkaProducer:
@@ -48,6 +60,7 @@ def new_producer(
         linger_ms=settings.producer_linger_ms if linger_ms is None else linger_ms,
         max_request_size=MAX_REQUEST_SIZE,
         client_id=client_id or f"porgate-{settings.instance_id}",
+        partitioner=partition_for,
     )
 
 

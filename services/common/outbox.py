@@ -8,17 +8,20 @@ size limit) is set aside as `undeliverable` with the reason instead of wedging t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts.codec import encode
 from services.common import metrics
+from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.kafka import CONTENT_TYPE, send_all
-from services.common.retry import Retrier
+from services.common.retry import Retrier, Stopping
 from services.common.service import Outgoing
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,14 @@ class Outbox:
     producer: AIOKafkaProducer
     retrying: Retrier
     topic_prefix: str = ""
+    # Sent rows are deleted in bulk, off the path of any message: a row sent but not yet
+    # deleted is only sent again after a crash, and every consumer dedupes.
+    _sent: Coalescing[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._sent = Coalescing(
+            f"{self.service}: delete sent outbox rows", self._delete, every_s=BOOKKEEPING_EVERY_S
+        )
 
     async def publish(self, rows: Sequence[asyncpg.Record]) -> dict[str, str]:
         """Publish committed rows and delete them; {source event id: reason} for the rows the
@@ -80,13 +91,9 @@ class Outbox:
             for row in rows
         ]
         outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
-        sent = [row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None]
-        if sent:
-            # Deleted, not marked: the broker (and each consumer's inbox) keeps what was sent.
-            await self.retrying(
-                "outbox",
-                lambda: self.pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", sent),
-            )
+        self._sent.add(
+            row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None
+        )
         refused: dict[str, str] = {}
         for row, refusal in zip(rows, outcome, strict=True):
             if refusal is not None:
@@ -110,6 +117,21 @@ class Outbox:
         )
         return reason
 
+    async def _delete(self, ids: list[int]) -> None:
+        # Deleted, not marked: the broker (and each consumer's inbox) keeps what was sent.
+        with contextlib.suppress(Stopping):
+            await self.retrying(
+                "outbox",
+                lambda: self.pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids),
+            )
+
+    async def drain(self) -> None:
+        """Wait until the rows sent so far are deleted."""
+        await self._sent.drain()
+
+    def cancel(self) -> asyncio.Task[None] | None:
+        return self._sent.cancel()
+
     async def publish_pending(self) -> int:
         """Send what a crash left unpublished. Consumers dedupe, so a double send is harmless."""
         total = 0
@@ -121,6 +143,7 @@ class Outbox:
             ),
         ):
             await self.publish(rows)
+            await self.drain()  # the next page must not be these rows again
             total += len(rows)
         return total
 

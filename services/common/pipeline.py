@@ -5,12 +5,14 @@ For each batch the broker hands over:
 2. in one PostgreSQL transaction: claim the events' ids in the inbox (a redelivery or a
    replay claims nothing and has no effect), run the consumer's handler on the new events,
    and write what it emits to the outbox;
-3. after commit, publish the outbox rows and delete them;
-4. only then commit the batch's Kafka offsets.
-Steps 3 and 4 of a batch run while the next batch goes through 1 and 2 (one batch in
-flight, published and committed in order): the broker's acks and PostgreSQL's commits
-overlap instead of adding up. A crash anywhere before 4 redelivers the batch, and the inbox
-makes that harmless; what a crash left in the outbox is sent when its event comes again.
+3. after commit, publish the outbox rows;
+4. once the broker has acknowledged them, commit the batch's Kafka offsets.
+Step 3 of a batch runs while the next batch goes through 1 and 2 (one batch in flight,
+published in order): the broker's acks and PostgreSQL's commits overlap instead of adding
+up. Offsets, and the deletion of sent outbox rows, are bookkeeping no message waits for:
+they are flushed in bulk (coalesce.py), in order, off the path of the next batch. A crash
+anywhere before 4 redelivers the batch, and the inbox makes that harmless; what a crash
+left in the outbox is sent when its event comes again.
 
 Transient failures (database or broker unreachable) are retried with capped backoff without
 moving on. Any other failure is retried a few times per event and then dead-lettered with
@@ -30,11 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from contracts.codec import InvalidMessage, decode
 from services.common import inbox, metrics, outbox
+from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.dead_letters import DeadLetters
 from services.common.inbox import Item
 from services.common.kafka import contract_topic, next_offsets, record_lag, rewind
@@ -45,8 +48,9 @@ from services.common.service import Consumer
 log = logging.getLogger(__name__)
 
 # Called around each stage of each batch: (consumer as "service:consumer", stage, records).
-# Stages: "batch" holds "decode", "transaction" and "wait-previous"; "publish",
-# "offset-commit" and "lag" run after it, in a task created inside "batch".
+# Stages: "batch" holds "decode", "transaction" and "wait-previous"; "publish" runs after
+# it, in a task created inside "batch"; "offset-commit" (with the lag gauge) commits the
+# offsets of every batch published since the last commit.
 StageTimer = Callable[[str, str, int], AbstractContextManager[None]]
 
 
@@ -67,7 +71,7 @@ class Committed:
 
 @dataclass(frozen=True, slots=True)
 class InFlight:
-    """A committed batch whose publishing and offset commit are running in `task`."""
+    """A committed batch whose publishing is running in `task`."""
 
     task: asyncio.Task[None]
     records: tuple[ConsumerRecord, ...]
@@ -106,14 +110,20 @@ class BatchPipeline:
         self.label = f"{service}:{consumer.name}"
         self._in_flight: InFlight | None = None
         self._draining = False
+        # The consumer the records come from: the subscriber's, the same for every batch.
+        self._kafka: Any = None
+        self._offsets: Coalescing[dict[TopicPartition, int]] = Coalescing(
+            f"{self.label}: commit offsets", self._commit_offsets, every_s=BOOKKEEPING_EVERY_S
+        )
 
     def _timed(self, stage: str, records: int) -> AbstractContextManager[None]:
         return self.stage_timer(self.label, stage, records)
 
     async def handle(self, records: tuple[ConsumerRecord, ...], kafka: Any) -> None:
-        """Decode and apply a batch, then hand its publishing and offset commit to a task that
-        runs while the next batch is applied."""
+        """Decode and apply a batch, then hand its publishing to a task that runs while the
+        next batch is applied."""
         started = time.perf_counter()
+        self._kafka = kafka
         with self._timed("batch", len(records)):
             previous, self._in_flight = self._in_flight, None
             failure: BaseException | None = None
@@ -147,18 +157,21 @@ class BatchPipeline:
             raise failure
 
     async def drain(self) -> None:
-        """Before the consumer stops: finish the batch in flight, and every later one inline."""
+        """Before the consumer stops: finish the batch in flight, and every later one inline,
+        and commit their offsets."""
         self._draining = True
         in_flight, self._in_flight = self._in_flight, None
         if in_flight is not None:
             with contextlib.suppress(BaseException):
                 await in_flight.task
+        await self._offsets.drain()
 
-    def cancel(self) -> asyncio.Task[None] | None:
-        if self._in_flight is None:
-            return None
-        self._in_flight.task.cancel()
-        return self._in_flight.task
+    def cancel(self) -> list[asyncio.Task[None]]:
+        tasks = [self._in_flight.task] if self._in_flight is not None else []
+        for task in tasks:
+            task.cancel()
+        committing = self._offsets.cancel()
+        return tasks + ([committing] if committing is not None else [])
 
     # ------------------------------------------------------------------ steps 1 and 2
 
@@ -266,8 +279,6 @@ class BatchPipeline:
             with self._timed("publish", len(records)):
                 for c in committed:
                     await self._publish(c)
-            with self._timed("offset-commit", len(records)):
-                await self._commit_offsets(kafka, records)
         except BaseException as exc:
             if not isinstance(exc, Stopping | asyncio.CancelledError):
                 log.exception(
@@ -277,9 +288,8 @@ class BatchPipeline:
             # Whether or not another batch comes to notice, these records must come again.
             rewind(kafka, records)
             raise
+        self._offsets.add([next_offsets(records)])
         metrics.PROCESSING.labels(self.service).observe(time.perf_counter() - started)
-        with self._timed("lag", len(records)):
-            await record_lag(kafka, self.service, self.topic_prefix)
 
     async def _publish(self, committed: Committed) -> None:
         refused = await self.outbox.publish(committed.rows) if committed.rows else {}
@@ -292,11 +302,19 @@ class BatchPipeline:
             await self.dead_letters.send(self.group_id, causes)
         await self.dead_letters.send(self.group_id, committed.reused)
 
-    async def _commit_offsets(self, kafka: Any, records: Sequence[ConsumerRecord]) -> None:
-        # This batch's offsets, not the consumer's position: the next batch is already fetched.
-        try:
-            await kafka.commit(next_offsets(records))
-        except KafkaError as exc:
-            # Typically a rebalance took the partitions away: the new owner gets these
-            # records again, and the inbox makes them no-ops there.
-            log.warning("offset commit failed", extra={"service": self.service, "error": repr(exc)})
+    async def _commit_offsets(self, published: list[dict[TopicPartition, int]]) -> None:
+        # The batches' own offsets, not the consumer's position: later batches are fetched.
+        offsets: dict[TopicPartition, int] = {}
+        for batch in published:
+            for tp, offset in batch.items():
+                offsets[tp] = max(offsets.get(tp, 0), offset)
+        with self._timed("offset-commit", len(published)):
+            try:
+                await self._kafka.commit(offsets)
+            except KafkaError as exc:
+                # Typically a rebalance took the partitions away: the new owner gets these
+                # records again, and the inbox makes them no-ops there.
+                log.warning(
+                    "offset commit failed", extra={"service": self.service, "error": repr(exc)}
+                )
+            await record_lag(self._kafka, self.service, self.topic_prefix)

@@ -87,13 +87,17 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(work, name=f"{self.service.name}:{name}"))
 
     async def drain(self) -> None:
-        """Before the consumers stop: publish and commit the batches in flight."""
+        """Before the consumers stop: publish the batches in flight, commit their offsets and
+        delete their outbox rows."""
         await asyncio.gather(*(p.drain() for p in self.pipelines.values()))
+        await self.outbox.drain()
 
     async def stop(self) -> None:
         self.worker_context.retrying.stopping.set()
         self.worker_context.wakeup.set()
-        in_flight = [t for p in self.pipelines.values() if (t := p.cancel()) is not None]
+        in_flight = [t for p in self.pipelines.values() for t in p.cancel()]
+        if (deleting := self.outbox.cancel()) is not None:
+            in_flight.append(deleting)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *in_flight, return_exceptions=True)
