@@ -134,7 +134,9 @@ async def run(args: argparse.Namespace) -> dict:
             res["relay_baseline"] = await relay_phase(ctx, orders, warmup)
             # The same relay paced at the fixed-load rate: the broker's and aiokafka's own
             # latency floor at that load, to read porgate's fixed-load latency against.
-            n = min(len(orders), int(args.rate * args.sustain_seconds))
+            # As many messages as the fixed-load phase: the broker slows as it fills, so both
+            # phases must fill it as much.
+            n = len(orders)
             fresh_broker()
             res["relay_paced"] = await relay_phase(
                 ctx, orders[:n], warmup, rate=args.rate, label="relay-paced"

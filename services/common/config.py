@@ -56,12 +56,14 @@ class Settings(BaseSettings):
     # How long a fetch may wait at the broker for data. aiokafka's 500 ms default is each
     # hop's worst-case latency on brokers that do not answer a waiting fetch early (Tansu).
     consumer_fetch_max_wait_ms: int = 50
-    # How much data a fetch waits for (up to the wait above). 1 answers as soon as anything
-    # arrives; more trades a little latency for fewer, fuller fetches, which matters on a
-    # broker that pays per request (Tansu does; benchmarks/README.md).
-    consumer_fetch_min_bytes: int = 1
-    # How long the producer holds a message to send it with others in one request.
-    producer_linger_ms: int = 2
+    # How much data a fetch waits for (up to the wait above): about a dozen orders. Fewer,
+    # fuller fetches and batches cost the broker, the database and the services far less per
+    # order than a fetch answered for every record (benchmarks/README.md); an order waits
+    # at most the fetch wait above for company.
+    consumer_fetch_min_bytes: int = 8192
+    # How long the producer holds a message for company. A batch's messages are handed over
+    # together and go out in one request anyway; waiting longer only adds latency.
+    producer_linger_ms: int = 0
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     # Attempts for a message that fails with a non-transient error before it is dead-lettered.
