@@ -14,6 +14,3 @@ class WireModel(BaseModel):
         str_strip_whitespace=False,
         ser_json_timedelta="iso8601",
     )
-
-    def to_wire(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True)

@@ -13,7 +13,7 @@ _VARIANT = {f"{v:x}": f"{v & 3 | 8:x}" for v in range(16)}
 
 
 def uuid5_of(name: str) -> str:
-    """str(uuid.uuid5(NAMESPACE, name)) without the UUID object: three per order add up."""
+    """str(uuid.uuid5(NAMESPACE, name)), without building a UUID object on the hot path."""
     h = sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 

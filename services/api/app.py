@@ -91,7 +91,8 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             registry,
             language_of(request.headers.get("accept-language")),
         )
-        # DEBUG, not INFO: a line per request was ~6 % of the API's CPU. 503 and 500 still log at ERROR.
+        # DEBUG, not INFO: the API answers many small requests (benchmarks/README.md).
+        # 503 and 500 still log at ERROR.
         log.debug(
             "validated resellers",
             extra={"distributor_id": distributor_id, "ids": len(parsed.partner_ids)},

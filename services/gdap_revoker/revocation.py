@@ -11,7 +11,6 @@ Reason = Literal["reseller_suspended", "customer_unassigned"]
 
 SUSPENDED = "suspended"
 REMOVED = "removed"
-ASSIGNED = "assigned"
 # Graph's delegatedAdminRelationshipStatus value that grants privileges. Pending states
 # (created, approvalPending, activating...) grant nothing yet: when one turns active the
 # registry sends it again and on_relationship decides then.

@@ -268,11 +268,3 @@ async def retry_failed(
         notification_id,
     )
     return int(result.split()[-1])
-
-
-async def notification(
-    conn: asyncpg.Connection | asyncpg.Pool, notification_id: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM notifications WHERE notification_id = $1", notification_id
-    )

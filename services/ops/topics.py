@@ -172,12 +172,6 @@ async def _probe_end(
     return {tp.partition: max(offset, await consumer.position(tp)) for tp, offset in end.items()}
 
 
-async def topic_bounds(settings: Settings, topic: str) -> tuple[dict[int, int], dict[int, int]]:
-    """(first offset, end offset) per partition of an actual (prefixed) topic name."""
-    async with reader(settings) as consumer:
-        return await partition_offsets(consumer, topic)
-
-
 async def records(
     consumer: AIOKafkaConsumer, topic: str, slices: Iterable[Slice], idle_timeout_s: float = 15.0
 ) -> AsyncIterator[ConsumerRecord]:

@@ -123,7 +123,7 @@ def add_account(registry: Registry, row: asyncpg.Record, regions: RegionTable) -
 
 
 # One statement for both the distributors' rows and the accounts' rows (a distributor's row
-# has no partner_id): a second round trip was the largest single cost of a one-ID API request.
+# has no partner_id): one round trip per API request and per batch.
 # The two row kinds share the `country` and `csp_region` columns, each of its own table.
 _REGISTRY_SLICE = (
     "SELECT d.distributor_id, d.country, d.csp_region, d.preferred_language,"

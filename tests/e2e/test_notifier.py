@@ -273,7 +273,9 @@ async def test_blocked_decision_notifies_in_the_distributors_language(migrated, 
         text = describe(e["code"], "ja")
         assert e["message"] == text.message and e["remediation"] == list(text.remediation)
     assert all(r["signed"] and r["content_type"] == "application/json" for r in receiver.requests)
-    row = await store.notification(db, p["notificationId"])
+    row = await db.fetchrow(
+        "SELECT * FROM notifications WHERE notification_id = $1", p["notificationId"]
+    )
     assert row["state"] == "delivered" and row["attempts"] == 1 and row["delivered_at"] is not None
 
 

@@ -16,7 +16,7 @@ from services.ops.commands import dlq_app, replay_app
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
-from services.ops.topics import topic_bounds
+from services.ops.topics import partition_offsets, reader
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running
@@ -46,7 +46,8 @@ def cli(settings, monkeypatch):
 
 
 async def end_offsets(settings, topic: str) -> dict[int, int]:
-    return (await topic_bounds(settings, settings.topic_prefix + topic))[1]
+    async with reader(settings) as consumer:
+        return (await partition_offsets(consumer, settings.topic_prefix + topic))[1]
 
 
 async def create_topic(settings, topic: str) -> None:
