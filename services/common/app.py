@@ -22,6 +22,9 @@ from services.common.pipeline import StageTimer, untimed
 from services.common.runtime import ServiceRuntime, group_id
 from services.common.service import Consumer, Service
 
+# Kubernetes' default grace period is 30 s; faststream's own graceful timeout is 15 s.
+DRAIN_TIMEOUT_S = 10.0
+
 
 class PorgateBroker(KafkaBroker):
     async def start(self) -> None:
@@ -126,10 +129,16 @@ def build_app(
     async def start_runtimes() -> None:
         producer = new_producer(settings)
         await producer.start()
-        for service in services:
-            runtime = await ServiceRuntime.start(service, settings, producer, stage_timer)
-            started[service.name] = runtime
-            runtimes.append(runtime)
+        try:
+            for service in services:
+                runtime = await ServiceRuntime.start(service, settings, producer, stage_timer)
+                started[service.name] = runtime
+                runtimes.append(runtime)
+        except BaseException:
+            for runtime in runtimes:
+                await runtime.stop()
+            await producer.stop()
+            raise
         if serve_health and settings.health_port:
             checks = {"broker": broker_check(producer)}
             for runtime in runtimes:
@@ -143,8 +152,15 @@ def build_app(
     @app.on_shutdown
     async def drain_runtimes() -> None:
         # Before the consumers close: publish and commit the batches still in flight, so a
-        # clean stop redelivers nothing.
-        await asyncio.gather(*(runtime.drain() for runtime in runtimes))
+        # clean stop redelivers nothing; but never wait out an outage past the pod's grace
+        # period: what is left is redelivered, and the inbox absorbs it.
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                await asyncio.gather(*(runtime.drain() for runtime in runtimes))
+        except TimeoutError:
+            logging.getLogger(__name__).warning(
+                "stopping with batches in flight; they will be redelivered"
+            )
 
     @app.after_shutdown
     async def stop_runtimes() -> None:

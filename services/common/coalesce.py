@@ -1,4 +1,4 @@
-"""Bookkeeping off the critical path: items handed over one by one, flushed in bulk.
+"""Bookkeeping off the critical path: items handed over batch by batch, flushed in bulk.
 
 Deleting sent outbox rows and committing Kafka offsets must happen, but no message waits
 for either, and each flush costs a round trip (and, for the delete, a WAL flush) that is
@@ -24,6 +24,10 @@ BOOKKEEPING_EVERY_S = 0.2
 
 
 class Coalescing(Generic[T]):
+    """Items to flush, and the one task that flushes them. A failed flush is logged and its
+    items dropped: the caller's flush retries what is worth retrying, and what is left
+    (offsets not committed, sent rows not deleted) only means a redelivery or a resend."""
+
     def __init__(
         self, name: str, flush: Callable[[list[T]], Awaitable[None]], every_s: float = 0.0
     ) -> None:
@@ -32,8 +36,9 @@ class Coalescing(Generic[T]):
         self._flush = flush
         self._pending: list[T] = []
         self._task: asyncio.Task[None] | None = None
-        # Set while someone waits in drain(): flush without waiting out the interval.
+        # Set while anyone waits in drain(): flush without waiting out the interval.
         self._hurry = asyncio.Event()
+        self._draining = 0
 
     def add(self, items: Iterable[T]) -> None:
         self._pending.extend(items)
@@ -49,21 +54,24 @@ class Coalescing(Generic[T]):
                 await self._flush(items)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the caller's flush decides what a failure costs
-                log.warning("%s failed", self.name, exc_info=True)
+            except Exception:
+                log.exception("%s failed", self.name)
             rest = self.every_s - (loop.time() - started)
             if rest > 0 and not self._hurry.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), rest)
 
     async def drain(self) -> None:
-        """Flush what was added so far, now, and wait until it is done (or failed)."""
+        """Flush now, without waiting out the interval, until nothing is pending."""
+        self._draining += 1
         self._hurry.set()
         try:
             while self._task is not None and not self._task.done():
                 await asyncio.wait({self._task})
         finally:
-            self._hurry.clear()
+            self._draining -= 1
+            if not self._draining:
+                self._hurry.clear()
 
     def cancel(self) -> asyncio.Task[None] | None:
         if self._task is None or self._task.done():

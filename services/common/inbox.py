@@ -51,7 +51,7 @@ async def claim(conn: asyncpg.Connection, items: Sequence[Item]) -> Claim:
     return Claim(fresh, duplicates)
 
 
-async def reused_ids(
+async def reused(
     conn: asyncpg.Connection, duplicates: Sequence[Item]
 ) -> list[tuple[ConsumerRecord, str]]:
     """The duplicates whose id was processed with a different body, with the reason to

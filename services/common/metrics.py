@@ -13,7 +13,7 @@ RETRIES = Counter(
 )
 PROCESSING = Histogram(
     "porgate_batch_processing_seconds",
-    "Time from receiving a batch to committing its offsets.",
+    "Time from receiving a batch to the broker's acks of what it caused.",
     ["service"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

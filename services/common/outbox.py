@@ -53,9 +53,17 @@ async def pending_for(
     return await conn.fetch(
         "SELECT id, source_event_id, topic, key, value FROM outbox"
         " WHERE published_at IS NULL AND undeliverable IS NULL"
-        " AND source_event_id = ANY($1::text[])",
+        " AND source_event_id = ANY($1::text[]) ORDER BY id",
         list(source_event_ids),
     )
+
+
+_NEWEST_ID = "SELECT max(id) FROM outbox"
+_PENDING_PAGE = (
+    "SELECT id, source_event_id, topic, key, value FROM outbox"
+    " WHERE published_at IS NULL AND undeliverable IS NULL AND id > $1 AND id <= $2"
+    " ORDER BY id LIMIT 1000"
+)
 
 
 @dataclass
@@ -69,16 +77,17 @@ class Outbox:
     topic_prefix: str = ""
     # Sent rows are deleted in bulk, off the path of any message: a row sent but not yet
     # deleted is only sent again after a crash, and every consumer dedupes.
-    _sent: Coalescing[int] = field(init=False)
+    _to_delete: Coalescing[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._sent = Coalescing(
+        self._to_delete = Coalescing(
             f"{self.service}: delete sent outbox rows", self._delete, every_s=BOOKKEEPING_EVERY_S
         )
 
     async def publish(self, rows: Sequence[asyncpg.Record]) -> dict[str, str]:
-        """Publish committed rows and delete them; {source event id: reason} for the rows the
-        broker refused for good, which are set aside instead of retried forever."""
+        """Publish committed rows, in the order given, and queue them for deletion;
+        {source event id: reason} for the rows the broker refused for good, which are set
+        aside instead of retried forever."""
         if not rows:
             return {}
         messages = [
@@ -91,7 +100,7 @@ class Outbox:
             for row in rows
         ]
         outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
-        self._sent.add(
+        self._to_delete.add(
             row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None
         )
         refused: dict[str, str] = {}
@@ -127,24 +136,26 @@ class Outbox:
 
     async def drain(self) -> None:
         """Wait until the rows sent so far are deleted."""
-        await self._sent.drain()
+        await self._to_delete.drain()
 
     def cancel(self) -> asyncio.Task[None] | None:
-        return self._sent.cancel()
+        return self._to_delete.cancel()
 
     async def publish_pending(self) -> int:
-        """Send what a crash left unpublished. Consumers dedupe, so a double send is harmless."""
-        total = 0
-        while rows := await self.retrying(
-            "outbox",
-            lambda: self.pool.fetch(
-                "SELECT id, source_event_id, topic, key, value FROM outbox"
-                " WHERE published_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT 1000"
-            ),
+        """Send what a crash left unpublished. Consumers dedupe, so a double send is harmless.
+
+        Up to the newest row at the start, by id: other instances keep writing rows (and
+        deleting them a moment later), so "until the table is empty" might never come.
+        """
+        newest = await self.retrying("outbox", lambda: self.pool.fetchval(_NEWEST_ID))
+        after, total = 0, 0
+        while newest is not None and (
+            rows := await self.retrying(
+                "outbox", lambda a=after: self.pool.fetch(_PENDING_PAGE, a, newest)
+            )
         ):
             await self.publish(rows)
-            await self.drain()  # the next page must not be these rows again
-            total += len(rows)
+            after, total = rows[-1]["id"], total + len(rows)
         return total
 
     async def commit_and_publish(

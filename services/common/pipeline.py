@@ -112,7 +112,8 @@ class BatchPipeline:
         self._draining = False
         # The consumer the records come from: the subscriber's, the same for every batch.
         self._kafka: Any = None
-        self._offsets: Coalescing[dict[TopicPartition, int]] = Coalescing(
+        # (offsets to commit, records they cover), one per published batch.
+        self._offsets: Coalescing[tuple[dict[TopicPartition, int], int]] = Coalescing(
             f"{self.label}: commit offsets", self._commit_offsets, every_s=BOOKKEEPING_EVERY_S
         )
 
@@ -148,6 +149,10 @@ class BatchPipeline:
                     return
                 try:
                     await task
+                    # Stopping: the offsets and sent rows of this batch, and of any batch
+                    # before it not flushed yet, go now, not after the consumer closed.
+                    await self._offsets.drain()
+                    await self.outbox.drain()
                     return
                 except BaseException as exc:  # noqa: BLE001
                     failure = exc
@@ -162,8 +167,8 @@ class BatchPipeline:
         self._draining = True
         in_flight, self._in_flight = self._in_flight, None
         if in_flight is not None:
-            with contextlib.suppress(BaseException):
-                await in_flight.task
+            # Its failure is its own to handle (it rewinds); the drain's cancellation is not.
+            await asyncio.wait({in_flight.task})
         await self._offsets.drain()
 
     def cancel(self) -> list[asyncio.Task[None]]:
@@ -256,8 +261,9 @@ class BatchPipeline:
                 # unsent. Copies of an event processed in this very batch have nothing to add.
                 fresh = {e.id for e in events}
                 earlier = [e.id for _, e in claim.duplicates if e.id not in fresh]
-                rows += await outbox.pending_for(conn, earlier)
-                reused = await inbox.reused_ids(conn, claim.duplicates)
+                # In id order, the order they were written: a key's messages stay in order.
+                rows = await outbox.pending_for(conn, earlier) + rows
+                reused = await inbox.reused(conn, claim.duplicates)
         # Counted after commit, once per batch: a retried transaction must not count twice.
         counts = Counter((r.topic, "processed") for r, _ in claim.fresh)
         counts.update((r.topic, "duplicate") for r, _ in claim.duplicates)
@@ -288,7 +294,7 @@ class BatchPipeline:
             # Whether or not another batch comes to notice, these records must come again.
             rewind(kafka, records)
             raise
-        self._offsets.add([next_offsets(records)])
+        self._offsets.add([(next_offsets(records), len(records))])
         metrics.PROCESSING.labels(self.service).observe(time.perf_counter() - started)
 
     async def _publish(self, committed: Committed) -> None:
@@ -302,13 +308,18 @@ class BatchPipeline:
             await self.dead_letters.send(self.group_id, causes)
         await self.dead_letters.send(self.group_id, committed.reused)
 
-    async def _commit_offsets(self, published: list[dict[TopicPartition, int]]) -> None:
+    async def _commit_offsets(self, published: list[tuple[dict[TopicPartition, int], int]]) -> None:
         # The batches' own offsets, not the consumer's position: later batches are fetched.
+        # Only partitions still ours: one a rebalance took away would fail the whole commit.
+        assigned = self._kafka.assignment()
         offsets: dict[TopicPartition, int] = {}
-        for batch in published:
+        for batch, _ in published:
             for tp, offset in batch.items():
-                offsets[tp] = max(offsets.get(tp, 0), offset)
-        with self._timed("offset-commit", len(published)):
+                if tp in assigned:
+                    offsets[tp] = max(offsets.get(tp, 0), offset)
+        if not offsets:
+            return
+        with self._timed("offset-commit", sum(n for _, n in published)):
             try:
                 await self._kafka.commit(offsets)
             except KafkaError as exc:

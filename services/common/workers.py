@@ -76,7 +76,7 @@ async def run_leased(
             return
         except Exception:
             # A dead worker would stop every delivery silently; log and carry on.
-            log.exception(f"{name} pass failed", extra={"service": ctx.service})
+            log.exception("%s pass failed", name, extra={"service": ctx.service})
             poll = ctx.settings.delivery_retry_max_s
 
 
@@ -95,7 +95,7 @@ async def _work_due(
                 raise result
             if isinstance(result, BaseException):
                 log.error(
-                    f"{name}: item not settled", exc_info=result, extra={"service": ctx.service}
+                    "%s: item not settled", name, exc_info=result, extra={"service": ctx.service}
                 )
     due = await ctx.retrying(f"{name}:due", seconds_until_due)
     return MAX_POLL_S if due is None else min(MAX_POLL_S, max(MIN_POLL_S, due))
