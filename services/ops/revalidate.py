@@ -48,7 +48,7 @@ def revalidation_for(
     """
     original = ValidationRequested.model_validate(request)
     revised = original.model_copy(update={"supersedes_decision_id": decision_id})
-    key = revised.order_id or revised.subscription_id or revised.source_event_id
+    key = revised.transaction_key
     event = new_event(
         revised,
         source=REVALIDATION_SOURCE,
