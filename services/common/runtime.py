@@ -96,11 +96,13 @@ class ServiceRuntime:
         self.worker_context.retrying.stopping.set()
         self.worker_context.wakeup.set()
         in_flight = [t for p in self.pipelines.values() for t in p.cancel()]
-        if (deleting := self.outbox.cancel()) is not None:
-            in_flight.append(deleting)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *in_flight, return_exceptions=True)
+        # Last, as workers may have queued deletes while stopping: rows not deleted are
+        # sent again at the next start, and consumers dedupe.
+        if (deleting := self.outbox.cancel()) is not None:
+            await asyncio.gather(deleting, return_exceptions=True)
         await self.pool.close()
 
     async def prune(self) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -11,12 +12,15 @@ import time
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from contracts.topics import ORDERS
+from contracts.codec import decode
+from contracts.topics import DLQ, ORDERS
+from services.common import outbox, pipeline
 from services.common.app import build_app
 from services.common.db import migrate
 from services.common.embedded import free_port
-from services.common.service import Consumer, Service, per_event
+from services.common.service import Consumer, Outgoing, Service, per_event
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually, running
 
@@ -179,3 +183,70 @@ async def test_housekeeping_prunes_only_what_is_old_and_done(migrated):
                 await conn.fetchval("SELECT count(*) FROM outbox WHERE source_event_id = 'unsent'")
                 == 1
             )
+
+
+async def test_sending_what_a_crash_left_ends_while_other_instances_keep_writing(migrated):
+    """At start, a service sends the outbox rows a crash left unsent. Other instances of the
+    service write (and soon delete) rows in the same table all the while; the sending must
+    still end, having sent every row that was there when it began."""
+    settings = migrated
+    async with Bus(settings) as bus, running(settings, ["order-intake"]) as (runtime,):
+        left = [f"crash-{i}" for i in range(5)]
+
+        def outgoing(oid: str) -> Outgoing:
+            event = decode(json.dumps(R.order(oid, R.VALID)).encode(), ORDERS.name)
+            return Outgoing(DLQ, oid, event)
+
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn, [(oid, outgoing(oid)) for oid in left])
+        stop = asyncio.Event()
+
+        async def another_instance(name: str) -> None:
+            # Busy: rows written in batches by several writers are (almost) always there.
+            n = 0
+            while not stop.is_set():
+                batch = [f"{name}-{n}-{i}" for i in range(20)]
+                async with runtime.pool.acquire() as conn, conn.transaction():
+                    await outbox.write(conn, [(oid, outgoing(oid)) for oid in batch])
+                n += 1
+                await asyncio.sleep(0)
+
+        writers = [asyncio.create_task(another_instance(f"other{w}")) for w in range(3)]
+        try:
+            sent = await asyncio.wait_for(runtime.outbox.publish_pending(), timeout=20)
+        finally:
+            stop.set()
+            await asyncio.gather(*writers)
+        assert sent >= len(left)
+        dead = await bus.read("por.dlq.v1", lambda rs: {r.key.decode() for r in rs} >= set(left))
+        assert {r.key.decode() for r in dead} >= set(left)
+
+
+async def test_a_clean_stop_commits_the_offsets_of_everything_it_processed(migrated, monkeypatch):
+    """Offsets are committed in bulk, off the path of the next batch; stopping must still
+    commit them all, so the next start redelivers nothing."""
+    # Long enough that the second wave's offsets are still waiting when the service stops.
+    monkeypatch.setattr(pipeline, "BOOKKEEPING_EVERY_S", 60.0)
+    settings = migrated
+    waves = [[f"ord-stop-{w}-{i}" for i in range(6)] for w in range(2)]
+    async with Bus(settings) as bus:
+        async with running(settings, ["order-intake"]):
+            for n, wave in enumerate(waves, start=1):
+                for oid in wave:
+                    await bus.send("csp.orders.v1", R.order(oid, R.VALID), key=oid)
+                await bus.events("por.validation-requests.v1", 6 * n)
+        group = f"{settings.topic_prefix}porgate.order-intake.orders"
+        topic = settings.topic_prefix + ORDERS.name
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group
+        )
+        await consumer.start()
+        try:
+            # The tests' topics have two partitions (tests/conftest.py).
+            partitions = [TopicPartition(topic, p) for p in range(2)]
+            ends = await consumer.end_offsets(partitions)
+            committed = {tp: await consumer.committed(tp) for tp in partitions}
+        finally:
+            await consumer.stop()
+    assert sum(ends.values()) == 12
+    assert committed == ends
