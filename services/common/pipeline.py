@@ -134,7 +134,7 @@ class BatchPipeline:
             except BaseException as exc:  # noqa: BLE001 - re-raised below, after the rewind
                 failure = exc
             if previous is not None:
-                # The batch before goes out, and commits its offsets, first.
+                # The batch before goes out first: its messages acknowledged by the broker.
                 with self._timed("wait-previous", len(previous.records)):
                     try:
                         await previous.task

@@ -88,8 +88,8 @@ class Retrier:
             return
         raise Stopping()
 
-    async def pause(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; False once shutdown begins."""
+    async def sleep_unless_stopping(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True if it slept them all, False once shutdown begins."""
         try:
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
         except TimeoutError:

@@ -120,5 +120,5 @@ class ServiceRuntime:
                 log.warning(
                     "housekeeping failed", extra={"service": self.service.name}, exc_info=True
                 )
-            if not await retrying.pause(HOUSEKEEPING_EVERY_S):
+            if not await retrying.sleep_unless_stopping(HOUSEKEEPING_EVERY_S):
                 return
