@@ -1,0 +1,26 @@
+"""The port a service depends on: Partner Center's two calls, whatever answers them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from services.partner_center.models import IndirectResellers, Validation
+
+
+class PartnerCenter(Protocol):
+    async def validate_resellers(
+        self, distributor_id: str, partner_ids: Sequence[str], *, event_id: str | None = None
+    ) -> list[Validation]:
+        """One validation per distinct id, in the order asked, as the distributor's tenant sees it.
+
+        Raises a `services.partner_center.errors.PartnerCenterError` when there is no answer.
+        `event_id` is logged with each call's correlation id.
+        """
+
+    async def indirect_resellers(
+        self, distributor_id: str, *, event_id: str | None = None
+    ) -> IndirectResellers:
+        """Every page of the distributor's `IsIndirectCloudSolutionProviderOf` relationships."""
+
+    async def aclose(self) -> None: ...

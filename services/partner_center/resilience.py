@@ -1,0 +1,62 @@
+"""What each distributor's calls share: a concurrency limit, Retry-After, a circuit breaker.
+
+Microsoft throttles per partner tenant, so a 429 to one call holds back every call of that
+distributor until `Retry-After` has passed, and never those of another distributor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from datetime import UTC, datetime
+
+from services.partner_center.breaker import CircuitBreaker
+from services.partner_center.errors import Throttled
+
+
+class DistributorGuard:
+    def __init__(self, distributor_id: str, concurrency: int, breaker: CircuitBreaker) -> None:
+        self.distributor_id = distributor_id
+        self.slots = asyncio.Semaphore(concurrency)
+        self.breaker = breaker
+        self.not_before = 0.0  # monotonic time before which no call may go
+
+    def throttled_for(self, seconds: float) -> None:
+        self.not_before = max(self.not_before, time.monotonic() + seconds)
+
+    async def wait_out_throttle(self, deadline: float) -> None:
+        """Sleep until Retry-After has passed; raise Throttled if that is later than `deadline`."""
+        while (left := self.not_before - time.monotonic()) > 0:
+            if self.not_before > deadline:
+                raise Throttled(
+                    self.distributor_id,
+                    f"Partner Center throttles this distributor for {left:.1f} s more, longer "
+                    "than the call may wait (PORGATE_PARTNER_CENTER_MAX_THROTTLE_WAIT_S)",
+                    retry_after_s=left,
+                )
+            # A little jitter, so that the calls one 429 held back do not all go at once.
+            await asyncio.sleep(left + random.uniform(0, min(0.1, left / 10)))
+
+
+def backoff_s(failures: int, initial_s: float, max_s: float) -> float:
+    """Full-jitter exponential backoff after `failures` failed attempts, capped at `max_s`."""
+    return random.uniform(0, min(max_s, initial_s * 2 ** max(0, failures - 1)))
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), or None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
