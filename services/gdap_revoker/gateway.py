@@ -8,9 +8,7 @@ a worker asleep.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
-from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
@@ -18,6 +16,7 @@ import asyncpg
 import httpx
 
 from services.common.config import Settings
+from services.common.retry import retry_after_s
 from services.gdap_revoker import store
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -60,24 +59,6 @@ class LedgerGateway:
 
     async def aclose(self) -> None:
         pass
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), or None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def graph_credentials(settings: Settings) -> tuple[str, str, str]:

@@ -7,10 +7,8 @@ distributor until `Retry-After` has passed, and never those of another distribut
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import time
-from datetime import UTC, datetime
 
 from services.partner_center.breaker import CircuitBreaker
 from services.partner_center.errors import Throttled
@@ -43,20 +41,3 @@ class DistributorGuard:
 def backoff_s(failures: int, initial_s: float, max_s: float) -> float:
     """Full-jitter exponential backoff after `failures` failed attempts, capped at `max_s`."""
     return random.uniform(0, min(max_s, initial_s * 2 ** max(0, failures - 1)))
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), or None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

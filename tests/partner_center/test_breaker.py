@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.retry import retry_after_s
 from services.partner_center.breaker import BreakerState, CircuitBreaker
-from services.partner_center.resilience import backoff_s, retry_after_s
+from services.partner_center.resilience import backoff_s
 
 
 class Clock:
