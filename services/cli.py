@@ -135,8 +135,16 @@ def report_eligibility(
         Path | None, typer.Option(help="File to write (default: standard output).")
     ] = None,
     months: Annotated[int, typer.Option(help="Look-back window in months.")] = 36,
+    import_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--import",
+            help="Partner Center's ResellerEligibility CSV: triage it against porgate's verdict now.",
+        ),
+    ] = None,
 ) -> None:
-    """ResellerEligibility: every reseller that was POR on the distributor's transactions, checked now."""
+    """ResellerEligibility: every reseller that was POR on the distributor's transactions, checked
+    now; with --import, Partner Center's own report triaged against porgate's verdict."""
     from services.domain.eligibility import COLUMNS
     from services.por_validator.report import eligibility_report
 
@@ -144,6 +152,9 @@ def report_eligibility(
         raise typer.BadParameter("--format is csv or json")
     settings = _settings()
     since = datetime.now(UTC) - timedelta(days=round(months * 30.4375))
+    if import_file is not None:
+        _import_eligibility(settings, import_file, distributor, fmt, output, since)
+        return
     rows = asyncio.run(eligibility_report(settings, distributor, since))
     out = output.open("w", newline="") if output else sys.stdout
     try:
@@ -158,6 +169,51 @@ def report_eligibility(
         if output:
             out.close()
     console.print(f"{len(rows)} reseller(s) for {distributor} since {since:%Y-%m-%d}")
+
+
+def _import_eligibility(
+    settings: Settings,
+    import_file: Path,
+    distributor: str,
+    fmt: str,
+    output: Path | None,
+    since: datetime,
+) -> None:
+    """`report eligibility --import`: read, triage, then write everything at once or nothing."""
+    from services.domain import eligibility_import as ei
+    from services.por_validator.report import eligibility_import_triage, write_atomically
+
+    def say(message: str) -> None:
+        # One line per message, unwrapped and verbatim: scripts grep these.
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    try:
+        parsed = ei.parse_eligibility_csv(import_file.read_bytes())
+    except (OSError, ei.EligibilityImportError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        say(f"cannot import {import_file}: {reason}")
+        raise typer.Exit(1) from None
+    rows, distributor_known = asyncio.run(
+        eligibility_import_triage(settings, distributor, parsed.rows, since)
+    )
+    text = ei.render_json(parsed, rows) if fmt == "json" else ei.render_csv(rows)
+    if output:
+        try:
+            write_atomically(output, text)
+        except OSError as e:
+            say(f"cannot write {output}: {e.strerror or e}")
+            raise typer.Exit(1) from None
+    else:
+        sys.stdout.write(text)
+    for bad in parsed.bad_rows:
+        say(f"{import_file}: line {bad.line}: skipped: {bad.reason}")
+    if not distributor_known:
+        say(f"warning: the registry does not know distributor {distributor}")
+    counts = ei.summary(parsed, rows)
+    say(
+        f"{counts['rowsRead']} row(s) read, {counts['bad']} bad, {counts['agree']} agree,"
+        f" {counts['disagree']} disagree (transactions since {since:%Y-%m-%d})"
+    )
 
 
 @app.command()

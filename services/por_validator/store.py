@@ -296,3 +296,51 @@ async def blocked_decisions(
         )
         for r in rows
     ]
+
+
+class PorTransactions(NamedTuple):
+    partner_id: str
+    transactions: int
+    recent_order_ids: list[str]
+    recent_subscription_ids: list[str]
+    last_decided_at: datetime
+
+
+# A transaction is a source event: its re-decisions (replays) count once. The recent ids are
+# distinct, newest decision first.
+_POR_TRANSACTIONS = """
+WITH hits AS (
+  SELECT btrim(l.partner_id_on_record) AS pid, d.source_event_id, d.order_id, d.subscription_id,
+         l.decided_at
+  FROM decision_lines l JOIN decisions d ON d.decision_id = l.decision_id
+  WHERE l.distributor_id = $1 AND l.decided_at >= $2
+    AND btrim(l.partner_id_on_record) = ANY ($3::text[])
+)
+SELECT h.pid, count(DISTINCT h.source_event_id) AS transactions, max(h.decided_at) AS last_decided_at,
+  ARRAY(SELECT o.order_id FROM hits o WHERE o.pid = h.pid AND o.order_id IS NOT NULL
+        GROUP BY o.order_id ORDER BY max(o.decided_at) DESC, o.order_id LIMIT $4) AS orders,
+  ARRAY(SELECT s.subscription_id FROM hits s WHERE s.pid = h.pid AND s.subscription_id IS NOT NULL
+        GROUP BY s.subscription_id ORDER BY max(s.decided_at) DESC, s.subscription_id LIMIT $4)
+    AS subscriptions
+FROM hits h GROUP BY h.pid
+"""
+
+
+async def por_transactions(
+    conn: Executor,
+    distributor_id: str,
+    partner_ids: Iterable[str],
+    since: datetime,
+    recent: int = 5,
+) -> dict[str, PorTransactions]:
+    """This distributor's transactions since `since` with each of these PLA IDs as the POR,
+    by PLA ID; an ID without any has no entry."""
+    rows = await conn.fetch(
+        _POR_TRANSACTIONS, distributor_id, since, sorted(set(partner_ids)), recent
+    )
+    return {
+        r["pid"]: PorTransactions(
+            r["pid"], r["transactions"], r["orders"], r["subscriptions"], r["last_decided_at"]
+        )
+        for r in rows
+    }
