@@ -159,11 +159,19 @@ class ErrorDetail(WireModel):
     remediation: list[str]
 
 
+# Who decided: Partner Center's validation API, porgate's registry, or the registry because
+# Partner Center could not be reached (PORGATE_PARTNER_CENTER_UNAVAILABLE=registry).
+Authority = Literal["partner_center", "registry", "registry_fallback"]
+
+
 class DecisionLine(WireModel):
     line_item_id: str
     partner_id_on_record: str | None
     error_codes: list[int]
     errors: list[ErrorDetail]
+    # When Partner Center decided the line: what porgate's registry says of it (null when
+    # the registry decided, as its codes are then `errorCodes`). Added within v1.
+    registry_error_codes: list[int] | None = None
 
 
 class TransactionDecision(TransactionRef):
@@ -174,6 +182,10 @@ class TransactionDecision(TransactionRef):
     primary_error_code: int | None
     lines: list[DecisionLine]
     decided_at: AwareDatetime
+    # Added within v1; the defaults are what a decision from before them meant.
+    authority: Authority = "registry"
+    # True when Partner Center decided and some line's answer disagrees with the registry.
+    registry_drift: bool = False
 
 
 class TransactionAccepted(TransactionDecision):

@@ -145,7 +145,13 @@ def build_app(
                 checks[f"database:{runtime.service.schema}"] = database_check(
                     lambda r=runtime: r.pool
                 )
-            server = HttpServer(health_app(checks), settings.health_host, settings.health_port)
+
+            def degraded() -> dict[str, str]:
+                return {k: v for r in runtimes for k, v in r.service.degraded().items()}
+
+            server = HttpServer(
+                health_app(checks, degraded=degraded), settings.health_host, settings.health_port
+            )
             await server.start()
             http.append(server)
 

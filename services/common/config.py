@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     graph_timeout_s: float = 10.0
     graph_max_attempts: int = 10
 
+    # Who decides a transaction's POR: porgate's registry projection, or Partner Center's
+    # validation API (the registry's codes then ride along on each line, for drift).
+    por_authority: str = Field(default="registry", pattern="^(registry|partner-center)$")
+    # Partner Center's answers are reused for this long (kept in PostgreSQL for audit anyway).
+    partner_center_cache_ttl_s: float = Field(default=300.0, ge=0)
+    # How long Partner Center may stay unreachable before PORGATE_PARTNER_CENTER_UNAVAILABLE
+    # decides: `wait` holds the batches (nothing decided, nothing lost, lag grows) until it
+    # answers; `registry` decides from the registry with authority `registry_fallback`.
+    partner_center_max_wait_s: float = Field(default=60.0, ge=0)
+    partner_center_unavailable: str = Field(default="wait", pattern="^(wait|registry)$")
+    # Answers are kept this long for audit, then deleted by housekeeping.
+    partner_center_audit_retention_days: int = Field(default=400, ge=1)
+
     # Partner Center (services/partner_center). Credentials per distributor come from a JSON
     # file (see services/partner_center/credentials.py); none means no Partner Center calls.
     partner_center_url: str = "https://api.partnercenter.microsoft.com"

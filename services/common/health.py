@@ -52,12 +52,19 @@ async def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
     return all(v == "ok" for v in results), status
 
 
-def health_routes(checks: dict[str, Check]) -> list[Route]:
+Degraded = Callable[[], dict[str, str]]
+
+
+def health_routes(checks: dict[str, Check], degraded: Degraded = dict) -> list[Route]:
     async def healthz(request: Request) -> Response:
         healthy, status = await run_checks(checks)
-        return JSONResponse(
-            {"status": "ok" if healthy else "unhealthy", "checks": status}, 200 if healthy else 503
-        )
+        if not healthy:
+            return JSONResponse({"status": "unhealthy", "checks": status}, 503)
+        # Degraded still answers 200: the process works and restarting it would not help
+        # (a remote service is down); the body and the metrics say what is wrong.
+        if reasons := degraded():
+            return JSONResponse({"status": "degraded", "checks": status, "degraded": reasons})
+        return JSONResponse({"status": "ok", "checks": status})
 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -99,5 +106,7 @@ class HttpServer:
                 await self.task
 
 
-def health_app(checks: dict[str, Check], extra_routes: Sequence[Route] = ()) -> Starlette:
-    return Starlette(routes=[*health_routes(checks), *extra_routes])
+def health_app(
+    checks: dict[str, Check], extra_routes: Sequence[Route] = (), degraded: Degraded = dict
+) -> Starlette:
+    return Starlette(routes=[*health_routes(checks, degraded), *extra_routes])

@@ -28,6 +28,11 @@ CONSUMER_LAG = Gauge(
     ["service", "topic", "partition"],
 )
 OUTBOX_PENDING = Gauge("porgate_outbox_unpublished", "Outbox rows not yet published.", ["service"])
+HELD = Counter(
+    "porgate_batches_held_total",
+    "Batches a consumer put back to fetch again, because what deciding needs is unreachable.",
+    ["consumer"],
+)
 PARTNER_CENTER_CALLS = Counter(
     "porgate_partner_center_calls_total",
     "HTTP calls to Partner Center, by distributor, operation and status (code, timeout, error).",
@@ -48,5 +53,27 @@ PARTNER_CENTER_RETRIES = Counter(
 PARTNER_CENTER_BREAKER = Gauge(
     "porgate_partner_center_breaker_state",
     "A distributor's Partner Center circuit: 0 closed, 1 half-open, 2 open.",
+    ["distributor"],
+)
+PARTNER_CENTER_CACHE = Counter(
+    "porgate_partner_center_cache_total",
+    "PLA ids looked up in por-validator's Partner Center cache, by result (hit, miss).",
+    ["result"],
+)
+PARTNER_CENTER_DRIFT = Counter(
+    "porgate_partner_center_drift_total",
+    "Decision lines where Partner Center's answer and the registry disagree, by Partner"
+    " Center's code (none: valid) and the registry's codes (comma-separated; none: valid).",
+    ["partner_center_code", "registry_codes"],
+)
+PARTNER_CENTER_AUTHORITY = Counter(
+    "porgate_partner_center_decisions_total",
+    "Decisions made in partner-center mode, by authority (partner_center, registry,"
+    " registry_fallback).",
+    ["authority"],
+)
+PARTNER_CENTER_UNAVAILABLE = Gauge(
+    "porgate_partner_center_unavailable",
+    "1 while a distributor's Partner Center has been unreachable past the longest wait.",
     ["distributor"],
 )

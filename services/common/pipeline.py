@@ -43,14 +43,15 @@ from services.common.inbox import Item
 from services.common.kafka import contract_topic, next_offsets, record_lag, rewind
 from services.common.outbox import Outbox
 from services.common.retry import Retrier, Stopping
-from services.common.service import Consumer
+from services.common.service import Consumer, Handler, Held
 
 log = logging.getLogger(__name__)
 
 # Called around each stage of each batch: (consumer as "service:consumer", stage, records).
-# Stages: "batch" holds "decode", "transaction" and "wait-previous"; "publish" runs after
-# it, in a task created inside "batch"; "offset-commit" (with the lag gauge) commits the
-# offsets of every batch published since the last commit.
+# Stages: "batch" holds "decode", "prepare" (consumers with one), "transaction" and
+# "wait-previous"; "publish" runs after it, in a task created inside "batch";
+# "offset-commit" (with the lag gauge) commits the offsets of every batch published since
+# the last commit.
 StageTimer = Callable[[str, str, int], AbstractContextManager[None]]
 
 
@@ -159,6 +160,11 @@ class BatchPipeline:
             # Never let the consumer move past records whose effect is not durable and
             # published: back to the earliest record not settled, which then comes again.
             rewind(kafka, unsettled)
+            if isinstance(failure, Held) and unsettled is records:
+                # Fetched again by the next poll: holding between polls keeps the consumer
+                # in its group, where blocking here for minutes would not.
+                metrics.HELD.labels(self.label).inc()
+                return
             raise failure
 
     async def drain(self) -> None:
@@ -190,21 +196,28 @@ class BatchPipeline:
                     good.append((record, decode(record.value, topic)))
                 except InvalidMessage as exc:
                     dead.append((record, str(exc)))
+        handle = self.consumer.handle
+        if good and self.consumer.prepare is not None:
+            # Before the dead letters go: a held batch comes again and must not send them twice.
+            with self._timed("prepare", len(good)):
+                handle = await self.consumer.prepare(
+                    self.pool, self.retrying, [event for _, event in good]
+                )
         if dead:
             await self.dead_letters.send(self.group_id, dead)
         if not good:
             return []
         with self._timed("transaction", len(good)):
-            return await self._apply(good)
+            return await self._apply(handle, good)
 
-    async def _apply(self, items: list[Item]) -> list[Committed]:
+    async def _apply(self, handle: Handler, items: list[Item]) -> list[Committed]:
         try:
-            return [await self.retrying("apply", lambda: self._transaction(items))]
+            return [await self.retrying("apply", lambda: self._transaction(handle, items))]
         except Stopping:
             raise
         except Exception:
             if len(items) == 1:
-                return await self._apply_poison(items[0])
+                return await self._apply_poison(handle, items[0])
             # One bad event must not hold back the rest: apply them one at a time.
             log.warning(
                 "batch failed; applying its events one by one",
@@ -215,22 +228,22 @@ class BatchPipeline:
             for item in items:
                 try:
                     committed.append(
-                        await self.retrying("apply", lambda i=item: self._transaction([i]))
+                        await self.retrying("apply", lambda i=item: self._transaction(handle, [i]))
                     )
                 except Stopping:
                     raise
                 except Exception:  # noqa: BLE001 - counted against the event's budget below
-                    committed += await self._apply_poison(item)
+                    committed += await self._apply_poison(handle, item)
             return committed
 
-    async def _apply_poison(self, item: Item) -> list[Committed]:
+    async def _apply_poison(self, handle: Handler, item: Item) -> list[Committed]:
         last: BaseException | None = None
         for attempt in range(1, self.poison_attempts):
             await self.retrying.sleep(
                 min(self.retrying.max_s, self.retrying.initial_s * 2**attempt)
             )
             try:
-                return [await self.retrying("apply", lambda: self._transaction([item]))]
+                return [await self.retrying("apply", lambda: self._transaction(handle, [item]))]
             except Stopping:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure counts against the budget
@@ -246,11 +259,11 @@ class BatchPipeline:
         await self.dead_letters.send(self.group_id, [(record, reason)])
         return []
 
-    async def _transaction(self, items: list[Item]) -> Committed:
+    async def _transaction(self, handle: Handler, items: list[Item]) -> Committed:
         async with self.pool.acquire() as conn, conn.transaction():
             claim = await inbox.claim(conn, items)
             events = [event for _, event in claim.fresh]
-            emitted = await self.consumer.handle(conn, events) if events else []
+            emitted = await handle(conn, events) if events else []
             rows = await outbox.write(
                 conn,
                 [(e.id, o) for e, outs in zip(events, emitted, strict=True) for o in outs],

@@ -103,6 +103,8 @@ class ServiceRuntime:
         # sent again at the next start, and consumers dedupe.
         if (deleting := self.outbox.cancel()) is not None:
             await asyncio.gather(deleting, return_exceptions=True)
+        for close in self.service.closing:
+            await close()
         await self.pool.close()
 
     async def prune(self) -> tuple[int, int]:

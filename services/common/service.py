@@ -20,6 +20,7 @@ from contracts.envelope import CloudEvent
 from contracts.topics import Topic
 
 if TYPE_CHECKING:
+    from services.common.retry import Retrier
     from services.common.workers import WorkerContext
 
 
@@ -36,6 +37,14 @@ Emitted = Sequence[Outgoing]
 Handler = Callable[[asyncpg.Connection, list[CloudEvent[Any]]], Awaitable[list[Emitted]]]
 EventHandler = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Emitted]]
 Worker = Callable[["WorkerContext"], Awaitable[None]]
+# Runs before a batch's transaction, outside it, to fetch what the handler needs from a remote
+# service (no transaction stays open while it answers); returns the batch's handler.
+Prepare = Callable[[asyncpg.Pool, "Retrier", list[CloudEvent[Any]]], Awaitable[Handler]]
+
+
+class Held(Exception):
+    """Raised by `prepare` when the batch cannot be handled yet: nothing is applied, the
+    consumer rewinds and the batch comes again (lag grows; nothing is lost)."""
 
 
 def per_event(handle: EventHandler) -> Handler:
@@ -82,6 +91,7 @@ class Consumer:
     topics: tuple[Topic, ...]
     handle: Handler
     description: str = ""
+    prepare: Prepare | None = None
 
 
 @dataclass(frozen=True)
@@ -97,3 +107,7 @@ class Service:
     # Long-running loops (delivery, termination), each given the started service's context.
     workers: tuple[Worker, ...] = ()
     pool_size: int = 5
+    # What /healthz reports as degraded (name -> reason), while the service still runs.
+    degraded: Callable[[], dict[str, str]] = dict
+    # Called once when the service stops: clients it holds.
+    closing: tuple[Callable[[], Awaitable[None]], ...] = ()

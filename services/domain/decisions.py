@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
 
-from contracts.errors import describe
+from contracts.errors import RANK, describe
 from contracts.events import (
+    Authority,
     DecisionLine,
     ErrorDetail,
     TransactionAccepted,
@@ -18,7 +19,7 @@ from contracts.events import (
     ValidationRequested,
 )
 from contracts.ids import decision_id_for
-from services.domain.por_rules import Registry, evaluate_por, union_codes
+from services.domain.por_rules import Registry, evaluate_por
 from services.domain.scope import Basis, order_basis
 
 
@@ -28,16 +29,40 @@ def _error_detail(code: int) -> ErrorDetail:
     return ErrorDetail(code=code, message=text.message, remediation=list(text.remediation))
 
 
+def _detail(code: int, description: str | None) -> ErrorDetail:
+    if code in RANK:
+        return _error_detail(code)
+    # A code Partner Center answers that the catalogue does not know: its own words.
+    return ErrorDetail(
+        code=code, message=description or f"Partner Center error {code}", remediation=[]
+    )
+
+
+def _union(code_lists: list[list[int]]) -> list[int]:
+    """Each code once, in the catalogue's canonical order; unknown codes after, by number."""
+    seen = {c for codes in code_lists for c in codes}
+    return sorted(seen, key=lambda c: (RANK.get(c, len(RANK)), c))  # type: ignore[call-overload]
+
+
 _REF_FIELDS = tuple(TransactionRef.model_fields)
 _ref_values = attrgetter(*_REF_FIELDS)
 
 
-def decision_line(line_item_id: str, partner_id: str | None, codes: Sequence[int]) -> DecisionLine:
+def decision_line(
+    line_item_id: str,
+    partner_id: str | None,
+    codes: Sequence[int],
+    *,
+    registry_codes: Sequence[int] | None = None,
+    descriptions: Mapping[int, str | None] | None = None,
+) -> DecisionLine:
+    descriptions = descriptions or {}
     return DecisionLine(
         line_item_id=line_item_id,
         partner_id_on_record=partner_id,
         error_codes=[int(c) for c in codes],
-        errors=[_error_detail(int(c)) for c in codes],
+        errors=[_detail(int(c), descriptions.get(int(c))) for c in codes],
+        registry_error_codes=None if registry_codes is None else [int(c) for c in registry_codes],
     )
 
 
@@ -47,8 +72,10 @@ def make_decision(
     basis: Basis,
     lines: list[DecisionLine],
     decided_at: datetime,
+    authority: Authority = "registry",
+    registry_drift: bool = False,
 ) -> TransactionDecision:
-    codes = [int(c) for c in union_codes([line.error_codes for line in lines])]
+    codes = _union([line.error_codes for line in lines])
     model = TransactionBlocked if codes else TransactionAccepted
     return model(
         **dict(zip(_REF_FIELDS, _ref_values(request))),
@@ -58,6 +85,8 @@ def make_decision(
         primary_error_code=codes[0] if codes else None,
         lines=lines,
         decided_at=decided_at,
+        authority=authority,
+        registry_drift=registry_drift,
     )
 
 

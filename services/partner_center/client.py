@@ -82,6 +82,10 @@ class PartnerCenterClient:
     def from_settings(cls, settings: Settings) -> PartnerCenterClient:
         return cls(settings, load_credentials(settings.partner_center_credentials_file))
 
+    def distributors(self) -> list[str]:
+        """The distributors with credentials: the only ones Partner Center can answer for."""
+        return sorted(self.tokens.credentials)
+
     def breaker_state(self, distributor_id: str) -> BreakerState:
         return self._guard(distributor_id).breaker.state
 

@@ -12,12 +12,23 @@ import asyncpg
 from contracts import events as ev
 from contracts.codec import decision_event
 from contracts.envelope import CloudEvent
+from contracts.events import TransactionDecision
 from contracts.topics import DECISIONS
 from services.common import metrics
-from services.common.service import Emitted, Outgoing, by_data_type, per_event, projecting
+from services.common.service import (
+    Emitted,
+    Handler,
+    Outgoing,
+    by_data_type,
+    per_event,
+    projecting,
+)
+from services.domain.authority import decide_with_answers, drifts
 from services.domain.decisions import decide
+from services.domain.por_rules import Registry
 from services.domain.regions import RegionTable
 from services.por_validator import store
+from services.por_validator.partner_center import Answers
 
 SOURCE = "/porgate/por-validator"
 log = logging.getLogger(__name__)
@@ -36,12 +47,29 @@ on_registry_events = per_event(
 )
 
 
-def make_validation_handler(enforcement_start: datetime, regions: RegionTable):
-    """The handler for a batch of validation requests.
+def make_validation_handler(
+    enforcement_start: datetime, regions: RegionTable, answers: Answers | None = None
+) -> Handler:
+    """The handler for a batch of validation requests: decided by the registry, or by
+    Partner Center's `answers` (by distributor) when it is the authority.
 
     A batch reads the registry once and writes its decisions in one statement: per-event
     round trips to PostgreSQL were the validator's main cost.
     """
+
+    def decide_one(request: ev.ValidationRequested, registry: Registry, decided_at: datetime):
+        by_partner_center = None if answers is None else answers.get(request.distributor_id)
+        if by_partner_center is None:
+            return decide(
+                request, registry, enforcement_start=enforcement_start, decided_at=decided_at
+            )
+        return decide_with_answers(
+            request,
+            registry,
+            by_partner_center,
+            enforcement_start=enforcement_start,
+            decided_at=decided_at,
+        )
 
     async def on_validation_requests(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
@@ -54,14 +82,9 @@ def make_validation_handler(enforcement_start: datetime, regions: RegionTable):
             regions,
         )
         decided_at = datetime.now(UTC)
-        decisions = [
-            decide(r, registry, enforcement_start=enforcement_start, decided_at=decided_at)
-            for r in requests
-        ]
+        decisions = [decide_one(r, registry, decided_at) for r in requests]
         await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
-        counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
-        for labels, n in counts.items():
-            metrics.DECISIONS.labels(*labels).inc(n)
+        _count(decisions, partner_center_mode=answers is not None)
         # One line per batch, not per decision: logging is on the hot path.
         log.info(
             "decided",
@@ -72,6 +95,7 @@ def make_validation_handler(enforcement_start: datetime, regions: RegionTable):
                         "decision_id": d.decision_id,
                         "outcome": d.outcome,
                         "codes": d.error_codes,
+                        "authority": d.authority,
                     }
                     for e, d in zip(events, decisions, strict=True)
                 ]
@@ -83,3 +107,20 @@ def make_validation_handler(enforcement_start: datetime, regions: RegionTable):
         ]
 
     return on_validation_requests
+
+
+def _count(decisions: list[TransactionDecision], *, partner_center_mode: bool) -> None:
+    counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
+    for labels, n in counts.items():
+        metrics.DECISIONS.labels(*labels).inc(n)
+    if not partner_center_mode:
+        return
+    for authority, n in Counter(d.authority for d in decisions).items():
+        metrics.PARTNER_CENTER_AUTHORITY.labels(authority).inc(n)
+    for d in decisions:
+        if d.registry_drift:
+            for drift in drifts(d):
+                metrics.PARTNER_CENTER_DRIFT.labels(
+                    str(drift.partner_center_code or "none"),
+                    ",".join(map(str, drift.registry_codes)) or "none",
+                ).inc()

@@ -82,6 +82,8 @@ def old_make_decision(request, *, basis, lines, decided_at):
         primary_error_code=codes[0] if codes else None,
         lines=lines,
         decided_at=decided_at,
+        authority="registry",
+        registry_drift=False,
     )
 
 

@@ -1,0 +1,197 @@
+"""Partner Center as the authority: its answers through a PostgreSQL cache, and the gate that
+gets them for a batch before the batch's transaction, deciding what an outage means.
+
+Every answer is kept (answer_store.py) with when it came and the call it came from; the
+newest answer younger than the TTL is reused, so a busy PLA id costs one call per TTL. A
+distributor without credentials is decided from the registry, saying so (`registry`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from contracts.envelope import CloudEvent
+from contracts.events import ValidationRequested
+from services.common import metrics
+from services.common.retry import Retrier
+from services.common.service import Handler, Held
+from services.domain.authority import Answer, partner_ids_to_ask
+from services.partner_center.errors import (
+    AuthenticationFailed,
+    NotConfigured,
+    PartnerCenterError,
+    Rejected,
+    Throttled,
+    Unavailable,
+)
+from services.partner_center.port import PartnerCenter
+from services.por_validator import answer_store
+
+log = logging.getLogger(__name__)
+
+# Answers by PLA id for each distributor; None for a distributor without credentials.
+Answers = dict[str, dict[str, Answer] | None]
+# Outages: what an operator fixes or waits out, never the event's fault.
+OUTAGES = (Unavailable, Throttled, AuthenticationFailed)
+# A held batch goes back to the consumer at least this often, so it keeps polling.
+HOLD_CYCLE_S = 30.0
+
+
+class CachedPartnerCenter:
+    """Partner Center's validation answers for one distributor, through the cache."""
+
+    def __init__(self, client: PartnerCenter, ttl_s: float) -> None:
+        self.client = client
+        self.ttl = timedelta(seconds=ttl_s)
+
+    async def answers(
+        self,
+        pool: asyncpg.Pool,
+        distributor_id: str,
+        partner_ids: Iterable[str],
+        *,
+        event_id: str | None = None,
+    ) -> dict[str, Answer]:
+        """An answer for every id; raises a PartnerCenterError when Partner Center gives none."""
+        ids = sorted(set(partner_ids))
+        found = await answer_store.fresh_answers(
+            pool, distributor_id, ids, datetime.now(UTC) - self.ttl
+        )
+        missing = [pid for pid in ids if pid not in found]
+        metrics.PARTNER_CENTER_CACHE.labels("hit").inc(len(ids) - len(missing))
+        if not missing:
+            return found
+        metrics.PARTNER_CENTER_CACHE.labels("miss").inc(len(missing))
+        validations = await self.client.validate_resellers(
+            distributor_id, missing, event_id=event_id
+        )
+        await answer_store.record_answers(pool, distributor_id, validations)
+        for v in validations:
+            r = v.result
+            found[r.partner_id] = Answer(
+                r.partner_id, r.is_valid_partner_id_on_record, r.error_code, r.error_description
+            )
+        return found
+
+
+class PartnerCenterGate:
+    """por-validator's `prepare` in partner-center mode: Partner Center's answers for a batch,
+    fetched before its transaction; an outage past `max_wait_s` holds the batch (`wait`) or
+    lets the registry decide (`registry`)."""
+
+    def __init__(
+        self,
+        cached: CachedPartnerCenter,
+        *,
+        enforcement_start: datetime,
+        max_wait_s: float,
+        when_unavailable: str,
+        handler_for: Callable[[Answers], Handler],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cached = cached
+        self.enforcement_start = enforcement_start
+        self.max_wait_s = max_wait_s
+        self.when_unavailable = when_unavailable
+        self.handler_for = handler_for
+        self.clock = clock
+        # Since when each distributor's Partner Center has failed to answer, and why.
+        self._down_since: dict[str, float] = {}
+        self._down_reason: dict[str, str] = {}
+        self._not_configured: set[str] = set()
+
+    def degraded(self) -> dict[str, str]:
+        now = self.clock()
+        return {
+            f"partner-center:{d}": self._down_reason[d]
+            for d, since in self._down_since.items()
+            if now - since >= self.max_wait_s
+        }
+
+    async def prepare(
+        self, pool: asyncpg.Pool, retrying: Retrier, events: list[CloudEvent[Any]]
+    ) -> Handler:
+        wanted: dict[str, set[str]] = {}
+        first_event: dict[str, str] = {}
+        for event in events:
+            request: ValidationRequested = event.data
+            ids = wanted.setdefault(request.distributor_id, set())
+            ids |= partner_ids_to_ask(request, self.enforcement_start)
+            first_event.setdefault(request.distributor_id, event.id)
+        answers: Answers = {}
+        for distributor_id, ids in wanted.items():
+            answers[distributor_id] = await self._answers(
+                pool, retrying, distributor_id, ids, first_event[distributor_id]
+            )
+        return self.handler_for(answers)
+
+    async def _answers(
+        self,
+        pool: asyncpg.Pool,
+        retrying: Retrier,
+        distributor_id: str,
+        ids: set[str],
+        event_id: str,
+    ) -> dict[str, Answer] | None:
+        if not ids:
+            return {}
+        held_since = self.clock()
+        failures = 0
+        while True:
+            try:
+                found = await self.cached.answers(pool, distributor_id, ids, event_id=event_id)
+            except NotConfigured:
+                if distributor_id not in self._not_configured:
+                    self._not_configured.add(distributor_id)
+                    log.warning(
+                        "no Partner Center credentials for this distributor: its transactions"
+                        " are decided from the registry",
+                        extra={"distributor_id": distributor_id},
+                    )
+                return None
+            except Rejected as exc:
+                # Permanent for these ids (a 400, a broken answer): waiting will not help.
+                log.error(
+                    "Partner Center rejected the validation; deciding from the registry",
+                    extra={
+                        "distributor_id": distributor_id,
+                        "event_id": event_id,
+                        "error": str(exc),
+                    },
+                )
+                return {}
+            except OUTAGES as exc:
+                failures += 1
+                if self._unreachable(distributor_id, exc):
+                    if self.when_unavailable == "registry":
+                        return {}
+                    if self.clock() - held_since >= HOLD_CYCLE_S:
+                        raise Held(str(exc)) from None
+                await retrying.sleep(min(retrying.max_s, retrying.initial_s * 2**failures))
+                continue
+            self._reachable(distributor_id)
+            return found
+
+    def _unreachable(self, distributor_id: str, exc: PartnerCenterError) -> bool:
+        """Note the failure; True once Partner Center has been unreachable past the wait."""
+        now = self.clock()
+        since = self._down_since.setdefault(distributor_id, now)
+        self._down_reason[distributor_id] = (
+            f"unreachable for {now - since:.0f} s ({self.when_unavailable}): {exc}"[:300]
+        )
+        if now - since < self.max_wait_s:
+            return False
+        metrics.PARTNER_CENTER_UNAVAILABLE.labels(distributor_id).set(1)
+        return True
+
+    def _reachable(self, distributor_id: str) -> None:
+        if self._down_since.pop(distributor_id, None) is not None:
+            self._down_reason.pop(distributor_id, None)
+            metrics.PARTNER_CENTER_UNAVAILABLE.labels(distributor_id).set(0)
+            log.info("Partner Center answers again", extra={"distributor_id": distributor_id})
