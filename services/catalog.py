@@ -16,6 +16,7 @@ SERVICE_MODULES: dict[str, str] = {
     "por-validator": "services.por_validator.app",
     "gdap-revoker": "services.gdap_revoker.app",
     "notifier": "services.notifier.app",
+    "partner-center-sync": "services.partner_center_sync.app",
 }
 
 

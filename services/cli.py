@@ -241,11 +241,13 @@ def _mount_operations() -> None:
     from services.gdap_revoker.commands import app as gdap_app
     from services.notifier.commands import app as notifications_app
     from services.ops.commands import dlq_app, replay_app
+    from services.partner_center_sync.commands import app as sync_app
 
     app.add_typer(dlq_app, name="dlq")
     app.add_typer(replay_app, name="replay")
     app.add_typer(gdap_app, name="gdap")
     app.add_typer(notifications_app, name="notifications")
+    app.add_typer(sync_app, name="sync")
 
 
 _mount_operations()

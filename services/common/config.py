@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AwareDatetime, Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.domain.scope import DEFAULT_ENFORCEMENT_START
@@ -74,6 +74,25 @@ class Settings(BaseSettings):
     partner_center_breaker_cooldown_s: float = 30.0
     # Fetch a new token this long before the old one expires (at most half its lifetime).
     partner_center_token_margin_s: float = 300.0
+
+    # partner-center-sync: how often the scheduled service lists every distributor's indirect
+    # resellers, on a fixed schedule. Seconds ("900") or a number with one unit s, m or h
+    # ("15m", "1h"); at least 1 second.
+    partner_center_sync_every: float = Field(default=900.0, ge=1.0)
+
+    @field_validator("partner_center_sync_every", mode="before")
+    @classmethod
+    def _duration_in_seconds(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+        if unit is None:
+            return text  # plain seconds, or pydantic's own error
+        try:
+            return float(text[:-1]) * unit
+        except ValueError:
+            raise ValueError(f"{value!r} is not seconds or a duration like 15m") from None
 
     # Backoff between attempts of a webhook delivery or a Graph termination: outages of a
     # remote service last minutes, so these are longer than the consumers' retries. With

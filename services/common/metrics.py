@@ -77,3 +77,18 @@ PARTNER_CENTER_UNAVAILABLE = Gauge(
     "1 while a distributor's Partner Center has been unreachable past the longest wait.",
     ["distributor"],
 )
+PARTNER_CENTER_SYNC_RUNS = Counter(
+    "porgate_partner_center_sync_runs_total",
+    "Syncs of a distributor's indirect resellers into the registry, by outcome (ok, failed).",
+    ["distributor", "outcome"],
+)
+PARTNER_CENTER_SYNC_CHANGES = Counter(
+    "porgate_partner_center_sync_changes_total",
+    "Resellers whose registry facts a sync published, by kind (added, changed, removed).",
+    ["distributor", "kind"],
+)
+PARTNER_CENTER_SYNC_LAST_SUCCESS = Gauge(
+    "porgate_partner_center_sync_last_success_timestamp_seconds",
+    "When a distributor's last successful sync finished (Unix time).",
+    ["distributor"],
+)

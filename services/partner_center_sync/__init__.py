@@ -1,0 +1,1 @@
+"""partner-center-sync: Partner Center's indirect-reseller lists published as registry upserts."""
