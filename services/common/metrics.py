@@ -28,6 +28,16 @@ CONSUMER_LAG = Gauge(
     ["service", "topic", "partition"],
 )
 OUTBOX_PENDING = Gauge("porgate_outbox_unpublished", "Outbox rows not yet published.", ["service"])
+HEALTH_CHECKS = Gauge(
+    "porgate_health_check_ok",
+    "1 if the check passed when /healthz or /readyz last ran it, else 0 (probes run them).",
+    ["check"],
+)
+GRAPH_CALLS = Counter(
+    "porgate_graph_calls_total",
+    "HTTP calls to Microsoft Graph, by operation (token, terminate) and status (code, error).",
+    ["operation", "status"],
+)
 PARTNER_CENTER_CALLS = Counter(
     "porgate_partner_center_calls_total",
     "HTTP calls to Partner Center, by distributor, operation and status (code, timeout, error).",
