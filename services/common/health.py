@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.common import metrics
+
 Check = Callable[[], Awaitable[None]]
 
 
@@ -49,6 +51,8 @@ async def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
     names = list(checks)
     results = await asyncio.gather(*(one(checks[n]) for n in names))
     status = dict(zip(names, results, strict=True))
+    for name, result in status.items():
+        metrics.HEALTH_CHECKS.labels(name).set(result == "ok")
     return all(v == "ok" for v in results), status
 
 

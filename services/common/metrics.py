@@ -33,6 +33,16 @@ HELD = Counter(
     "Batches a consumer put back to fetch again, because what deciding needs is unreachable.",
     ["consumer"],
 )
+HEALTH_CHECKS = Gauge(
+    "porgate_health_check_ok",
+    "1 if the check passed when /healthz or /readyz last ran it, else 0 (probes run them).",
+    ["check"],
+)
+GRAPH_CALLS = Counter(
+    "porgate_graph_calls_total",
+    "HTTP calls to Microsoft Graph, by operation (token, terminate) and status (code, error).",
+    ["operation", "status"],
+)
 PARTNER_CENTER_CALLS = Counter(
     "porgate_partner_center_calls_total",
     "HTTP calls to Partner Center, by distributor, operation and status (code, timeout, error).",

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 
+from services.common import metrics
 from services.common.config import Settings
 from services.common.retry import retry_after_s
 from services.gdap_revoker import store
@@ -136,7 +137,9 @@ class GraphGateway:
                     },
                 )
             except httpx.HTTPError as exc:
+                metrics.GRAPH_CALLS.labels("token", "error").inc()
                 raise GatewayError(f"token request failed: {type(exc).__name__}: {exc}") from exc
+            metrics.GRAPH_CALLS.labels("token", str(resp.status_code)).inc()
             if resp.status_code != 200:
                 # Bad credentials will not fix themselves; an outage or throttling may.
                 raise GatewayError(
@@ -169,8 +172,10 @@ class GraphGateway:
                 url, json={"action": "terminate"}, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.HTTPError as exc:  # timeouts, refused and reset connections
+            metrics.GRAPH_CALLS.labels("terminate", "error").inc()
             raise GatewayError(f"{type(exc).__name__}: {exc}") from exc
         status = resp.status_code
+        metrics.GRAPH_CALLS.labels("terminate", str(status)).inc()
         if 200 <= status < 300:
             return
         # 404: the relationship is gone; 409: a termination is already under way or done.

@@ -6,6 +6,7 @@ import pytest
 
 from tests.deploy.linter.dockerfile import Image, image_defaults
 from tests.deploy.linter.files import load_compose, load_manifests
+from tests.deploy.linter.monitoring import Monitoring, load_monitoring
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +22,8 @@ def manifests() -> list[dict]:
 @pytest.fixture(scope="module")
 def image() -> Image:
     return image_defaults()
+
+
+@pytest.fixture(scope="module")
+def monitoring() -> Monitoring:
+    return load_monitoring()

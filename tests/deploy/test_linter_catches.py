@@ -166,6 +166,14 @@ COMPOSE_MUTATIONS = {
         compose_wiring_problems,
         lambda c: _compose_service(c, "init")["depends_on"].pop("kafka"),
     ),
+    "grafana image unpinned": (
+        compose_wiring_problems,
+        lambda c: _set(_compose_service(c, "grafana"), "image", "grafana/grafana:latest"),
+    ),
+    "prometheus image untagged": (
+        compose_wiring_problems,
+        lambda c: _set(_compose_service(c, "prometheus"), "image", "prom/prometheus"),
+    ),
     "instance id repeated": (
         compose_wiring_problems,
         lambda c: _compose_service(c, "notifier")["environment"].update(

@@ -83,6 +83,13 @@ def compose_wiring_problems(compose: dict, image: Image) -> Problems:
         problems.append("compose kafka: auto-created topics would bypass `porgate topics`")
     if not str(services.get("postgres", {}).get("image", "")).startswith("postgres:17"):
         problems.append("compose postgres: not postgres:17")
+    for name, svc in services.items():
+        # Other images (Kafka, PostgreSQL, Prometheus, Grafana) pinned: `up` must not drift.
+        tag = str(svc.get("image", "")).rpartition("/")[2].partition(":")[2]
+        if not uses_porgate_image(svc) and (not re.search(r"\d", tag) or tag == "latest"):
+            problems.append(
+                f"compose {name}: image {svc.get('image')!r} is not pinned to a version"
+            )
     init = [n for n, t in compose_targets(compose, image).items() if t is None]
     if len(init) != 1:
         return problems + [f"compose: want exactly one one-shot porgate service, got {init}"]
