@@ -20,8 +20,12 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka import new_producer
+from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
+from services.partner_center.client import PartnerCenterClient
+from services.partner_center.errors import NotConfigured, Rejected, Throttled
 from services.por_validator import store
+from services.por_validator.partner_center import OUTAGES, CachedPartnerCenter
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,30 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             parsed = parse_request(body)
         except BadRequest as exc:
             return error(400, "bad_request", f'expected {{"partnerIds": ["1234567", ...]}}: {exc}')
+        answers, authority = None, "registry"
+        if (cached := state.get("partner_center")) is not None:
+            ids = {n for pid in parsed.partner_ids if (n := normalize_partner_id(pid))}
+            try:
+                answers = await cached.answers(state["pool"], distributor_id, ids)
+                authority = "partner_center"
+            except NotConfigured:
+                pass  # this distributor has no credentials: the registry answers, as it says
+            except Rejected as exc:
+                log.error("Partner Center rejected a validation", extra={"error": str(exc)})
+                return error(502, "partner_center_rejected", "Partner Center refused the request")
+            except OUTAGES as exc:
+                if settings.partner_center_unavailable != "registry":
+                    wait = exc.retry_after_s if isinstance(exc, Throttled) else 30.0
+                    return error(
+                        503,
+                        "partner_center_unavailable",
+                        "Partner Center does not answer now; retry later",
+                        **{"Retry-After": str(max(1, round(wait)))},
+                    )
+                authority = "registry_fallback"
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.error("answer cache unavailable", extra={"error": repr(exc)})
+                return error(503, "unavailable", "retry later", **{"Retry-After": "5"})
         try:
             async with state["pool"].acquire() as conn:
                 registry = await store.registry_for(
@@ -90,6 +118,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             distributor_id,
             registry,
             language_of(request.headers.get("accept-language")),
+            answers,
         )
         # DEBUG, not INFO: the API answers many small requests (benchmarks/README.md).
         # 503 and 500 still log at ERROR.
@@ -97,7 +126,8 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             "validated resellers",
             extra={"distributor_id": distributor_id, "ids": len(parsed.partner_ids)},
         )
-        return JSONResponse(result)
+        # Who answered: partner_center, registry, or registry_fallback (Partner Center down).
+        return JSONResponse(result, headers={"X-Porgate-Authority": authority})
 
     async def asyncapi(request: Request) -> Response:
         if asyncapi_json is None:
@@ -111,9 +141,19 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         )
         state["producer"] = new_producer(settings)
         await state["producer"].start()
+        client = None
+        if settings.por_authority == "partner-center":
+            # One client and cache for every key: internal tools get Partner Center's answer
+            # without each holding credentials or tripping its throttling.
+            client = PartnerCenterClient.from_settings(settings)
+            state["partner_center"] = CachedPartnerCenter(
+                client, settings.partner_center_cache_ttl_s
+            )
         try:
             yield
         finally:
+            if client is not None:
+                await client.aclose()
             await state["pool"].close()
             await state["producer"].stop()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contracts.errors import describe
-from services.domain.por_rules import Registry, evaluate_por
+from contracts.errors import RANK, describe
+from services.domain.authority import Answer
+from services.domain.por_rules import Registry, evaluate_por, normalize_partner_id
 
 MAX_IDS = 100
 
@@ -30,21 +32,36 @@ def parse_request(body: bytes) -> ValidateResellersRequest:
         raise BadRequest(f"{loc}: {err['msg']}") from None
 
 
+def _result(pid: str, codes: list[int], language: str, description: str | None = None):
+    primary = codes[0] if codes else None
+    if primary is not None and primary in RANK:
+        description = describe(primary, language).message
+    return {
+        "partnerId": pid,
+        "isValidPartnerIdOnRecord": not codes,
+        "errorCode": primary,
+        "errorDescription": description if primary is not None else None,
+        # Beyond Partner Center's shape: every code, as the validator reports them.
+        "errorCodes": codes,
+    }
+
+
 def validation_results(
-    partner_ids: list[str], distributor_id: str, registry: Registry, language: str = "en"
+    partner_ids: list[str],
+    distributor_id: str,
+    registry: Registry,
+    language: str = "en",
+    answers: Mapping[str, Answer] | None = None,
 ) -> dict[str, Any]:
+    """The results in Partner Center's shape: from Partner Center's `answers` where one is
+    given for the id (the registry decides ids that cannot be PLA ids, or without answers)."""
     results = []
     for pid in partner_ids:
-        codes = [int(c) for c in evaluate_por(pid, distributor_id, registry)]
-        primary = codes[0] if codes else None
-        results.append(
-            {
-                "partnerId": pid,
-                "isValidPartnerIdOnRecord": not codes,
-                "errorCode": primary,
-                "errorDescription": describe(primary, language).message if primary else None,
-                # Beyond Partner Center's shape: every code, as the validator reports them.
-                "errorCodes": codes,
-            }
-        )
+        normalized = normalize_partner_id(pid)
+        answer = None if answers is None or normalized is None else answers.get(normalized)
+        if answer is not None:
+            results.append(_result(pid, list(answer.codes), language, answer.error_description))
+        else:
+            codes = [int(c) for c in evaluate_por(pid, distributor_id, registry)]
+            results.append(_result(pid, codes, language))
     return {"validationResults": results}

@@ -95,7 +95,9 @@ class PartnerCenterStandin:
         self.received: list[ReceivedCall] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._faults: deque[tuple[str, float]] = deque()
+        # (kind, value, calls left): a count, not one entry per call, so "fail until cleared"
+        # is fail(calls=10**9) at no cost.
+        self._faults: deque[list] = deque()
         self._tokens: dict[str, _Issued] = {}
         self._continuations: dict[str, tuple[str, int]] = {}
         self._stopping = asyncio.Event()
@@ -109,13 +111,13 @@ class PartnerCenterStandin:
 
     # Controls: faults apply to the next API calls (not token requests), in the order given.
     def throttle(self, calls: int = 1, retry_after_s: float = 1.0) -> None:
-        self._faults.extend([("throttle", retry_after_s)] * calls)
+        self._faults.append(["throttle", retry_after_s, calls])
 
     def fail(self, calls: int = 1) -> None:
-        self._faults.extend([("fail", 0.0)] * calls)
+        self._faults.append(["fail", 0.0, calls])
 
     def hang(self, calls: int = 1, seconds: float | None = None) -> None:
-        self._faults.extend([("hang", self.hang_s if seconds is None else seconds)] * calls)
+        self._faults.append(["hang", self.hang_s if seconds is None else seconds, calls])
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -246,7 +248,11 @@ class PartnerCenterStandin:
     async def _fault(self) -> Response | None:
         if not self._faults:
             return None
-        kind, value = self._faults.popleft()
+        kind, value, left = self._faults[0]
+        if left <= 1:
+            self._faults.popleft()
+        else:
+            self._faults[0][2] = left - 1
         if kind == "throttle":
             return _error(429, "429", "Too many requests.", {"Retry-After": f"{value:g}"})
         if kind == "fail":

@@ -24,7 +24,7 @@ from services.partner_center.standin import (
 from services.por_validator import partner_center
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import load_registry, registry_loaded
-from tests.support import Bus, eventually, running
+from tests.support import Bus, api_client, eventually, running
 
 SERVICES = ["order-intake", "por-validator"]
 NOT_LINKED = Verdict(False, ErrorCode.NO_ACTIVE_RESELLER_TENANT, "Not linked.")
@@ -40,7 +40,11 @@ def standin_tenants() -> dict[str, StandinTenant]:
                 R.INACTIVE_PLA: Verdict(True),  # the registry says 900151: drift
                 R.OTHER_REGION: Verdict(False, ErrorCode.REGION_MISMATCH),  # agrees
             },
-        )
+        ),
+        # The same id answered the other way for another distributor's tenant.
+        "tenant-jp": StandinTenant(
+            client_id="client-jp", client_secret="secret-jp", registry={R.VALID: Verdict(True)}
+        ),
     }
 
 
@@ -222,3 +226,60 @@ async def test_a_distributor_without_credentials_is_decided_by_the_registry(pc_s
         d = await decisions_by_order(bus, 1)
         assert d["o-jp"]["authority"] == "registry"
         assert pc.calls_to(VALIDATE) == []
+
+
+async def test_the_api_answers_through_partner_center_for_the_keys_distributor_only(
+    pc_settings, standin, tmp_path
+):
+    pc, _ = standin
+    both = tmp_path / "both.json"
+    both.write_text(
+        json.dumps(
+            {
+                R.DIST: {
+                    "tenantId": "tenant-eu",
+                    "clientId": "client-eu",
+                    "clientSecret": "secret-eu",
+                },
+                R.DIST_JA: {
+                    "tenantId": "tenant-jp",
+                    "clientId": "client-jp",
+                    "clientSecret": "secret-jp",
+                },
+            }
+        )
+    )
+    settings = pc_settings.model_copy(update={"partner_center_credentials_file": str(both)})
+    body = {"partnerIds": [R.VALID, "12ab"]}
+    async with api_client(settings, f"key-eu={R.DIST},key-jp={R.DIST_JA}") as http:
+
+        async def ask(key: str) -> tuple[dict, dict]:
+            r = await http.post(
+                "/v1/partners/validateresellers",
+                json=body,
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert r.status_code == 200, r.text
+            assert r.headers["x-porgate-authority"] == "partner_center"
+            results = r.json()["validationResults"]
+            return results[0], results[1]
+
+        eu, malformed = await ask("key-eu")
+        jp, _ = await ask("key-jp")
+        assert (eu["isValidPartnerIdOnRecord"], eu["errorCode"]) == (False, 900400)
+        assert (jp["isValidPartnerIdOnRecord"], jp["errorCode"]) == (True, None)
+        assert malformed["errorCode"] == 800016  # never asked: not a PLA id's shape
+        # Each asked with its own distributor's token, once; the second asks are cached.
+        assert sorted(c.tenant_id for c in pc.calls_to(VALIDATE)) == ["tenant-eu", "tenant-jp"]
+        assert (await ask("key-eu"))[0]["errorCode"] == 900400
+        assert (await ask("key-jp"))[0]["isValidPartnerIdOnRecord"] is True
+        assert len(pc.calls_to(VALIDATE)) == 2
+
+        pc.fail(calls=10**9)
+        r = await http.post(
+            "/v1/partners/validateresellers",
+            json={"partnerIds": [R.OTHER_REGION]},
+            headers={"Authorization": "Bearer key-eu"},
+        )
+        assert r.status_code == 503 and "retry-after" in r.headers
+        assert r.json()["error"]["code"] == "partner_center_unavailable"
