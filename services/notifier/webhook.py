@@ -93,7 +93,7 @@ async def deliverer(ctx: WorkerContext) -> None:
     if any(s.legacy for s in secrets):
         log.warning(
             "a webhook secret is not in the whsec_<base64> form: deprecated, and refused from the"
-            " next release; generate one with `python -c \"import base64, os;"
+            ' next release; generate one with `python -c "import base64, os;'
             " print('whsec_' + base64.b64encode(os.urandom(32)).decode())\"`",
             extra={"service": ctx.service},
         )
