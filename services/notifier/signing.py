@@ -19,7 +19,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from services.common.webhook_secret import WebhookSecret
 
@@ -51,6 +51,29 @@ def signed_headers(
         HEADER: f"t={t}," + ",".join(f"v1={_mac(s.text, body, t)}" for s in secrets),
         ID_HEADER: msg_id,
     }
+
+
+def verify_standard(
+    key: bytes,
+    body: bytes,
+    headers: Mapping[str, str],
+    tolerance_s: int = 300,
+    now: float | None = None,
+) -> bool:
+    """A receiver's check, for `porgate dev`'s sink (receivers elsewhere use `standardwebhooks`):
+    some v1 value signs id.timestamp.body with `key`, and the timestamp is within `tolerance_s`."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    msg_id, stamp = lower.get(WEBHOOK_ID), lower.get(WEBHOOK_TIMESTAMP, "")
+    if not msg_id or not stamp.isdigit():
+        return False
+    current = time.time() if now is None else now
+    if abs(current - int(stamp)) > tolerance_s:
+        return False
+    expected = sign_standard(key, msg_id, int(stamp), body).encode()
+    ok = False
+    for candidate in lower.get(WEBHOOK_SIGNATURE, "").split(" "):
+        ok |= hmac.compare_digest(expected, candidate.encode())
+    return ok
 
 
 # ----------------------------------------------------------------------------- deprecated

@@ -44,7 +44,8 @@ class Receiver:
         try:
             standardwebhooks.Webhook(self.secret).verify(body, dict(request.headers))
             standard = True
-        except standardwebhooks.WebhookVerificationError:
+        # The package raises ValueError, not its own error, on a malformed signature header.
+        except (standardwebhooks.WebhookVerificationError, ValueError):
             standard = False
         legacy = verify(self.secret.encode(), body, request.headers.get(HEADER))
         self.requests.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime
 
 import pytest
 import standardwebhooks
@@ -24,6 +25,7 @@ from services.notifier.signing import (
     sign_standard,
     signed_headers,
     verify,
+    verify_standard,
 )
 from services.notifier.webhook import body_of, signing_secrets
 
@@ -123,6 +125,26 @@ def test_the_id_is_the_same_on_every_attempt_and_the_timestamp_is_each_attempts_
     assert first[WEBHOOK_ID] == retry[WEBHOOK_ID] == first[ID_HEADER] == "ntf-1"
     assert first[WEBHOOK_TIMESTAMP] != retry[WEBHOOK_TIMESTAMP]
     assert first[WEBHOOK_SIGNATURE] != retry[WEBHOOK_SIGNATURE]
+
+
+def test_porgate_devs_own_check_agrees_with_standardwebhooks():
+    key = parse_webhook_secret(NEW).key
+    h = headers(NEW)
+    assert verify_standard(key, BODY, h)
+    assert verify_standard(key, BODY, headers(OLD, NEW))  # any v1 value may match
+    assert not verify_standard(key, BODY + b" ", h)
+    assert not verify_standard(key, BODY, headers(OLD))
+    assert not verify_standard(key, BODY, {**h, WEBHOOK_ID: "ntf-2"})
+    assert not verify_standard(key, BODY, headers(NEW, t=int(time.time()) - 301))
+    assert not verify_standard(key, BODY, {k: v for k, v in h.items() if k != WEBHOOK_TIMESTAMP})
+    # A signature the package made verifies too.
+    t = int(time.time())
+    made = standardwebhooks.Webhook(NEW).sign(
+        "ntf-1", datetime.fromtimestamp(t, UTC), BODY.decode()
+    )
+    assert verify_standard(
+        key, BODY, {WEBHOOK_ID: "ntf-1", WEBHOOK_TIMESTAMP: str(t), WEBHOOK_SIGNATURE: made}
+    )
 
 
 # ----------------------------------------------------------------------------- secrets
