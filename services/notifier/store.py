@@ -221,7 +221,9 @@ async def seconds_until_due(pool: asyncpg.Pool, url: str) -> float | None:
         "SELECT GREATEST(0, EXTRACT(EPOCH FROM GREATEST(min(n.next_attempt_at),"
         "       (SELECT paused_until FROM webhook_endpoints WHERE url = $1)) - now()))::float8"
         " FROM notifications n WHERE n.state = 'pending' AND NOT EXISTS"
-        " (SELECT 1 FROM webhook_endpoints e WHERE e.url = $1 AND e.disabled_at IS NOT NULL)",
+        " (SELECT 1 FROM webhook_endpoints e WHERE e.url = $1 AND e.disabled_at IS NOT NULL)"
+        # Without it an old pause would say "due now" with nothing to send: a busy loop.
+        " HAVING count(*) > 0",
         url,
     )
 

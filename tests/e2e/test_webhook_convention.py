@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from services.common.config import get_settings
-from services.notifier import commands
+from services.notifier import commands, store
 from services.notifier.webhook import ENDPOINT_DISABLED
 from tests.e2e.test_notifier import DECISIONS, configured, decision, delivered, publish, until
 from tests.e2e.webhook_receiver import SECRET, Receiver
@@ -97,6 +97,7 @@ async def test_a_gone_endpoint_is_disabled_until_the_cli_re_enables_it(migrated,
             "HTTP 410"
         )
         assert ENDPOINT_DISABLED._value.get() == 1
+        assert await store.seconds_until_due(db, receiver.url) is None
         shown = await asyncio.to_thread(cli, settings, "endpoints")
         assert shown.exit_code == 0, shown.output
         assert "disabled" in shown.output and "HTTP 410" in shown.output
@@ -150,3 +151,5 @@ async def test_slowing_down_holds_every_delivery_back_for_the_retry_after(
     row = await db.fetchrow("SELECT * FROM notifications WHERE payload->>'orderId' = 'ord-slow-1'")
     assert row["state"] == "delivered" and row["attempts"] == 2
     assert row["last_error"].startswith(f"HTTP {status}")
+    # Nothing pending: the worker waits for work, whatever pause is recorded.
+    assert await store.seconds_until_due(db, receiver.url) is None
