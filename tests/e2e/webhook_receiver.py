@@ -56,6 +56,7 @@ class Receiver:
                 "signed": standard and legacy,
                 "content_type": request.headers.get("content-type"),
                 "at": time.monotonic(),
+                "received": time.time(),
                 "body": body,
                 "headers": dict(request.headers),
             }
