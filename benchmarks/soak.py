@@ -60,7 +60,7 @@ async def soak(
         await migrate(settings.database_url, service.schema, service.migrations)
     await create_topics(bootstrap, prefix=prefix, partitions=args.partitions)
 
-    hook = Webhook(W.SECRET.encode(), latency_s=0.01)
+    hook = Webhook(W.SECRET, latency_s=0.01)
     gdap_events, relationships = W.gdap_world(args.tenants, 5, tag="s")
     suspensions = [W.tenant(f"ten-s{i}", "suspended") for i in range(args.tenants)]
     procs = Processes(settings, log_dir)

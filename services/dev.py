@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import secrets
@@ -31,7 +32,8 @@ from services.common.health import HttpServer
 from services.common.kafka import new_producer
 from services.common.logs import configure_logging
 from services.common.topics_admin import create_topics
-from services.notifier.signing import verify
+from services.common.webhook_secret import parse_webhook_secret
+from services.notifier.signing import verify_standard
 from services.runner import run_services
 
 console = Console()
@@ -123,10 +125,12 @@ async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
         await consumer.stop()
 
 
-def _webhook_sink(secret: bytes, view: LiveView | None) -> Starlette:
+def _webhook_sink(secret: str, view: LiveView | None) -> Starlette:
+    key = parse_webhook_secret(secret).key
+
     async def receive(request: Request) -> Response:
         body = await request.body()
-        if not verify(secret, body, request.headers.get("x-porgate-signature", "")):
+        if not verify_standard(key, body, request.headers):
             return Response(status_code=401)
         if view is not None:
             view.notifications.appendleft(json.loads(body))
@@ -174,7 +178,7 @@ async def run_dev(
     with console.status("starting the embedded Kafka broker (Tansu) and PostgreSQL"):
         kafka.start()
         database_url = pg.start()
-    secret = secrets.token_hex(16)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     sink_port = free_port()
     api_key = "dev-" + secrets.token_hex(8)
     settings = Settings(
@@ -193,7 +197,7 @@ async def run_dev(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     view = LiveView() if demo else None
-    sink = HttpServer(_webhook_sink(secret.encode(), view), "127.0.0.1", sink_port)
+    sink = HttpServer(_webhook_sink(secret, view), "127.0.0.1", sink_port)
     try:
         with console.status("migrating schemas and creating topics"):
             for service in all_services(settings):

@@ -7,11 +7,15 @@ from functools import lru_cache
 from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.webhook_secret import parse_webhook_secret
 from services.domain.scope import DEFAULT_ENFORCEMENT_START
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PORGATE_", extra="ignore")
+    # hide_input_in_errors: a refused setting may be a secret, and errors end up in logs.
+    model_config = SettingsConfigDict(
+        env_prefix="PORGATE_", extra="ignore", hide_input_in_errors=True
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/porgate"
@@ -21,10 +25,26 @@ class Settings(BaseSettings):
     region_overrides_file: str | None = None
 
     notify_webhook_url: str | None = None
+    # `whsec_<base64>` (Standard Webhooks). A plain string is still accepted for one release
+    # (deprecated): it keys both signatures with its UTF-8 bytes.
     notify_webhook_secret: SecretStr | None = None
+    # While rotating, the secret being retired: every delivery is signed with both until
+    # this is unset, so receivers can switch to the new one at their own pace.
+    notify_webhook_secret_previous: SecretStr | None = None
     notify_webhook_timeout_s: float = 10.0
     # Attempts per delivery before it is recorded as failed (retry with `porgate notifications retry`).
     notify_max_attempts: int = 10
+    # The longest Retry-After honoured (429, 502, 504); a longer one is cut to this, so a
+    # receiver's mistake cannot park the queue for days.
+    notify_retry_after_max_s: float = 3600.0
+
+    @field_validator("notify_webhook_secret", "notify_webhook_secret_previous")
+    @classmethod
+    def _webhook_secret_decodes(cls, value: SecretStr | None) -> SecretStr | None:
+        # At start, not at the first delivery: a key that cannot be decoded is a typo to fix now.
+        if value is not None and value.get_secret_value().strip():
+            parse_webhook_secret(value.get_secret_value())
+        return value
 
     # gdap-revoker: "ledger" records terminations; "graph" calls Microsoft Graph.
     gdap_gateway: str = Field(default="ledger", pattern="^(ledger|graph)$")

@@ -192,27 +192,39 @@ class Claimed:
     attempts: int  # including this one
 
 
-async def claim_due(pool: asyncpg.Pool, limit: int, lease_s: float) -> list[Claimed]:
-    """Take up to `limit` due rows: count the attempt and push next_attempt_at past the lease,
-    so another instance (or this one after a crash) retries only once the lease runs out."""
-    rows = await pool.fetch(
-        "WITH due AS (SELECT notification_id FROM notifications"
-        "             WHERE state = 'pending' AND next_attempt_at <= now()"
-        "             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " UPDATE notifications n SET attempts = n.attempts + 1,"
-        "        next_attempt_at = now() + make_interval(secs => $2)"
-        " FROM due WHERE n.notification_id = due.notification_id"
-        " RETURNING n.notification_id, n.payload, n.attempts",
-        limit,
-        float(lease_s),
-    )
+# Rows wait while the endpoint is disabled (410) or paused (429, 502, 504). The claim
+# checks it itself, so every instance honours what another one recorded.
+_CLAIM_DUE = (
+    "WITH due AS (SELECT notification_id FROM notifications"
+    "             WHERE state = 'pending' AND next_attempt_at <= now()"
+    "               AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.url = $3"
+    "                   AND (e.disabled_at IS NOT NULL OR e.paused_until > now()))"
+    "             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " UPDATE notifications n SET attempts = n.attempts + 1,"
+    "        next_attempt_at = now() + make_interval(secs => $2)"
+    " FROM due WHERE n.notification_id = due.notification_id"
+    " RETURNING n.notification_id, n.payload, n.attempts"
+)
+
+
+async def claim_due(pool: asyncpg.Pool, url: str, limit: int, lease_s: float) -> list[Claimed]:
+    """Take up to `limit` rows due for `url`: count the attempt and push next_attempt_at past
+    the lease, so another instance (or this one after a crash) retries only once the lease
+    runs out."""
+    rows = await pool.fetch(_CLAIM_DUE, limit, float(lease_s), url)
     return [Claimed(r["notification_id"], json.loads(r["payload"]), r["attempts"]) for r in rows]
 
 
-async def seconds_until_due(pool: asyncpg.Pool) -> float | None:
+async def seconds_until_due(pool: asyncpg.Pool, url: str) -> float | None:
+    """None while nothing is pending or the endpoint is disabled (the worker then polls)."""
     return await pool.fetchval(
-        "SELECT GREATEST(0, EXTRACT(EPOCH FROM min(next_attempt_at) - now()))::float8"
-        " FROM notifications WHERE state = 'pending'"
+        "SELECT GREATEST(0, EXTRACT(EPOCH FROM GREATEST(min(n.next_attempt_at),"
+        "       (SELECT paused_until FROM webhook_endpoints WHERE url = $1)) - now()))::float8"
+        " FROM notifications n WHERE n.state = 'pending' AND NOT EXISTS"
+        " (SELECT 1 FROM webhook_endpoints e WHERE e.url = $1 AND e.disabled_at IS NOT NULL)"
+        # Without it an old pause would say "due now" with nothing to send: a busy loop.
+        " HAVING count(*) > 0",
+        url,
     )
 
 
@@ -266,5 +278,68 @@ async def retry_failed(
         "UPDATE notifications SET state = 'pending', attempts = 0, next_attempt_at = now()"
         " WHERE state = 'failed' AND ($1::text IS NULL OR notification_id = $1)",
         notification_id,
+    )
+    return int(result.split()[-1])
+
+
+# ----------------------------------------------------------------------------- webhook endpoints
+
+
+async def disable_endpoint(pool: asyncpg.Pool, url: str, c: Claimed, reason: str) -> None:
+    """Record the endpoint as gone and put the claimed delivery back, its attempt not counted:
+    it waits for the endpoint to be re-enabled rather than failing."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO webhook_endpoints (url, disabled_at, disabled_reason) VALUES ($1, now(), $2)"
+            " ON CONFLICT (url) DO UPDATE SET disabled_at = COALESCE(webhook_endpoints.disabled_at,"
+            " now()), disabled_reason = COALESCE(webhook_endpoints.disabled_reason, $2)",
+            url,
+            reason[:2000],
+        )
+        await conn.execute(
+            "UPDATE notifications SET attempts = attempts - 1, next_attempt_at = now(), last_error = $3"
+            " WHERE notification_id = $1 AND state = 'pending' AND attempts = $2",
+            c.notification_id,
+            c.attempts,
+            reason[:2000],
+        )
+
+
+async def pause_endpoint(pool: asyncpg.Pool, url: str, delay_s: float) -> None:
+    """Hold every delivery to `url` back for `delay_s` (never shortening a pause under way)."""
+    await pool.execute(
+        "INSERT INTO webhook_endpoints (url, paused_until) VALUES ($1, now() + make_interval(secs => $2))"
+        " ON CONFLICT (url) DO UPDATE SET paused_until = GREATEST(webhook_endpoints.paused_until,"
+        " EXCLUDED.paused_until)",
+        url,
+        float(delay_s),
+    )
+
+
+async def endpoint_disabled(pool: asyncpg.Pool, url: str) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT disabled_at IS NOT NULL FROM webhook_endpoints WHERE url = $1", url
+        )
+    )
+
+
+async def endpoints(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT url, disabled_at, disabled_reason, paused_until, enabled_at FROM webhook_endpoints"
+        " ORDER BY url"
+    )
+
+
+async def pending_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    return await conn.fetchval("SELECT count(*) FROM notifications WHERE state = 'pending'")
+
+
+async def enable_endpoints(conn: asyncpg.Connection | asyncpg.Pool, url: str | None = None) -> int:
+    """Re-enable disabled endpoints (all, or one); their pending deliveries go out again."""
+    result = await conn.execute(
+        "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, enabled_at = now()"
+        " WHERE disabled_at IS NOT NULL AND ($1::text IS NULL OR url = $1)",
+        url,
     )
     return int(result.split()[-1])

@@ -1,7 +1,8 @@
 """Delivery: POST pending notifications to the distributor's webhook, signed, with retries.
 
 Rows are claimed in a short transaction (a lease), and the HTTP call happens outside any
-transaction, so a slow receiver holds no lock and no connection.
+transaction, so a slow receiver holds no lock and no connection. What an answer means and
+what follows it is delivery.py's; this module does the I/O.
 """
 
 from __future__ import annotations
@@ -9,28 +10,32 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import httpx
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
+from services.common.config import Settings
+from services.common.retry import retry_after_s
+from services.common.webhook_secret import WebhookSecret, parse_webhook_secret
 from services.common.workers import WorkerContext, run_leased
 from services.notifier import store
-from services.notifier.signing import HEADER, ID_HEADER, sign
+from services.notifier.delivery import Action, Outcome, delivery_outcome, next_step
+from services.notifier.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
 BATCH = 20
 DELIVERIES = Counter(
-    "porgate_notification_deliveries_total", "Webhook delivery attempts, by result.", ["result"]
+    "porgate_notification_deliveries_total",
+    "Webhook delivery attempts, by result (delivered, retry, throttled, failed, endpoint_gone).",
+    ["result"],
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    delivered: bool = False
-    retryable: bool = False
-    error: str = ""
+ENDPOINT_DISABLED = Gauge(
+    "porgate_notification_endpoints_disabled",
+    "Webhook endpoints this notifier delivers to that answered 410 Gone and are disabled"
+    " until `porgate notifications enable`.",
+)
 
 
 def body_of(payload: dict) -> bytes:
@@ -38,22 +43,29 @@ def body_of(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def delivery_outcome(status: int, text: str = "") -> Outcome:
-    if 200 <= status < 300:
-        return Outcome(delivered=True)
-    error = f"HTTP {status}" + (f": {text[:200]}" if text else "")
-    # 408 and 429 say "later"; 5xx is the receiver's trouble. Any other status will not change by retrying.
-    return Outcome(retryable=status in (408, 429) or status >= 500, error=error)
+def signing_secrets(settings: Settings) -> list[WebhookSecret]:
+    """The current secret, then the one being retired, if any; empty if none is set."""
+    values = (settings.notify_webhook_secret, settings.notify_webhook_secret_previous)
+    return [
+        parse_webhook_secret(v.get_secret_value())
+        for v in values
+        if v is not None and v.get_secret_value().strip()
+    ]
 
 
 async def post(
-    client: httpx.AsyncClient, url: str, secret: bytes, notification_id: str, payload: dict
+    client: httpx.AsyncClient,
+    url: str,
+    secrets: Sequence[WebhookSecret],
+    notification_id: str,
+    payload: dict,
 ) -> Outcome:
     body = body_of(payload)
+    # The notification id is the webhook-id on every attempt, so receivers can dedupe; the
+    # timestamp is each attempt's own, so a retry is not mistaken for a stale replay.
     headers = {
         "Content-Type": "application/json",
-        HEADER: sign(secret, body, int(time.time())),
-        ID_HEADER: notification_id,
+        **signed_headers(secrets, notification_id, body, int(time.time())),
     }
     try:
         response = await client.post(url, content=body, headers=headers)
@@ -61,16 +73,16 @@ async def post(
         return Outcome(retryable=True, error=f"timed out after {client.timeout.read}s")
     except httpx.HTTPError as exc:
         return Outcome(retryable=True, error=f"{type(exc).__name__}: {exc}")
-    return delivery_outcome(response.status_code, response.text)
+    return delivery_outcome(
+        response.status_code, response.text, retry_after_s(response.headers.get("Retry-After"))
+    )
 
 
 async def deliverer(ctx: WorkerContext) -> None:
     """The notifier's background worker."""
     settings = ctx.settings
-    secret_value = (
-        settings.notify_webhook_secret.get_secret_value() if settings.notify_webhook_secret else ""
-    )
-    if not settings.notify_webhook_url or not secret_value:
+    secrets = signing_secrets(settings)
+    if not settings.notify_webhook_url or not settings.notify_webhook_secret or not secrets:
         # Unsigned notifications would be rejected (or worse, trusted): keep them queued.
         log.warning(
             "notifications are not delivered: PORGATE_NOTIFY_WEBHOOK_URL or PORGATE_NOTIFY_WEBHOOK_SECRET is not set;"
@@ -78,43 +90,72 @@ async def deliverer(ctx: WorkerContext) -> None:
             extra={"service": ctx.service},
         )
         return
+    if any(s.legacy for s in secrets):
+        log.warning(
+            "a webhook secret is not in the whsec_<base64> form: deprecated, and refused from the"
+            ' next release; generate one with `python -c "import base64, os;'
+            " print('whsec_' + base64.b64encode(os.urandom(32)).decode())\"`",
+            extra={"service": ctx.service},
+        )
     url = settings.notify_webhook_url
-    secret = secret_value.encode()
     timeout = settings.notify_webhook_timeout_s
     # The lease outlives the request, so a row is never sent twice at once.
     lease_s = timeout + settings.delivery_lease_margin_s
     pool = ctx.pool
+    extra = {"service": ctx.service}
 
     async def record(claim: store.Claimed, outcome: Outcome) -> None:
-        if outcome.delivered:
+        step = next_step(
+            outcome,
+            claim.attempts,
+            max_attempts=settings.notify_max_attempts,
+            backoff_s=settings.delivery_backoff_s(claim.attempts),
+            retry_after_max_s=settings.notify_retry_after_max_s,
+        )
+        if step.action is Action.DELIVERED:
             await store.mark_delivered(pool, claim)
             DELIVERIES.labels("delivered").inc()
-        elif outcome.retryable and claim.attempts < settings.notify_max_attempts:
-            delay = settings.delivery_backoff_s(claim.attempts)
-            await store.schedule_retry(pool, claim, outcome.error, delay)
-            DELIVERIES.labels("retry").inc()
+        elif step.action is Action.DISABLE:
+            await store.disable_endpoint(pool, url, claim, outcome.error)
+            ENDPOINT_DISABLED.set(1)
+            DELIVERIES.labels("endpoint_gone").inc()
+            log.error(
+                "the webhook endpoint answered 410 Gone: disabled; notifications wait until"
+                " `porgate notifications enable`",
+                extra={**extra, "notification_id": claim.notification_id},
+            )
+        elif step.action is Action.RETRY:
+            if step.pause_endpoint:
+                await store.pause_endpoint(pool, url, step.delay_s)
+            await store.schedule_retry(pool, claim, outcome.error, step.delay_s)
+            DELIVERIES.labels("throttled" if step.pause_endpoint else "retry").inc()
         else:
             await store.mark_failed(pool, claim, outcome.error)
             DELIVERIES.labels("failed").inc()
             log.error(
                 "notification delivery failed",
                 extra={
-                    "service": ctx.service,
+                    **extra,
                     "notification_id": claim.notification_id,
                     "attempts": claim.attempts,
                     "error": outcome.error,
                 },
             )
 
+    async def seconds_until_due() -> float | None:
+        # Read each pass: an operator re-enables the endpoint from another process.
+        ENDPOINT_DISABLED.set(1 if await store.endpoint_disabled(pool, url) else 0)
+        return await store.seconds_until_due(pool, url)
+
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
 
         async def deliver(claim: store.Claimed) -> None:
-            outcome = await post(client, url, secret, claim.notification_id, claim.payload)
+            outcome = await post(client, url, secrets, claim.notification_id, claim.payload)
             if not outcome.delivered:
                 log.warning(
                     "notification delivery attempt failed",
                     extra={
-                        "service": ctx.service,
+                        **extra,
                         "notification_id": claim.notification_id,
                         "attempt": claim.attempts,
                         "error": outcome.error,
@@ -125,7 +166,7 @@ async def deliverer(ctx: WorkerContext) -> None:
         await run_leased(
             ctx,
             "notification",
-            claim=lambda: store.claim_due(pool, BATCH, lease_s),
+            claim=lambda: store.claim_due(pool, url, BATCH, lease_s),
             work=deliver,
-            seconds_until_due=lambda: store.seconds_until_due(pool),
+            seconds_until_due=seconds_until_due,
         )

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Self
 
 import asyncpg
 import pytest
-import uvicorn
 from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from typer.testing import CliRunner
 
 from contracts.codec import encode, new_event
@@ -26,86 +19,21 @@ from services.common.config import get_settings
 from services.common.metrics import MESSAGES
 from services.domain.decisions import decision_line
 from services.notifier import commands, store
-from services.notifier.signing import HEADER, ID_HEADER, verify
+from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, envelope, eventually, running
 
-SECRET = "whsec-test"
 REGISTRY = "csp.partner-registry.v1"
 DECISIONS = "por.decisions.v1"
 REVOCATIONS = "gdap.revocations.v1"
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 
 
-class Receiver:
-    """A distributor's webhook endpoint: checks each signature and records what it accepted."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret.encode()
-        self.requests: list[dict] = []  # every attempt
-        self.delivered: list[dict] = []  # bodies answered 2xx
-        self.status = 200
-        self.hang_next = 0  # the next N requests hang past the client's timeout
-        self.hang_s = 3.0
-        self.url = ""
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task | None = None
-
-    async def _endpoint(self, request: Request) -> Response:
-        body = await request.body()
-        signed = verify(self.secret, body, request.headers.get(HEADER))
-        self.requests.append(
-            {
-                "id": request.headers.get(ID_HEADER),
-                "signed": signed,
-                "content_type": request.headers.get("content-type"),
-            }
-        )
-        if not signed:
-            return Response(status_code=401)
-        if self.hang_next > 0:
-            self.hang_next -= 1
-            await asyncio.sleep(self.hang_s)
-            return Response(status_code=200)
-        if self.status >= 300:
-            return Response("receiver trouble", status_code=self.status)
-        payload = json.loads(body)
-        assert payload["notificationId"] == request.headers.get(ID_HEADER)
-        self.delivered.append(payload)
-        return Response(status_code=204)
-
-    def of_kind(self, kind: str) -> list[dict]:
-        return [p for p in self.delivered if p["kind"] == kind]
-
-    async def __aenter__(self) -> Self:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        app = Starlette(routes=[Route("/hook", self._endpoint, methods=["POST"])])
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.02)
-        self.url = f"http://127.0.0.1:{port}/hook"
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        assert self._server is not None and self._task is not None
-        self._server.should_exit = True
-        await self._task
-
-
 @pytest.fixture
 async def receiver():
     async with Receiver(SECRET) as r:
         yield r
+    # Every request the notifier made passed both signature checks.
+    assert all(req["signed"] for req in r.requests), r.requests
 
 
 @pytest.fixture
@@ -444,6 +372,10 @@ async def test_failing_receiver_is_retried_then_failed_then_requeued(migrated, r
         row = await db.fetchrow("SELECT * FROM notifier.notifications")
         assert row["attempts"] == 3 and row["last_error"].startswith("HTTP 500")
         assert len(receiver.requests) == 3 and not receiver.delivered
+        # One webhook-id on every attempt, so the receiver can dedupe; each attempt's own time.
+        assert {r["id"] for r in receiver.requests} == {row["notification_id"]}
+        for r in receiver.requests:
+            assert abs(int(r["timestamp"]) - r["received"]) < 2, r
         listed = await asyncio.to_thread(cli, settings, "failed")
         assert (
             listed.exit_code == 0

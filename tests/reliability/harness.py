@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
+import standardwebhooks
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
@@ -31,7 +32,7 @@ from starlette.routing import Route
 
 from services.common.config import Settings
 from services.common.embedded import free_port
-from services.notifier.signing import HEADER, ID_HEADER, verify
+from services.notifier.signing import HEADER, WEBHOOK_ID, verify
 from tests import support
 from tests.support import read_topic  # noqa: F401 - re-exported for the reliability tests
 
@@ -384,9 +385,13 @@ class Receipt:
 
 @dataclass
 class Webhook:
-    """A distributor's endpoint. mode: 'ok' answers 204, 'fail' 500, 'hang' 504 after `hang_s`."""
+    """A distributor's endpoint. mode: 'ok' answers 204, 'fail' 500, 'hang' 504 after `hang_s`.
 
-    secret: bytes
+    A request is signed if the `standardwebhooks` package verifies it (the convention
+    receivers follow) and the deprecated X-Porgate-Signature verifies too.
+    """
+
+    secret: str
     mode: str = "ok"
     latency_s: float = 0.0
     hang_s: float = 5.0
@@ -401,9 +406,9 @@ class Webhook:
         except ClientDisconnect:  # the sender died mid-request (kill -9): nothing was received
             return Response(status_code=400)
         receipt = Receipt(
-            request.headers.get(ID_HEADER),
+            request.headers.get(WEBHOOK_ID),
             time.monotonic(),
-            verify(self.secret, body, request.headers.get(HEADER)),
+            self.verifies(body, dict(request.headers)),
             body,
         )
         self.receipts.append(receipt)
@@ -422,6 +427,15 @@ class Webhook:
             return Response("receiver down", status_code=500)
         receipt.answered = 204
         return Response(status_code=204)
+
+    def verifies(self, body: bytes, headers: dict[str, str]) -> bool:
+        headers = {k.lower(): v for k, v in headers.items()}  # HTTP header names: any case
+        try:
+            standardwebhooks.Webhook(self.secret).verify(body, headers)
+        # The package raises ValueError, not its own error, on a malformed signature header.
+        except (standardwebhooks.WebhookVerificationError, ValueError):
+            return False
+        return verify(self.secret.encode(), body, headers.get(HEADER.lower()))
 
     def by_id(self) -> dict[str, list[Receipt]]:
         out: dict[str, list[Receipt]] = defaultdict(list)

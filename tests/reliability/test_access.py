@@ -4,6 +4,7 @@ parameterised, and webhook signatures that a receiver can trust."""
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import json
 import logging
@@ -14,7 +15,14 @@ import httpx
 from pydantic import SecretStr
 
 from contracts.codec import decode
-from services.notifier.signing import HEADER, ID_HEADER, sign, verify
+from services.common.webhook_secret import parse_webhook_secret
+from services.notifier.signing import (
+    HEADER,
+    WEBHOOK_ID,
+    WEBHOOK_SIGNATURE,
+    WEBHOOK_TIMESTAMP,
+    signed_headers,
+)
 from services.notifier.webhook import body_of, post
 from services.por_validator.handlers import on_registry_events
 from tests.e2e import registry_data as R
@@ -325,7 +333,7 @@ def test_every_sql_statement_in_services_is_parameterised():
 
 
 async def test_webhook_signature_verifies_and_tampering_fails_in_a_receiver():
-    secret = b"whsec-signature-test"
+    secret = "whsec_" + base64.b64encode(b"signature-test-key-of-32-bytes!!").decode()
     hook = Webhook(secret)
     payload = {
         "notificationId": "n-1",
@@ -334,17 +342,25 @@ async def test_webhook_signature_verifies_and_tampering_fails_in_a_receiver():
         "title": "ブロック",
         "errorCodes": [900414],
     }
+    keys = [parse_webhook_secret(secret)]
     async with LocalServer(hook.app()) as server, httpx.AsyncClient(timeout=5) as client:
         url = f"{server.base}/hook"
         # The notifier's own sender: signed, accepted.
-        outcome = await post(client, url, secret, "n-1", payload)
+        outcome = await post(client, url, keys, "n-1", payload)
         assert outcome.delivered, outcome
         genuine = hook.receipts[-1]
         assert genuine.signed and genuine.body == body_of(payload)
-        header = sign(secret, genuine.body, int(time.time()))
-        assert verify(secret, genuine.body, header)
 
-        # Replayed to the receiver with the signature of the genuine body, every tampering fails.
+        t = int(time.time())
+        good = signed_headers(keys, "n-1", genuine.body, t)
+        assert hook.verifies(genuine.body, good)
+        sig = good[WEBHOOK_SIGNATURE].removeprefix("v1,")
+        mac = good[HEADER].split("v1=")[1]
+        other = signed_headers([parse_webhook_secret("whsec_" + "b" * 44)], "n-1", genuine.body, t)
+        old = signed_headers(keys, "n-1", genuine.body, t - 3600)  # an old capture replayed
+        ahead = signed_headers(keys, "n-1", genuine.body, t + 3600)
+
+        # Replayed to the receiver with the genuine body's headers, every tampering fails.
         tampered_bodies = [
             genuine.body.replace(b"900414", b"900415"),
             genuine.body.replace(b'"n-1"', b'"n-2"'),
@@ -353,42 +369,46 @@ async def test_webhook_signature_verifies_and_tampering_fails_in_a_receiver():
             genuine.body[:-1],
             body_of({**payload, "errorCodes": []}),
         ]
-        t = int(time.time())
-        good = sign(secret, genuine.body, t)
-        mac = good.split("v1=")[1]
+        # Each changes one header and keeps the others genuine, so each check is tried alone.
         tampered_headers = [
-            None,
-            "",
-            "garbage",
-            f"t={t}",
-            f"v1={mac}",
-            f"t={t + 1},v1={mac}",  # timestamp changed
-            f"t={t},v1={mac[:-1]}0" if mac[-1] != "0" else f"t={t},v1={mac[:-1]}1",
-            sign(b"another-secret", genuine.body, t),
-            sign(secret, genuine.body, t - 3600),  # an old capture replayed
-            sign(secret, genuine.body, t + 3600),
-            f"t={t},v1={mac.upper()}",
-            f"t=abc,v1={mac}",
-            f"t={t};v1={mac}",
+            {WEBHOOK_SIGNATURE: None},
+            {WEBHOOK_SIGNATURE: ""},
+            {WEBHOOK_SIGNATURE: "garbage"},
+            {WEBHOOK_SIGNATURE: sig},
+            {WEBHOOK_SIGNATURE: "v2," + sig},
+            {WEBHOOK_SIGNATURE: "v1," + sig[:-2] + ("A=" if sig[-2] != "A" else "B=")},
+            {WEBHOOK_SIGNATURE: other[WEBHOOK_SIGNATURE]},
+            {WEBHOOK_ID: None},
+            {WEBHOOK_ID: "n-2"},
+            {WEBHOOK_TIMESTAMP: None},
+            {WEBHOOK_TIMESTAMP: str(t + 1)},
+            {WEBHOOK_TIMESTAMP: "abc"},
+            {WEBHOOK_TIMESTAMP: old[WEBHOOK_TIMESTAMP], WEBHOOK_SIGNATURE: old[WEBHOOK_SIGNATURE]},
+            {
+                WEBHOOK_TIMESTAMP: ahead[WEBHOOK_TIMESTAMP],
+                WEBHOOK_SIGNATURE: ahead[WEBHOOK_SIGNATURE],
+            },
+            # The deprecated header is checked too, as long as it is sent.
+            {HEADER: None},
+            {HEADER: "garbage"},
+            {HEADER: f"t={t + 1},v1={mac}"},
+            {HEADER: f"t={t},v1={mac.upper()}"},
+            {HEADER: other[HEADER]},
+            {HEADER: old[HEADER]},
         ]
         before = len(hook.receipts)
         for body in tampered_bodies:
-            assert not verify(secret, body, good)
-            r = await client.post(
-                url,
-                content=body,
-                headers={HEADER: good, ID_HEADER: "n-1", "Content-Type": "application/json"},
-            )
+            assert not hook.verifies(body, good)
+            r = await client.post(url, content=body, headers=good)
             assert r.status_code == 401
-        for h in tampered_headers:
-            assert not verify(secret, genuine.body, h), h
-            headers = {ID_HEADER: "n-1", "Content-Type": "application/json"}
-            if h is not None:
-                headers[HEADER] = h
+        for change in tampered_headers:
+            headers = {k: v for k, v in {**good, **change}.items() if v is not None}
+            assert not hook.verifies(genuine.body, headers), change
             r = await client.post(url, content=genuine.body, headers=headers)
-            assert r.status_code == 401, h
+            assert r.status_code == 401, change
         assert all(not r.signed for r in hook.receipts[before:])
         # Rotation: two v1 values, either secret verifies.
-        both = f"t={t},v1={sign(b'old', genuine.body, t).split('v1=')[1]},v1={mac}"
-        assert verify(secret, genuine.body, both) and verify(b"old", genuine.body, both)
+        previous = "whsec_" + base64.b64encode(b"old").decode()
+        both = signed_headers([*keys, parse_webhook_secret(previous)], "n-1", genuine.body, t)
+        assert hook.verifies(genuine.body, both) and Webhook(previous).verifies(genuine.body, both)
     tally(**{"bad inputs tried": len(tampered_bodies) + len(tampered_headers)})

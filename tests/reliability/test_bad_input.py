@@ -244,7 +244,7 @@ def generic_corpus(topic: str) -> list[Case]:
 
 async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
     settings = migrated
-    hook = Webhook(W.SECRET.encode())
+    hook = Webhook(W.SECRET)
 
     # ------------------------------------------------------------ valid, however they look
     ten_h, cust_h, rel_h = h("ten")[:200], h("cust")[:200], h("rel")[:200]

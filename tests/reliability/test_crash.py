@@ -31,7 +31,7 @@ async def test_kill_9_each_consumer_mid_stream_then_every_input_has_exactly_one_
     migrated, procs
 ):
     settings = migrated
-    hook = Webhook(W.SECRET.encode(), latency_s=0.03)
+    hook = Webhook(W.SECRET, latency_s=0.03)
     gdap_events, relationships = W.gdap_world(TENANTS, PER_TENANT)
     registry = W.registry() + gdap_events
     orders = list(W.orders(N_ORDERS, "crash"))

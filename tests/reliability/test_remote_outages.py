@@ -38,7 +38,7 @@ async def test_webhook_and_graph_outages_retry_fail_for_good_are_requeued_and_ne
     migrated, procs
 ):
     settings = migrated
-    hook = Webhook(W.SECRET.encode(), mode="fail", hang_s=3.0)
+    hook = Webhook(W.SECRET, mode="fail", hang_s=3.0)
     graph = FakeGraph(mode="fail", hang_s=3.0)
     gdap_events, _ = W.gdap_world(2, 3, tag="r")
     orders_500 = list(W.orders(300, "w500"))

@@ -21,7 +21,8 @@ DECISIONS = _DECISIONS.name
 REVOCATIONS = "gdap.revocations.v1"
 DLQ = "por.dlq.v1"
 
-SECRET = "whsec-reliability"
+# Standard Webhooks form: base64 after whsec_ (this is "reliability-tests-webhook-key!").
+SECRET = "whsec_cmVsaWFiaWxpdHktdGVzdHMtd2ViaG9vay1rZXkh"
 
 # PLA id on the order -> the codes its decision must carry (registry of tests/e2e/registry_data.py).
 EXPECTED_CODES: dict[str, list[int]] = {

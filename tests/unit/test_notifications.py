@@ -8,8 +8,9 @@ from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
 from services.notifier import notifications as nt
+from services.notifier.delivery import delivery_outcome
 from services.notifier.signing import sign, verify
-from services.notifier.webhook import body_of, delivery_outcome
+from services.notifier.webhook import body_of
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
