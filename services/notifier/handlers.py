@@ -16,6 +16,7 @@ from contracts import events as ev
 from contracts.envelope import CloudEvent
 from contracts.errors import Language, language_of
 from services.common.service import Emitted, by_data_type, per_event, projecting
+from services.domain.authority import drifts
 from services.notifier import notifications as nt
 from services.notifier import store
 
@@ -65,17 +66,26 @@ on_registry_events = per_event(
 )
 
 
-async def _on_blocked(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
-    decision: ev.TransactionBlocked = event.data
-    await store.insert_notification(
-        conn,
-        nt.transaction_blocked(
-            decision,
-            cause_event_id=event.id,
-            language=await _language(conn, decision.distributor_id),
-            created_at=datetime.now(UTC),
-        ),
-    )
+async def _on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+    decision: ev.TransactionDecision = event.data
+    if decision.outcome != "blocked" and not decision.registry_drift:
+        return ()  # accepted transactions need nobody
+    language = await _language(conn, decision.distributor_id)
+    now = datetime.now(UTC)
+    if decision.outcome == "blocked":
+        await store.insert_notification(
+            conn,
+            nt.transaction_blocked(
+                decision, cause_event_id=event.id, language=language, created_at=now
+            ),
+        )
+    for drift in drifts(decision):
+        await store.insert_notification(
+            conn,
+            nt.registry_drift(
+                decision, drift, cause_event_id=event.id, language=language, created_at=now
+            ),
+        )
     return ()
 
 
@@ -112,6 +122,7 @@ async def _on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Em
     return ()
 
 
-# Accepted transactions need nobody.
-on_decisions = per_event(by_data_type({ev.TransactionBlocked: _on_blocked}))
+on_decisions = per_event(
+    by_data_type({ev.TransactionBlocked: _on_decision, ev.TransactionAccepted: _on_decision})
+)
 on_revocations = per_event(by_data_type({ev.GdapPrivilegesRevoked: _on_revocation}))

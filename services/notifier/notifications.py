@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, TypeAdapter
@@ -12,14 +12,16 @@ from pydantic import AwareDatetime, TypeAdapter
 from contracts.errors import Language, describe
 from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
 from contracts.ids import derived_event_id
+from services.domain.authority import Drift
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 
-Kind = Literal["transaction_blocked", "privileges_revoked", "partnership_removed"]
+Kind = Literal["transaction_blocked", "privileges_revoked", "partnership_removed", "registry_drift"]
 
 TRANSACTION_BLOCKED: Kind = "transaction_blocked"
 PRIVILEGES_REVOKED: Kind = "privileges_revoked"
 PARTNERSHIP_REMOVED: Kind = "partnership_removed"
+REGISTRY_DRIFT: Kind = "registry_drift"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,10 @@ _TITLES: dict[str, dict[Language, str]] = {
         "en": "GDAP privileges of reseller {reseller} over customer {customer} were revoked",
         "ja": "リセラー {reseller} の顧客 {customer} に対する GDAP 特権が取り消されました",
     },
+    REGISTRY_DRIFT: {
+        "en": "Partner Center and porgate's registry disagree about PLA ID {pid}",
+        "ja": "PLA ID {pid} について、パートナー センターと porgate のレジストリの判定が一致しません",
+    },
     PARTNERSHIP_REMOVED: {
         "en": "Partnership with reseller {reseller} removed: it can still administer {count} customer(s)",
         "ja": "リセラー {reseller} とのパートナーシップが削除されました: 引き続き {count} 件の顧客を管理できます",
@@ -114,6 +120,19 @@ _REMOVAL_NOTE: dict[Language, str] = {
     "ja": (
         "パートナーシップを削除しても、アクセス権は取り消されません。一覧の顧客に対するリセラーの GDAP "
         "関係は、終了されるまで有効です。それぞれを確認し、対応を判断してください。"
+    ),
+}
+
+
+_DRIFT_NOTE: dict[Language, str] = {
+    "en": (
+        "porgate decided with Partner Center's answer, as it is the authority. The registry "
+        "porgate keeps says otherwise: sync it (porgate sync partner-center) or correct the "
+        "reseller's facts, so that the two agree again."
+    ),
+    "ja": (
+        "porgate は権威であるパートナー センターの回答で判定しました。porgate のレジストリは異なる判定です。"
+        "レジストリを同期する (porgate sync partner-center) か、リセラーの情報を修正して一致させてください。"
     ),
 }
 
@@ -247,4 +266,46 @@ def partnership_removed(
     }
     return _envelope(
         cause_event_id, PARTNERSHIP_REMOVED, distributor_id, language, created_at, title, details
+    )
+
+
+def registry_drift(
+    decision: TransactionDecision,
+    drift: Drift,
+    *,
+    cause_event_id: str,
+    language: Language,
+    created_at: datetime,
+) -> Notification:
+    """Once per (distributor, PLA id, codes pair) per day: the id derives from those and the
+    decision's day, so every later decision that drifts the same way that day adds nothing."""
+    day = decision.decided_at.astimezone(UTC).date().isoformat()
+    nid = derived_event_id(
+        "notification",
+        REGISTRY_DRIFT,
+        decision.distributor_id,
+        drift.partner_id,
+        str(drift.partner_center_code),
+        ",".join(map(str, drift.registry_codes)),
+        day,
+    )
+    payload = {
+        "notificationId": nid,
+        "kind": REGISTRY_DRIFT,
+        "distributorId": decision.distributor_id,
+        "language": language,
+        "createdAt": created_at.isoformat(),
+        "causeEventId": cause_event_id,
+        "title": _TITLES[REGISTRY_DRIFT][language].format(pid=drift.partner_id),
+        "partnerId": drift.partner_id,
+        # null: Partner Center says the PLA id is valid; [] below: so does the registry.
+        "partnerCenterErrorCode": drift.partner_center_code,
+        "registryErrorCodes": list(drift.registry_codes),
+        "day": day,
+        "firstDecisionId": decision.decision_id,
+        "outcome": decision.outcome,
+        "note": _DRIFT_NOTE[language],
+    }
+    return Notification(
+        nid, REGISTRY_DRIFT, decision.distributor_id, language, cause_event_id, payload
     )

@@ -23,7 +23,9 @@ from services.partner_center.standin import (
 )
 from services.por_validator import partner_center
 from tests.e2e import registry_data as R
+from tests.e2e.test_notifier import configured, delivered
 from tests.e2e.test_orders import load_registry, registry_loaded
+from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, api_client, eventually, running
 
 SERVICES = ["order-intake", "por-validator"]
@@ -92,7 +94,12 @@ async def decisions_by_order(bus: Bus, count: int, settle: float = 0.0) -> dict[
 
 async def test_decisions_follow_partner_center_with_the_registry_riding_along(pc_settings, standin):
     pc, _ = standin
-    async with Bus(pc_settings) as bus, running(pc_settings, SERVICES):
+    async with Receiver(SECRET) as receiver:
+        await _decide_and_tell_drift(configured(pc_settings, receiver), pc, receiver)
+
+
+async def _decide_and_tell_drift(pc_settings, pc, receiver):
+    async with Bus(pc_settings) as bus, running(pc_settings, [*SERVICES, "notifier"]):
         await load_registry(bus)
         await registry_loaded(pc_settings, 8)
         for order_id, pid in [
@@ -137,6 +144,15 @@ async def test_decisions_follow_partner_center_with_the_registry_riding_along(pc
         assert again["o-valid-2"]["errorCodes"] == [900400]
         assert again["o-region-2"]["errorCodes"] == [900152]
         assert len(pc.calls_to(VALIDATE)) == before
+
+        # One drift notice per PLA id and codes pair per day: o-valid-2 drifts as o-valid did.
+        await delivered(receiver, 2, kind="registry_drift")
+        await asyncio.sleep(1.0)
+        drift = receiver.of_kind("registry_drift")
+        assert sorted((n["partnerId"], n["partnerCenterErrorCode"]) for n in drift) == [
+            (R.VALID, 900400),
+            (R.INACTIVE_PLA, None),
+        ]
 
 
 async def test_a_throttled_call_waits_out_retry_after_and_keeps_its_request_id(

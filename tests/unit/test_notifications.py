@@ -7,10 +7,13 @@ import pytest
 from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
+from services.domain.authority import Answer, decide_with_answers, drifts
 from services.notifier import notifications as nt
 from services.notifier.delivery import delivery_outcome
 from services.notifier.signing import sign, verify
 from services.notifier.webhook import body_of
+from tests.unit.test_authority import order
+from tests.unit.test_decisions import START, registry
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
@@ -286,3 +289,40 @@ def test_a_webhook_status_says_delivered_retry_or_give_up(status, delivered, ret
 def test_backoff_is_exponential_and_capped():
     s = Settings(delivery_retry_initial_s=0.5, delivery_retry_max_s=4.0)
     assert [s.delivery_backoff_s(a) for a in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+# ----------------------------------------------------------------------------- registry drift
+
+
+def _drifting(order_id: str, decided_at: datetime, pc_code: int | None = 900400):
+
+    request = order("1000001").model_copy(update={"order_id": order_id})
+    answer = Answer("1000001", pc_code is None, pc_code)
+    return decide_with_answers(
+        request, registry(), {"1000001": answer}, enforcement_start=START, decided_at=decided_at
+    )
+
+
+def test_a_drift_is_told_once_per_pla_id_and_codes_pair_per_day():
+
+    morning = datetime(2026, 1, 10, 9, tzinfo=UTC)
+
+    def told(decision, language="en"):
+        (drift,) = drifts(decision)
+        return nt.registry_drift(
+            decision, drift, cause_event_id="e", language=language, created_at=morning
+        )
+
+    first = told(_drifting("o-1", morning))
+    same_day = told(_drifting("o-2", morning.replace(hour=23)))
+    next_day = told(_drifting("o-3", morning.replace(day=11)))
+    other_code = told(_drifting("o-4", morning, pc_code=900151))
+    assert first.notification_id == same_day.notification_id
+    assert len({first.notification_id, next_day.notification_id, other_code.notification_id}) == 3
+    assert first.kind == "registry_drift"
+    assert (first.payload["partnerCenterErrorCode"], first.payload["registryErrorCodes"]) == (
+        900400,
+        [],
+    )
+    assert "1000001" in told(_drifting("o-1", morning), "ja").payload["title"]
+    assert "パートナー センター" in told(_drifting("o-1", morning), "ja").payload["title"]
