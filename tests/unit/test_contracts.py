@@ -15,6 +15,7 @@ from contracts.schema import SCHEMA_DIR, event_schema, rendered_schemas
 from contracts.topics import ALL_TOPICS, EVENT_MODELS
 
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "spec" / "contract-v1.md"
+ADDITIONS = Path(__file__).resolve().parents[2] / "contracts" / "README.md"
 
 # The examples of contract-v1.md, verbatim, so the test stands even without shared/.
 ORDER = {
@@ -130,6 +131,22 @@ def test_every_parseable_example_in_the_contract_document_is_one_of_ours():
         if "revokedAt" in doc and doc["revokedAt"] == "...":
             doc = {**doc, "revokedAt": REVOKED["revokedAt"]}
         assert doc in ours
+
+
+def test_the_examples_of_porgates_additions_parse_with_every_added_field():
+    blocks = [
+        json.loads(b) for b in re.findall(r"```json\n(.*?)```", ADDITIONS.read_text(), re.DOTALL)
+    ]
+    assert blocks
+    for data in blocks:
+        event_type = f"por.transaction.{data['outcome']}.v1"
+        env = envelope(event_type, data)
+        event = decode(json.dumps(env).encode())
+        jsonschema.validate(env, json.loads((SCHEMA_DIR / f"{event_type}.json").read_text()))
+        # Each addition is a declared field, not an extra the model merely keeps.
+        assert not event.data.__pydantic_extra__
+        assert not any(line.__pydantic_extra__ for line in event.data.lines)
+        assert (event.data.authority, event.data.registry_drift) == ("partner_center", True)
 
 
 def test_registry_upserts_parse():
