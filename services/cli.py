@@ -107,6 +107,12 @@ def dev(
         int, typer.Option(help="With --demo: how many orders to stream (0: until Ctrl-C).")
     ] = 0,
     rate: Annotated[float, typer.Option(help="With --demo: orders per second.")] = 5.0,
+    partner_center_standin: Annotated[
+        bool,
+        typer.Option(
+            help="Decide with Partner Center's validation API, served by the local stand-in."
+        ),
+    ] = False,
 ) -> None:
     """Everything on embedded servers, no set-up: broker, PostgreSQL, every service and the API."""
     from services.dev import run_dev
@@ -119,6 +125,7 @@ def dev(
             api_port=api_port,
             orders=orders,
             rate=rate,
+            partner_center_standin=partner_center_standin,
         )
     )
 

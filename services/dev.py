@@ -9,6 +9,7 @@ import json
 import secrets
 import signal
 import socket
+import tempfile
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,9 @@ class LiveView:
         self.revocations: deque = deque(maxlen=6)
         self.notifications: deque = deque(maxlen=6)
         self.counts = {"accepted": 0, "blocked": 0, "revoked": 0, "notified": 0}
+        # Decisions by authority, and those where Partner Center and the registry disagree.
+        self.authorities: dict[str, int] = {}
+        self.drifts = 0
 
     def render(self) -> Group:
         t = Table(title="POR decisions (por.decisions.v1)", expand=True)
@@ -97,6 +101,9 @@ class LiveView:
             f"[green]accepted {c['accepted']}[/]  [red]blocked {c['blocked']}[/]  "
             f"[yellow]revoked {c['revoked']}[/]  notified {c['notified']}   (Ctrl-C to stop)"
         )
+        if set(self.authorities) - {"registry"}:
+            by = "  ".join(f"{k} {n}" for k, n in sorted(self.authorities.items()))
+            summary += f"\ndecided by: {by}  registry drift {self.drifts}"
         return Group(t, r, n, Panel(summary))
 
 
@@ -118,6 +125,9 @@ async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
                     if rec.topic.endswith("por.decisions.v1"):
                         view.decisions.appendleft(data)
                         view.counts[data["outcome"]] += 1
+                        authority = data.get("authority", "registry")
+                        view.authorities[authority] = view.authorities.get(authority, 0) + 1
+                        view.drifts += bool(data.get("registryDrift"))
                     else:
                         view.revocations.appendleft(data)
                         view.counts["revoked"] += 1
@@ -169,8 +179,59 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
         await producer.stop()
 
 
+@contextlib.asynccontextmanager
+async def _partner_center_standin(settings: Settings, run_dir: Path):
+    """With --partner-center-standin: Partner Center's stand-in on localhost, answering for the
+    demo's distributors, and settings that make it the POR authority."""
+    from services.demo import DemoWorld, standin_credentials, standin_tenants
+    from services.partner_center.standin import PartnerCenterStandin, serving
+
+    credentials = run_dir / "partner-center-credentials.json"
+    credentials.write_text(json.dumps(standin_credentials(), indent=2))
+    async with serving(PartnerCenterStandin(standin_tenants(DemoWorld()))) as url:
+        yield settings.model_copy(
+            update={
+                "por_authority": "partner-center",
+                "partner_center_url": url,
+                "entra_authority_url": url,
+                "partner_center_credentials_file": str(credentials),
+            }
+        )
+
+
 async def run_dev(
-    *, demo: bool, data_dir: Path | None, kafka_port: int, api_port: int, orders: int, rate: float
+    *,
+    demo: bool,
+    data_dir: Path | None,
+    kafka_port: int,
+    api_port: int,
+    orders: int,
+    rate: float,
+    partner_center_standin: bool = False,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await _run_dev(
+            stack,
+            demo=demo,
+            data_dir=data_dir,
+            kafka_port=kafka_port,
+            api_port=api_port,
+            orders=orders,
+            rate=rate,
+            partner_center_standin=partner_center_standin,
+        )
+
+
+async def _run_dev(
+    stack: contextlib.AsyncExitStack,
+    *,
+    demo: bool,
+    data_dir: Path | None,
+    kafka_port: int,
+    api_port: int,
+    orders: int,
+    rate: float,
+    partner_center_standin: bool,
 ) -> None:
     configure_logging("WARNING", json=False)
     kafka = EmbeddedKafka(_port_or_free(kafka_port))
@@ -192,6 +253,9 @@ async def run_dev(
         log_level="WARNING",
         log_json=False,
     )
+    if partner_center_standin:
+        run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="porgate-dev-")))
+        settings = await stack.enter_async_context(_partner_center_standin(settings, run_dir))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -214,7 +278,12 @@ async def run_dev(
                 f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
                 f"                         API key for dist-eu-1: {api_key}\n"
                 f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
-                f"Webhook receiver:        {settings.notify_webhook_url}",
+                f"Webhook receiver:        {settings.notify_webhook_url}"
+                + (
+                    f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"
+                    if partner_center_standin
+                    else ""
+                ),
                 title="porgate dev — every service running",
                 border_style="green",
             )

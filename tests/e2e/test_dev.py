@@ -40,3 +40,39 @@ def test_porgate_dev_demo_shows_live_decisions_and_stops_cleanly():
     assert revoked > 0  # the demo's suspended resellers lose their GDAP relationships
     assert notified > 0  # blocked transactions reach the local webhook, signature verified
     assert "stopped at" in out
+
+
+def test_porgate_dev_with_the_partner_center_standin_decides_by_partner_center():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "dev",
+            "--demo",
+            "--partner-center-standin",
+            "--orders",
+            "60",
+            "--rate",
+            "30",
+            "--kafka-port",
+            str(free_port()),
+            "--api-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "Partner Center stand-in" in out
+    decided = re.findall(r"decided by: (.*?)registry drift (\d+)", out)
+    assert decided, out[-3000:]
+    by, drift = decided[-1]
+    assert "partner_center" in by
+    assert "registry_fallback" not in by
+    # Each distributor's stand-in tenant knows of one suspension the registry does not, and
+    # the demo's seeded traffic orders from those resellers.
+    assert int(drift) > 0
