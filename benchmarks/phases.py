@@ -88,17 +88,29 @@ async def pipeline_phase(
     rate: float | None,
     profile: bool = False,
     trace: bool = False,
+    env_extra: dict[str, str] | None = None,
+    database_from: str | None = None,
 ) -> dict:
     """Orders through order-intake and por-validator on fresh topics and a fresh database.
-    `profile`: py-spy attached to the services processes; `trace`: benchmarks/trace.py inside them."""
+    `profile`: py-spy attached to the services processes; `trace`: benchmarks/trace.py inside
+    them; `env_extra`: settings for the services; `database_from`: the database to copy
+    instead of the template (one an earlier phase left, with what it cached)."""
     from services.common.topics_admin import create_topics
 
     await wait_quiet(ctx, label)
     prefix = f"{ctx.run_id}-{label}."
-    database_url = await fresh_database(ctx, f"bench_{label.replace('-', '_')}")
+    database_url = await fresh_database(
+        ctx, f"bench_{label.replace('-', '_')}", template=database_from
+    )
     await create_topics(ctx.bootstrap, prefix=prefix)
     procs = await start_services(
-        ctx, label, SERVICES, prefix=prefix, database_url=database_url, trace=trace
+        ctx,
+        label,
+        SERVICES,
+        prefix=prefix,
+        database_url=database_url,
+        trace=trace,
+        env_extra=env_extra,
     )
     sampler = RssSampler({p.name: p.pid for p in procs}).start()
     collector = Collector(ctx.bootstrap, prefix + DECISIONS.name)

@@ -120,14 +120,21 @@ def porgate_env(ctx: Ctx, *, prefix: str, database_url: str, **extra: str) -> di
 
 
 async def start_services(
-    ctx: Ctx, label: str, names: list[str], *, prefix: str, database_url: str, trace: bool = False
+    ctx: Ctx,
+    label: str,
+    names: list[str],
+    *,
+    prefix: str,
+    database_url: str,
+    trace: bool = False,
+    env_extra: dict[str, str] | None = None,
 ) -> list[Proc]:
     """`one`: both services in one process; `two`: a process per service (as `porgate run X` each).
     With `trace`, each process adds up its batch steps and SQL (benchmarks/trace.py)."""
     groups = [names] if ctx.args.layout == "one" or len(names) == 1 else [[n] for n in names]
 
     def env(g: list[str]) -> dict[str, str]:
-        e = porgate_env(ctx, prefix=prefix, database_url=database_url)
+        e = porgate_env(ctx, prefix=prefix, database_url=database_url) | (env_extra or {})
         if trace:
             e["PORGATE_BENCH_TRACE"] = str(ctx.out_dir / f"trace-{'+'.join(g)}.json")
         return e
@@ -190,11 +197,11 @@ class PySpy:
         return seconds
 
 
-async def fresh_database(ctx: Ctx, name: str) -> str:
+async def fresh_database(ctx: Ctx, name: str, template: str | None = None) -> str:
     admin = await asyncpg.connect(ctx.admin_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{ctx.template_db}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template or ctx.template_db}"')
     finally:
         await admin.close()
     return db_url(ctx.admin_url, name)

@@ -154,8 +154,10 @@ def render(res: dict) -> str:
         ("profiled", "PROFILED (py-spy attached)"),
         ("traced", "TRACED (benchmarks/trace.py inside the services)"),
         ("traced_fixed", "STAGES (the fixed load, benchmarks/trace.py inside the services)"),
+        ("pc_cold", "PARTNER CENTER, COLD CACHE (TTL 0: every batch asks the stand-in)"),
+        ("pc_warm", "PARTNER CENTER, WARM CACHE (every PLA id answered before)"),
     ):
-        ph = res.get(key)
+        ph = res.get(key) or (res.get("partner_center") or {}).get(key.removeprefix("pc_"))
         if not ph:
             continue
         w("")
@@ -169,6 +171,11 @@ def render(res: dict) -> str:
             w(
                 f"  pacing: target {pub['pacing']['target_rate_per_s']:g}/s, send delay behind schedule "
                 f"{fmt_lat(pub['pacing']['schedule_lag'])}"
+            )
+        if "standin_calls" in ph:
+            delay = res["partner_center"]["standin_delay_ms"]
+            w(
+                f"  Partner Center stand-in ({delay:g} ms per answer) received: {ph['standin_calls']}"
             )
         w(
             f"  throughput: {tp.get('per_s', 0):,} orders decided/s (first publish -> last decision {tp.get('first_publish_to_last_decision_s')} s;"

@@ -141,6 +141,13 @@ async def run(args: argparse.Namespace) -> dict:
             res["relay_paced"] = await relay_phase(
                 ctx, orders[:n], warmup, rate=args.rate, label="relay-paced"
             )
+        if "partner-center" in args.phases:
+            from benchmarks.partner_center_phase import partner_center_phase
+
+            # New events for each phase: the warm phase copies the cold phase's database.
+            cold = ([world.order() for _ in orders], [world.order() for _ in warmup])
+            warm = ([world.order() for _ in orders], [world.order() for _ in warmup])
+            res["partner_center"] = await partner_center_phase(ctx, cold, warm, fresh_broker)
         if "api" in args.phases:
             fresh_broker()
             res["api"] = await api_phase(ctx, orders, args.api_workers, args.api_seconds)
@@ -234,7 +241,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--phases",
         default="rules,full,fixed,sustained,relay,api",
-        help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api (stages: the fixed load with every batch stage timed inside the services)",
+        help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api,partner-center"
+        " (stages: the fixed load with every batch stage timed inside the services;"
+        " partner-center: full speed decided by Partner Center's stand-in, cold and warm cache)",
+    )
+    p.add_argument(
+        "--partner-center-delay-ms",
+        type=float,
+        default=50.0,
+        help="how long the Partner Center stand-in takes to answer, in the partner-center phase",
     )
     p.add_argument(
         "--sustain-rate",

@@ -1,0 +1,39 @@
+"""Partner Center's stand-in in a process of its own, for the `partner-center` phase:
+`python3 -m benchmarks.standin_proc PORT RESELLERS SEED DELAY_S COUNTS_FILE`.
+
+It answers for DemoWorld's distributors (services/demo.py `standin_tenants`) after a fixed
+`DELAY_S`, as a far-away service would; prints READY once serving; on SIGTERM writes how
+many calls each endpoint received to COUNTS_FILE. A process of its own, so that serving it
+takes no CPU from the load generator's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+
+async def main(port: int, resellers: int, seed: int, delay_s: float, counts_file: Path) -> None:
+    from services.demo import DemoWorld, standin_tenants
+    from services.partner_center.standin import PartnerCenterStandin, serving
+
+    standin = PartnerCenterStandin(
+        standin_tenants(DemoWorld(resellers=resellers, seed=seed)), delay_s=delay_s
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serving(standin, port):
+        print("READY", flush=True)
+        await stop.wait()
+    counts = {**standin.calls, "max_in_flight": standin.max_in_flight}
+    counts_file.write_text(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    port, resellers, seed, delay, counts = sys.argv[1:6]
+    asyncio.run(main(int(port), int(resellers), int(seed), float(delay), Path(counts)))
