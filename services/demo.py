@@ -292,6 +292,7 @@ _PARTNER_CENTER_CODE = {
     "unauthorized": 900154,
     "no_partnership": 900414,
     "other_region": 900152,
+    "pga_only": None,  # its orders carry the PGA id, which Partner Center does not know
 }
 
 
