@@ -76,5 +76,5 @@ async def partner_center_phase(
         phase["standin_calls"] = json.loads(counts.read_text()) if counts.exists() else {}
         phase["cache_ttl_s"] = float(ttl)
         result[label.removeprefix("pc-")] = phase
-        database = phase["database"]
+        database = f"bench_{label.replace('-', '_')}"  # as pipeline_phase names it
     return result

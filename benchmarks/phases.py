@@ -122,7 +122,7 @@ async def pipeline_phase(
         "label": label,
         "services_processes": [p.name for p in procs],
         "topic_prefix": prefix,
-        "database": database_url.rsplit("/", 1)[-1].split("?")[0],
+        "database": f"bench_{label.replace('-', '_')}",
     }
     try:
         await collector.start()
