@@ -62,6 +62,8 @@ class DistributorUpserted(WireModel):
     country: str = Field(max_length=8)
     csp_region: str | None = None
     preferred_language: Literal["en", "ja"] = "en"
+    # Added within v1: overrides PORGATE_ENFORCEMENT_MODE for this distributor; null: the setting.
+    enforcement_mode: Literal["enforce", "observe"] | None = None
 
 
 class PartnerAccountUpserted(WireModel):
@@ -172,6 +174,8 @@ class DecisionLine(WireModel):
     # When Partner Center decided the line: what porgate's registry says of it (null when
     # the registry decided, as its codes are then `errorCodes`). Added within v1.
     registry_error_codes: list[int] | None = None
+    # Observe mode: the codes that would have blocked the line (its `errorCodes` are then []).
+    observed_error_codes: list[int] | None = None
 
 
 class TransactionDecision(TransactionRef):
@@ -186,6 +190,9 @@ class TransactionDecision(TransactionRef):
     authority: Authority = "registry"
     # True when Partner Center decided and some line's answer disagrees with the registry.
     registry_drift: bool = False
+    # Observe mode: accepted, though enforcement would have blocked it with these codes.
+    would_block: bool = False
+    observed_error_codes: list[int] | None = None
 
 
 class TransactionAccepted(TransactionDecision):

@@ -100,13 +100,22 @@ class Settings(BaseSettings):
     # ("15m", "1h"); at least 1 second.
     partner_center_sync_every: float = Field(default=900.0, ge=1.0)
 
-    @field_validator("partner_center_sync_every", mode="before")
+    # Observe mode accepts what enforcement would block, saying so (`wouldBlock`); a
+    # distributor's `enforcementMode` on csp.distributor.upserted.v1 wins over this.
+    enforcement_mode: str = Field(default="enforce", pattern="^(enforce|observe)$")
+    # When a registry fact changes, por-validator re-decides the blocked transactions of this
+    # window whose lines depend on it, and releases those that pass now (registry authority
+    # only: with Partner Center as the authority, `porgate revalidate` asks it).
+    auto_revalidate: bool = True
+    revalidate_window: float = Field(default=30 * 86400.0, ge=1.0)  # "30d", "12h" or seconds
+
+    @field_validator("partner_center_sync_every", "revalidate_window", mode="before")
     @classmethod
     def _duration_in_seconds(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
         text = value.strip().lower()
-        unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1:])
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:])
         if unit is None:
             return text  # plain seconds, or pydantic's own error
         try:

@@ -22,6 +22,16 @@ DECISIONS = Counter(
     "POR decisions, by outcome, basis and primary code.",
     ["outcome", "basis", "code"],
 )
+WOULD_BLOCK = Counter(
+    "porgate_would_block_total",
+    "Transactions observe mode accepted that enforcement would have blocked, by primary code.",
+    ["code"],
+)
+RELEASED = Counter(
+    "porgate_released_total",
+    "Blocked transactions released by a registry change, and those re-decided and still blocked.",
+    ["result"],
+)
 CONSUMER_LAG = Gauge(
     "porgate_consumer_lag",
     "Records behind the partition's end offset.",

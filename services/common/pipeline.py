@@ -48,7 +48,7 @@ from services.common.service import Consumer, Handler, Held
 log = logging.getLogger(__name__)
 
 # Called around each stage of each batch: (consumer as "service:consumer", stage, records).
-# Stages: "batch" holds "decode", "prepare" (consumers with one), "transaction" and
+# Stages: "batch" holds "decode", "prefetch" (consumers with one), "transaction" and
 # "wait-previous"; "publish" runs after it, in a task created inside "batch";
 # "offset-commit" (with the lag gauge) commits the offsets of every batch published since
 # the last commit.
@@ -197,10 +197,10 @@ class BatchPipeline:
                 except InvalidMessage as exc:
                     dead.append((record, str(exc)))
         handle = self.consumer.handle
-        if good and self.consumer.prepare is not None:
+        if good and self.consumer.prefetch is not None:
             # Before the dead letters go: a held batch comes again and must not send them twice.
-            with self._timed("prepare", len(good)):
-                handle = await self.consumer.prepare(
+            with self._timed("prefetch", len(good)):
+                handle = await self.consumer.prefetch(
                     self.pool, self.retrying, [event for _, event in good]
                 )
         if dead:

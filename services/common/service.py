@@ -39,11 +39,11 @@ EventHandler = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Emitted
 Worker = Callable[["WorkerContext"], Awaitable[None]]
 # Runs before a batch's transaction, outside it, to fetch what the handler needs from a remote
 # service (no transaction stays open while it answers); returns the batch's handler.
-Prepare = Callable[[asyncpg.Pool, "Retrier", list[CloudEvent[Any]]], Awaitable[Handler]]
+Prefetch = Callable[[asyncpg.Pool, "Retrier", list[CloudEvent[Any]]], Awaitable[Handler]]
 
 
 class Held(Exception):
-    """Raised by `prepare` when the batch cannot be handled yet: nothing is applied, the
+    """Raised by `prefetch` when the batch cannot be handled yet: nothing is applied, the
     consumer rewinds and the batch comes again (lag grows; nothing is lost)."""
 
 
@@ -91,7 +91,7 @@ class Consumer:
     topics: tuple[Topic, ...]
     handle: Handler
     description: str = ""
-    prepare: Prepare | None = None
+    prefetch: Prefetch | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Distributor:
     distributor_id: str
     region: str | None = None
     language: str = "en"
+    enforcement_mode: str | None = None  # "enforce", "observe"; None: the setting decides
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from services.partner_center.client import PartnerCenterClient
 from services.por_validator import answer_store, store
 from services.por_validator.handlers import make_validation_handler, on_registry_events
 from services.por_validator.partner_center import CachedPartnerCenter, PartnerCenterGate
+from services.por_validator.release import make_registry_handler
 
 log = logging.getLogger(__name__)
 AUDIT_PRUNE_EVERY_S = 3600.0
@@ -24,9 +25,13 @@ def build(settings: Settings) -> Service:
     requests = Consumer(
         "requests",
         (VALIDATION_REQUESTS,),
-        make_validation_handler(settings.enforcement_start, regions),
+        make_validation_handler(
+            settings.enforcement_start, regions, enforcement_mode=settings.enforcement_mode
+        ),
         "Transactions to decide.",
     )
+    # With Partner Center as the authority the registry cannot release what it blocked.
+    release = settings.auto_revalidate and settings.por_authority == "registry"
     service = Service(
         name="por-validator",
         schema=store.SCHEMA,
@@ -36,8 +41,12 @@ def build(settings: Settings) -> Service:
             Consumer(
                 "registry",
                 (PARTNER_REGISTRY,),
-                on_registry_events,
-                "Registry facts projected for validation.",
+                make_registry_handler(
+                    settings.enforcement_start, regions, settings.revalidate_window
+                )
+                if release
+                else on_registry_events,
+                "Registry facts projected for validation; blocked transactions they free released.",
             ),
             requests,
         ),
@@ -64,7 +73,10 @@ def with_partner_center(
         max_wait_s=settings.partner_center_max_wait_s,
         when_unavailable=settings.partner_center_unavailable,
         handler_for=lambda answers: make_validation_handler(
-            settings.enforcement_start, regions, answers
+            settings.enforcement_start,
+            regions,
+            answers,
+            enforcement_mode=settings.enforcement_mode,
         ),
     )
     retention = timedelta(days=settings.partner_center_audit_retention_days)
@@ -81,7 +93,7 @@ def with_partner_center(
     return replace(
         service,
         consumers=tuple(
-            replace(c, prepare=gate.prepare) if c is requests else c for c in service.consumers
+            replace(c, prefetch=gate.prefetch) if c is requests else c for c in service.consumers
         ),
         workers=(*service.workers, prune_audit),
         degraded=gate.degraded,

@@ -25,6 +25,7 @@ from services.common.service import (
 )
 from services.domain.authority import decide_with_answers, drifts
 from services.domain.decisions import decide
+from services.domain.observe import mode_for, observed
 from services.domain.por_rules import Registry
 from services.domain.regions import RegionTable
 from services.por_validator import store
@@ -35,23 +36,27 @@ log = logging.getLogger(__name__)
 
 
 # Customer assignments and GDAP relationships are not the validator's concern.
-on_registry_events = per_event(
-    by_data_type(
-        {
-            ev.DistributorUpserted: projecting(store.upsert_distributor),
-            ev.PartnerAccountUpserted: projecting(store.upsert_partner_account),
-            ev.ResellerTenantUpserted: projecting(store.upsert_reseller_tenant),
-            ev.PartnershipUpserted: projecting(store.upsert_partnership),
-        }
-    )
+project_registry_event = by_data_type(
+    {
+        ev.DistributorUpserted: projecting(store.upsert_distributor),
+        ev.PartnerAccountUpserted: projecting(store.upsert_partner_account),
+        ev.ResellerTenantUpserted: projecting(store.upsert_reseller_tenant),
+        ev.PartnershipUpserted: projecting(store.upsert_partnership),
+    }
 )
+on_registry_events = per_event(project_registry_event)
 
 
 def make_validation_handler(
-    enforcement_start: datetime, regions: RegionTable, answers: Answers | None = None
+    enforcement_start: datetime,
+    regions: RegionTable,
+    answers: Answers | None = None,
+    *,
+    enforcement_mode: str = "enforce",
 ) -> Handler:
     """The handler for a batch of validation requests: decided by the registry, or by
-    Partner Center's `answers` (by distributor) when it is the authority.
+    Partner Center's `answers` (by distributor) when it is the authority; in observe mode
+    (the setting, or the distributor's own) what would be blocked is accepted, saying so.
 
     A batch reads the registry once and writes its decisions in one statement: per-event
     round trips to PostgreSQL were the validator's main cost.
@@ -60,16 +65,19 @@ def make_validation_handler(
     def decide_one(request: ev.ValidationRequested, registry: Registry, decided_at: datetime):
         by_partner_center = None if answers is None else answers.get(request.distributor_id)
         if by_partner_center is None:
-            return decide(
+            decision = decide(
                 request, registry, enforcement_start=enforcement_start, decided_at=decided_at
             )
-        return decide_with_answers(
-            request,
-            registry,
-            by_partner_center,
-            enforcement_start=enforcement_start,
-            decided_at=decided_at,
-        )
+        else:
+            decision = decide_with_answers(
+                request,
+                registry,
+                by_partner_center,
+                enforcement_start=enforcement_start,
+                decided_at=decided_at,
+            )
+        observing = mode_for(request.distributor_id, registry, enforcement_mode) == "observe"
+        return observed(decision) if observing else decision
 
     async def on_validation_requests(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
@@ -113,6 +121,9 @@ def _count(decisions: list[TransactionDecision], *, partner_center_mode: bool) -
     counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
     for labels, n in counts.items():
         metrics.DECISIONS.labels(*labels).inc(n)
+    would_block = Counter(d.observed_error_codes[0] for d in decisions if d.observed_error_codes)
+    for code, n in would_block.items():
+        metrics.WOULD_BLOCK.labels(str(code)).inc(n)
     if not partner_center_mode:
         return
     for authority, n in Counter(d.authority for d in decisions).items():

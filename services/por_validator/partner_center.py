@@ -8,6 +8,7 @@ distributor without credentials is decided from the registry, saying so (`regist
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -81,7 +82,7 @@ class CachedPartnerCenter:
 
 
 class PartnerCenterGate:
-    """por-validator's `prepare` in partner-center mode: Partner Center's answers for a batch,
+    """por-validator's `prefetch` in partner-center mode: Partner Center's answers for a batch,
     fetched before its transaction; an outage past `max_wait_s` holds the batch (`wait`) or
     lets the registry decide (`registry`)."""
 
@@ -114,7 +115,7 @@ class PartnerCenterGate:
             if now - since >= self.max_wait_s
         }
 
-    async def prepare(
+    async def prefetch(
         self, pool: asyncpg.Pool, retrying: Retrier, events: list[CloudEvent[Any]]
     ) -> Handler:
         wanted: dict[str, set[str]] = {}
@@ -124,12 +125,22 @@ class PartnerCenterGate:
             ids = wanted.setdefault(request.distributor_id, set())
             ids |= partner_ids_to_ask(request, self.enforcement_start)
             first_event.setdefault(request.distributor_id, event.id)
-        answers: Answers = {}
-        for distributor_id, ids in wanted.items():
-            answers[distributor_id] = await self._answers(
-                pool, retrying, distributor_id, ids, first_event[distributor_id]
-            )
-        return self.handler_for(answers)
+        # Distributors at once: each is its own tenant with its own limits, and a batch
+        # should wait for the slowest answer, not for the sum of them.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = {
+                    distributor_id: group.create_task(
+                        self._answers(
+                            pool, retrying, distributor_id, ids, first_event[distributor_id]
+                        )
+                    )
+                    for distributor_id, ids in wanted.items()
+                }
+        except BaseExceptionGroup as failed:
+            # Held or Stopping as the pipeline knows them, not wrapped in a group.
+            raise failed.exceptions[0] from None
+        return self.handler_for({d: task.result() for d, task in tasks.items()})
 
     async def _answers(
         self,

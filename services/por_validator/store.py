@@ -39,16 +39,18 @@ async def upsert_distributor(
     conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO distributors AS t (distributor_id, name, country, csp_region, preferred_language, as_of)"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO distributors AS t (distributor_id, name, country, csp_region, preferred_language,"
+        " enforcement_mode, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (distributor_id) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country,"
-        " csp_region = EXCLUDED.csp_region, preferred_language = EXCLUDED.preferred_language, as_of = EXCLUDED.as_of"
+        " csp_region = EXCLUDED.csp_region, preferred_language = EXCLUDED.preferred_language,"
+        " enforcement_mode = EXCLUDED.enforcement_mode, as_of = EXCLUDED.as_of"
         " WHERE t.as_of <= EXCLUDED.as_of",
         d.distributor_id,
         d.name,
         d.country,
         d.csp_region,
         d.preferred_language,
+        d.enforcement_mode,
         as_of,
     )
 
@@ -126,14 +128,14 @@ def add_account(registry: Registry, row: asyncpg.Record, regions: RegionTable) -
 # has no partner_id): one round trip per API request and per batch.
 # The two row kinds share the `country` and `csp_region` columns, each of its own table.
 _REGISTRY_SLICE = (
-    "SELECT d.distributor_id, d.country, d.csp_region, d.preferred_language,"
+    "SELECT d.distributor_id, d.country, d.csp_region, d.preferred_language, d.enforcement_mode,"
     "       NULL::text AS partner_id, NULL::text AS account_type, NULL::text AS status,"
     "       NULL::text AS reseller_tenant_id, NULL::text AS tenant_id, NULL::text AS kind,"
     "       NULL::text AS tenant_status, NULL::boolean AS indirect_reseller_authorized,"
     "       NULL::text[] AS partnered_with"
     " FROM distributors d WHERE d.distributor_id = ANY($2::text[])"
     " UNION ALL"
-    " SELECT NULL, t.country, t.csp_region, NULL,"
+    " SELECT NULL, t.country, t.csp_region, NULL, NULL,"
     "       a.partner_id, a.account_type, a.status, a.reseller_tenant_id,"
     "       t.reseller_tenant_id, t.kind, t.status, t.indirect_reseller_authorized,"
     "       (SELECT array_agg(p.distributor_id) FROM partnerships p"
@@ -160,6 +162,7 @@ async def registry_for(
                 row["distributor_id"],
                 regions.region_for(row["country"], row["csp_region"]),
                 row["preferred_language"],
+                row["enforcement_mode"],
             )
             continue
         add_account(registry, row, regions)
@@ -183,17 +186,17 @@ async def record_decisions(
         for r in await conn.fetch(
             "INSERT INTO decisions (decision_id, source_event_id, transaction_kind, order_id, subscription_id,"
             " change_id, distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
-            " supersedes_decision_id, requested_at, decided_at, request, decision)"
+            " supersedes_decision_id, requested_at, decided_at, request, decision, would_block)"
             " SELECT d.decision_id, d.source_event_id, d.transaction_kind, d.order_id, d.subscription_id,"
             "  d.change_id, d.distributor_id, d.customer_id, d.outcome, d.basis,"
             "  d.error_codes::int[], d.primary_error_code,"
-            "  d.supersedes_decision_id, d.requested_at, d.decided_at, d.request, d.decision"
+            "  d.supersedes_decision_id, d.requested_at, d.decided_at, d.request, d.decision, d.would_block"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
             "  $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[],"
-            "  $15::timestamptz[], $16::jsonb[], $17::jsonb[])"
+            "  $15::timestamptz[], $16::jsonb[], $17::jsonb[], $18::bool[])"
             "  AS d(decision_id, source_event_id, transaction_kind, order_id, subscription_id, change_id,"
             "  distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
-            "  supersedes_decision_id, requested_at, decided_at, request, decision)"
+            "  supersedes_decision_id, requested_at, decided_at, request, decision, would_block)"
             " ON CONFLICT (decision_id) DO NOTHING RETURNING decision_id",
             [d.decision_id for _, d in pairs],
             [d.source_event_id for _, d in pairs],
@@ -212,6 +215,7 @@ async def record_decisions(
             [d.decided_at for _, d in pairs],
             [r.model_dump_json(by_alias=True) for r, _ in pairs],
             [d.model_dump_json(by_alias=True) for _, d in pairs],
+            [d.would_block for _, d in pairs],
         )
     }
     lines = [
@@ -344,3 +348,16 @@ async def por_transactions(
         )
         for r in rows
     }
+
+
+async def would_block_decisions(
+    conn: asyncpg.Connection | asyncpg.Pool, distributor_id: str, since: datetime
+) -> list[dict[str, Any]]:
+    """What observe mode accepted that enforcement would have blocked, as published."""
+    rows = await conn.fetch(
+        "SELECT decision::text AS decision FROM decisions"
+        " WHERE distributor_id = $1 AND decided_at >= $2 AND would_block ORDER BY decided_at",
+        distributor_id,
+        since,
+    )
+    return [json.loads(r["decision"]) for r in rows]

@@ -1,0 +1,102 @@
+"""por-validator's registry consumer with automatic release: project each registry fact,
+then re-decide the blocked transactions that depend on it and publish the ones that pass.
+
+Bounded per event: the dependents are found by index (a PLA id, a tenant's PLA ids, or a
+distributor, within PORGATE_REVALIDATE_WINDOW), never by a scan of all decisions. The
+registry consumer is its own consumer group and pipeline, so a flood of registry events
+(a full sync) queues behind itself, not in front of validation requests.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from contracts.codec import decision_event
+from contracts.envelope import CloudEvent
+from contracts.events import ValidationRequested
+from contracts.topics import DECISIONS
+from services.common import metrics
+from services.common.service import Emitted, Handler, Outgoing
+from services.domain.regions import RegionTable
+from services.domain.release import dependents_of, released
+from services.por_validator import release_store, store
+from services.por_validator.handlers import SOURCE, project_registry_event
+
+log = logging.getLogger(__name__)
+
+
+def make_registry_handler(
+    enforcement_start: datetime, regions: RegionTable, window_s: float
+) -> Handler:
+    window = timedelta(seconds=window_s)
+
+    async def release_after(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        dependents = dependents_of(event.data)
+        if dependents is None:
+            return ()
+        since = datetime.now(UTC) - window
+        if dependents.partner_ids or dependents.tenant_id:
+            partner_ids = list(dependents.partner_ids)
+            if dependents.tenant_id:
+                partner_ids += await release_store.partner_ids_of_tenant(conn, dependents.tenant_id)
+            blocked = await release_store.blocked_with_partner_ids(
+                conn, partner_ids, since, dependents.distributor_id
+            )
+        else:
+            assert dependents.distributor_id is not None
+            blocked = await release_store.blocked_of_distributor(
+                conn, dependents.distributor_id, since
+            )
+        if not blocked:
+            return ()
+        requests = [ValidationRequested.model_validate(b.request) for b in blocked]
+        registry = await store.registry_for(
+            conn,
+            (line.partner_id_on_record for r in requests for line in r.lines),
+            {r.distributor_id for r in requests},
+            regions,
+        )
+        decided_at = datetime.now(UTC)
+        pairs = []
+        for b, request in zip(blocked, requests, strict=True):
+            release = released(
+                b.decision_id,
+                request,
+                registry,
+                registry_event_id=event.id,
+                enforcement_start=enforcement_start,
+                decided_at=decided_at,
+            )
+            if release is not None:
+                pairs.append(release)
+        metrics.RELEASED.labels("released").inc(len(pairs))
+        metrics.RELEASED.labels("still_blocked").inc(len(blocked) - len(pairs))
+        if not pairs:
+            return ()
+        await store.record_decisions(conn, pairs)
+        log.info(
+            "released blocked transactions",
+            extra={
+                "event_id": event.id,
+                "released": [(r.supersedes_decision_id, d.decision_id) for r, d in pairs],
+            },
+        )
+        return [
+            Outgoing(DECISIONS, d.transaction_key, decision_event(d, source=SOURCE))
+            for _, d in pairs
+        ]
+
+    async def on_registry_events(
+        conn: asyncpg.Connection, events: list[CloudEvent[Any]]
+    ) -> list[Emitted]:
+        emitted: list[Emitted] = []
+        for event in events:  # in order: each release sees the facts before it
+            await project_registry_event(conn, event)
+            emitted.append(await release_after(conn, event))
+        return emitted
+
+    return on_registry_events

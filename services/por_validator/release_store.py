@@ -1,0 +1,61 @@
+"""por-validator's SQL for automatic release: from a registry fact to the blocked
+transactions that depend on it, by index (never a scan of all decisions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import asyncpg
+
+# The latest decision of its source event, blocked, and superseded by nothing.
+_STILL_BLOCKED = (
+    " JOIN decisions d ON d.decision_id = c.decision_id"
+    " WHERE d.outcome = 'blocked'"
+    "  AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.supersedes_decision_id = d.decision_id)"
+    "  AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.source_event_id = d.source_event_id"
+    "   AND n.decision_id <> d.decision_id AND n.decided_at > d.decided_at)"
+    " ORDER BY d.decided_at, d.decision_id"
+)
+_BY_PARTNER_IDS = (
+    "SELECT d.decision_id, d.request::text AS request FROM ("
+    " SELECT DISTINCT l.decision_id FROM decision_lines l"
+    " WHERE btrim(l.partner_id_on_record) = ANY($1::text[]) AND l.decided_at >= $2"
+    "  AND l.error_codes <> '{}' AND ($3::text IS NULL OR l.distributor_id = $3)) c"
+) + _STILL_BLOCKED
+_BY_DISTRIBUTOR = (
+    "SELECT d.decision_id, d.request::text AS request FROM ("
+    " SELECT DISTINCT l.decision_id FROM decision_lines l"
+    " WHERE l.distributor_id = $1 AND l.decided_at >= $2 AND l.error_codes <> '{}') c"
+) + _STILL_BLOCKED
+
+
+class Blocked(NamedTuple):
+    decision_id: str
+    request: dict[str, Any]
+
+
+async def partner_ids_of_tenant(conn: asyncpg.Connection, tenant_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT partner_id FROM partner_accounts WHERE reseller_tenant_id = $1", tenant_id
+    )
+    return [r["partner_id"] for r in rows]
+
+
+async def blocked_with_partner_ids(
+    conn: asyncpg.Connection,
+    partner_ids: Sequence[str],
+    since: datetime,
+    distributor_id: str | None = None,
+) -> list[Blocked]:
+    rows = await conn.fetch(_BY_PARTNER_IDS, list(partner_ids), since, distributor_id)
+    return [Blocked(r["decision_id"], json.loads(r["request"])) for r in rows]
+
+
+async def blocked_of_distributor(
+    conn: asyncpg.Connection, distributor_id: str, since: datetime
+) -> list[Blocked]:
+    rows = await conn.fetch(_BY_DISTRIBUTOR, distributor_id, since)
+    return [Blocked(r["decision_id"], json.loads(r["request"])) for r in rows]
