@@ -39,9 +39,11 @@ VALIDATE = Operation(
     tags=("validation",),
     replies={
         200: Reply(
-            "One result per requested id", ValidateResellersResponse, headers=("X-Porgate-Authority",)
+            "One result per requested id",
+            ValidateResellersResponse,
+            headers=("X-Porgate-Authority",),
         ),
-        400: _error("bad_request: the body is not {\"partnerIds\": [strings]} within the limits"),
+        400: _error('bad_request: the body is not {"partnerIds": [strings]} within the limits'),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
         413: _error("payload_too_large: a body over 64 KiB"),
         429: _error("rate_limited: over PORGATE_API_RATE_PER_KEY requests a second", "Retry-After"),
@@ -61,7 +63,9 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
     "/healthz": {"GET": Operation("Health: database and broker", _HEALTH, tags=("operations",))},
     "/readyz": {"GET": Operation("Readiness: as /healthz", _HEALTH, tags=("operations",))},
     "/livez": {
-        "GET": Operation("Liveness: the process answers", {200: Reply("Alive", Live)}, tags=("operations",))
+        "GET": Operation(
+            "Liveness: the process answers", {200: Reply("Alive", Live)}, tags=("operations",)
+        )
     },
     "/metrics": {
         "GET": Operation(

@@ -34,7 +34,10 @@ REQUEST_HEADERS: Mapping[str, dict[str, Any]] = {
     },
 }
 RESPONSE_HEADERS: Mapping[str, dict[str, Any]] = {
-    "MS-CorrelationId": {"description": "The caller's, or a new GUID", "schema": {"type": "string"}},
+    "MS-CorrelationId": {
+        "description": "The caller's, or a new GUID",
+        "schema": {"type": "string"},
+    },
     "MS-RequestId": {"description": "The caller's, or a new GUID", "schema": {"type": "string"}},
     "X-Locale": {"description": "The locale the request asked for", "schema": {"type": "string"}},
     "Retry-After": {
@@ -155,7 +158,8 @@ def openapi_document(
                 for name, spec in REQUEST_HEADERS.items()
             },
             "headers": {
-                name: {**spec, "required": name in ALWAYS} for name, spec in RESPONSE_HEADERS.items()
+                name: {**spec, "required": name in ALWAYS}
+                for name, spec in RESPONSE_HEADERS.items()
             },
             "securitySchemes": {
                 "bearer": {

@@ -9,15 +9,14 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
-
 # The ids of the request being served (the API's MS-CorrelationId and MS-RequestId): every
 # line logged while serving it carries them, as Microsoft's support asks for them.
-request_ids: ContextVar[Mapping[str, str]] = ContextVar("porgate_request_ids", default={})
+request_ids: ContextVar[Mapping[str, str] | None] = ContextVar("porgate_request_ids", default=None)
 
 
 class RequestIdsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in request_ids.get().items():
+        for name, value in (request_ids.get() or {}).items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True

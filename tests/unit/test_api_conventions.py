@@ -21,6 +21,7 @@ from services.common.logs import RequestIdsFilter, request_ids
 
 async def test_a_crash_answers_500_in_partner_centers_shape_with_the_ids(caplog):
     caplog.set_level(logging.INFO)
+
     async def boom(request):
         logging.getLogger("porgate.test").error("about to fail")
         raise RuntimeError("a defect")
