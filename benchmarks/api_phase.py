@@ -44,6 +44,8 @@ async def api_phase(
         api_keys="k=dist-eu-1",
         api_port=str(port),
         api_host="127.0.0.1",
+        # One key drives the whole load: the per-key limit would measure itself, not the API.
+        api_rate_per_key="0",
     )
     proc = await Proc.start(
         "api",

@@ -277,6 +277,7 @@ async def _run_dev(
                 f"PostgreSQL:              {database_url}\n"
                 f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
                 f"                         API key for dist-eu-1: {api_key}\n"
+                f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
                 f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}"
                 + (

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 
 import asyncpg
 from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracts.errors import language_of
 from services.api.auth import ApiKeys, presented_key
+from services.api.conventions import PartnerCenterConventions, locale_of
+from services.api.docs import VALIDATE_PATH, docs_routes
+from services.api.errors import error
+from services.api.rate_limit import RateLimiter
 from services.api.validation import BadRequest, parse_request, validation_results
 from services.common.config import Settings
 from services.common.db import create_pool
@@ -41,15 +48,10 @@ LATENCY = Histogram(
 MAX_BODY = 64 * 1024
 
 
-def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status, headers=headers or None
-    )
-
-
 def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlette:
     keys = ApiKeys(settings.api_key_map())
     regions = RegionTable.load(settings.region_overrides_file)
+    limiter = RateLimiter(settings.api_rate_per_key, time.monotonic)
     state: dict = {}
 
     async def validate_resellers(request: Request) -> Response:
@@ -60,7 +62,8 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         return response
 
     async def _validate(request: Request) -> Response:
-        distributor_id = keys.distributor_for(presented_key(request.headers))
+        key = presented_key(request.headers)
+        distributor_id = keys.distributor_for(key)
         if distributor_id is None:
             # One answer for a missing and a wrong key: nothing to learn by probing.
             return error(
@@ -68,6 +71,15 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
                 "unauthorized",
                 "a valid API key is required (Authorization: Bearer KEY)",
                 **{"WWW-Authenticate": "Bearer"},
+            )
+        # Per key, not per distributor: a distributor's systems may each hold their own key.
+        key_digest = hashlib.sha256((key or "").encode()).digest()
+        if (wait := limiter.retry_after(key_digest)) is not None:
+            return error(
+                429,
+                "rate_limited",
+                f"over {settings.api_rate_per_key:g} requests a second for this key",
+                **{"Retry-After": str(wait)},
             )
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -117,7 +129,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             parsed.partner_ids,
             distributor_id,
             registry,
-            language_of(request.headers.get("accept-language")),
+            language_of(locale_of(request.headers)),
             answers,
         )
         # DEBUG, not INFO: the API answers many small requests (benchmarks/README.md).
@@ -161,20 +173,19 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         "database": database_check(lambda: state.get("pool")),
         "broker": lambda: broker_check(state["producer"])(),
     }
-    return Starlette(
+    app = Starlette(
         routes=[
-            Route("/v1/partners/validateresellers", validate_resellers, methods=["POST"]),
+            Route(VALIDATE_PATH, validate_resellers, methods=["POST"]),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
+            *docs_routes(lambda: app.routes),
         ],
         lifespan=lifespan,
-        exception_handlers={Exception: _internal_error, 404: _not_found, 405: _not_allowed},
+        # Outermost of the app's own middleware: every answer, 404 and crash too, has the ids.
+        middleware=[Middleware(PartnerCenterConventions)],
+        exception_handlers={404: _not_found, 405: _not_allowed},
     )
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled API error")
-    return error(500, "internal", "internal error")
+    return app
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -182,6 +193,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
+    # Starlette's exception carries the Allow header a 405 must have (RFC 9110).
+    headers = exc.headers if isinstance(exc, HTTPException) and exc.headers else {}
     return error(
-        405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}"
+        405,
+        "method_not_allowed",
+        f"{request.method} is not allowed on {request.url.path}",
+        **headers,
     )

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # Requests a second each API key may make, per process (a token bucket holding one second's
+    # worth, so short bursts pass); over it, 429 with Retry-After. 0 turns the limit off.
+    # Partner Center publishes no number of its own; 50 is well above one distributor's
+    # ordering systems and far below what one process serves (benchmarks/README.md).
+    api_rate_per_key: float = Field(default=50.0, ge=0)
     # `porgate run SERVICE` serves /healthz, /readyz and /metrics here; 0 disables it.
     health_host: str = "127.0.0.1"
     health_port: int = 9100

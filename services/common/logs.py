@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
+
+# The ids of the request being served (the API's MS-CorrelationId and MS-RequestId): every
+# line logged while serving it carries them, as Microsoft's support asks for them.
+request_ids: ContextVar[Mapping[str, str] | None] = ContextVar("porgate_request_ids", default=None)
+
+
+class RequestIdsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (request_ids.get() or {}).items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
@@ -19,6 +33,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RequestIdsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

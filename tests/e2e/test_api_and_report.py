@@ -210,7 +210,7 @@ async def test_api_refuses_bad_requests_with_a_clear_error(migrated, headers, bo
             headers={"Content-Type": "application/json", **headers},
         )
         assert r.status_code == status
-        assert r.json()["error"]["code"] == code
-        assert r.json()["error"]["message"]
+        assert r.json()["code"] == code
+        assert r.json()["description"] and r.json()["source"] == "porgate"
         r = await client.get("/v1/partners/validateresellers")
         assert r.status_code == 405

@@ -298,4 +298,4 @@ async def test_the_api_answers_through_partner_center_for_the_keys_distributor_o
             headers={"Authorization": "Bearer key-eu"},
         )
         assert r.status_code == 503 and "retry-after" in r.headers
-        assert r.json()["error"]["code"] == "partner_center_unavailable"
+        assert r.json()["code"] == "partner_center_unavailable"
