@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from services.catalog import SERVICE_MODULES
 from services.common.config import Settings, get_settings
@@ -176,6 +177,46 @@ def report_eligibility(
         if output:
             out.close()
     console.print(f"{len(rows)} reseller(s) for {distributor} since {since:%Y-%m-%d}")
+
+
+@report_app.command("observe")
+def report_observe(
+    distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
+    since: Annotated[str, typer.Option(help="How far back: 7d, 12h, 90m or seconds.")] = "7d",
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """What enforcement would have blocked in observe mode: by code, by reseller, and the
+    customers most affected."""
+    from services.common.config import duration_s
+    from services.por_validator.report import observe_report
+
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("--format is text or json")
+    try:
+        window = duration_s(since)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    report = asyncio.run(
+        observe_report(_settings(), distributor, datetime.now(UTC) - timedelta(seconds=window))
+    )
+    if fmt == "json":
+        print(json.dumps(report, indent=2))
+        return
+    console.print(
+        f"{report['transactions']} transaction(s) of {distributor} would have been blocked"
+        f" since {report['since'][:19]}"
+    )
+    for title, key, columns in (
+        ("by code", "byCode", ("code", "transactions")),
+        ("by reseller (PLA id)", "byReseller", ("partnerId", "transactions", "codes")),
+        ("customers most affected", "customersMostAffected", ("customerId", "transactions")),
+    ):
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in report[key]:
+            table.add_row(*(str(row[c]) for c in columns))
+        console.print(table)
 
 
 def _import_eligibility(

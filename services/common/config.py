@@ -10,6 +10,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.common.webhook_secret import parse_webhook_secret
 from services.domain.scope import DEFAULT_ENFORCEMENT_START
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_s(text: str) -> float:
+    """Seconds from "900", "90s", "15m", "1h" or "7d"; ValueError otherwise."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:], 1)
+    try:
+        return float(value[:-1] if value[-1:] in _UNITS else value) * unit
+    except ValueError:
+        raise ValueError(f"{text!r} is not seconds or a duration like 15m or 7d") from None
+
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused setting may be a secret, and errors end up in logs.
@@ -112,16 +124,7 @@ class Settings(BaseSettings):
     @field_validator("partner_center_sync_every", "revalidate_window", mode="before")
     @classmethod
     def _duration_in_seconds(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        text = value.strip().lower()
-        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:])
-        if unit is None:
-            return text  # plain seconds, or pydantic's own error
-        try:
-            return float(text[:-1]) * unit
-        except ValueError:
-            raise ValueError(f"{value!r} is not seconds or a duration like 15m") from None
+        return duration_s(value) if isinstance(value, str) else value
 
     # Backoff between attempts of a webhook delivery or a Graph termination: outages of a
     # remote service last minutes, so these are longer than the consumers' retries. With

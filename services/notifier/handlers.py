@@ -17,6 +17,7 @@ from contracts.envelope import CloudEvent
 from contracts.errors import Language, language_of
 from services.common.service import Emitted, by_data_type, per_event, projecting
 from services.domain.authority import drifts
+from services.notifier import decision_notices as dn
 from services.notifier import notifications as nt
 from services.notifier import store
 
@@ -68,21 +69,34 @@ on_registry_events = per_event(
 
 async def _on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
     decision: ev.TransactionDecision = event.data
-    if decision.outcome != "blocked" and not decision.registry_drift:
+    notices = [
+        notice
+        for applies, notice in (
+            (decision.outcome == "blocked", nt.transaction_blocked),
+            (decision.would_block, dn.transaction_would_block),
+            # A re-decision (automatic release, `porgate revalidate`) that lets it through.
+            (
+                decision.outcome == "accepted"
+                and decision.supersedes_decision_id is not None
+                and not decision.would_block,
+                dn.transaction_released,
+            ),
+        )
+        if applies
+    ]
+    found = drifts(decision)
+    if not notices and not found:
         return ()  # accepted transactions need nobody
     language = await _language(conn, decision.distributor_id)
     now = datetime.now(UTC)
-    if decision.outcome == "blocked":
+    for notice in notices:
         await store.insert_notification(
-            conn,
-            nt.transaction_blocked(
-                decision, cause_event_id=event.id, language=language, created_at=now
-            ),
+            conn, notice(decision, cause_event_id=event.id, language=language, created_at=now)
         )
-    for drift in drifts(decision):
+    for drift in found:
         await store.insert_notification(
             conn,
-            nt.registry_drift(
+            dn.registry_drift(
                 decision, drift, cause_event_id=event.id, language=language, created_at=now
             ),
         )

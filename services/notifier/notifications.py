@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, TypeAdapter
@@ -12,16 +12,21 @@ from pydantic import AwareDatetime, TypeAdapter
 from contracts.errors import Language, describe
 from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
 from contracts.ids import derived_event_id
-from services.domain.authority import Drift
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 
-Kind = Literal["transaction_blocked", "privileges_revoked", "partnership_removed", "registry_drift"]
+Kind = Literal[
+    "transaction_blocked",
+    "privileges_revoked",
+    "partnership_removed",
+    "registry_drift",
+    "transaction_would_block",
+    "transaction_released",
+]
 
 TRANSACTION_BLOCKED: Kind = "transaction_blocked"
 PRIVILEGES_REVOKED: Kind = "privileges_revoked"
 PARTNERSHIP_REMOVED: Kind = "partnership_removed"
-REGISTRY_DRIFT: Kind = "registry_drift"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +96,6 @@ _TITLES: dict[str, dict[Language, str]] = {
         "en": "GDAP privileges of reseller {reseller} over customer {customer} were revoked",
         "ja": "リセラー {reseller} の顧客 {customer} に対する GDAP 特権が取り消されました",
     },
-    REGISTRY_DRIFT: {
-        "en": "Partner Center and porgate's registry disagree about PLA ID {pid}",
-        "ja": "PLA ID {pid} について、パートナー センターと porgate のレジストリの判定が一致しません",
-    },
     PARTNERSHIP_REMOVED: {
         "en": "Partnership with reseller {reseller} removed: it can still administer {count} customer(s)",
         "ja": "リセラー {reseller} とのパートナーシップが削除されました: 引き続き {count} 件の顧客を管理できます",
@@ -124,20 +125,7 @@ _REMOVAL_NOTE: dict[Language, str] = {
 }
 
 
-_DRIFT_NOTE: dict[Language, str] = {
-    "en": (
-        "porgate decided with Partner Center's answer, as it is the authority. The registry "
-        "porgate keeps says otherwise: sync it (porgate sync partner-center) or correct the "
-        "reseller's facts, so that the two agree again."
-    ),
-    "ja": (
-        "porgate は権威であるパートナー センターの回答で判定しました。porgate のレジストリは異なる判定です。"
-        "レジストリを同期する (porgate sync partner-center) か、リセラーの情報を修正して一致させてください。"
-    ),
-}
-
-
-def _envelope(
+def envelope(
     cause_event_id: str,
     kind: Kind,
     distributor_id: str,
@@ -160,7 +148,7 @@ def _envelope(
     return Notification(nid, kind, distributor_id, language, cause_event_id, payload)
 
 
-def _localized_errors(
+def localized_errors(
     codes: Sequence[int], given: Sequence[ErrorDetail], language: Language
 ) -> list[dict]:
     by_code = {e.code: e for e in given}
@@ -192,7 +180,7 @@ def transaction_blocked(
         {
             "lineItemId": line.line_item_id,
             "partnerIdOnRecord": line.partner_id_on_record,
-            "errors": _localized_errors(line.error_codes, line.errors, language),
+            "errors": localized_errors(line.error_codes, line.errors, language),
         }
         for line in decision.lines
         if line.error_codes
@@ -209,7 +197,7 @@ def transaction_blocked(
         "primaryErrorCode": primary,
         "lines": lines,
     }
-    return _envelope(
+    return envelope(
         cause_event_id,
         TRANSACTION_BLOCKED,
         decision.distributor_id,
@@ -241,7 +229,7 @@ def privileges_revoked(
         # As on the wire (the contract's rendering of a timestamp).
         "revokedAt": _WIRE_TIME.dump_python(revocation.revoked_at, mode="json"),
     }
-    return _envelope(
+    return envelope(
         cause_event_id, PRIVILEGES_REVOKED, distributor_id, language, created_at, title, details
     )
 
@@ -264,48 +252,6 @@ def partnership_removed(
         "customersStillAdministered": customers,
         "note": _REMOVAL_NOTE[language],
     }
-    return _envelope(
+    return envelope(
         cause_event_id, PARTNERSHIP_REMOVED, distributor_id, language, created_at, title, details
-    )
-
-
-def registry_drift(
-    decision: TransactionDecision,
-    drift: Drift,
-    *,
-    cause_event_id: str,
-    language: Language,
-    created_at: datetime,
-) -> Notification:
-    """Once per (distributor, PLA id, codes pair) per day: the id derives from those and the
-    decision's day, so every later decision that drifts the same way that day adds nothing."""
-    day = decision.decided_at.astimezone(UTC).date().isoformat()
-    nid = derived_event_id(
-        "notification",
-        REGISTRY_DRIFT,
-        decision.distributor_id,
-        drift.partner_id,
-        str(drift.partner_center_code),
-        ",".join(map(str, drift.registry_codes)),
-        day,
-    )
-    payload = {
-        "notificationId": nid,
-        "kind": REGISTRY_DRIFT,
-        "distributorId": decision.distributor_id,
-        "language": language,
-        "createdAt": created_at.isoformat(),
-        "causeEventId": cause_event_id,
-        "title": _TITLES[REGISTRY_DRIFT][language].format(pid=drift.partner_id),
-        "partnerId": drift.partner_id,
-        # null: Partner Center says the PLA id is valid; [] below: so does the registry.
-        "partnerCenterErrorCode": drift.partner_center_code,
-        "registryErrorCodes": list(drift.registry_codes),
-        "day": day,
-        "firstDecisionId": decision.decision_id,
-        "outcome": decision.outcome,
-        "note": _DRIFT_NOTE[language],
-    }
-    return Notification(
-        nid, REGISTRY_DRIFT, decision.distributor_id, language, cause_event_id, payload
     )

@@ -12,6 +12,7 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.domain.eligibility import EligibilityRow, eligibility_rows
 from services.domain.eligibility_import import ImportedRow, PorHistory, TriageRow, triage
+from services.domain.observe import observe_summary, would_block_from
 from services.domain.regions import RegionTable
 from services.por_validator import store
 
@@ -77,3 +78,17 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+async def observe_report(settings: Settings, distributor_id: str, since: datetime) -> dict:
+    """What enforcement would have blocked for the distributor since `since` (observe mode)."""
+    pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)
+    try:
+        decisions = await store.would_block_decisions(pool, distributor_id, since)
+    finally:
+        await pool.close()
+    return {
+        "distributorId": distributor_id,
+        "since": since.isoformat(),
+        **observe_summary(would_block_from(d) for d in decisions),
+    }

@@ -8,6 +8,7 @@ from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
 from services.domain.authority import Answer, decide_with_answers, drifts
+from services.notifier import decision_notices as dn
 from services.notifier import notifications as nt
 from services.notifier.delivery import delivery_outcome
 from services.notifier.signing import sign, verify
@@ -309,7 +310,7 @@ def test_a_drift_is_told_once_per_pla_id_and_codes_pair_per_day():
 
     def told(decision, language="en"):
         (drift,) = drifts(decision)
-        return nt.registry_drift(
+        return dn.registry_drift(
             decision, drift, cause_event_id="e", language=language, created_at=morning
         )
 

@@ -1,0 +1,6 @@
+-- Observe mode's "would have been blocked" and automatic release's "released".
+ALTER TABLE notifications DROP CONSTRAINT notifications_kind_check;
+ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check CHECK (
+    kind IN ('transaction_blocked', 'privileges_revoked', 'partnership_removed', 'registry_drift',
+             'transaction_would_block', 'transaction_released')
+);
