@@ -11,7 +11,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import AIOKafkaProducer
 
 from benchmarks.processes import (
     REPO,
@@ -90,11 +92,14 @@ async def pipeline_phase(
     trace: bool = False,
     env_extra: dict[str, str] | None = None,
     database_from: str | None = None,
+    during: Callable[[AIOKafkaProducer, str], Awaitable[dict]] | None = None,
 ) -> dict:
     """Orders through order-intake and por-validator on fresh topics and a fresh database.
     `profile`: py-spy attached to the services processes; `trace`: benchmarks/trace.py inside
     them; `env_extra`: settings for the services; `database_from`: the database to copy
-    instead of the template (one an earlier phase left, with what it cached)."""
+    instead of the template (one an earlier phase left, with what it cached); `during`: other
+    traffic sent while the orders are (given the producer and the topic prefix), its summary
+    kept as `during`."""
     from services.common.topics_admin import create_topics
 
     await wait_quiet(ctx, label)
@@ -160,6 +165,7 @@ async def pipeline_phase(
             + (f" at {rate:g}/s" if rate else " at full speed")
         )
         pub_task = asyncio.create_task(publish(producer, topic, orders, rate))
+        during_task = asyncio.create_task(during(producer, prefix)) if during else None
 
         def progress(count: int) -> None:
             if count >= half and "middle" not in sampler.marks:
@@ -170,6 +176,8 @@ async def pipeline_phase(
             keys, stall_s=60 + (len(orders) / rate if rate else 30), on_progress=progress
         )
         pub = await pub_task
+        if during_task is not None:
+            result["during"] = await during_task
         sampler.mark("end")
         result["cpu"] = cpu.stop()
         if spies:

@@ -217,6 +217,21 @@ def render(res: dict) -> str:
             f"  services RSS MiB: start {at.get('start', {}).get('total')}, middle {at.get('middle', {}).get('total')}, "
             f"end {at.get('end', {}).get('total')}; peak {mem['peak_rss_total_mib']} (per process {mem['peak_rss_mib']}, VmHWM {mem['vm_hwm_mib']})"
         )
+    rel = res.get("release")
+    if rel:
+        t = rel["time_to_release"]
+        w("")
+        w(
+            f"RELEASE: one registry event released {t['released']:,} of {t['blocked_transactions']:,}"
+            f" blocked transactions in {t['seconds']} s ({t['per_s']:,}/s)"
+        )
+        base, sync = rel["without_sync"]["throughput"], rel["with_sync"]["throughput"]
+        during = rel["with_sync"].get("during", {})
+        w(
+            f"  full speed without a registry sync {base.get('per_s', 0):,} orders/s; during a"
+            f" {during.get('registry_events', 0):,}-event sync {sync.get('per_s', 0):,} orders/s:"
+            f" ratio {rel['throughput_ratio_during_sync']} (target >= 0.5)"
+        )
     rb = res.get("relay_baseline")
     if rb:
         w("")

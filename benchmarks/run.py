@@ -148,6 +148,10 @@ async def run(args: argparse.Namespace) -> dict:
             cold = ([world.order() for _ in orders], [world.order() for _ in warmup])
             warm = ([world.order() for _ in orders], [world.order() for _ in warmup])
             res["partner_center"] = await partner_center_phase(ctx, cold, warm, fresh_broker)
+        if "release" in args.phases:
+            from benchmarks.release_phase import release_phase
+
+            res["release"] = await release_phase(ctx, orders, warmup, fresh_broker)
         if "api" in args.phases:
             fresh_broker()
             res["api"] = await api_phase(ctx, orders, args.api_workers, args.api_seconds)
@@ -243,7 +247,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="rules,full,fixed,sustained,relay,api",
         help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api,partner-center"
         " (stages: the fixed load with every batch stage timed inside the services;"
-        " partner-center: full speed decided by Partner Center's stand-in, cold and warm cache)",
+        " partner-center: full speed decided by Partner Center's stand-in, cold and warm cache;"
+        " release: one registry event releasing 1,000 blocked transactions, and full speed during"
+        " a 10,000-event registry sync)",
     )
     p.add_argument(
         "--partner-center-delay-ms",

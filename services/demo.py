@@ -65,7 +65,7 @@ class Message:
     value: bytes
 
 
-def _msg(topic: Topic, key: str, data: Any, time: datetime | None = None) -> Message:
+def message_for(topic: Topic, key: str, data: Any, time: datetime | None = None) -> Message:
     return Message(topic, key, encode(new_event(data, source=SOURCE, time=time, subject=key)))
 
 
@@ -89,7 +89,7 @@ class DemoWorld:
 
     def registry(self) -> list[Message]:
         out = [
-            _msg(
+            message_for(
                 PARTNER_REGISTRY,
                 d,
                 DistributorUpserted(distributor_id=d, name=n, country=c, preferred_language=lang),
@@ -101,7 +101,7 @@ class DemoWorld:
             if r.profile == "other_region":
                 country = "BR"
             out.append(
-                _msg(
+                message_for(
                     PARTNER_REGISTRY,
                     r.tenant_id,
                     ResellerTenantUpserted(
@@ -117,7 +117,7 @@ class DemoWorld:
                 )
             )
             out.append(
-                _msg(
+                message_for(
                     PARTNER_REGISTRY,
                     r.pla,
                     PartnerAccountUpserted(
@@ -130,7 +130,7 @@ class DemoWorld:
                 )
             )
             out.append(
-                _msg(
+                message_for(
                     PARTNER_REGISTRY,
                     r.pga,
                     PartnerAccountUpserted(
@@ -144,7 +144,7 @@ class DemoWorld:
             )
             if r.profile != "no_partnership":
                 out.append(
-                    _msg(
+                    message_for(
                         PARTNER_REGISTRY,
                         f"{r.distributor_id}/{r.tenant_id}",
                         PartnershipUpserted(
@@ -156,7 +156,7 @@ class DemoWorld:
                 )
             for c in r.customers:
                 out.append(
-                    _msg(
+                    message_for(
                         PARTNER_REGISTRY,
                         c,
                         CustomerAssignmentUpserted(
@@ -168,7 +168,7 @@ class DemoWorld:
                     )
                 )
                 out.append(
-                    _msg(
+                    message_for(
                         PARTNER_REGISTRY,
                         f"rel-{c}",
                         GdapRelationshipUpserted(
@@ -217,7 +217,7 @@ class DemoWorld:
             placed_at=now or datetime.now(UTC),
             line_items=items,
         )
-        return _msg(ORDERS, order_id, data)
+        return message_for(ORDERS, order_id, data)
 
     def change(self, now: datetime | None = None) -> Message:
         now = now or datetime.now(UTC)
@@ -251,13 +251,13 @@ class DemoWorld:
             scheduled_change_set_at=set_at,
             details={"quantity": 10},
         )
-        return _msg(SUBSCRIPTION_CHANGES, sub, data)
+        return message_for(SUBSCRIPTION_CHANGES, sub, data)
 
     def suspend_one(self) -> Message:
         """A healthy reseller with customers gets suspended: its GDAP relationships are revoked."""
         r = next(x for x in self.resellers if x.profile == "valid" and x.customers)
         r.profile = "suspended"
-        return _msg(
+        return message_for(
             PARTNER_REGISTRY,
             r.tenant_id,
             ResellerTenantUpserted(
@@ -274,7 +274,7 @@ class DemoWorld:
         """A partnership is removed: nothing is revoked, the distributor is told who keeps access."""
         r = next(x for x in reversed(self.resellers) if x.profile == "valid" and x.customers)
         r.profile = "no_partnership"
-        return _msg(
+        return message_for(
             PARTNER_REGISTRY,
             f"{r.distributor_id}/{r.tenant_id}",
             PartnershipUpserted(
