@@ -46,6 +46,8 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 MAX_BODY = 64 * 1024
+# How long an API request may wait out Partner Center's Retry-After before answering 503.
+API_THROTTLE_WAIT_S = 5.0
 
 
 def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlette:
@@ -97,8 +99,9 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             except NotConfigured:
                 pass  # this distributor has no credentials: the registry answers, as it says
             except Rejected as exc:
+                # As the validator does: retrying cannot help, so the registry answers.
                 log.error("Partner Center rejected a validation", extra={"error": str(exc)})
-                return error(502, "partner_center_rejected", "Partner Center refused the request")
+                authority = "registry_fallback"
             except OUTAGES as exc:
                 if settings.partner_center_unavailable != "registry":
                     wait = exc.retry_after_s if isinstance(exc, Throttled) else 30.0
@@ -157,7 +160,16 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         if settings.por_authority == "partner-center":
             # One client and cache for every key: internal tools get Partner Center's answer
             # without each holding credentials or tripping its throttling.
-            client = PartnerCenterClient.from_settings(settings)
+            # A caller is waiting: a short budget for Retry-After, then 503 with Retry-After.
+            client = PartnerCenterClient.from_settings(
+                settings.model_copy(
+                    update={
+                        "partner_center_max_throttle_wait_s": min(
+                            settings.partner_center_max_throttle_wait_s, API_THROTTLE_WAIT_S
+                        )
+                    }
+                )
+            )
             state["partner_center"] = CachedPartnerCenter(
                 client, settings.partner_center_cache_ttl_s
             )

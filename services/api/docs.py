@@ -48,7 +48,6 @@ VALIDATE = Operation(
         413: _error("payload_too_large: a body over 64 KiB"),
         429: _error("rate_limited: over PORGATE_API_RATE_PER_KEY requests a second", "Retry-After"),
         500: _error("internal: a defect in porgate (never expected)"),
-        502: _error("partner_center_rejected: Partner Center refused porgate's call"),
         503: _error(
             "unavailable (the registry) or partner_center_unavailable: retry later", "Retry-After"
         ),

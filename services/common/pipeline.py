@@ -140,7 +140,9 @@ class BatchPipeline:
                     try:
                         await previous.task
                     except BaseException as exc:  # noqa: BLE001
-                        failure = failure or exc
+                        # The batch before failed to publish: that is the failure to report,
+                        # not this batch being held.
+                        failure = exc if failure is None or isinstance(failure, Held) else failure
                         unsettled = records + previous.records
             if failure is None:
                 self.on_committed()
@@ -200,8 +202,10 @@ class BatchPipeline:
         if good and self.consumer.prefetch is not None:
             # Before the dead letters go: a held batch comes again and must not send them twice.
             with self._timed("prefetch", len(good)):
-                handle = await self.consumer.prefetch(
-                    self.pool, self.retrying, [event for _, event in good]
+                prefetch, events = self.consumer.prefetch, [event for _, event in good]
+                # Its own database reads and writes fail like the transaction's: with backoff.
+                handle = await self.retrying(
+                    "prefetch", lambda: prefetch(self.pool, self.retrying, events)
                 )
         if dead:
             await self.dead_letters.send(self.group_id, dead)

@@ -58,11 +58,15 @@ def drifts(decision: TransactionDecision) -> list[Drift]:
         registry = line.registry_error_codes
         if registry is None or line.partner_id_on_record is None:
             continue
-        if agree(line.error_codes, registry):
+        # In observe mode Partner Center's code is in `observedErrorCodes`, not `errorCodes`.
+        answered = (
+            line.error_codes if line.observed_error_codes is None else line.observed_error_codes
+        )
+        if agree(answered, registry):
             continue
         drift = Drift(
             line.partner_id_on_record.strip(),
-            line.error_codes[0] if line.error_codes else None,
+            answered[0] if answered else None,
             tuple(registry),
         )
         found.setdefault((drift.partner_id, drift.partner_center_code, drift.registry_codes), drift)

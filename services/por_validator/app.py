@@ -22,16 +22,19 @@ AUDIT_PRUNE_EVERY_S = 3600.0
 
 def build(settings: Settings) -> Service:
     regions = RegionTable.load(settings.region_overrides_file)
+    # With Partner Center as the authority the registry cannot release what it blocked.
+    release = settings.auto_revalidate and settings.por_authority == "registry"
     requests = Consumer(
         "requests",
         (VALIDATION_REQUESTS,),
         make_validation_handler(
-            settings.enforcement_start, regions, enforcement_mode=settings.enforcement_mode
+            settings.enforcement_start,
+            regions,
+            enforcement_mode=settings.enforcement_mode,
+            beside_release=release,
         ),
         "Transactions to decide.",
     )
-    # With Partner Center as the authority the registry cannot release what it blocked.
-    release = settings.auto_revalidate and settings.por_authority == "registry"
     service = Service(
         name="por-validator",
         schema=store.SCHEMA,

@@ -53,10 +53,12 @@ def make_validation_handler(
     answers: Answers | None = None,
     *,
     enforcement_mode: str = "enforce",
+    beside_release: bool = False,
 ) -> Handler:
     """The handler for a batch of validation requests: decided by the registry, or by
     Partner Center's `answers` (by distributor) when it is the authority; in observe mode
     (the setting, or the distributor's own) what would be blocked is accepted, saying so.
+    `beside_release`: registry changes release blocked decisions (store.lock_for_deciding).
 
     A batch reads the registry once and writes its decisions in one statement: per-event
     round trips to PostgreSQL were the validator's main cost.
@@ -83,6 +85,8 @@ def make_validation_handler(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
     ) -> list[Emitted]:
         requests: list[ev.ValidationRequested] = [e.data for e in events]
+        if beside_release:
+            await store.lock_for_deciding(conn)
         registry = await store.registry_for(
             conn,
             (line.partner_id_on_record for r in requests for line in r.lines),
@@ -91,7 +95,7 @@ def make_validation_handler(
         )
         decided_at = datetime.now(UTC)
         decisions = [decide_one(r, registry, decided_at) for r in requests]
-        await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
+        inserted = await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
         _count(decisions, partner_center_mode=answers is not None)
         # One line per batch, not per decision: logging is on the hot path.
         log.info(
@@ -109,8 +113,12 @@ def make_validation_handler(
                 ]
             },
         )
+        # A decision not inserted was recorded, and queued in the outbox, before: or it lost
+        # the race to supersede a blocked decision (a release got there first).
         return [
             [Outgoing(DECISIONS, d.transaction_key, decision_event(d, source=SOURCE))]
+            if d.decision_id in inserted
+            else []
             for d in decisions
         ]
 

@@ -42,6 +42,8 @@ Answers = dict[str, dict[str, Answer] | None]
 OUTAGES = (Unavailable, Throttled, AuthenticationFailed)
 # A held batch goes back to the consumer at least this often, so it keeps polling.
 HOLD_CYCLE_S = 30.0
+# An outage with no failed call for this long is no longer reported (no traffic, no news).
+FORGET_OUTAGE_S = 300.0
 
 
 class CachedPartnerCenter:
@@ -105,10 +107,15 @@ class PartnerCenterGate:
         # Since when each distributor's Partner Center has failed to answer, and why.
         self._down_since: dict[str, float] = {}
         self._down_reason: dict[str, str] = {}
+        self._last_failure: dict[str, float] = {}
         self._not_configured: set[str] = set()
 
     def degraded(self) -> dict[str, str]:
         now = self.clock()
+        # An outage nobody has run into lately is forgotten: a distributor whose traffic
+        # stopped must not keep /healthz degraded and the alert firing.
+        for d in [d for d, at in self._last_failure.items() if now - at > FORGET_OUTAGE_S]:
+            self._reachable(d)
         return {
             f"partner-center:{d}": self._down_reason[d]
             for d, since in self._down_since.items()
@@ -179,12 +186,16 @@ class PartnerCenterGate:
                 return {}
             except OUTAGES as exc:
                 failures += 1
-                if self._unreachable(distributor_id, exc):
-                    if self.when_unavailable == "registry":
-                        return {}
-                    if self.clock() - held_since >= HOLD_CYCLE_S:
-                        raise Held(str(exc)) from None
-                await retrying.sleep(min(retrying.max_s, retrying.initial_s * 2**failures))
+                if self._unreachable(distributor_id, exc) and self.when_unavailable == "registry":
+                    return {}
+                # Back to the consumer every cycle, past the wait or not: a poll keeps it in
+                # its group (max.poll.interval), whatever PARTNER_CENTER_MAX_WAIT_S says.
+                if self.clock() - held_since >= HOLD_CYCLE_S:
+                    raise Held(str(exc)) from None
+                delay = min(retrying.max_s, retrying.initial_s * 2**failures)
+                if isinstance(exc, Throttled):
+                    delay = max(delay, exc.retry_after_s)  # never call before Retry-After ends
+                await retrying.sleep(min(delay, HOLD_CYCLE_S))
                 continue
             self._reachable(distributor_id)
             return found
@@ -193,6 +204,7 @@ class PartnerCenterGate:
         """Note the failure; True once Partner Center has been unreachable past the wait."""
         now = self.clock()
         since = self._down_since.setdefault(distributor_id, now)
+        self._last_failure[distributor_id] = now
         self._down_reason[distributor_id] = (
             f"unreachable for {now - since:.0f} s ({self.when_unavailable}): {exc}"[:300]
         )
@@ -204,5 +216,6 @@ class PartnerCenterGate:
     def _reachable(self, distributor_id: str) -> None:
         if self._down_since.pop(distributor_id, None) is not None:
             self._down_reason.pop(distributor_id, None)
+            self._last_failure.pop(distributor_id, None)
             metrics.PARTNER_CENTER_UNAVAILABLE.labels(distributor_id).set(0)
             log.info("Partner Center answers again", extra={"distributor_id": distributor_id})

@@ -17,9 +17,10 @@ import asyncpg
 
 from contracts.codec import decision_event
 from contracts.envelope import CloudEvent
-from contracts.events import ValidationRequested
+from contracts.events import DistributorUpserted, ValidationRequested
 from contracts.topics import DECISIONS
 from services.common import metrics
+from services.common.retry import is_transient
 from services.common.service import Emitted, Handler, Outgoing
 from services.domain.regions import RegionTable
 from services.domain.release import dependents_of, released
@@ -77,7 +78,8 @@ def make_registry_handler(
         metrics.RELEASED.labels("still_blocked").inc(len(blocked) - len(pairs))
         if not pairs:
             return ()
-        await store.record_decisions(conn, pairs)
+        inserted = await store.record_decisions(conn, pairs)
+        pairs = [(r, d) for r, d in pairs if d.decision_id in inserted]
         log.info(
             "released blocked transactions",
             extra={
@@ -90,13 +92,40 @@ def make_registry_handler(
             for _, d in pairs
         ]
 
+    async def release_safely(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        """Releasing may fail (a stored request the model no longer reads, a timeout): that
+        must not dead-letter the fact itself, which the validator needs whatever happens."""
+        try:
+            async with conn.transaction():  # a savepoint: a failure undoes only the release
+                return await release_after(conn, event)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the database or the connection: the whole batch is retried
+            metrics.RELEASED.labels("failed").inc()
+            log.exception("releasing after a registry change failed", extra={"event_id": event.id})
+            return ()
+
     async def on_registry_events(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
     ) -> list[Emitted]:
+        await store.lock_for_registry_change(conn)
         emitted: list[Emitted] = []
         for event in events:  # in order: each release sees the facts before it
+            region_before = await _region_before(conn, event.data)
             await project_registry_event(conn, event)
-            emitted.append(await release_after(conn, event))
+            if region_before is not None and region_before == await _region_before(
+                conn, event.data
+            ):
+                emitted.append(())  # a distributor's name or language: frees nothing
+                continue
+            emitted.append(await release_safely(conn, event))
         return emitted
 
     return on_registry_events
+
+
+async def _region_before(conn: asyncpg.Connection, fact: object) -> tuple | None:
+    """For a distributor upsert, what region matching reads of it now; None for other facts."""
+    if not isinstance(fact, DistributorUpserted):
+        return None
+    return await store.distributor_region(conn, fact.distributor_id) or ("unknown",)

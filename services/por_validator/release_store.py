@@ -10,19 +10,18 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-# The latest decision of its source event, blocked, and superseded by nothing.
+# Blocked and superseded by nothing: supersession is the only way a transaction gets a
+# later decision, and a unique index makes it at most one.
 _STILL_BLOCKED = (
     " JOIN decisions d ON d.decision_id = c.decision_id"
     " WHERE d.outcome = 'blocked'"
     "  AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.supersedes_decision_id = d.decision_id)"
-    "  AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.source_event_id = d.source_event_id"
-    "   AND n.decision_id <> d.decision_id AND n.decided_at > d.decided_at)"
     " ORDER BY d.decided_at, d.decision_id"
 )
 _BY_PARTNER_IDS = (
     "SELECT d.decision_id, d.request::text AS request FROM ("
     " SELECT DISTINCT l.decision_id FROM decision_lines l"
-    " WHERE btrim(l.partner_id_on_record) = ANY($1::text[]) AND l.decided_at >= $2"
+    " WHERE l.pla_id = ANY($1::text[]) AND l.decided_at >= $2"
     "  AND l.error_codes <> '{}' AND ($3::text IS NULL OR l.distributor_id = $3)) c"
 ) + _STILL_BLOCKED
 _BY_DISTRIBUTOR = (

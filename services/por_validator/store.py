@@ -179,8 +179,12 @@ def _int_array(codes: list[int]) -> str:
 
 async def record_decisions(
     conn: asyncpg.Connection, pairs: list[tuple[ValidationRequested, TransactionDecision]]
-) -> None:
-    """Insert decisions (and their lines) not recorded yet; a decision id is recorded once."""
+) -> set[str]:
+    """Insert decisions (and their lines) not recorded yet; the ids inserted.
+
+    A decision id is recorded once, and a decision is superseded at most once (a unique
+    index): of two re-decisions racing for one blocked decision, one is inserted, and only
+    the inserted ones may be published."""
     inserted = {
         r["decision_id"]
         for r in await conn.fetch(
@@ -197,7 +201,7 @@ async def record_decisions(
             "  AS d(decision_id, source_event_id, transaction_kind, order_id, subscription_id, change_id,"
             "  distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
             "  supersedes_decision_id, requested_at, decided_at, request, decision, would_block)"
-            " ON CONFLICT (decision_id) DO NOTHING RETURNING decision_id",
+            " ON CONFLICT DO NOTHING RETURNING decision_id",
             [d.decision_id for _, d in pairs],
             [d.source_event_id for _, d in pairs],
             [d.transaction_kind for _, d in pairs],
@@ -226,6 +230,7 @@ async def record_decisions(
             d.distributor_id,
             d.decided_at,
             _int_array(line.error_codes),
+            normalize_partner_id(line.partner_id_on_record),
         )
         for _, d in pairs
         if d.decision_id in inserted
@@ -235,14 +240,40 @@ async def record_decisions(
         cols = list(zip(*lines, strict=True))
         await conn.execute(
             "INSERT INTO decision_lines (decision_id, line_item_id, partner_id_on_record, distributor_id,"
-            " decided_at, error_codes)"
+            " decided_at, error_codes, pla_id)"
             " SELECT l.decision_id, l.line_item_id, l.pid, l.distributor_id, l.decided_at,"
-            "  l.codes::int[]"
-            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])"
-            "  AS l(decision_id, line_item_id, pid, distributor_id, decided_at, codes)"
+            "  l.codes::int[], l.pla_id"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
+            "  $7::text[])"
+            "  AS l(decision_id, line_item_id, pid, distributor_id, decided_at, codes, pla_id)"
             " ON CONFLICT DO NOTHING",
             *(list(c) for c in cols),
         )
+    return inserted
+
+
+async def distributor_region(conn: asyncpg.Connection, distributor_id: str) -> tuple | None:
+    """(country, csp_region) of a distributor, None if unknown."""
+    row = await conn.fetchrow(
+        "SELECT country, csp_region FROM distributors WHERE distributor_id = $1", distributor_id
+    )
+    return None if row is None else (row["country"], row["csp_region"])
+
+
+# Deciding reads the registry; a registry change looks for what it releases among the
+# decisions. Without this lock a decision made from the old facts but committed after the
+# change's search would never be released: decisions take it shared, registry changes
+# exclusive, so each sees the other's committed result.
+_DECIDING = "SELECT pg_advisory_xact_lock_shared(hashtext('porgate:registry-and-decisions'))"
+_CHANGING = "SELECT pg_advisory_xact_lock(hashtext('porgate:registry-and-decisions'))"
+
+
+async def lock_for_deciding(conn: asyncpg.Connection) -> None:
+    await conn.execute(_DECIDING)
+
+
+async def lock_for_registry_change(conn: asyncpg.Connection) -> None:
+    await conn.execute(_CHANGING)
 
 
 async def partner_ids_on_record(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY as REGISTRY_METRICS
+
 from services.ops.replay import replay_topic
 from services.por_validator.report import observe_report
 from tests.e2e import registry_data as R
@@ -22,6 +24,25 @@ REGISTRY = "csp.partner-registry.v1"
 def later() -> str:
     # After every registry event loaded so far: an upsert only wins if it is newer.
     return (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+
+
+def _active_tenant() -> dict:
+    return envelope(
+        "csp.reseller-tenant.upserted.v1",
+        {
+            "resellerTenantId": "ten-suspended",
+            "name": "Tenant ten-suspended",
+            "kind": "csp_indirect_reseller",
+            "status": "active",
+            "indirectResellerAuthorized": True,
+            "country": "DE",
+        },
+        time_=later(),
+    )
+
+
+def _released(result: str) -> float:
+    return REGISTRY_METRICS.get_sample_value("porgate_released_total", {"result": result}) or 0.0
 
 
 async def by_order(bus: Bus, count_: int, settle: float = 0.0) -> dict[str, list[dict]]:
@@ -112,22 +133,7 @@ async def test_a_suspended_tenant_made_active_releases_exactly_what_it_blocked_o
             assert sorted(blocked) == ["o-inactive", "o-susp-1", "o-susp-2"]
 
             # The reseller fixes its tenant.
-            await bus.send(
-                REGISTRY,
-                envelope(
-                    "csp.reseller-tenant.upserted.v1",
-                    {
-                        "resellerTenantId": "ten-suspended",
-                        "name": "Tenant ten-suspended",
-                        "kind": "csp_indirect_reseller",
-                        "status": "active",
-                        "indirectResellerAuthorized": True,
-                        "country": "DE",
-                    },
-                    time_=later(),
-                ),
-                key="ten-suspended",
-            )
+            await bus.send(REGISTRY, _active_tenant(), key="ten-suspended")
             after = await by_order(bus, 6, settle=1.0)
             released = {k: v[1] for k, v in after.items() if len(v) > 1}
             assert sorted(released) == ["o-susp-1", "o-susp-2"]
@@ -140,8 +146,10 @@ async def test_a_suspended_tenant_made_active_releases_exactly_what_it_blocked_o
                 "o-susp-2",
             ]
 
-            # A replay of the registry topic releases nothing twice.
+            # A replay of the registry topic releases nothing twice; nor does the same fact
+            # sent again as a new event (a second sync): the blocked decisions are superseded.
             await replay_topic(settings, REGISTRY)
+            await bus.send(REGISTRY, _active_tenant(), key="ten-suspended")
             await asyncio.sleep(2.0)
             assert len(await bus.events("por.decisions.v1", 6, settle=1.0)) == 6
             assert (
@@ -168,6 +176,7 @@ async def test_a_partnership_made_active_releases_only_that_distributors_transac
             "o-eu": "blocked",
             "o-jp": "blocked",
         }
+        before = _released("released"), _released("still_blocked")
         await bus.send(
             REGISTRY,
             envelope(
@@ -180,6 +189,11 @@ async def test_a_partnership_made_active_releases_only_that_distributors_transac
         after = await by_order(bus, 3, settle=1.5)
         assert [d["outcome"] for d in after["o-eu"]] == ["blocked", "accepted"]
         assert [d["outcome"] for d in after["o-jp"]] == ["blocked"]
+        # The other distributor's transaction was not even looked at.
+        assert (_released("released") - before[0], _released("still_blocked") - before[1]) == (
+            1,
+            0,
+        )
 
 
 async def test_automatic_release_off_releases_nothing(migrated):

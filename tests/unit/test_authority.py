@@ -19,6 +19,7 @@ from services.domain.authority import (
     partner_ids_to_ask,
 )
 from services.domain.decisions import decide
+from services.domain.observe import observed
 from services.order_intake.intake import validation_request
 from tests.unit.test_decisions import START, D, registry
 from tests.unit.test_por_rules import DIST, registries
@@ -196,3 +197,14 @@ def test_the_outcome_is_always_partner_centers(reg_ids, data):
     d = decide_with_answers(request, reg, answers, enforcement_start=START, decided_at=NOW)
     assert d.outcome == ("accepted" if all(valid.values()) else "blocked")
     assert d.authority == "partner_center"
+
+
+def test_observe_mode_keeps_the_drift_partner_center_and_the_registry_had():
+    # Partner Center and the registry agree on 900152: no drift, observed or not.
+    agreeing = by_partner_center(order("1000003"), [Answer("1000003", False, 900152)])
+    assert drifts(observed(agreeing)) == drifts(agreeing) == []
+    # Partner Center blocks what the registry accepts: the same drift, observed or not.
+    drifting = by_partner_center(order("1000001"), [Answer("1000001", False, 900400)])
+    seen = observed(drifting)
+    assert seen.registry_drift and seen.would_block
+    assert drifts(seen) == drifts(drifting) == [Drift("1000001", 900400, ())]

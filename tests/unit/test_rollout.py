@@ -129,8 +129,8 @@ def test_a_transaction_that_passes_now_is_released_superseding_the_blocked_one()
     assert decision.outcome == "accepted"
     assert decision.supersedes_decision_id == request.supersedes_decision_id == blocked.decision_id
     assert decision.decision_id == release_id(blocked.decision_id, "evt-9") != blocked.decision_id
-    # The same registry event again: the same id, so consumers dedupe a replay.
-    assert release_id(blocked.decision_id, "evt-9") == decision.decision_id
+    # Another registry event would release it under another id; the same one, the same id.
+    assert release_id(blocked.decision_id, "evt-10") != decision.decision_id
 
 
 def test_a_transaction_still_blocked_is_not_released():
