@@ -197,11 +197,11 @@ class BatchPipeline:
                 except InvalidMessage as exc:
                     dead.append((record, str(exc)))
         if not tracing.enabled():
-            return await self._prepare_and_apply(good, dead)
+            return await self._apply_decoded(good, dead)
         with record_tracing.batch(self.label, self.group_id, self.topic_prefix, records, good):
-            return await self._prepare_and_apply(good, dead)
+            return await self._apply_decoded(good, dead)
 
-    async def _prepare_and_apply(
+    async def _apply_decoded(
         self, good: list[Item], dead: list[tuple[ConsumerRecord, str]]
     ) -> list[Committed]:
         handle = self.consumer.handle
