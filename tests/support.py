@@ -49,10 +49,19 @@ class Bus:
     async def __aexit__(self, *exc) -> None:
         await self.producer.stop()
 
-    async def send(self, topic: str, value: dict | bytes, key: str | None = None) -> None:
+    async def send(
+        self,
+        topic: str,
+        value: dict | bytes,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
         await self.producer.send_and_wait(
-            self.settings.topic_prefix + topic, raw, key=key.encode() if key is not None else None
+            self.settings.topic_prefix + topic,
+            raw,
+            key=key.encode() if key is not None else None,
+            headers=[(k, v.encode()) for k, v in headers.items()] if headers else None,
         )
 
     async def read(

@@ -15,6 +15,7 @@ from faststream.middlewares import AckPolicy
 
 from contracts.envelope import CloudEvent
 from contracts.topics import EVENT_MODELS
+from services.common import tracing
 from services.common.config import Settings
 from services.common.health import HttpServer, broker_check, database_check, health_app
 from services.common.kafka import new_producer
@@ -117,6 +118,8 @@ def build_app(
 ) -> tuple[FastStream, list[ServiceRuntime]]:
     """The faststream app for `porgate run`, and the list its start fills with the started
     runtimes (in `services`' order); tests and `porgate dev` use its start() and stop()."""
+    # Off unless OTEL_TRACES_EXPORTER asks for it (tracing.py); OTEL_SERVICE_NAME overrides.
+    tracing.configure_from_env(f"porgate-{services[0].name}" if len(services) == 1 else "porgate")
     broker = build_broker(settings)
     started: dict[str, ServiceRuntime] = {}
     runtimes: list[ServiceRuntime] = []
@@ -176,5 +179,7 @@ def build_app(
             await runtime.stop()
         if runtimes:
             await runtimes[0].outbox.producer.stop()
+        # The spans of the last batches, before the process exits.
+        await asyncio.to_thread(tracing.flush)
 
     return app, runtimes

@@ -18,7 +18,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts.codec import encode
-from services.common import metrics
+from services.common import metrics, record_tracing, tracing
 from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.kafka import CONTENT_TYPE, send_all
 from services.common.retry import Retrier, Stopping
@@ -27,20 +27,44 @@ from services.common.service import Outgoing
 log = logging.getLogger(__name__)
 
 
+_INSERT = (
+    "INSERT INTO outbox (source_event_id, topic, key, value)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
+    " RETURNING id, source_event_id, topic, key, value, traceparent, tracestate"
+)
+# With tracing on, each row also stores the trace context of what caused it (tracing.py).
+_INSERT_TRACED = (
+    "INSERT INTO outbox (source_event_id, topic, key, value, traceparent, tracestate)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])"
+    " RETURNING id, source_event_id, topic, key, value, traceparent, tracestate"
+)
+
+
 async def write(
-    conn: asyncpg.Connection, outgoing: Sequence[tuple[str, Outgoing]]
+    conn: asyncpg.Connection,
+    outgoing: Sequence[tuple[str, Outgoing]],
+    carriers: Sequence[dict[str, str]] | None = None,
 ) -> list[asyncpg.Record]:
-    """Write (source event id, message) pairs in the caller's transaction; the rows to publish."""
+    """Write (source event id, message) pairs in the caller's transaction; the rows to publish.
+
+    With tracing on, each row stores its `carriers` entry (default: the current span's)."""
     if not outgoing:
         return []
-    return await conn.fetch(
-        "INSERT INTO outbox (source_event_id, topic, key, value)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])"
-        " RETURNING id, source_event_id, topic, key, value",
+    args = (
         [source for source, _ in outgoing],
         [o.topic.name for _, o in outgoing],
         [o.key.encode() if o.key is not None else None for _, o in outgoing],
         [encode(o.event) for _, o in outgoing],
+    )
+    if not tracing.enabled():
+        return await conn.fetch(_INSERT, *args)
+    if carriers is None:
+        carriers = [tracing.carrier_of()] * len(outgoing)
+    return await conn.fetch(
+        _INSERT_TRACED,
+        *args,
+        [c.get(tracing.TRACEPARENT) for c in carriers],
+        [c.get(tracing.TRACESTATE) for c in carriers],
     )
 
 
@@ -51,7 +75,7 @@ async def pending_for(
     if not source_event_ids:
         return []
     return await conn.fetch(
-        "SELECT id, source_event_id, topic, key, value FROM outbox"
+        "SELECT id, source_event_id, topic, key, value, traceparent, tracestate FROM outbox"
         " WHERE published_at IS NULL AND undeliverable IS NULL"
         " AND source_event_id = ANY($1::text[]) ORDER BY id",
         list(source_event_ids),
@@ -60,7 +84,7 @@ async def pending_for(
 
 _NEWEST_ID = "SELECT max(id) FROM outbox"
 _PENDING_PAGE = (
-    "SELECT id, source_event_id, topic, key, value FROM outbox"
+    "SELECT id, source_event_id, topic, key, value, traceparent, tracestate FROM outbox"
     " WHERE published_at IS NULL AND undeliverable IS NULL AND id > $1 AND id <= $2"
     " ORDER BY id LIMIT 1000"
 )
@@ -90,16 +114,19 @@ class Outbox:
         aside instead of retried forever."""
         if not rows:
             return {}
-        messages = [
-            (
-                self.topic_prefix + row["topic"],
-                bytes(row["key"]) if row["key"] is not None else None,
-                bytes(row["value"]),
-                CONTENT_TYPE,
-            )
-            for row in rows
-        ]
-        outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
+        if tracing.enabled():
+            outcome = await self._publish_traced(rows)
+        else:
+            messages = [
+                (
+                    self.topic_prefix + row["topic"],
+                    bytes(row["key"]) if row["key"] is not None else None,
+                    bytes(row["value"]),
+                    CONTENT_TYPE,
+                )
+                for row in rows
+            ]
+            outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
         self._to_delete.add(
             row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None
         )
@@ -108,6 +135,25 @@ class Outbox:
             if refusal is not None:
                 refused[row["source_event_id"]] = await self._set_aside(row, refusal)
         return refused
+
+    async def _publish_traced(self, rows: Sequence[asyncpg.Record]) -> list[str | None]:
+        headers, spans = record_tracing.sending(rows, self.topic_prefix, CONTENT_TYPE)
+        messages = [
+            (
+                self.topic_prefix + row["topic"],
+                bytes(row["key"]) if row["key"] is not None else None,
+                bytes(row["value"]),
+                row_headers,
+            )
+            for row, row_headers in zip(rows, headers, strict=True)
+        ]
+        try:
+            outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
+        except BaseException as exc:
+            record_tracing.sent(spans, exc)
+            raise
+        record_tracing.sent(spans, outcome)
+        return outcome
 
     async def _set_aside(self, row: asyncpg.Record, refusal: str) -> str:
         reason = (

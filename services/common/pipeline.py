@@ -36,7 +36,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from contracts.codec import InvalidMessage, decode
-from services.common import inbox, metrics, outbox
+from services.common import inbox, metrics, outbox, record_tracing, tracing
 from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.dead_letters import DeadLetters
 from services.common.inbox import Item
@@ -198,6 +198,14 @@ class BatchPipeline:
                     good.append((record, decode(record.value, topic)))
                 except InvalidMessage as exc:
                     dead.append((record, str(exc)))
+        if not tracing.enabled():
+            return await self._apply_decoded(good, dead)
+        with record_tracing.batch(self.label, self.group_id, self.topic_prefix, records, good):
+            return await self._apply_decoded(good, dead)
+
+    async def _apply_decoded(
+        self, good: list[Item], dead: list[tuple[ConsumerRecord, str]]
+    ) -> list[Committed]:
         handle = self.consumer.handle
         if good and self.consumer.prefetch is not None:
             # Before the dead letters go: a held batch comes again and must not send them twice.
@@ -271,9 +279,15 @@ class BatchPipeline:
             rows = await outbox.write(
                 conn,
                 [(e.id, o) for e, outs in zip(events, emitted, strict=True) for o in outs],
+                # Each row stores the context of the event that caused it.
+                record_tracing.carriers_for([e for e, outs in zip(events, emitted) for _ in outs])
+                if tracing.enabled()
+                else None,
             )
             reused: list[tuple[ConsumerRecord, str]] = []
             if claim.duplicates:
+                if tracing.enabled():
+                    record_tracing.mark_duplicates([e for _, e in claim.duplicates])
                 # Redelivered after a crash between commit and publish: send what is still
                 # unsent. Copies of an event processed in this very batch have nothing to add.
                 fresh = {e.id for e in events}

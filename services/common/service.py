@@ -18,6 +18,7 @@ import asyncpg
 
 from contracts.envelope import CloudEvent
 from contracts.topics import Topic
+from services.common import tracing
 
 if TYPE_CHECKING:
     from services.common.retry import Retrier
@@ -53,7 +54,14 @@ def per_event(handle: EventHandler) -> Handler:
     async def handle_batch(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
     ) -> list[Emitted]:
-        return [await handle(conn, event) for event in events]
+        if not tracing.enabled():
+            return [await handle(conn, event) for event in events]
+        emitted: list[Emitted] = []
+        for event in events:
+            # What the handler queues (a notification, a termination) stores this context.
+            with tracing.event_scope(event):
+                emitted.append(await handle(conn, event))
+        return emitted
 
     handle_batch.__name__ = handle.__name__
     handle_batch.__qualname__ = handle.__qualname__

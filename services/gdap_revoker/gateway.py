@@ -15,7 +15,7 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 
-from services.common import metrics
+from services.common import metrics, tracing
 from services.common.config import Settings
 from services.common.retry import retry_after_s
 from services.gdap_revoker import store
@@ -126,19 +126,26 @@ class GraphGateway:
         async with self._token_lock:  # concurrent terminations share one token request
             if self._token is not None and time.monotonic() < self._token_expires:
                 return self._token
-            try:
-                resp = await self.client.post(
-                    self.token_url,
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": self.client_id,
-                        "client_secret": self.client_secret,
-                        "scope": GRAPH_SCOPE,
-                    },
-                )
-            except httpx.HTTPError as exc:
-                metrics.GRAPH_CALLS.labels("token", "error").inc()
-                raise GatewayError(f"token request failed: {type(exc).__name__}: {exc}") from exc
+            with tracing.http_call("POST", self.token_url) as span:
+                headers: dict[str, str] = {}
+                tracing.inject(headers)
+                try:
+                    resp = await self.client.post(
+                        self.token_url,
+                        data={
+                            "grant_type": "client_credentials",
+                            "client_id": self.client_id,
+                            "client_secret": self.client_secret,
+                            "scope": GRAPH_SCOPE,
+                        },
+                        headers=headers,
+                    )
+                except httpx.HTTPError as exc:
+                    metrics.GRAPH_CALLS.labels("token", "error").inc()
+                    raise GatewayError(
+                        f"token request failed: {type(exc).__name__}: {exc}"
+                    ) from exc
+                tracing.http_status(span, resp.status_code)
             metrics.GRAPH_CALLS.labels("token", str(resp.status_code)).inc()
             if resp.status_code != 200:
                 # Bad credentials will not fix themselves; an outage or throttling may.
@@ -167,13 +174,15 @@ class GraphGateway:
             f"{self.base_url}/v1.0/tenantRelationships/delegatedAdminRelationships/"
             f"{quote(relationship_id, safe='')}/requests"
         )
-        try:
-            resp = await self.client.post(
-                url, json={"action": "terminate"}, headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as exc:  # timeouts, refused and reset connections
-            metrics.GRAPH_CALLS.labels("terminate", "error").inc()
-            raise GatewayError(f"{type(exc).__name__}: {exc}") from exc
+        with tracing.http_call("POST", url) as span:
+            headers = {"Authorization": f"Bearer {token}"}
+            tracing.inject(headers)
+            try:
+                resp = await self.client.post(url, json={"action": "terminate"}, headers=headers)
+            except httpx.HTTPError as exc:  # timeouts, refused and reset connections
+                metrics.GRAPH_CALLS.labels("terminate", "error").inc()
+                raise GatewayError(f"{type(exc).__name__}: {exc}") from exc
+            tracing.http_status(span, resp.status_code)
         status = resp.status_code
         metrics.GRAPH_CALLS.labels("terminate", str(status)).inc()
         if 200 <= status < 300:

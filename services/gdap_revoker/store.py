@@ -12,6 +12,7 @@ from contracts.events import (
     GdapRelationshipUpserted,
     ResellerTenantUpserted,
 )
+from services.common import tracing
 from services.gdap_revoker.revocation import Relationship, Termination
 
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
@@ -148,18 +149,21 @@ async def assigned_elsewhere(conn: asyncpg.Connection, a: CustomerAssignmentUpse
 
 
 async def record_terminations(conn: asyncpg.Connection, terminations: Sequence[Termination]) -> int:
-    """Insert termination intents; one that exists already (any state) stays as it is."""
+    """Insert termination intents; one that exists already (any state) stays as it is. With
+    tracing on, they store the current trace context, so the Graph call joins the cause's trace."""
     if not terminations:
         return 0
     rows = await conn.fetch(
-        "INSERT INTO terminations (relationship_id, customer_id, reseller_tenant_id, reason, cause_event_id)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+        "INSERT INTO terminations (relationship_id, customer_id, reseller_tenant_id, reason, cause_event_id,"
+        " traceparent)"
+        " SELECT u.*, $6::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u"
         " ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id",
         [t.relationship_id for t in terminations],
         [t.customer_id for t in terminations],
         [t.reseller_tenant_id for t in terminations],
         [t.reason for t in terminations],
         [t.cause_event_id for t in terminations],
+        tracing.current_traceparent(),
     )
     return len(rows)
 
@@ -178,7 +182,8 @@ async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.
         " FROM (SELECT relationship_id FROM terminations WHERE state = 'pending' AND next_attempt_at <= now()"
         "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE t.relationship_id = due.relationship_id"
-        " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts",
+        " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts,"
+        " t.traceparent",
         limit,
         lease_s,
     )

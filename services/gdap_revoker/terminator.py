@@ -17,6 +17,7 @@ from contracts.codec import new_event
 from contracts.events import GdapPrivilegesRevoked
 from contracts.ids import derived_event_id
 from contracts.topics import REVOCATIONS
+from services.common import tracing
 from services.common.config import Settings
 from services.common.service import Outgoing, Worker
 from services.common.workers import WorkerContext, run_leased
@@ -66,12 +67,21 @@ def make_terminator(gateway_factory: GatewayFactory = make_gateway) -> Worker:
 
 async def terminate_one(ctx: WorkerContext, gateway: Gateway, row: asyncpg.Record) -> None:
     rid = row["relationship_id"]
-    try:
-        await gateway.terminate(rid, row["customer_id"], row["reseller_tenant_id"], row["reason"])
-    except Exception as exc:  # noqa: BLE001 - every failure counts against the row's budget
-        await _failed(ctx, row, exc)
-        return
-    await _completed(ctx, row)
+    # Current while the gateway calls Graph and the revocation is written to the outbox, so
+    # both carry on the trace of the event that asked for the termination.
+    with tracing.worked(
+        "terminate GDAP relationship",
+        row["traceparent"],
+        {"porgate.relationship_id": rid, "porgate.attempt": row["attempts"] + 1},
+    ):
+        try:
+            await gateway.terminate(
+                rid, row["customer_id"], row["reseller_tenant_id"], row["reason"]
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure counts against the row's budget
+            await _failed(ctx, row, exc)
+            return
+        await _completed(ctx, row)
 
 
 async def _failed(ctx: WorkerContext, row: asyncpg.Record, exc: Exception) -> None:

@@ -16,6 +16,7 @@ from contracts.events import (
     GdapRelationshipUpserted,
     PartnershipUpserted,
 )
+from services.common import tracing
 from services.notifier.notifications import Notification
 
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
@@ -170,17 +171,20 @@ async def still_administered(
 
 
 async def insert_notification(conn: asyncpg.Connection, n: Notification) -> bool:
-    """False if it exists already: a replay of its cause adds nothing."""
+    """False if it exists already: a replay of its cause adds nothing. With tracing on, the
+    row stores the current trace context, so the delivery joins the cause's trace."""
     return bool(
         await conn.fetchval(
-            "INSERT INTO notifications (notification_id, kind, distributor_id, language, cause_event_id, payload)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (notification_id) DO NOTHING RETURNING true",
+            "INSERT INTO notifications (notification_id, kind, distributor_id, language, cause_event_id, payload,"
+            " traceparent) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)"
+            " ON CONFLICT (notification_id) DO NOTHING RETURNING true",
             n.notification_id,
             n.kind,
             n.distributor_id,
             n.language,
             n.cause_event_id,
             json.dumps(n.payload, ensure_ascii=False),
+            tracing.current_traceparent(),
         )
     )
 
@@ -190,6 +194,7 @@ class Claimed:
     notification_id: str
     payload: dict
     attempts: int  # including this one
+    traceparent: str | None = None  # of the notification's cause, if traced
 
 
 # Rows wait while the endpoint is disabled (410) or paused (429, 502, 504). The claim
@@ -203,7 +208,7 @@ _CLAIM_DUE = (
     " UPDATE notifications n SET attempts = n.attempts + 1,"
     "        next_attempt_at = now() + make_interval(secs => $2)"
     " FROM due WHERE n.notification_id = due.notification_id"
-    " RETURNING n.notification_id, n.payload, n.attempts"
+    " RETURNING n.notification_id, n.payload, n.attempts, n.traceparent"
 )
 
 
@@ -212,7 +217,10 @@ async def claim_due(pool: asyncpg.Pool, url: str, limit: int, lease_s: float) ->
     the lease, so another instance (or this one after a crash) retries only once the lease
     runs out."""
     rows = await pool.fetch(_CLAIM_DUE, limit, float(lease_s), url)
-    return [Claimed(r["notification_id"], json.loads(r["payload"]), r["attempts"]) for r in rows]
+    return [
+        Claimed(r["notification_id"], json.loads(r["payload"]), r["attempts"], r["traceparent"])
+        for r in rows
+    ]
 
 
 async def seconds_until_due(pool: asyncpg.Pool, url: str) -> float | None:

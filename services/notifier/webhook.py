@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import httpx
 from prometheus_client import Counter, Gauge
 
+from services.common import tracing
 from services.common.config import Settings
 from services.common.retry import retry_after_s
 from services.common.webhook_secret import WebhookSecret, parse_webhook_secret
@@ -67,12 +68,15 @@ async def post(
         "Content-Type": "application/json",
         **signed_headers(secrets, notification_id, body, int(time.time())),
     }
-    try:
-        response = await client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return Outcome(retryable=True, error=f"timed out after {client.timeout.read}s")
-    except httpx.HTTPError as exc:
-        return Outcome(retryable=True, error=f"{type(exc).__name__}: {exc}")
+    with tracing.http_call("POST", url) as span:
+        tracing.inject(headers)  # the receiver's traceparent: this request's span
+        try:
+            response = await client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return Outcome(retryable=True, error=f"timed out after {client.timeout.read}s")
+        except httpx.HTTPError as exc:
+            return Outcome(retryable=True, error=f"{type(exc).__name__}: {exc}")
+        tracing.http_status(span, response.status_code)
     return delivery_outcome(
         response.status_code, response.text, retry_after_s(response.headers.get("Retry-After"))
     )
@@ -150,7 +154,15 @@ async def deliverer(ctx: WorkerContext) -> None:
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
 
         async def deliver(claim: store.Claimed) -> None:
-            outcome = await post(client, url, secrets, claim.notification_id, claim.payload)
+            with tracing.worked(
+                "deliver notification",
+                claim.traceparent,
+                {
+                    "porgate.notification_id": claim.notification_id,
+                    "porgate.attempt": claim.attempts,
+                },
+            ):
+                outcome = await post(client, url, secrets, claim.notification_id, claim.payload)
             if not outcome.delivered:
                 log.warning(
                     "notification delivery attempt failed",

@@ -17,6 +17,7 @@ from tests.deploy.linter.compose import (
     compose_health_problems,
     compose_init_problems,
     compose_targets,
+    compose_tracing_problems,
     compose_wiring_problems,
 )
 from tests.deploy.linter.dockerfile import dockerfile_problems
@@ -179,6 +180,30 @@ COMPOSE_MUTATIONS = {
         lambda c: _compose_service(c, "notifier")["environment"].update(
             PORGATE_INSTANCE_ID="order-intake"
         ),
+    ),
+    "trace service name repeated": (
+        compose_tracing_problems,
+        lambda c: _compose_service(c, "notifier")["environment"].update(
+            OTEL_SERVICE_NAME="porgate-order-intake"
+        ),
+    ),
+    "traces exported nowhere": (
+        compose_tracing_problems,
+        lambda c: _compose_service(c, "notifier")["environment"].update(
+            OTEL_TRACES_EXPORTER="none"
+        ),
+    ),
+    "unknown trace exporter": (
+        compose_tracing_problems,
+        lambda c: _compose_service(c, "api")["environment"].update(OTEL_TRACES_EXPORTER="zipkin"),
+    ),
+    "trace collector missing": (
+        compose_tracing_problems,
+        lambda c: c["services"].pop("jaeger"),
+    ),
+    "jaeger image unpinned": (
+        compose_wiring_problems,
+        lambda c: _set(_compose_service(c, "jaeger"), "image", "jaegertracing/jaeger:latest"),
     ),
 }
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
+from services.common.tracing import requested_exporters
 from tests.deploy.linter.dockerfile import Image
 from tests.deploy.linter.files import compose_env
 from tests.deploy.linter.porgate import (
@@ -123,3 +125,30 @@ def compose_init_problems(compose: dict, image: Image) -> Problems:
     return bad + init_problems(
         f"compose {name}", invocations, compose_env(svc), EXPECTED_REPLICATION["compose"]
     )
+
+
+def compose_tracing_problems(compose: dict, image: Image) -> Problems:
+    """Every running service exports its spans under a name of its own, to a compose service
+    that is there, with exporter settings porgate accepts."""
+    problems = []
+    services = compose["services"]
+    names = []
+    for name, target in compose_targets(compose, image).items():
+        if target is None:
+            continue
+        env = compose_env(services[name])
+        names.append(env.get("OTEL_SERVICE_NAME"))
+        try:
+            exporters = requested_exporters(env)
+        except ValueError as exc:
+            problems.append(f"compose {name}: {exc}")
+            continue
+        if "otlp" not in exporters:
+            problems.append(f"compose {name}: tracing is not exported over OTLP")
+            continue
+        host = urlsplit(env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")).hostname
+        if host not in services:
+            problems.append(f"compose {name}: OTLP endpoint host {host!r} is no compose service")
+    if None in names or len(set(names)) != len(names):
+        problems.append(f"compose: OTEL_SERVICE_NAME missing or repeated: {names}")
+    return problems
