@@ -249,12 +249,14 @@ def _mount_operations() -> None:
     from services.notifier.commands import app as notifications_app
     from services.ops.commands import dlq_app, replay_app
     from services.partner_center_sync.commands import app as sync_app
+    from services.por_validator.commands import explain
 
     app.add_typer(dlq_app, name="dlq")
     app.add_typer(replay_app, name="replay")
     app.add_typer(gdap_app, name="gdap")
     app.add_typer(notifications_app, name="notifications")
     app.add_typer(sync_app, name="sync")
+    app.command("explain")(explain)
 
 
 _mount_operations()

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from contracts.errors import language_of
 from services.api.auth import ApiKeys, presented_key
+from services.api.explanation import explanation_endpoint
 from services.api.validation import BadRequest, parse_request, validation_results
 from services.common.config import Settings
 from services.common.db import create_pool
@@ -164,6 +165,9 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
     return Starlette(
         routes=[
             Route("/v1/partners/validateresellers", validate_resellers, methods=["POST"]),
+            Route(
+                "/v1/partners/{partnerId}/explanation", explanation_endpoint(keys, regions, state)
+            ),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
         ],

@@ -13,6 +13,7 @@ from contracts.errors import Language, describe
 from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
 from contracts.ids import derived_event_id
 from services.domain.authority import Drift
+from services.domain.explain import from_wire, render_step
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 
@@ -193,6 +194,16 @@ def transaction_blocked(
             "lineItemId": line.line_item_id,
             "partnerIdOnRecord": line.partner_id_on_record,
             "errors": _localized_errors(line.error_codes, line.errors, language),
+            # The walk por-validator attached when it decided; null from a decision before
+            # explanations (or from a publisher that attaches none).
+            "explanation": [
+                render_step(step, language)
+                for step in from_wire(
+                    line.partner_id_on_record, decision.distributor_id, line.explanation
+                ).steps
+            ]
+            if line.explanation
+            else None,
         }
         for line in decision.lines
         if line.error_codes
