@@ -17,12 +17,19 @@ from services.domain.explain import from_wire, render_step
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 
-Kind = Literal["transaction_blocked", "privileges_revoked", "partnership_removed", "registry_drift"]
+Kind = Literal[
+    "transaction_blocked",
+    "privileges_revoked",
+    "partnership_removed",
+    "registry_drift",
+    "at_risk_digest",
+]
 
 TRANSACTION_BLOCKED: Kind = "transaction_blocked"
 PRIVILEGES_REVOKED: Kind = "privileges_revoked"
 PARTNERSHIP_REMOVED: Kind = "partnership_removed"
 REGISTRY_DRIFT: Kind = "registry_drift"
+AT_RISK_DIGEST: Kind = "at_risk_digest"
 
 
 @dataclass(frozen=True, slots=True)
