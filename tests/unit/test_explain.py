@@ -145,3 +145,38 @@ def test_the_wire_form_round_trips_through_a_decision_line():
     )
     back = DecisionLine.model_validate_json(line.model_dump_json(by_alias=True))
     assert from_wire(PID, DIST, back.explanation) == e
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_a_blocked_notification_renders_each_lines_walk_in_the_distributors_language(language):
+    from contracts.events import ValidationLine, ValidationRequested
+    from services.domain.decisions import decision_line, make_decision
+    from services.notifier.notifications import transaction_blocked
+
+    at = datetime(2026, 1, 10, 9, tzinfo=UTC)
+    reg = registry(kind="direct_bill", tenant_region="Japan")
+    walk = explain(PID, DIST, reg)
+    line = decision_line("1", PID, evaluate_por(PID, DIST, reg))
+    line = line.model_copy(update={"explanation": to_wire(walk)})
+    request = ValidationRequested(
+        source_event_id="evt-1",
+        transaction_kind="new_order",
+        order_id="ord-1",
+        distributor_id=DIST,
+        customer_id="cust-1",
+        requested_at=at,
+        lines=[ValidationLine(line_item_id="1", partner_id_on_record=PID)],
+    )
+    decision = make_decision(request, basis="validated", lines=[line], decided_at=at)
+    payload = transaction_blocked(
+        decision, cause_event_id="evt-1", language=language, created_at=at
+    ).payload
+    steps = payload["lines"][0]["explanation"]
+    assert steps == render(walk, language)["steps"]
+    failed = [s for s in steps if s["outcome"] == "fail"]
+    assert [s["errorCode"] for s in failed] == [900414, 900152]
+    assert failed[0]["message"] == CATALOGUE[900414].text(language).message
+    # A decision from before explanations: the line says so with null.
+    old = decision.model_copy(update={"lines": [line.model_copy(update={"explanation": None})]})
+    payload = transaction_blocked(old, cause_event_id="e", language=language, created_at=at).payload
+    assert payload["lines"][0]["explanation"] is None
