@@ -41,6 +41,12 @@ async def explanation_now(settings: Settings, partner_id: str, distributor_id: s
         await pool.close()
 
 
+# A walk adds about 2 KB to a line. Past this many blocked lines a decision's later ones
+# carry none (`porgate explain` still gives it), so that a large blocked order stays far from
+# the broker's message limit (1 MB on Apache Kafka by default).
+MAX_EXPLAINED_LINES = 20
+
+
 async def with_explanations(
     conn: asyncpg.Connection, decisions: Sequence[TransactionDecision], registry: Registry
 ) -> list[TransactionDecision]:
@@ -54,7 +60,11 @@ async def with_explanations(
     read just after it, so a registry upsert committed in between can show a newer as-of
     and event id than the value (never a different code).
     """
-    blocked = [(d, line) for d in decisions for line in d.lines if line.error_codes]
+    blocked = [
+        (d, line)
+        for d in decisions
+        for line in [line for line in d.lines if line.error_codes][:MAX_EXPLAINED_LINES]
+    ]
     if not blocked:
         return list(decisions)
     provenance = await provenance_for(
@@ -62,9 +72,10 @@ async def with_explanations(
         (line.partner_id_on_record for _, line in blocked),
         {d.distributor_id for d, _ in blocked},
     )
+    explained = {id(line) for _, line in blocked}
     out = []
     for d in decisions:
-        if not any(line.error_codes for line in d.lines):
+        if not any(id(line) in explained for line in d.lines):
             out.append(d)
             continue
         lines = [
@@ -75,7 +86,7 @@ async def with_explanations(
                     )
                 }
             )
-            if line.error_codes
+            if id(line) in explained
             else line
             for line in d.lines
         ]

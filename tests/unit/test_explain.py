@@ -180,3 +180,43 @@ def test_a_blocked_notification_renders_each_lines_walk_in_the_distributors_lang
     old = decision.model_copy(update={"lines": [line.model_copy(update={"explanation": None})]})
     payload = transaction_blocked(old, cause_event_id="e", language=language, created_at=at).payload
     assert payload["lines"][0]["explanation"] is None
+
+
+class _NoProvenance:
+    async def fetch(self, *args):
+        return []
+
+
+async def test_blocked_lines_carry_their_walk_up_to_a_bound_and_accepted_lines_none():
+    from contracts.events import ValidationLine, ValidationRequested
+    from services.domain.decisions import decide
+    from services.por_validator.explanation import MAX_EXPLAINED_LINES, with_explanations
+
+    at = datetime(2026, 1, 10, 9, tzinfo=UTC)
+    reg = registry(active=False)
+    pids = [PID, "12ab"] + [PID] * (MAX_EXPLAINED_LINES + 5)
+    valid = registry()
+    requests = [
+        ValidationRequested(
+            source_event_id=f"evt-{n}",
+            transaction_kind="new_order",
+            order_id=f"ord-{n}",
+            distributor_id=DIST,
+            customer_id="cust-1",
+            requested_at=at,
+            lines=[
+                ValidationLine(line_item_id=str(i), partner_id_on_record=p)
+                for i, p in enumerate(ps)
+            ],
+        )
+        for n, ps in enumerate([pids, [PID]])
+    ]
+    big = decide(requests[0], reg, enforcement_start=at, decided_at=at)
+    fine = decide(requests[1], valid, enforcement_start=at, decided_at=at)
+    out = await with_explanations(_NoProvenance(), [big, fine], reg)
+    assert out[1] is fine
+    walks = [line.explanation for line in out[0].lines]
+    assert all(w is not None for w in walks[:MAX_EXPLAINED_LINES])
+    assert walks[MAX_EXPLAINED_LINES:] == [None] * (len(pids) - MAX_EXPLAINED_LINES)
+    for line, walk in zip(out[0].lines, walks[:MAX_EXPLAINED_LINES], strict=False):
+        assert {s.error_code for s in walk if s.outcome == "fail"} == set(line.error_codes)
