@@ -92,8 +92,8 @@ async def send_due_digests(pool: asyncpg.Pool, regions: RegionTable, now: dateti
     week, queued = iso_week(now), 0
     for distributor_id, language in await at_risk_store.distributors_with_subscriptions(pool):
         nid = digest_id(distributor_id, week)
-        if await pool.fetchval("SELECT 1 FROM notifications WHERE notification_id = $1", nid):
-            continue
+        if await at_risk_store.notification_exists(pool, nid):
+            continue  # sent this week already: no need to compute it again
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             groups = await at_risk_groups(conn, distributor_id, regions)
             if groups:

@@ -122,6 +122,14 @@ async def distributors_with_subscriptions(conn: Executor) -> list[tuple[str, str
     return [(r["distributor_id"], r["language"]) for r in rows]
 
 
+async def notification_exists(conn: Executor, notification_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM notifications WHERE notification_id = $1", notification_id
+        )
+    )
+
+
 async def registry_slice(
     conn: Executor, partner_ids: list[str | None], distributor_id: str, regions: RegionTable
 ) -> Registry:
