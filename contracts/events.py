@@ -166,6 +166,30 @@ class ErrorDetail(WireModel):
 Authority = Literal["partner_center", "registry", "registry_fallback"]
 
 
+class ExplainedFact(WireModel):
+    """A registry fact a step of the decision table read, and which event set it."""
+
+    fact: str
+    # As the rules read it: a string, a boolean, or null (unknown).
+    value: str | bool | int | None
+    # The registry row's as-of time and the id of the event that set it; null for the
+    # transaction's own input, a fact of no row, or a row projected before ids were kept.
+    as_of: AwareDatetime | None = None
+    event_id: str | None = None
+
+
+class ExplainedStep(WireModel):
+    """One step of domain.md's decision table, as the registry walked it for a line."""
+
+    step: int
+    check: str
+    # `skipped`: not evaluated (after a stopping step, or an alternative that applied).
+    outcome: Literal["pass", "fail", "skipped"]
+    # The code the step yields when it fails.
+    error_code: int | None = None
+    facts: list[ExplainedFact] = Field(default_factory=list)
+
+
 class DecisionLine(WireModel):
     line_item_id: str
     partner_id_on_record: str | None
@@ -176,6 +200,9 @@ class DecisionLine(WireModel):
     registry_error_codes: list[int] | None = None
     # Observe mode: the codes that would have blocked the line (its `errorCodes` are then []).
     observed_error_codes: list[int] | None = None
+    # A blocked line's decision-table walk over the registry (the registry's view even when
+    # Partner Center decided); null on accepted lines. Added within v1.
+    explanation: list[ExplainedStep] | None = None
 
 
 class TransactionDecision(TransactionRef):

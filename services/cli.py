@@ -219,6 +219,41 @@ def report_observe(
         console.print(table)
 
 
+@report_app.command("at-risk")
+def report_at_risk(
+    distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default: standard output).")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="en or ja (messages, remediation).")] = "en",
+) -> None:
+    """Subscriptions porgate has seen (from orders and changes) whose POR fails now, so their
+    next change would be blocked, by reseller, with codes and remediation."""
+    from services.domain.at_risk import CSV_COLUMNS, as_csv_rows, as_json, subscription_count
+    from services.notifier.at_risk import at_risk_report
+
+    if fmt not in ("csv", "json"):
+        raise typer.BadParameter("--format is csv or json")
+    groups = asyncio.run(at_risk_report(_settings(), distributor))
+    out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+    try:
+        if fmt == "json":
+            json.dump(as_json(groups, lang), out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(as_csv_rows(groups, lang))
+    finally:
+        if output:
+            out.close()
+    console.print(
+        f"{subscription_count(groups)} subscription(s) at risk for {distributor},"
+        f" {len(groups)} reseller(s)"
+    )
+
+
 def _import_eligibility(
     settings: Settings,
     import_file: Path,
@@ -290,12 +325,14 @@ def _mount_operations() -> None:
     from services.notifier.commands import app as notifications_app
     from services.ops.commands import dlq_app, replay_app
     from services.partner_center_sync.commands import app as sync_app
+    from services.por_validator.commands import explain
 
     app.add_typer(dlq_app, name="dlq")
     app.add_typer(replay_app, name="replay")
     app.add_typer(gdap_app, name="gdap")
     app.add_typer(notifications_app, name="notifications")
     app.add_typer(sync_app, name="sync")
+    app.command("explain")(explain)
 
 
 _mount_operations()

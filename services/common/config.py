@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # The longest Retry-After honoured (429, 502, 504); a longer one is cut to this, so a
     # receiver's mistake cannot park the queue for days.
     notify_retry_after_max_s: float = 3600.0
+    # `weekly`: the notifier sends each distributor, once per ISO week, the subscriptions
+    # porgate has seen whose POR fails now (`porgate report at-risk`), if there are any.
+    at_risk_digest: str = Field(default="off", pattern="^(off|weekly)$")
+    # How often the notifier checks whether this week's digests are sent (the digest itself
+    # goes once a week whatever this is).
+    at_risk_digest_check_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("notify_webhook_secret", "notify_webhook_secret_previous")
     @classmethod

@@ -92,6 +92,19 @@ def projecting(
     return project
 
 
+def projecting_with_id(
+    write: Callable[[asyncpg.Connection, Any, datetime, str], Awaitable[object]],
+) -> EventHandler:
+    """`projecting`, also passing the event's id: for projections that say which event set
+    each fact (por-validator's registry, read by explanations)."""
+
+    async def project(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        await write(conn, event.data, event.time, event.id)
+        return ()
+
+    return project
+
+
 @dataclass(frozen=True)
 class Consumer:
     # Names the consumer group (porgate.SERVICE.NAME): each consumer commits its own offsets.

@@ -6,6 +6,7 @@ from contracts.topics import DECISIONS, PARTNER_REGISTRY, REVOCATIONS
 from services.common.config import Settings
 from services.common.service import Consumer, Service
 from services.notifier import store
+from services.notifier.at_risk import digester
 from services.notifier.handlers import on_decisions, on_registry_events, on_revocations
 from services.notifier.webhook import deliverer
 
@@ -20,13 +21,13 @@ def build(settings: Settings) -> Service:
                 "registry",
                 (PARTNER_REGISTRY,),
                 on_registry_events,
-                "Distributors, partnerships, assignments and GDAP relationships; partnership removals.",
+                "The registry: partnership removals, GDAP relationships, and what at-risk reports read.",
             ),
             Consumer(
                 "decisions",
                 (DECISIONS,),
                 on_decisions,
-                "Blocked transactions to tell the distributor about.",
+                "Blocked transactions to tell the distributor about; the subscriptions seen.",
             ),
             Consumer(
                 "revocations",
@@ -35,5 +36,6 @@ def build(settings: Settings) -> Service:
                 "Revoked GDAP privileges to tell the distributor about.",
             ),
         ),
-        workers=(deliverer,),
+        # The weekly digest of subscriptions at risk, if asked for (PORGATE_AT_RISK_DIGEST).
+        workers=(deliverer, digester) if settings.at_risk_digest == "weekly" else (deliverer,),
     )

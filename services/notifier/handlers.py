@@ -17,9 +17,9 @@ from contracts.envelope import CloudEvent
 from contracts.errors import Language, language_of
 from services.common.service import Emitted, by_data_type, per_event, projecting
 from services.domain.authority import drifts
+from services.notifier import at_risk_store, store
 from services.notifier import decision_notices as dn
 from services.notifier import notifications as nt
-from services.notifier import store
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,13 @@ async def _on_partnership(conn: asyncpg.Connection, event: CloudEvent[Any]) -> E
     return ()
 
 
-# Partner accounts and reseller tenants are the validator's concern, not ours.
+# Partner accounts and reseller tenants only for the at-risk report: the rules read them.
 on_registry_events = per_event(
     by_data_type(
         {
             ev.DistributorUpserted: projecting(store.upsert_distributor),
+            ev.PartnerAccountUpserted: projecting(at_risk_store.upsert_partner_account),
+            ev.ResellerTenantUpserted: projecting(at_risk_store.upsert_reseller_tenant),
             ev.CustomerAssignmentUpserted: projecting(store.upsert_customer_assignment),
             ev.GdapRelationshipUpserted: projecting(store.upsert_gdap_relationship),
             ev.PartnershipUpserted: _on_partnership,
@@ -69,6 +71,7 @@ on_registry_events = per_event(
 
 async def _on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
     decision: ev.TransactionDecision = event.data
+    await at_risk_store.record_seen(conn, decision)
     notices = [
         notice
         for applies, notice in (

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, TypeAdapter
 from contracts.errors import Language, describe
 from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
 from contracts.ids import derived_event_id
+from services.domain.explain import from_wire, render_step
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 
@@ -22,11 +23,13 @@ Kind = Literal[
     "registry_drift",
     "transaction_would_block",
     "transaction_released",
+    "at_risk_digest",
 ]
 
 TRANSACTION_BLOCKED: Kind = "transaction_blocked"
 PRIVILEGES_REVOKED: Kind = "privileges_revoked"
 PARTNERSHIP_REMOVED: Kind = "partnership_removed"
+AT_RISK_DIGEST: Kind = "at_risk_digest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,16 @@ def transaction_blocked(
             "lineItemId": line.line_item_id,
             "partnerIdOnRecord": line.partner_id_on_record,
             "errors": localized_errors(line.error_codes, line.errors, language),
+            # The walk por-validator attached when it decided; null from a decision before
+            # explanations (or from a publisher that attaches none).
+            "explanation": [
+                render_step(step, language)
+                for step in from_wire(
+                    line.partner_id_on_record, decision.distributor_id, line.explanation
+                ).steps
+            ]
+            if line.explanation
+            else None,
         }
         for line in decision.lines
         if line.error_codes

@@ -21,7 +21,7 @@ from services.common.service import (
     Outgoing,
     by_data_type,
     per_event,
-    projecting,
+    projecting_with_id,
 )
 from services.domain.authority import decide_with_answers, drifts
 from services.domain.decisions import decide
@@ -29,6 +29,7 @@ from services.domain.observe import mode_for, observed
 from services.domain.por_rules import Registry
 from services.domain.regions import RegionTable
 from services.por_validator import store
+from services.por_validator.explanation import with_explanations
 from services.por_validator.partner_center import Answers
 
 SOURCE = "/porgate/por-validator"
@@ -38,10 +39,10 @@ log = logging.getLogger(__name__)
 # Customer assignments and GDAP relationships are not the validator's concern.
 project_registry_event = by_data_type(
     {
-        ev.DistributorUpserted: projecting(store.upsert_distributor),
-        ev.PartnerAccountUpserted: projecting(store.upsert_partner_account),
-        ev.ResellerTenantUpserted: projecting(store.upsert_reseller_tenant),
-        ev.PartnershipUpserted: projecting(store.upsert_partnership),
+        ev.DistributorUpserted: projecting_with_id(store.upsert_distributor),
+        ev.PartnerAccountUpserted: projecting_with_id(store.upsert_partner_account),
+        ev.ResellerTenantUpserted: projecting_with_id(store.upsert_reseller_tenant),
+        ev.PartnershipUpserted: projecting_with_id(store.upsert_partnership),
     }
 )
 on_registry_events = per_event(project_registry_event)
@@ -95,6 +96,7 @@ def make_validation_handler(
         )
         decided_at = datetime.now(UTC)
         decisions = [decide_one(r, registry, decided_at) for r in requests]
+        decisions = await with_explanations(conn, decisions, registry)
         inserted = await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
         _count(decisions, partner_center_mode=answers is not None)
         # One line per batch, not per decision: logging is on the hot path.

@@ -32,19 +32,20 @@ SCHEMA = "por_validator"
 Executor = asyncpg.Connection | asyncpg.Pool
 
 # Each upsert keeps the newer state: `WHERE t.as_of <= EXCLUDED.as_of` makes a replayed
-# older event a no-op instead of a regression.
+# older event a no-op instead of a regression. `event_id` is the id of the event that set
+# the row (explanations show it); registry_for does not read it.
 
 
 async def upsert_distributor(
-    conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime
+    conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime, event_id: str | None = None
 ) -> None:
     await conn.execute(
         "INSERT INTO distributors AS t (distributor_id, name, country, csp_region, preferred_language,"
-        " enforcement_mode, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " enforcement_mode, as_of, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (distributor_id) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country,"
         " csp_region = EXCLUDED.csp_region, preferred_language = EXCLUDED.preferred_language,"
-        " enforcement_mode = EXCLUDED.enforcement_mode, as_of = EXCLUDED.as_of"
-        " WHERE t.as_of <= EXCLUDED.as_of",
+        " enforcement_mode = EXCLUDED.enforcement_mode, as_of = EXCLUDED.as_of,"
+        " event_id = EXCLUDED.event_id WHERE t.as_of <= EXCLUDED.as_of",
         d.distributor_id,
         d.name,
         d.country,
@@ -52,37 +53,45 @@ async def upsert_distributor(
         d.preferred_language,
         d.enforcement_mode,
         as_of,
+        event_id,
     )
 
 
 async def upsert_partner_account(
-    conn: asyncpg.Connection, a: PartnerAccountUpserted, as_of: datetime
+    conn: asyncpg.Connection,
+    a: PartnerAccountUpserted,
+    as_of: datetime,
+    event_id: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO partner_accounts AS t (partner_id, account_type, status, name, reseller_tenant_id, as_of)"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO partner_accounts AS t (partner_id, account_type, status, name, reseller_tenant_id, as_of,"
+        " event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (partner_id) DO UPDATE SET account_type = EXCLUDED.account_type, status = EXCLUDED.status,"
-        " name = EXCLUDED.name, reseller_tenant_id = EXCLUDED.reseller_tenant_id, as_of = EXCLUDED.as_of"
-        " WHERE t.as_of <= EXCLUDED.as_of",
+        " name = EXCLUDED.name, reseller_tenant_id = EXCLUDED.reseller_tenant_id, as_of = EXCLUDED.as_of,"
+        " event_id = EXCLUDED.event_id WHERE t.as_of <= EXCLUDED.as_of",
         a.partner_id.strip(),
         a.account_type,
         a.status,
         a.name,
         a.reseller_tenant_id,
         as_of,
+        event_id,
     )
 
 
 async def upsert_reseller_tenant(
-    conn: asyncpg.Connection, r: ResellerTenantUpserted, as_of: datetime
+    conn: asyncpg.Connection,
+    r: ResellerTenantUpserted,
+    as_of: datetime,
+    event_id: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO reseller_tenants AS t (reseller_tenant_id, name, kind, status, indirect_reseller_authorized,"
-        " country, csp_region, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " country, csp_region, as_of, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (reseller_tenant_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,"
         " status = EXCLUDED.status, indirect_reseller_authorized = EXCLUDED.indirect_reseller_authorized,"
-        " country = EXCLUDED.country, csp_region = EXCLUDED.csp_region, as_of = EXCLUDED.as_of"
-        " WHERE t.as_of <= EXCLUDED.as_of",
+        " country = EXCLUDED.country, csp_region = EXCLUDED.csp_region, as_of = EXCLUDED.as_of,"
+        " event_id = EXCLUDED.event_id WHERE t.as_of <= EXCLUDED.as_of",
         r.reseller_tenant_id,
         r.name,
         r.kind,
@@ -91,20 +100,23 @@ async def upsert_reseller_tenant(
         r.country,
         r.csp_region,
         as_of,
+        event_id,
     )
 
 
 async def upsert_partnership(
-    conn: asyncpg.Connection, p: PartnershipUpserted, as_of: datetime
+    conn: asyncpg.Connection, p: PartnershipUpserted, as_of: datetime, event_id: str | None = None
 ) -> None:
     await conn.execute(
-        "INSERT INTO partnerships AS t (distributor_id, reseller_tenant_id, status, as_of) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (distributor_id, reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status, as_of = EXCLUDED.as_of"
-        " WHERE t.as_of <= EXCLUDED.as_of",
+        "INSERT INTO partnerships AS t (distributor_id, reseller_tenant_id, status, as_of, event_id)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (distributor_id, reseller_tenant_id) DO UPDATE SET status = EXCLUDED.status, as_of = EXCLUDED.as_of,"
+        " event_id = EXCLUDED.event_id WHERE t.as_of <= EXCLUDED.as_of",
         p.distributor_id,
         p.reseller_tenant_id,
         p.status,
         as_of,
+        event_id,
     )
 
 

@@ -146,8 +146,15 @@ def test_the_examples_of_porgates_additions_parse_with_every_added_field():
         # Each addition is a declared field, not an extra the model merely keeps.
         assert not event.data.__pydantic_extra__
         assert not any(line.__pydantic_extra__ for line in event.data.lines)
-        assert event.data.authority in ("partner_center", "registry")
-        assert event.data.registry_drift or event.data.would_block
+        assert not any(
+            step.__pydantic_extra__ or any(f.__pydantic_extra__ for f in step.facts)
+            for line in event.data.lines
+            for step in line.explanation or ()
+        )
+        assert (event.data.authority, event.data.registry_drift) == (
+            data["authority"],
+            data["registryDrift"],
+        )
 
 
 def test_registry_upserts_parse():

@@ -1,0 +1,233 @@
+"""Why a PLA ID passes or fails for a distributor: the decision table's walk, step by step.
+
+Pure. The walk is `evaluate_por` itself, told to record: the explanation's codes are the
+validator's codes by construction, not by a second reading of the table. Provenance (the
+registry row's as-of time and the id of the event that set it) comes from the caller, who
+reads it next to the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, TypeAdapter
+
+from contracts.errors import Language, describe, language_of
+from contracts.events import ExplainedFact, ExplainedStep
+from services.domain.por_rules import STEPS, Fact, Registry, Source, evaluate_por, union_codes
+
+Outcome = Literal["pass", "fail", "skipped"]
+_WIRE_TIME = TypeAdapter(AwareDatetime)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    as_of: datetime
+    event_id: str | None  # None: the row was projected before event ids were kept
+
+
+@dataclass(frozen=True, slots=True)
+class FactReading:
+    fact: str
+    value: str | bool | int | None
+    as_of: datetime | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    step: int
+    check: str
+    outcome: Outcome
+    code: int | None  # the code the step yields when it fails
+    facts: tuple[FactReading, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    partner_id: str | None
+    distributor_id: str
+    steps: tuple[StepResult, ...]
+
+    @property
+    def codes(self) -> list[int]:
+        """The codes of the failed steps, each once, in canonical order: the decision's."""
+        return [int(c) for c in union_codes([[s.code for s in self.steps if s.outcome == "fail"]])]
+
+
+def _plain(value: object) -> str | bool | int | None:
+    # The partner id as given may be anything a caller passed; the registry's facts are
+    # strings, booleans or None already.
+    return value if value is None or isinstance(value, str | bool | int) else repr(value)
+
+
+def explain(
+    partner_id: object,
+    distributor_id: str,
+    registry: Registry,
+    provenance: Mapping[Source, Provenance] | None = None,
+) -> Explanation:
+    """Every step of the table for this PLA ID and distributor: evaluated ones with the facts
+    they read and whether they failed, the others `skipped`."""
+    provenance = provenance or {}
+    evaluated: dict[int, tuple[bool, tuple[Fact, ...]]] = {}
+
+    def record(step: int, failed: bool, facts: tuple[Fact, ...]) -> None:
+        evaluated[step] = (failed, facts)
+
+    evaluate_por(partner_id, distributor_id, registry, record)
+    steps = []
+    for step in STEPS:
+        if step.number not in evaluated:
+            steps.append(StepResult(step.number, step.check, "skipped", None))
+            continue
+        failed, facts = evaluated[step.number]
+        steps.append(
+            StepResult(
+                step.number,
+                step.check,
+                "fail" if failed else "pass",
+                int(step.code) if failed else None,
+                tuple(_reading(fact, provenance) for fact in facts),
+            )
+        )
+    return Explanation(
+        partner_id if isinstance(partner_id, str) or partner_id is None else repr(partner_id),
+        distributor_id,
+        tuple(steps),
+    )
+
+
+def _reading(fact: Fact, provenance: Mapping[Source, Provenance]) -> FactReading:
+    name, value, source = fact
+    found = provenance.get(source) if source is not None else None
+    return FactReading(
+        name,
+        _plain(value),
+        found.as_of if found else None,
+        found.event_id if found else None,
+    )
+
+
+# ----------------------------------------------------------------------------- the wire
+
+
+def to_wire(explanation: Explanation) -> list[ExplainedStep]:
+    """The language-neutral walk a decision line carries."""
+    return [
+        ExplainedStep(
+            step=s.step,
+            check=s.check,
+            outcome=s.outcome,
+            error_code=s.code,
+            facts=[
+                ExplainedFact(fact=f.fact, value=f.value, as_of=f.as_of, event_id=f.event_id)
+                for f in s.facts
+            ],
+        )
+        for s in explanation.steps
+    ]
+
+
+def from_wire(
+    partner_id: str | None, distributor_id: str, steps: Sequence[ExplainedStep]
+) -> Explanation:
+    return Explanation(
+        partner_id,
+        distributor_id,
+        tuple(
+            StepResult(
+                s.step,
+                s.check,
+                s.outcome,
+                s.error_code,
+                tuple(FactReading(f.fact, f.value, f.as_of, f.event_id) for f in s.facts),
+            )
+            for s in steps
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- text
+
+# Each step's condition as domain.md states it: what must hold for the step to pass.
+_CONDITIONS: dict[str, dict[Language, str]] = {
+    "pla_id_shape": {
+        "en": "The ID, trimmed of surrounding whitespace, is 5 to 10 ASCII digits.",
+        "ja": "ID (前後の空白を除く) が 5 ～ 10 桁の半角数字である。",
+    },
+    "partner_account_known": {
+        "en": "A partner account with this ID is known.",
+        "ja": "この ID のパートナー アカウントが登録されている。",
+    },
+    "account_is_pla": {
+        "en": "The account is a PLA (location) account, not a PGA (global) account.",
+        "ja": "アカウントが PGA (グローバル) アカウントではなく PLA (ロケーション) アカウントである。",
+    },
+    "pla_active": {
+        "en": "The PLA is active.",
+        "ja": "PLA がアクティブである。",
+    },
+    "tenant_active": {
+        "en": "A reseller tenant is linked to the PLA, and it is active (not missing, suspended, deleted or pending onboarding).",
+        "ja": "PLA にリセラー テナントがリンクされており、そのテナントがアクティブである (存在しない、停止、削除、オンボード未完了のいずれでもない)。",
+    },
+    "tenant_not_direct_bill_only": {
+        "en": "The tenant is not only a direct-bill tenant.",
+        "ja": "テナントが直接請求テナントのみではない。",
+    },
+    "tenant_authorized_indirect_reseller": {
+        "en": "The tenant is an authorized CSP indirect reseller tenant.",
+        "ja": "テナントが承認された CSP 間接リセラー テナントである。",
+    },
+    "active_partnership": {
+        "en": "The reseller tenant has an active partnership with this distributor.",
+        "ja": "リセラー テナントとこのディストリビューターの間にアクティブなパートナーシップがある。",
+    },
+    "same_csp_region": {
+        "en": "The tenant's CSP region is the distributor's (compared only where both are known).",
+        "ja": "テナントの CSP リージョンがディストリビューターのリージョンと同じである (両方が判明している場合のみ比較)。",
+    },
+}
+
+
+def condition_text(check: str, language: str) -> str:
+    return _CONDITIONS[check][language_of(language)]
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else _WIRE_TIME.dump_python(value, mode="json")
+
+
+def render(explanation: Explanation, language: str = "en") -> dict[str, Any]:
+    """The JSON shape the API, the CLI and notifications give, in `language` (en or ja)."""
+    lang = language_of(language)
+    codes = explanation.codes
+    return {
+        "partnerId": explanation.partner_id,
+        "distributorId": explanation.distributor_id,
+        "language": lang,
+        "isValidPartnerIdOnRecord": not codes,
+        "errorCodes": codes,
+        "steps": [render_step(s, lang) for s in explanation.steps],
+    }
+
+
+def render_step(step: StepResult, language: Language) -> dict[str, Any]:
+    text = describe(step.code, language) if step.code is not None else None
+    return {
+        "step": step.step,
+        "check": step.check,
+        "condition": condition_text(step.check, language),
+        "outcome": step.outcome,
+        "errorCode": step.code,
+        "facts": [
+            {"fact": f.fact, "value": f.value, "asOf": _time(f.as_of), "eventId": f.event_id}
+            for f in step.facts
+        ],
+        "message": text.message if text else None,
+        "remediation": list(text.remediation) if text else [],
+    }

@@ -1,0 +1,76 @@
+"""`porgate explain`: why a PLA ID passes or fails for a distributor, step by step."""
+
+# No `from __future__ import annotations`: typer reads the commands' annotations at run time.
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts.errors import language_of
+from services.common.config import get_settings
+from services.domain.explain import render
+from services.por_validator.explanation import explanation_now
+
+_OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim"}
+_HEADINGS = {
+    "en": ("step", "condition", "outcome", "facts (value, as of, event)", "valid", "codes"),
+    "ja": ("手順", "条件", "結果", "事実 (値、時点、イベント)", "有効", "エラー コード"),
+}
+
+
+def explain(
+    partner_id: Annotated[str, typer.Argument(metavar="PLA_ID", help="The PLA ID to explain.")],
+    distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
+    lang: Annotated[str, typer.Option("--lang", help="en or ja.")] = "en",
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """The decision table's walk for PLA_ID and the distributor over the registry now: each
+    step, the registry facts it read (value, as-of time, setting event), and the remediation."""
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("--format is text or json")
+    walk = asyncio.run(explanation_now(get_settings(), partner_id, distributor))
+    rendered = render(walk, language_of(lang))
+    if fmt == "json":
+        print(json.dumps(rendered, ensure_ascii=False, indent=2))
+        return
+    print_explanation(Console(), rendered)
+
+
+def _fact_line(fact: dict[str, Any]) -> str:
+    value = json.dumps(fact["value"], ensure_ascii=False)
+    where = ", ".join(x for x in (fact["asOf"], fact["eventId"]) if x)
+    return f"{fact['fact']} = {value}" + (f"  ({where})" if where else "")
+
+
+def print_explanation(console: Console, rendered: dict[str, Any]) -> None:
+    """The readable form of `render()`'s output: a table of the steps, then what to do."""
+    step_h, condition_h, outcome_h, facts_h, valid_h, codes_h = _HEADINGS[rendered["language"]]
+    codes = ", ".join(map(str, rendered["errorCodes"])) or "-"
+    console.print(
+        f"PLA ID {rendered['partnerId']!r} / {rendered['distributorId']}:"
+        f" {valid_h} = {rendered['isValidPartnerIdOnRecord']}, {codes_h}: {codes}",
+        markup=False,
+        highlight=False,
+    )
+    table = Table(show_lines=True)
+    for heading in (step_h, condition_h, outcome_h, facts_h):
+        table.add_column(heading, overflow="fold")
+    for step in rendered["steps"]:
+        outcome = step["outcome"] + (f" {step['errorCode']}" if step["errorCode"] else "")
+        table.add_row(
+            str(step["step"]),
+            step["condition"],
+            f"[{_OUTCOME_STYLE[step['outcome']]}]{outcome}[/]",
+            "\n".join(_fact_line(f) for f in step["facts"]),
+        )
+    console.print(table)
+    for step in rendered["steps"]:
+        if step["outcome"] != "fail":
+            continue
+        console.print(f"{step['errorCode']}: {step['message']}", markup=False, highlight=False)
+        for i, remedy in enumerate(step["remediation"], 1):
+            console.print(f"  {i}. {remedy}", markup=False, highlight=False)
