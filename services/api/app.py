@@ -19,7 +19,7 @@ from starlette.routing import Route
 from contracts.errors import language_of
 from services.api.auth import ApiKeys, presented_key
 from services.api.conventions import PartnerCenterConventions, locale_of
-from services.api.docs import VALIDATE_PATH, docs_routes
+from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
 from services.api.rate_limit import RateLimiter
@@ -189,9 +189,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
     app = Starlette(
         routes=[
             Route(VALIDATE_PATH, validate_resellers, methods=["POST"]),
-            Route(
-                "/v1/partners/{partnerId}/explanation", explanation_endpoint(keys, regions, state)
-            ),
+            Route(EXPLANATION_PATH, explanation_endpoint(keys, regions, state)),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
             *docs_routes(lambda: app.routes),

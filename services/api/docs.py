@@ -53,12 +53,34 @@ VALIDATE = Operation(
         ),
     },
 )
+EXPLANATION_PATH = "/v1/partners/{partnerId}/explanation"
+EXPLANATION = Operation(
+    summary="Why a PLA id passes or fails: the decision table's walk for the key's distributor",
+    description=(
+        "Each step of the decision table, the registry facts it read (value, as-of time, the "
+        "id of the event that set it), whether it passed or which code it yields, and the "
+        "remediation, in the language of X-Locale or Accept-Language (en or ja). From "
+        "porgate's registry, as the validator reads it."
+    ),
+    secured=True,
+    path_params=(("partnerId", "The PLA id to explain"),),
+    request_headers=("MS-CorrelationId", "MS-RequestId", "X-Locale", "Accept-Language"),
+    tags=("validation",),
+    replies={
+        200: Reply("The walk", headers=("X-Porgate-Authority",)),
+        400: _error("bad_request: a partnerId over 256 characters"),
+        401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
+        500: _error("internal: a defect in porgate (never expected)"),
+        503: _error("unavailable: the registry; retry later", "Retry-After"),
+    },
+)
 _HEALTH = {
     200: Reply("Every check passed, or degraded (a remote service is down)", Health),
     503: Reply("The database or the broker does not answer", Health),
 }
 OPERATIONS: dict[str, dict[str, Operation]] = {
     VALIDATE_PATH: {"POST": VALIDATE},
+    EXPLANATION_PATH: {"GET": EXPLANATION},
     "/healthz": {"GET": Operation("Health: database and broker", _HEALTH, tags=("operations",))},
     "/readyz": {"GET": Operation("Readiness: as /healthz", _HEALTH, tags=("operations",))},
     "/livez": {

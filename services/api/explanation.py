@@ -16,19 +16,13 @@ from starlette.responses import JSONResponse, Response
 
 from contracts.errors import language_of
 from services.api.auth import ApiKeys, presented_key
+from services.api.errors import error
 from services.domain.explain import render
 from services.domain.regions import RegionTable
 from services.por_validator.explanation import explanation_for
 
 log = logging.getLogger(__name__)
 MAX_PARTNER_ID = 256  # as a wire partnerIdOnRecord
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    # The shape of app.py's errors.
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status, headers=headers or None
-    )
 
 
 def explanation_endpoint(
@@ -39,7 +33,7 @@ def explanation_endpoint(
     async def explanation(request: Request) -> Response:
         distributor_id = keys.distributor_for(presented_key(request.headers))
         if distributor_id is None:
-            return _error(
+            return error(
                 401,
                 "unauthorized",
                 "a valid API key is required (Authorization: Bearer KEY)",
@@ -47,7 +41,7 @@ def explanation_endpoint(
             )
         partner_id = request.path_params["partnerId"]
         if len(partner_id) > MAX_PARTNER_ID:
-            return _error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
+            return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
         language = language_of(
             request.headers.get("x-locale") or request.headers.get("accept-language")
         )
@@ -56,7 +50,7 @@ def explanation_endpoint(
                 walk = await explanation_for(conn, partner_id, distributor_id, regions)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.error("registry unavailable", extra={"error": repr(exc)})
-            return _error(
+            return error(
                 503,
                 "unavailable",
                 "the partner registry is unavailable; retry later",

@@ -71,6 +71,8 @@ class Operation:
     secured: bool = False
     request_headers: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default=())
+    # Path parameters: (name, description), each a string of at most 256 characters.
+    path_params: tuple[tuple[str, str], ...] = ()
 
 
 Schemas = Mapping[type[BaseModel], dict]
@@ -103,10 +105,21 @@ def _operation(op: Operation, schemas: Schemas) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags)}
     if op.description:
         out["description"] = op.description
-    if op.request_headers:
-        out["parameters"] = [
-            {"$ref": f"#/components/parameters/{h.replace('-', '')}"} for h in op.request_headers
-        ]
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+        }
+        for name, description in op.path_params
+    ]
+    parameters += [
+        {"$ref": f"#/components/parameters/{h.replace('-', '')}"} for h in op.request_headers
+    ]
+    if parameters:
+        out["parameters"] = parameters
     if op.request is not None:
         media: dict[str, Any] = {"schema": schemas[op.request]}
         if op.request_example is not None:

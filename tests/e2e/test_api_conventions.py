@@ -39,6 +39,7 @@ async def test_the_openapi_document_is_valid_3_1_and_covers_every_route(migrated
     assert document["openapi"] == "3.1.0"
     expected = {
         PATH: {"post"},
+        "/v1/partners/{partnerId}/explanation": {"get"},
         "/asyncapi.json": {"get"},
         "/openapi.json": {"get"},
         "/docs": {"get"},
@@ -54,6 +55,11 @@ async def test_the_openapi_document_is_valid_3_1_and_covers_every_route(migrated
     }  # fmt: skip
     assert "Retry-After" in validation["responses"]["429"]["headers"]
     assert "X-Porgate-Authority" in validation["responses"]["200"]["headers"]
+    explanation = document["paths"]["/v1/partners/{partnerId}/explanation"]["get"]
+    assert explanation["parameters"][0] | {"schema": None} == {
+        "name": "partnerId", "in": "path", "required": True,
+        "description": "The PLA id to explain", "schema": None,
+    }  # fmt: skip
     assert {p["$ref"].rsplit("/", 1)[1] for p in validation["parameters"]} >= {
         "MSCorrelationId", "MSRequestId", "XLocale"
     }  # fmt: skip
