@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from contracts.errors import language_of
 from services.api.auth import ApiKeys, presented_key
@@ -20,6 +20,7 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka import new_producer
+from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
@@ -166,6 +167,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             Route("/v1/partners/validateresellers", validate_resellers, methods=["POST"]),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
+            Mount("/console", app=create_console(settings)),
         ],
         lifespan=lifespan,
         exception_handlers={Exception: _internal_error, 404: _not_found, 405: _not_allowed},
