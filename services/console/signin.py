@@ -62,7 +62,7 @@ async def sign_in(request: Request, console: Console) -> Response:
     response.set_cookie(
         SESSION_COOKIE, cookie, max_age=console.sessions.lifetime_s, **_cookie_flags(request)
     )
-    response.delete_cookie(SIGN_IN_COOKIE, path=url(request, ""))
+    response.delete_cookie(SIGN_IN_COOKIE, **_cookie_flags(request))
     return response
 
 

@@ -145,10 +145,16 @@ def browser(tmp_path):
         )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+    ):
         options.add_argument(arg)
     options.add_experimental_option(
-        "prefs", {"download.default_directory": str(tmp_path), "download.prompt_for_download": False}
+        "prefs",
+        {"download.default_directory": str(tmp_path), "download.prompt_for_download": False},
     )
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_window_size(1280, 800)
