@@ -181,6 +181,7 @@ async def run_dev(
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     sink_port = free_port()
     api_key = "dev-" + secrets.token_hex(8)
+    operator_key = "dev-op-" + secrets.token_hex(8)
     settings = Settings(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         database_url=database_url,
@@ -189,6 +190,7 @@ async def run_dev(
         notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
         notify_webhook_secret=SecretStr(secret),
         api_keys=SecretStr(f"{api_key}=dist-eu-1"),
+        operator_keys=SecretStr(operator_key),
         log_level="WARNING",
         log_json=False,
     )
@@ -213,6 +215,8 @@ async def run_dev(
                 f"PostgreSQL:              {database_url}\n"
                 f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
                 f"                         API key for dist-eu-1: {api_key}\n"
+                f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
+                f"  operator key: {operator_key}\n"
                 f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}",
                 title="porgate dev — every service running",
