@@ -59,6 +59,14 @@ def targets(res: dict) -> dict:
     if res.get("rules_engine"):
         r = res["rules_engine"]["evaluations_per_s"]
         out["rules engine > 200,000 evaluations/s"] = {"measured": r, "met": r > 200_000}
+    console = res.get("console") or {}
+    for page in ("overview", "search by PLA id", "transaction page"):
+        p95 = console.get(page, {}).get("p95_ms")
+        if p95 is not None:
+            out[f"console {page} p95 < 200 ms ({console['load']['decisions']:,} decisions)"] = {
+                "measured_ms": p95,
+                "met": p95 < 200,
+            }
     mem = []
     for key in ("full_speed", "fixed_load"):
         m = res.get(key, {}).get("memory", {}).get("rss_mib_at", {})

@@ -2,7 +2,7 @@
 
 Read with group-less consumers (the on-call tools' `reader`), committing nothing and
 joining no group. Each figure costs a few round trips to the broker, so the console keeps
-them for `BrokerFigures.ttl_s` rather than asking on every page view.
+them for `BrokerFigures.ttl_s` and refreshes them behind the page views.
 """
 
 from __future__ import annotations
@@ -92,13 +92,28 @@ class BrokerFigures:
     _snapshot: Snapshot | None = None
     _taken_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _refreshing: asyncio.Task | None = None
 
     async def snapshot(self) -> Snapshot:
+        """The last figures; a stale one is refreshed in the background, so only the very
+        first page view waits for the broker."""
         async with self._lock:
-            if self._snapshot is None or time.monotonic() - self._taken_at > self.ttl_s:
-                self._snapshot = await self._take()
-                self._taken_at = time.monotonic()
+            if self._snapshot is None:
+                await self._refresh()
+            elif time.monotonic() - self._taken_at > self.ttl_s and self._refreshing is None:
+                self._refreshing = asyncio.create_task(self._refresh_in_background())
+            assert self._snapshot is not None
             return self._snapshot
+
+    async def _refresh(self) -> None:
+        self._snapshot = await self._take()
+        self._taken_at = time.monotonic()
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            await self._refresh()
+        finally:
+            self._refreshing = None
 
     async def _take(self) -> Snapshot:
         groups = consumer_groups(self.settings)
@@ -123,4 +138,4 @@ class BrokerFigures:
 
     def forget(self) -> None:
         """After a redrive: the next overview reads the broker again."""
-        self._snapshot = None
+        self._taken_at = 0.0
