@@ -89,10 +89,18 @@ async def load_decisions(url: str, count: int) -> dict:
 async def console_phase(ctx: Ctx, decisions: int, requests: int) -> dict:
     import httpx
 
+    from services.catalog import all_services
+    from services.common.config import Settings
+    from services.common.db import migrate
     from services.common.embedded import free_port
     from services.common.topics_admin import create_topics
 
     url = await fresh_database(ctx, f"{ctx.run_id}_console")
+    # The template holds the services under test; the console reads the notifier's and
+    # gdap-revoker's tables too.
+    settings = Settings(database_url=url)
+    for service in all_services(settings):
+        await migrate(url, service.schema, service.migrations)
     log(f"console: loading {decisions:,} decisions")
     loaded = await load_decisions(url, decisions)
     sample = loaded.pop("sample")

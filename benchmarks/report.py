@@ -265,6 +265,17 @@ def render(res: dict) -> str:
                 + ", ".join(f"{g} {v['cores']}" for g, v in cpu["by_process_group"].items())
                 + f"; other processes {cpu['other_processes_cores']}; API peak RSS {api['memory']['peak_rss_total_mib']} MiB"
             )
+    console = res.get("console")
+    if console:
+        w("")
+        load = console["load"]
+        w(
+            f"CONSOLE with {load['decisions']:,} decisions ({load['tables_and_indexes']}, loaded in "
+            f"{load['load_s']} s), {console['requests_per_page']} sequential requests per page as an operator:"
+        )
+        for page, lat in console.items():
+            if isinstance(lat, dict) and "p95_ms" in lat:
+                w(f"  {page}: {fmt_lat(lat)}")
     tg = res.get("targets")
     if tg:
         w("")

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -14,6 +16,8 @@ from services.common.config import Settings
 from services.console import operations, pages, registry, signin
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
+
+log = logging.getLogger(__name__)
 
 
 def create_console(settings: Settings) -> Starlette:
@@ -48,6 +52,12 @@ def create_console(settings: Settings) -> Starlette:
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={Exception: _internal_error},
     )
     app.state.console = console
     return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("console: unhandled error", extra={"path": request.url.path})
+    return PlainTextResponse("internal error; the console's log says more", 500)
