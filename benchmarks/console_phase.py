@@ -28,7 +28,7 @@ WITH pids AS (SELECT array_agg(partner_id ORDER BY partner_id) AS ids FROM partn
 gen AS (
   SELECT i,
          (ARRAY['dist-eu-1', 'dist-jp-1', 'dist-us-1'])[1 + i % 3] AS distributor_id,
-         pids.ids[1 + (i * 7919) % array_length(pids.ids, 1)] AS pid,
+         pids.ids[1 + ((i::bigint * 7919) % array_length(pids.ids, 1))::int] AS pid,
          now() - make_interval(secs => (i::float8 / $1) * 30 * 86400) AS decided_at,
          CASE WHEN i % 10 = 0 THEN
            (ARRAY[800016, 900151, 900400, 900154, 900414, 900152])[1 + (i / 10) % 6]
