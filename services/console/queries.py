@@ -2,7 +2,7 @@
 
 The console's pools plan every statement for its parameters (plan_cache_mode
 force_custom_plan), so `$n IS NULL OR ...` folds away and each query uses its index
-(services/por_validator/migrations/003_console_indexes.sql). Pages of decisions are keyset
+(services/por_validator/migrations/005_console_indexes.sql). Pages of decisions are keyset
 pages on (decided_at, decision_id), newest first: page 10,000 costs what page 1 does.
 """
 
