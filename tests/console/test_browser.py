@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.console.conftest import (
     ACCEPTED_ORDER,
@@ -43,14 +44,25 @@ def sign_in(driver, url: str, key: str) -> None:
     driver.get(url + "/console/")
     assert driver.current_url.endswith("/console/sign-in"), driver.current_url
     driver.find_element(By.ID, "key").send_keys(key)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    go(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     wait_for("the overview", lambda: driver.find_elements(By.CSS_SELECTOR, "h1"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Overview"
     assert key not in driver.current_url
 
 
 def text(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "main").text
+    return (
+        WebDriverWait(driver, 20).until(EC.presence_of_element_located((By.TAG_NAME, "main"))).text
+    )
+
+
+def go(driver, element, how: str = "click") -> None:
+    """Click (or submit) something that loads a page, and wait for the new page: a click
+    returns before the navigation it starts."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    getattr(element, how)()
+    WebDriverWait(driver, 20).until(EC.staleness_of(old))
+    WebDriverWait(driver, 20).until(EC.presence_of_element_located((By.TAG_NAME, "main")))
 
 
 def operator_flow(driver, url: str, download_dir: Path) -> None:
@@ -61,19 +73,19 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     assert "Decisions per minute, last hour" in text(driver)
 
     # Find the blocked order by its PLA id.
-    driver.find_element(By.LINK_TEXT, "Transactions").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "Transactions"))
     Select(driver.find_element(By.ID, "by")).select_by_value("pla")
     driver.find_element(By.ID, "q").send_keys(R.SUSPENDED_TENANT)
     Select(driver.find_element(By.ID, "outcome")).select_by_value("blocked")
-    driver.find_element(By.ID, "q").submit()
+    go(driver, driver.find_element(By.ID, "q"), "submit")
     wait_for("the search", lambda: "q=" in driver.current_url)
     shot(driver, "transactions")
     assert BLOCKED_ORDER in text(driver) and ACCEPTED_ORDER not in text(driver)
-    driver.find_element(By.LINK_TEXT, BLOCKED_ORDER).click()
+    go(driver, driver.find_element(By.LINK_TEXT, BLOCKED_ORDER))
     assert "900400" in text(driver)
 
     # Its remediation, in Japanese.
-    driver.find_element(By.LINK_TEXT, "日本語").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "日本語"))
     wait_for("Japanese", lambda: "lang=ja" in driver.current_url)
     code = driver.find_element(By.CSS_SELECTOR, "section.code")
     assert code.get_attribute("lang") == "ja"
@@ -81,19 +93,19 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     shot(driver, "transaction")
 
     # Redrive a dead letter: preview first, then for real; its decision appears.
-    driver.find_element(By.LINK_TEXT, "Dead letters").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "Dead letters"))
     shot(driver, "dead-letters")
     row = wait_for(
         "the dead letter",
         lambda: [r for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr") if R.DIST in r.text],
     )[0]
     link = row.find_element(By.TAG_NAME, "a")
-    link.click()
+    go(driver, link)
     assert "Value as hex" in text(driver) and REDRIVEN_ORDER in text(driver)
     shot(driver, "dead-letter")
-    driver.find_element(By.CSS_SELECTOR, "button[value=preview]").click()
+    go(driver, driver.find_element(By.CSS_SELECTOR, "button[value=preview]"))
     assert "Redrive preview (dry run)" in text(driver) and "nothing was sent" in text(driver)
-    driver.find_element(By.CSS_SELECTOR, "button[value=redrive]").click()
+    go(driver, driver.find_element(By.CSS_SELECTOR, "button[value=redrive]"))
     assert "1 dead letter(s) redriven" in text(driver)
 
     def redriven_decision():
@@ -103,26 +115,29 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     wait_for("the redriven order's decision", redriven_decision)
 
     # Retry a failed notification.
-    driver.find_element(By.LINK_TEXT, "GDAP").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "GDAP"))
     shot(driver, "gdap")
-    driver.find_element(By.CSS_SELECTOR, "button[aria-label='Retry notification ntf-eu-1']").click()
+    go(
+        driver,
+        driver.find_element(By.CSS_SELECTOR, "button[aria-label='Retry notification ntf-eu-1']"),
+    )
     assert "1 notification(s) re-queued" in text(driver)
     assert "ntf-eu-1" not in text(driver)
 
-    driver.find_element(By.LINK_TEXT, "Resellers").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "Resellers"))
     driver.find_element(By.ID, "check").send_keys(R.OTHER_REGION)
-    driver.find_element(By.ID, "check").submit()
+    go(driver, driver.find_element(By.ID, "check"), "submit")
     wait_for("the check", lambda: "check=" in driver.current_url)
     assert "900152" in driver.find_element(By.CSS_SELECTOR, ".verdict").text
     shot(driver, "resellers")
 
     # Download the eligibility report.
-    driver.find_element(By.LINK_TEXT, "Eligibility").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "Eligibility"))
     Select(driver.find_element(By.ID, "distributor")).select_by_value(R.DIST)
-    driver.find_element(By.ID, "months").submit()
+    go(driver, driver.find_element(By.ID, "months"), "submit")
     wait_for("the report", lambda: "distributor=" in driver.current_url)
     shot(driver, "eligibility")
-    driver.find_element(By.ID, "download-csv").click()
+    driver.find_element(By.ID, "download-csv").click()  # a download: no new page
     files = wait_for("the CSV download", lambda: list(download_dir.glob("*.csv")))
     with files[0].open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -137,7 +152,7 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     assert width <= 400, f"the page is {width}px wide on a 390px phone"
     driver.set_window_size(1280, 800)
 
-    driver.find_element(By.CSS_SELECTOR, "form.who button").click()
+    go(driver, driver.find_element(By.CSS_SELECTOR, "form.who button"))
     assert driver.current_url.endswith("/console/sign-in")
     driver.get(url + "/console/")
     assert driver.current_url.endswith("/console/sign-in"), "signed out means signed out"
