@@ -59,6 +59,14 @@ def targets(res: dict) -> dict:
     if res.get("rules_engine"):
         r = res["rules_engine"]["evaluations_per_s"]
         out["rules engine > 200,000 evaluations/s"] = {"measured": r, "met": r > 200_000}
+    console = res.get("console") or {}
+    for page in ("overview", "search by PLA id", "transaction page"):
+        p95 = console.get(page, {}).get("p95_ms")
+        if p95 is not None:
+            out[f"console {page} p95 < 200 ms ({console['load']['decisions']:,} decisions)"] = {
+                "measured_ms": p95,
+                "met": p95 < 200,
+            }
     mem = []
     for key in ("full_speed", "fixed_load"):
         m = res.get(key, {}).get("memory", {}).get("rss_mib_at", {})
@@ -279,6 +287,17 @@ def render(res: dict) -> str:
                 + ", ".join(f"{g} {v['cores']}" for g, v in cpu["by_process_group"].items())
                 + f"; other processes {cpu['other_processes_cores']}; API peak RSS {api['memory']['peak_rss_total_mib']} MiB"
             )
+    console = res.get("console")
+    if console:
+        w("")
+        load = console["load"]
+        w(
+            f"CONSOLE with {load['decisions']:,} decisions ({load['tables_and_indexes']}, loaded in "
+            f"{load['load_s']} s), {console['requests_per_page']} sequential requests per page as an operator:"
+        )
+        for page, lat in console.items():
+            if isinstance(lat, dict) and "p95_ms" in lat:
+                w(f"  {page}: {fmt_lat(lat)}")
     tg = res.get("targets")
     if tg:
         w("")

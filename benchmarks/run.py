@@ -15,6 +15,8 @@ one:
    messages of the same size on the same broker, and porgate's throughput as a ratio of it;
 6. the POR validation API: single-ID requests from concurrent httpx workers, requests per
    second and latency percentiles;
+   (console, only when asked: --phases console) the operator console's page times with a
+   million decisions in PostgreSQL (benchmarks/console_phase.py);
 7. with --profile: a full-speed phase with py-spy attached to the services process(es), one
    with benchmarks/trace.py inside them, and the API phase with py-spy.
 
@@ -41,6 +43,7 @@ import time
 from datetime import UTC, datetime
 
 from benchmarks.api_phase import api_phase
+from benchmarks.console_phase import console_phase
 from benchmarks.phases import pipeline_phase, relay_phase
 from benchmarks.processes import REPO, RESULTS, Ctx, log
 from benchmarks.report import machine, render, targets
@@ -155,6 +158,9 @@ async def run(args: argparse.Namespace) -> dict:
         if "api" in args.phases:
             fresh_broker()
             res["api"] = await api_phase(ctx, orders, args.api_workers, args.api_seconds)
+        if "console" in args.phases:
+            fresh_broker()
+            res["console"] = await console_phase(ctx, args.console_decisions, args.console_requests)
         if args.profile:
             from benchmarks.profile_summary import summarize_files
 
@@ -245,8 +251,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--phases",
         default="rules,full,fixed,sustained,relay,api",
-        help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api,partner-center"
-        " (stages: the fixed load with every batch stage timed inside the services;"
+        help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api,partner-center,"
+        "release,console (stages: the fixed load with every batch stage timed inside the services;"
+        " console: page times with a million decisions, not in the default set;"
         " partner-center: full speed decided by Partner Center's stand-in, cold and warm cache;"
         " release: one registry event releasing 1,000 blocked transactions, and full speed during"
         " a 10,000-event registry sync)",
@@ -310,6 +317,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="an experiment, departing from porgate's defaults in the services processes: "
         "fetch_max_wait_ms=N, fetch_min_bytes=N (subscribers), linger_ms=N (producer), log_level=LEVEL, consumer_max_records=N; repeatable",
     )
+    p.add_argument(
+        "--console-decisions",
+        type=int,
+        help="decisions in the database for the console phase (default 1,000,000; --quick 100,000)",
+    )
+    p.add_argument(
+        "--console-requests",
+        type=int,
+        help="timed requests per console page (default 200; --quick 50)",
+    )
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
     q = args.quick
@@ -318,6 +335,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.api_seconds = args.api_seconds or (4.0 if q else 15.0)
     args.rules_seconds = args.rules_seconds or (1.0 if q else 3.0)
     args.sustain_seconds = args.sustain_seconds or (10.0 if q else 30.0)
+    args.console_decisions = args.console_decisions or (100_000 if q else 1_000_000)
+    args.console_requests = args.console_requests or (50 if q else 200)
     args.warmup = args.warmup if args.warmup is not None else (300 if q else 1_000)
     args.phases = [x.strip() for x in args.phases.split(",") if x.strip()]
     return args

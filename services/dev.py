@@ -242,6 +242,7 @@ async def _run_dev(
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     sink_port = free_port()
     api_key = "dev-" + secrets.token_hex(8)
+    operator_key = "dev-op-" + secrets.token_hex(8)
     settings = Settings(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         database_url=database_url,
@@ -250,6 +251,7 @@ async def _run_dev(
         notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
         notify_webhook_secret=SecretStr(secret),
         api_keys=SecretStr(f"{api_key}=dist-eu-1"),
+        operator_keys=SecretStr(operator_key),
         log_level="WARNING",
         log_json=False,
     )
@@ -278,6 +280,8 @@ async def _run_dev(
                 f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
                 f"                         API key for dist-eu-1: {api_key}\n"
                 f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
+                f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
+                f"  operator key: {operator_key}\n"
                 f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}"
                 + (

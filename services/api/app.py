@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from contracts.errors import language_of
 from services.api.auth import ApiKeys, presented_key
@@ -28,6 +28,7 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka import new_producer
+from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
@@ -193,6 +194,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
             *docs_routes(lambda: app.routes),
+            Mount("/console", app=create_console(settings)),
         ],
         lifespan=lifespan,
         # Outermost of the app's own middleware: every answer, 404 and crash too, has the ids.

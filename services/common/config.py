@@ -166,6 +166,15 @@ class Settings(BaseSettings):
 
     # API: comma-separated KEY=DISTRIBUTOR_ID pairs; each key may act for one distributor only.
     api_keys: SecretStr | None = None
+    # Console (/console on the API): comma-separated operator keys, which see and act on
+    # every distributor's data; distributors sign in with their API key above.
+    operator_keys: SecretStr | None = None
+    # Signs the console's session cookies. Unset: a random secret per process, so sessions
+    # end when the process restarts and are not shared between API replicas; set it (the
+    # same on every replica) to keep them.
+    console_secret: SecretStr | None = None
+    # A console session ends this long after sign-in.
+    console_session_s: int = Field(default=8 * 3600, ge=60)
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     # Requests a second each API key may make, per process (a token bucket holding one second's
@@ -205,6 +214,11 @@ class Settings(BaseSettings):
                 if key and distributor:
                     out[key.strip()] = distributor.strip()
         return out
+
+    def operator_key_list(self) -> list[str]:
+        if self.operator_keys is None:
+            return []
+        return [k.strip() for k in self.operator_keys.get_secret_value().split(",") if k.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,12 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 5
+    dsn: str,
+    schema: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 5,
+    extra_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,
@@ -40,6 +45,7 @@ async def create_pool(
         server_settings={
             "search_path": _check_schema(schema),
             "application_name": f"porgate-{schema}",
+            **(extra_settings or {}),
         },
         command_timeout=60,
         reset=_no_session_state,

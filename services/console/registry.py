@@ -1,0 +1,153 @@
+"""The partner registry as the validator sees it, a PLA id checked on the spot, and the
+eligibility report (the CLI's `eligibility_report`, as a table and as CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.console import queries, views
+from services.console.auth import Principal
+from services.console.context import Console
+from services.console.web import language, render
+from services.domain.eligibility import COLUMNS
+from services.domain.por_rules import evaluate_por, normalize_partner_id
+from services.por_validator import store
+from services.por_validator.report import eligibility_report
+
+TENANT_STATES = ("active", "suspended", "deleted", "pending")
+
+
+async def _distributor_choice(
+    console: Console, principal: Principal, requested: str | None
+) -> tuple[str | None, list]:
+    """The distributor a verdict is for: the reader's own, or the operator's pick (the first
+    known one by default)."""
+    if not principal.is_operator:
+        return principal.distributor_id, []
+    known = await queries.distributors(await console.pool(store.SCHEMA))
+    ids = [d["distributor_id"] for d in known]
+    chosen = requested if requested in ids else (ids[0] if ids else None)
+    return chosen, known
+
+
+def _yes_no(text: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(text or "")
+
+
+async def resellers(request: Request, console: Console, principal: Principal) -> Response:
+    q = request.query_params
+    distributor, known = await _distributor_choice(console, principal, q.get("distributor"))
+    region = q.get("region") or None
+    countries = sorted(c for c, r in console.regions.mapping.items() if r == region)
+    pool = await console.pool(store.SCHEMA)
+    rows = await queries.resellers_page(
+        pool,
+        # A distributor sees its own partners; an operator every account in the registry.
+        partnered_with=None if principal.is_operator else distributor,
+        authorized=_yes_no(q.get("authorized")),
+        tenant_status=q.get("status") if q.get("status") in TENANT_STATES else None,
+        region=region,
+        region_countries=countries,
+        after=q.get("after") or None,
+        limit=views.PAGE_SIZE + 1,
+    )
+    more, rows = len(rows) > views.PAGE_SIZE, rows[: views.PAGE_SIZE]
+    check = (q.get("check") or "").strip()
+    ids = [r["partner_id"] for r in rows] + ([check] if check else [])
+    verdicts, checked = {}, None
+    if distributor is not None:
+        async with pool.acquire() as conn:
+            registry = await store.registry_for(conn, ids, (distributor,), console.regions)
+        lang = language(request)
+        verdicts = {
+            r["partner_id"]: views.code_texts(
+                [int(c) for c in evaluate_por(r["partner_id"], distributor, registry)], lang
+            )
+            for r in rows
+        }
+        if check:
+            codes = [int(c) for c in evaluate_por(check, distributor, registry)]
+            checked = {
+                "partner_id": normalize_partner_id(check) or check,
+                "codes": views.code_texts(codes, lang),
+            }
+    next_query = None
+    if more:
+        next_query = {k: v for k, v in q.items() if k not in ("after", "check") and v}
+        next_query["after"] = rows[-1]["partner_id"]
+    return render(
+        console,
+        request,
+        principal,
+        "resellers.html",
+        rows=rows,
+        verdicts=verdicts,
+        regions=sorted(set(console.regions.mapping.values())),
+        states=TENANT_STATES,
+        distributor=distributor,
+        distributors=known,
+        filters={k: q.get(k) or "" for k in ("authorized", "status", "region", "check")},
+        region_of=lambda r: console.regions.region_for(r["country"], r["csp_region"]),
+        checked=checked,
+        next_query=next_query,
+    )
+
+
+def _months(text: str | None) -> int:
+    try:
+        return max(1, min(120, int(text or 36)))
+    except ValueError:
+        return 36
+
+
+async def _report(request: Request, console: Console, principal: Principal):
+    distributor, known = await _distributor_choice(
+        console, principal, request.query_params.get("distributor")
+    )
+    months = _months(request.query_params.get("months"))
+    # The CLI's window: `porgate report eligibility --months`.
+    since = datetime.now(UTC) - timedelta(days=round(months * 30.4375))
+    rows = (
+        await eligibility_report(console.settings, distributor, since)
+        if distributor is not None
+        else []
+    )
+    return distributor, known, months, since, rows
+
+
+async def eligibility(request: Request, console: Console, principal: Principal) -> Response:
+    distributor, known, months, since, rows = await _report(request, console, principal)
+    return render(
+        console,
+        request,
+        principal,
+        "eligibility.html",
+        distributor=distributor,
+        distributors=known,
+        months=months,
+        since=since,
+        columns=COLUMNS,
+        records=[r.as_record() for r in rows],
+    )
+
+
+async def eligibility_csv(request: Request, console: Console, principal: Principal) -> Response:
+    distributor, _, _, since, rows = await _report(request, console, principal)
+    out = io.StringIO()
+    # The same columns and records as `porgate report eligibility --format csv`.
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(r.as_record() for r in rows)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", distributor or "none")
+    name = f"ResellerEligibility-{safe}-{since:%Y%m%d}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )

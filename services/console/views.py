@@ -1,0 +1,238 @@
+"""Pure view models: what the templates show, computed from rows and records."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contracts.errors import describe, language_of
+from contracts.events import DecisionLine
+from services.console.charts import Chart, horizontal_bars, stacked_bars
+from services.domain.explain import from_wire, render_step
+
+PAGE_SIZE = 50
+
+
+# ----------------------------------------------------------------------------- pages of rows
+
+
+def encode_cursor(decided_at: datetime, decision_id: str) -> str:
+    """The keyset of the last row shown, opaque in the URL."""
+    raw = json.dumps([decided_at.isoformat(), decision_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None) -> tuple[datetime, str] | None:
+    if not text:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        at, decision_id = json.loads(raw)
+        when = datetime.fromisoformat(at)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(decision_id, str) or when.tzinfo is None:
+        return None
+    return when, decision_id
+
+
+def parse_local_time(text: str | None) -> datetime | None:
+    """A datetime-local form value (or ISO 8601), read as UTC when it names no zone."""
+    if not text or not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_code(text: str | None) -> int | None:
+    try:
+        return int(text) if text and text.strip() else None
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- overview
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    hour: Chart
+    day: Chart
+    codes: Chart
+    accepted_hour: int
+    blocked_hour: int
+    accepted_day: int
+    blocked_day: int
+
+    @property
+    def blocked_share_hour(self) -> str:
+        return _share(self.blocked_hour, self.accepted_hour + self.blocked_hour)
+
+    @property
+    def blocked_share_day(self) -> str:
+        return _share(self.blocked_day, self.accepted_day + self.blocked_day)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def overview(
+    per_minute: Iterable[Mapping[str, Any]], codes: Iterable[Mapping[str, Any]], now: datetime
+) -> Overview:
+    """Per-minute counts of the last day → the hour by minute, the day by 15 minutes."""
+    counts: Counter[tuple[datetime, str]] = Counter()
+    for row in per_minute:
+        counts[(row["minute"], row["outcome"])] += row["n"]
+    end = now.replace(second=0, microsecond=0)
+    minutes = [end - timedelta(minutes=i) for i in range(24 * 60 - 1, -1, -1)]
+
+    def series(slots: list[datetime], width: int, outcome: str) -> list[float]:
+        return [
+            sum(counts[(s + timedelta(minutes=k), outcome)] for k in range(width)) / width
+            for s in slots
+        ]
+
+    hour_slots = minutes[-60:]
+    day_slots = minutes[::15]
+    hour = stacked_bars(
+        "Decisions per minute, last hour",
+        [f"{s:%H:%M}" for s in hour_slots],
+        [
+            ("accepted", series(hour_slots, 1, "accepted")),
+            ("blocked", series(hour_slots, 1, "blocked")),
+        ],
+        unit="per minute",
+        label_every=10,
+    )
+    day = stacked_bars(
+        "Decisions per minute, last day (15-minute averages)",
+        [f"{s:%H:%M}" for s in day_slots],
+        [
+            ("accepted", series(day_slots, 15, "accepted")),
+            ("blocked", series(day_slots, 15, "blocked")),
+        ],
+        unit="per minute",
+        label_every=16,
+    )
+    code_rows = [
+        (f"{r['code']} {describe(r['code']).message[:28]}", r["n"]) for r in codes if r["code"]
+    ]
+    since_hour = end - timedelta(minutes=59)
+    return Overview(
+        hour=hour,
+        day=day,
+        codes=horizontal_bars("Top error codes, last day (primary code)", code_rows, "blocked"),
+        accepted_hour=sum(n for (m, o), n in counts.items() if o == "accepted" and m >= since_hour),
+        blocked_hour=sum(n for (m, o), n in counts.items() if o == "blocked" and m >= since_hour),
+        accepted_day=sum(n for (_, o), n in counts.items() if o == "accepted"),
+        blocked_day=sum(n for (_, o), n in counts.items() if o == "blocked"),
+    )
+
+
+# ----------------------------------------------------------------------------- a transaction
+
+
+@dataclass(frozen=True, slots=True)
+class CodeText:
+    code: int
+    message: str
+    remediation: tuple[str, ...]
+
+
+def code_texts(codes: Iterable[int], language: str) -> list[CodeText]:
+    out = []
+    for code in codes:
+        try:
+            text = describe(int(code), language)
+        except (KeyError, ValueError):
+            out.append(CodeText(int(code), f"unknown code {code}", ()))
+            continue
+        out.append(CodeText(int(code), text.message, text.remediation))
+    return out
+
+
+def decision_lines(decision: Mapping[str, Any], language: str) -> list[dict[str, Any]]:
+    """Each line of a stored decision with its codes' texts in `language`."""
+    lines = []
+    for line in decision.get("lines", []):
+        codes = line.get("errorCodes") or []
+        lines.append(
+            {
+                "line_item_id": line.get("lineItemId"),
+                "partner_id": line.get("partnerIdOnRecord"),
+                "outcome": "blocked" if codes else "accepted",
+                "codes": code_texts(codes, language),
+                "registry_codes": line.get("registryErrorCodes"),
+                "errors": line.get("errors") or [],
+            }
+        )
+    return lines
+
+
+# ----------------------------------------------------------------------------- dead letters
+
+
+def distributor_of(value: bytes | None) -> str | None:
+    """The distributor a dead letter's event names (`data.distributorId`), if it parses."""
+    if not value:
+        return None
+    try:
+        event = json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    data = event.get("data") if isinstance(event, dict) else None
+    found = data.get("distributorId") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def hex_dump(data: bytes | None, limit: int = 4096) -> str:
+    """Offset, 16 bytes in hex, and their printable ASCII, as `xxd` shows them."""
+    if data is None:
+        return "(no value)"
+    lines = []
+    for offset in range(0, min(len(data), limit), 16):
+        chunk = data[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}  {hexes:<47}  {text}")
+    if len(data) > limit:
+        lines.append(f"... {len(data) - limit} more bytes")
+    return "\n".join(lines)
+
+
+def as_text(data: bytes | None, limit: int = 64 * 1024) -> str:
+    if data is None:
+        return "(no value)"
+    text = data[:limit].decode("utf-8", "replace")
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def line_explanations(decision: Mapping[str, Any], language: str) -> list[dict[str, Any]]:
+    """The decision-table walk por-validator attached to each blocked line, rendered in the
+    reader's language: the same rendering as notifications and `porgate explain`."""
+    out = []
+    for raw in decision.get("lines") or ():
+        if not raw.get("explanation"):
+            continue
+        line = DecisionLine.model_validate(raw)
+        walk = from_wire(line.partner_id_on_record, decision["distributorId"], line.explanation)
+        out.append(
+            {
+                "line_item_id": line.line_item_id,
+                "partner_id": line.partner_id_on_record,
+                "steps": [render_step(step, language_of(language)) for step in walk.steps],
+            }
+        )
+    return out

@@ -1,0 +1,113 @@
+"""What every console page shares: the sign-in guard, CSRF on every POST, rendering, and
+the security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.errors import language_of
+from services.console.auth import Principal
+from services.console.context import Console
+
+Handler = Callable[[Request, Console, Principal], Awaitable[Response]]
+
+# No inline script or style anywhere (charts are SVG drawn by the server), so nothing
+# injected into a page can run; forms post only here; no page may be framed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every console response, and keeps pages out of caches."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if "/static/" not in scope["path"]:
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def url(request: Request, path: str = "") -> str:
+    """A console path under wherever the console is mounted."""
+    return request.scope.get("root_path", "").rstrip("/") + "/" + path.lstrip("/")
+
+
+def language(request: Request) -> str:
+    chosen = request.query_params.get("lang")
+    if chosen in ("en", "ja"):
+        return chosen
+    return language_of(request.headers.get("accept-language"))
+
+
+def guarded(console: Console, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Only for a signed-in reader; every POST must carry the session's CSRF token."""
+
+    async def endpoint(request: Request) -> Response:
+        principal = console.principal(request)
+        if principal is None:
+            if request.method != "GET":
+                return Response("sign in first", 403, media_type="text/plain")
+            return RedirectResponse(url(request, "sign-in"), 303)
+        if request.method == "POST":
+            form = await request.form()  # Starlette keeps it: the handler reads it again
+            token = form.get("csrf")
+            if not console.sessions.csrf_ok(principal, token if isinstance(token, str) else None):
+                return Response("missing or wrong CSRF token", 403, media_type="text/plain")
+        return await handler(request, console, principal)
+
+    return endpoint
+
+
+def render(
+    console: Console,
+    request: Request,
+    principal: Principal | None,
+    template: str,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    return console.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "principal": principal,
+            "csrf": principal.csrf_token if principal else "",
+            "url": lambda path="": url(request, path),
+            "current": request.url.path,
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def not_found(console: Console, request: Request, principal: Principal) -> Response:
+    """The same answer for what does not exist and what belongs to another distributor."""
+    return render(console, request, principal, "not_found.html", 404)
