@@ -53,8 +53,9 @@ async def console_server(settings):
     finally:
         await server.stop()
         for route in app.routes:
-            if isinstance(route, Mount) and hasattr(route.app.state, "console"):
-                await route.app.state.console.aclose()
+            state = getattr(route.app, "state", None) if isinstance(route, Mount) else None
+            if state is not None and hasattr(state, "console"):  # not /docs/static's files
+                await state.console.aclose()
 
 
 async def dead_letter(settings, order_id: str, distributor: str) -> None:

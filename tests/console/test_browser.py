@@ -90,6 +90,9 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     code = driver.find_element(By.CSS_SELECTOR, "section.code")
     assert code.get_attribute("lang") == "ja"
     assert "リセラー" in code.text, code.text
+    # The decision-table walk por-validator attached: the failed step, in Japanese too.
+    walk = driver.find_element(By.XPATH, "//h2[text()='Explanation']/following-sibling::div")
+    assert "fail 900400" in walk.text and "テナント" in walk.text, walk.text
     shot(driver, "transaction")
 
     # Redrive a dead letter: preview first, then for real; its decision appears.
