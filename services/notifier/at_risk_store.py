@@ -11,12 +11,11 @@ from contracts.events import PartnerAccountUpserted, ResellerTenantUpserted, Tra
 from services.domain.at_risk import SeenSubscription, seen_in
 from services.domain.por_rules import (
     Distributor,
-    PartnerAccount,
     Registry,
-    ResellerTenant,
     normalize_partner_id,
 )
 from services.domain.regions import RegionTable
+from services.domain.registry_rows import add_account
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
@@ -160,17 +159,7 @@ async def registry_slice(
         pids,
         distributor_id,
     ):
-        registry.accounts[r["partner_id"]] = PartnerAccount(
-            r["partner_id"], r["account_type"], r["status"] == "active", r["reseller_tenant_id"]
-        )
-        if r["tenant_id"] is not None:
-            registry.tenants[r["tenant_id"]] = ResellerTenant(
-                r["tenant_id"],
-                r["kind"],
-                r["tenant_status"],
-                r["indirect_reseller_authorized"],
-                regions.region_for(r["country"], r["csp_region"]),
-            )
+        add_account(registry, r, regions)
         if r["partnered"]:
             registry.active_partnerships.add((distributor_id, r["reseller_tenant_id"]))
     return registry

@@ -28,7 +28,7 @@ from services.domain.decisions import decide
 from services.domain.observe import mode_for, observed
 from services.domain.por_rules import Registry
 from services.domain.regions import RegionTable
-from services.por_validator import store
+from services.por_validator import release_store, store
 from services.por_validator.explanation import with_explanations
 from services.por_validator.partner_center import Answers
 
@@ -59,7 +59,7 @@ def make_validation_handler(
     """The handler for a batch of validation requests: decided by the registry, or by
     Partner Center's `answers` (by distributor) when it is the authority; in observe mode
     (the setting, or the distributor's own) what would be blocked is accepted, saying so.
-    `beside_release`: registry changes release blocked decisions (store.lock_for_deciding).
+    `beside_release`: registry changes release blocked decisions (release_store.lock_for_deciding).
 
     A batch reads the registry once and writes its decisions in one statement: per-event
     round trips to PostgreSQL were the validator's main cost.
@@ -87,7 +87,7 @@ def make_validation_handler(
     ) -> list[Emitted]:
         requests: list[ev.ValidationRequested] = [e.data for e in events]
         if beside_release:
-            await store.lock_for_deciding(conn)
+            await release_store.lock_for_deciding(conn)
         registry = await store.registry_for(
             conn,
             (line.partner_id_on_record for r in requests for line in r.lines),

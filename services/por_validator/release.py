@@ -108,7 +108,7 @@ def make_registry_handler(
     async def on_registry_events(
         conn: asyncpg.Connection, events: list[CloudEvent[Any]]
     ) -> list[Emitted]:
-        await store.lock_for_registry_change(conn)
+        await release_store.lock_for_registry_change(conn)
         emitted: list[Emitted] = []
         for event in events:  # in order: each release sees the facts before it
             region_before = await _region_before(conn, event.data)
@@ -128,4 +128,4 @@ async def _region_before(conn: asyncpg.Connection, fact: object) -> tuple | None
     """For a distributor upsert, what region matching reads of it now; None for other facts."""
     if not isinstance(fact, DistributorUpserted):
         return None
-    return await store.distributor_region(conn, fact.distributor_id) or ("unknown",)
+    return await release_store.distributor_region(conn, fact.distributor_id) or ("unknown",)

@@ -1,5 +1,6 @@
 """por-validator's SQL for automatic release: from a registry fact to the blocked
-transactions that depend on it, by index (never a scan of all decisions)."""
+transactions that depend on it, by index (never a scan of all decisions), and the lock that
+keeps a decision and a registry change from missing each other."""
 
 from __future__ import annotations
 
@@ -58,3 +59,27 @@ async def blocked_of_distributor(
 ) -> list[Blocked]:
     rows = await conn.fetch(_BY_DISTRIBUTOR, distributor_id, since)
     return [Blocked(r["decision_id"], json.loads(r["request"])) for r in rows]
+
+
+async def distributor_region(conn: asyncpg.Connection, distributor_id: str) -> tuple | None:
+    """(country, csp_region) of a distributor, None if unknown."""
+    row = await conn.fetchrow(
+        "SELECT country, csp_region FROM distributors WHERE distributor_id = $1", distributor_id
+    )
+    return None if row is None else (row["country"], row["csp_region"])
+
+
+# Deciding reads the registry; a registry change looks for what it releases among the
+# decisions. Without this lock a decision made from the old facts but committed after the
+# change's search would never be released: decisions take it shared, registry changes
+# exclusive, so each sees the other's committed result.
+_DECIDING = "SELECT pg_advisory_xact_lock_shared(hashtext('porgate:registry-and-decisions'))"
+_CHANGING = "SELECT pg_advisory_xact_lock(hashtext('porgate:registry-and-decisions'))"
+
+
+async def lock_for_deciding(conn: asyncpg.Connection) -> None:
+    await conn.execute(_DECIDING)
+
+
+async def lock_for_registry_change(conn: asyncpg.Connection) -> None:
+    await conn.execute(_CHANGING)

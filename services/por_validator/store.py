@@ -19,12 +19,11 @@ from contracts.events import (
 )
 from services.domain.por_rules import (
     Distributor,
-    PartnerAccount,
     Registry,
-    ResellerTenant,
     normalize_partner_id,
 )
 from services.domain.regions import RegionTable
+from services.domain.registry_rows import add_account
 
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
 SCHEMA = "por_validator"
@@ -118,22 +117,6 @@ async def upsert_partnership(
         as_of,
         event_id,
     )
-
-
-def add_account(registry: Registry, row: asyncpg.Record, regions: RegionTable) -> None:
-    """A partner account and its reseller tenant (`tenant_id` NULL when it has none) from a
-    row of partner_accounts LEFT JOIN reseller_tenants, with the column names used here."""
-    registry.accounts[row["partner_id"]] = PartnerAccount(
-        row["partner_id"], row["account_type"], row["status"] == "active", row["reseller_tenant_id"]
-    )
-    if row["tenant_id"] is not None:
-        registry.tenants[row["tenant_id"]] = ResellerTenant(
-            row["tenant_id"],
-            row["kind"],
-            row["tenant_status"],
-            row["indirect_reseller_authorized"],
-            regions.region_for(row["country"], row["csp_region"]),
-        )
 
 
 # One statement for both the distributors' rows and the accounts' rows (a distributor's row
@@ -262,30 +245,6 @@ async def record_decisions(
             *(list(c) for c in cols),
         )
     return inserted
-
-
-async def distributor_region(conn: asyncpg.Connection, distributor_id: str) -> tuple | None:
-    """(country, csp_region) of a distributor, None if unknown."""
-    row = await conn.fetchrow(
-        "SELECT country, csp_region FROM distributors WHERE distributor_id = $1", distributor_id
-    )
-    return None if row is None else (row["country"], row["csp_region"])
-
-
-# Deciding reads the registry; a registry change looks for what it releases among the
-# decisions. Without this lock a decision made from the old facts but committed after the
-# change's search would never be released: decisions take it shared, registry changes
-# exclusive, so each sees the other's committed result.
-_DECIDING = "SELECT pg_advisory_xact_lock_shared(hashtext('porgate:registry-and-decisions'))"
-_CHANGING = "SELECT pg_advisory_xact_lock(hashtext('porgate:registry-and-decisions'))"
-
-
-async def lock_for_deciding(conn: asyncpg.Connection) -> None:
-    await conn.execute(_DECIDING)
-
-
-async def lock_for_registry_change(conn: asyncpg.Connection) -> None:
-    await conn.execute(_CHANGING)
 
 
 async def partner_ids_on_record(
