@@ -111,7 +111,10 @@ async def test_validator_instance_added_and_removed_while_orders_flow(migrated, 
     assert set(per_order) == {o for o, _ in produced}, "an order lost"
     twice = {o: v for o, v in per_order.items() if len(v) > 1}
     assert not twice, f"decided twice: {list(twice.items())[:3]}"
-    assert by_second > 0 and by_first > 0 and by_first + by_second >= n
+    # Both did work. Not an exact sum: the second instance's count is read before SIGTERM,
+    # and it goes on deciding what it holds while it drains; every order being decided once
+    # is what the assertions above prove.
+    assert by_second > 0 and by_first > 0
 
     copies = len(records) - n
     tally(
