@@ -2,9 +2,10 @@
 answered by the stand-in (in its own process) after a fixed delay, as a far-away service.
 
 Cold: a cache TTL of 0, so every batch asks Partner Center for every id it holds (once per
-distributor). Warm: the default TTL on a copy of the cold phase's database, whose cache then
-holds an answer for every PLA id the new orders carry. Each phase gets its own stand-in, so
-its call counts are its own.
+distributor). Warm: the default TTL on a copy of the cold phase's database (pipeline_phase
+names it bench_pc_cold), whose cache then holds an answer for almost every PLA id the new
+orders carry. Each at full speed and paced; each run gets its own stand-in, so its call
+counts are its own.
 """
 
 from __future__ import annotations
@@ -32,8 +33,16 @@ async def partner_center_phase(
     credentials.write_text(json.dumps(standin_credentials()))
     delay_s = ctx.args.partner_center_delay_ms / 1000
     result: dict = {"standin_delay_ms": ctx.args.partner_center_delay_ms}
-    database = None
-    for label, (orders, warmup), ttl in (("pc-cold", cold, "0"), ("pc-warm", warm, "300")):
+    # Paced too, at --rate for 20 s: at full speed the backlog is the latency, paced it is
+    # what Partner Center's answers add to each order.
+    n = int(ctx.args.rate * 20)
+    runs = (
+        ("pc-cold", cold, "0", None, None),
+        ("pc-warm", warm, "300", None, "bench_pc_cold"),
+        ("pc-cold-paced", (cold[0][:n], cold[1]), "0", ctx.args.rate, None),
+        ("pc-warm-paced", (warm[0][:n], warm[1]), "300", ctx.args.rate, "bench_pc_cold"),
+    )
+    for label, (orders, warmup), ttl, rate, database in runs:
         from services.common.embedded import free_port
 
         port = free_port()
@@ -61,7 +70,7 @@ async def partner_center_phase(
                 label,
                 orders,
                 warmup,
-                rate=None,
+                rate=rate,
                 env_extra={
                     "PORGATE_POR_AUTHORITY": "partner-center",
                     "PORGATE_PARTNER_CENTER_URL": url,
@@ -75,6 +84,5 @@ async def partner_center_phase(
             await standin.stop()
         phase["standin_calls"] = json.loads(counts.read_text()) if counts.exists() else {}
         phase["cache_ttl_s"] = float(ttl)
-        result[label.removeprefix("pc-")] = phase
-        database = f"bench_{label.replace('-', '_')}"  # as pipeline_phase names it
+        result[label.removeprefix("pc-").replace("-", "_")] = phase
     return result

@@ -164,6 +164,8 @@ def render(res: dict) -> str:
         ("traced_fixed", "STAGES (the fixed load, benchmarks/trace.py inside the services)"),
         ("pc_cold", "PARTNER CENTER, COLD CACHE (TTL 0: every batch asks the stand-in)"),
         ("pc_warm", "PARTNER CENTER, WARM CACHE (every PLA id answered before)"),
+        ("pc_cold_paced", "PARTNER CENTER, COLD CACHE, PACED"),
+        ("pc_warm_paced", "PARTNER CENTER, WARM CACHE, PACED"),
     ):
         ph = res.get(key) or (res.get("partner_center") or {}).get(key.removeprefix("pc_"))
         if not ph:
