@@ -43,7 +43,7 @@ from services.common.inbox import Item
 from services.common.kafka import contract_topic, next_offsets, record_lag, rewind
 from services.common.outbox import Outbox
 from services.common.retry import Retrier, Stopping
-from services.common.service import Consumer, Handler, Held
+from services.common.service import Consumer, Handler, Held, deferring_counts
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,13 @@ class BatchPipeline:
         return []
 
     async def _transaction(self, handle: Handler, items: list[Item]) -> Committed:
+        with deferring_counts() as counts:
+            result = await self._apply_in_transaction(handle, items)
+        for count in counts:  # committed: a retried transaction never gets here twice
+            count()
+        return result
+
+    async def _apply_in_transaction(self, handle: Handler, items: list[Item]) -> Committed:
         async with self.pool.acquire() as conn, conn.transaction():
             claim = await inbox.claim(conn, items)
             events = [event for _, event in claim.fresh]

@@ -8,7 +8,9 @@ nothing from batching.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +43,34 @@ Worker = Callable[["WorkerContext"], Awaitable[None]]
 # Runs before a batch's transaction, outside it, to fetch what the handler needs from a remote
 # service (no transaction stays open while it answers); returns the batch's handler.
 Prefetch = Callable[[asyncpg.Pool, "Retrier", list[CloudEvent[Any]]], Awaitable[Handler]]
+
+
+# What a handler asked to run once its transaction commits; None outside a pipeline.
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "after_commit", default=None
+)
+
+
+def after_commit(count: Callable[[], None]) -> None:
+    """Run `count` once the handler's transaction has committed: a retried or split
+    transaction must not count its metrics twice. Outside a pipeline, at once."""
+    pending = _after_commit.get()
+    if pending is None:
+        count()
+    else:
+        pending.append(count)
+
+
+@contextlib.contextmanager
+def deferring_counts() -> Iterator[list[Callable[[], None]]]:
+    """Within it, `after_commit` collects into the list it yields; the pipeline runs them
+    once the transaction has committed, and drops them if it failed."""
+    pending: list[Callable[[], None]] = []
+    token = _after_commit.set(pending)
+    try:
+        yield pending
+    finally:
+        _after_commit.reset(token)
 
 
 class Held(Exception):

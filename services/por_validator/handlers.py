@@ -19,6 +19,7 @@ from services.common.service import (
     Emitted,
     Handler,
     Outgoing,
+    after_commit,
     by_data_type,
     per_event,
     projecting_with_id,
@@ -98,7 +99,7 @@ def make_validation_handler(
         decisions = [decide_one(r, registry, decided_at) for r in requests]
         decisions = await with_explanations(conn, decisions, registry)
         inserted = await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
-        _count(decisions, partner_center_mode=answers is not None)
+        after_commit(lambda: _count(decisions, partner_center_mode=answers is not None))
         # One line per batch, not per decision: logging is on the hot path.
         log.info(
             "decided",

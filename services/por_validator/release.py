@@ -21,7 +21,7 @@ from contracts.events import DistributorUpserted, ValidationRequested
 from contracts.topics import DECISIONS
 from services.common import metrics
 from services.common.retry import is_transient
-from services.common.service import Emitted, Handler, Outgoing
+from services.common.service import Emitted, Handler, Outgoing, after_commit
 from services.domain.regions import RegionTable
 from services.domain.release import dependents_of, released
 from services.por_validator import release_store, store
@@ -74,12 +74,14 @@ def make_registry_handler(
             )
             if release is not None:
                 pairs.append(release)
-        metrics.RELEASED.labels("released").inc(len(pairs))
-        metrics.RELEASED.labels("still_blocked").inc(len(blocked) - len(pairs))
+        still_blocked = len(blocked) - len(pairs)
+        after_commit(lambda: metrics.RELEASED.labels("still_blocked").inc(still_blocked))
         if not pairs:
             return ()
         inserted = await store.record_decisions(conn, pairs)
         pairs = [(r, d) for r, d in pairs if d.decision_id in inserted]
+        released_n = len(pairs)
+        after_commit(lambda: metrics.RELEASED.labels("released").inc(released_n))
         log.info(
             "released blocked transactions",
             extra={
@@ -101,7 +103,7 @@ def make_registry_handler(
         except Exception as exc:
             if is_transient(exc):
                 raise  # the database or the connection: the whole batch is retried
-            metrics.RELEASED.labels("failed").inc()
+            after_commit(lambda: metrics.RELEASED.labels("failed").inc())
             log.exception("releasing after a registry change failed", extra={"event_id": event.id})
             return ()
 
