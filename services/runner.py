@@ -34,6 +34,7 @@ async def run_services(
             settings.api_host,
             settings.api_port,
             lifespan="on",
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
         if with_api
         else None

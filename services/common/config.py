@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     console_secret: SecretStr | None = None
     # A console session ends this long after sign-in.
     console_session_s: int = Field(default=8 * 3600, ge=60)
+    # Proxies whose X-Forwarded-Proto/For the API believes (uvicorn's forwarded_allow_ips):
+    # behind a TLS-terminating ingress, its address (or "*"), so the console's cookie is Secure.
+    forwarded_allow_ips: str = "127.0.0.1"
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     # Requests a second each API key may make, per process (a token bucket holding one second's

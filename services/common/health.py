@@ -87,10 +87,26 @@ def health_routes(checks: dict[str, Check], degraded: Degraded = dict) -> list[R
 class HttpServer:
     """uvicorn inside the running event loop, started and stopped with the service."""
 
-    def __init__(self, app, host: str, port: int, *, lifespan: str = "off") -> None:
+    def __init__(
+        self,
+        app,
+        host: str,
+        port: int,
+        *,
+        lifespan: str = "off",
+        forwarded_allow_ips: str | None = None,
+    ) -> None:
         self.server = uvicorn.Server(
             uvicorn.Config(
-                app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan=lifespan,
+                # Whose X-Forwarded-Proto/For to believe: behind an ingress, the console's
+                # cookie is Secure only if the proxy's "https" is trusted.
+                forwarded_allow_ips=forwarded_allow_ips,
             )
         )
         self.server.install_signal_handlers = lambda: None  # faststream owns SIGTERM

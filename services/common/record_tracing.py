@@ -30,6 +30,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from services.common import tracing
 from services.common.kafka import Headers, contract_topic
+from services.common.service import Held
 
 MESSAGING = {"messaging.system": "kafka"}
 
@@ -93,6 +94,8 @@ def batch(
     try:
         with tracing.applying(spans):
             yield
+    except Held:
+        raise  # fetched again by the next poll: waiting, not failing (no error span every poll)
     except BaseException as exc:
         for span in (batch_span, *spans.values()):
             _error(span, exc)

@@ -108,7 +108,10 @@ class Sessions:
         self._signed_out[principal.session_id] = now + self._lifetime_s
 
     def csrf_ok(self, principal: Principal, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(principal.csrf_token, presented or "")
+        # As bytes: compare_digest refuses a str with non-ASCII characters (a 500, not a 403).
+        return bool(presented) and hmac.compare_digest(
+            principal.csrf_token.encode(), (presented or "").encode()
+        )
 
     # -- the sign-in form's own token, before there is a session
 
@@ -127,4 +130,4 @@ class Sessions:
             nonce = self._sign_in.loads(cookie, max_age=SIGN_IN_MAX_AGE_S)
         except BadSignature:
             return False
-        return hmac.compare_digest(self._sign_in_token(nonce), presented)
+        return hmac.compare_digest(self._sign_in_token(nonce).encode(), presented.encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from pathlib import Path
 
@@ -19,13 +20,23 @@ from services.domain.regions import RegionTable
 
 HERE = Path(__file__).parent
 
+log = logging.getLogger(__name__)
+
 
 class Console:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        configured = settings.console_secret is not None and bool(
+            settings.console_secret.get_secret_value()
+        )
+        if not configured and (settings.api_keys or settings.operator_keys):
+            log.warning(
+                "PORGATE_CONSOLE_SECRET is not set: console sessions are this process's only;"
+                " with several API replicas, set the same secret on each"
+            )
         secret = (
             settings.console_secret.get_secret_value()
-            if settings.console_secret is not None and settings.console_secret.get_secret_value()
+            if configured and settings.console_secret is not None
             else secrets.token_urlsafe(32)
         )
         self.sessions = Sessions(

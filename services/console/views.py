@@ -123,9 +123,10 @@ def overview(
         unit="per minute",
         label_every=16,
     )
-    code_rows = [
-        (f"{r['code']} {describe(r['code']).message[:28]}", r["n"]) for r in codes if r["code"]
-    ]
+    known = [r for r in codes if r["code"]]
+    # code_texts, not describe: a code Partner Center answers may be one the catalogue lacks.
+    texts = code_texts((r["code"] for r in known), "en")
+    code_rows = [(f"{t.code} {t.message[:28]}", r["n"]) for t, r in zip(texts, known, strict=True)]
     since_hour = end - timedelta(minutes=59)
     return Overview(
         hour=hour,

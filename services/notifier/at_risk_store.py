@@ -69,7 +69,9 @@ async def record_seen(conn: asyncpg.Connection, decision: TransactionDecision) -
         " distributor_id, customer_id, partner_id_on_record, decision_id, last_seen_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         " ON CONFLICT (ref_kind, ref_id, line_item_id) DO UPDATE SET distributor_id = EXCLUDED.distributor_id,"
-        " customer_id = EXCLUDED.customer_id, partner_id_on_record = EXCLUDED.partner_id_on_record,"
+        " customer_id = EXCLUDED.customer_id,"
+        # A change without a PLA id (allowed on the wire) leaves the POR known before it.
+        " partner_id_on_record = COALESCE(EXCLUDED.partner_id_on_record, t.partner_id_on_record),"
         " decision_id = EXCLUDED.decision_id, last_seen_at = EXCLUDED.last_seen_at"
         " WHERE t.last_seen_at <= EXCLUDED.last_seen_at",
         [

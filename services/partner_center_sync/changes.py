@@ -185,6 +185,29 @@ def plan(
     return Plan(distributor_id, len(listed), tuple(changes), tuple(skipped))
 
 
+# A list that would remove more than this share of the resellers seen active (and at least
+# MASS_REMOVAL_MIN of them), or all of them, is more likely a broken answer (an empty body, a
+# gateway's page, the wrong tenant's credentials) than a real change: each removal blocks
+# that reseller's transactions and notifies the distributor. It takes an operator to confirm.
+MASS_REMOVAL_SHARE = 0.5
+MASS_REMOVAL_MIN = 5
+
+
+def mass_removal(plan: Plan, seen: Mapping[str, Seen]) -> str | None:
+    """Why this plan's removals need an operator's confirmation; None when they do not."""
+    active = sum(1 for s in seen.values() if not s.removed)
+    removed = plan.count("removed")
+    if not removed:
+        return None
+    if plan.listed == 0 or (removed >= MASS_REMOVAL_MIN and removed > active * MASS_REMOVAL_SHARE):
+        return (
+            f"the list would remove {removed} of the {active} resellers seen active"
+            f" ({plan.listed} listed): refused as a likely broken answer; run"
+            " `porgate sync partner-center --distributor ID --allow-mass-removal` to confirm"
+        )
+    return None
+
+
 def event_id(distributor_id: str, change: Change, entity: str) -> str:
     """The same distributor, reseller, entity and version: the same id, whoever computes it."""
     return derived_event_id(

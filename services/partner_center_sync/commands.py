@@ -58,6 +58,13 @@ def partner_center(
         bool,
         typer.Option("--dry-run", help="Print the upserts that would be published; write nothing."),
     ] = False,
+    allow_mass_removal: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-removal",
+            help="Publish removals of most (or all) resellers seen, which a sync refuses by default.",
+        ),
+    ] = False,
 ) -> None:
     """List each distributor's indirect resellers in Partner Center (every distributor with
     credentials) and publish what changed since the last sync to csp.partner-registry.v1:
@@ -70,7 +77,9 @@ def partner_center(
                 "no distributor has Partner Center credentials "
                 "(PORGATE_PARTNER_CENTER_CREDENTIALS_FILE is unset or empty)"
             )
-        outcomes = asyncio.run(_sync(settings, credentials, distributor, dry_run))
+        outcomes = asyncio.run(
+            _sync(settings, credentials, distributor, dry_run, allow_mass_removal)
+        )
     except (CredentialsError, _Abort) as exc:
         say(f"cannot sync: {exc}")
         raise typer.Exit(1) from None
@@ -92,6 +101,7 @@ async def _sync(
     credentials: Mapping[str, DistributorCredentials],
     only: str | None,
     dry_run: bool,
+    allow_mass_removal: bool = False,
 ) -> list[Outcome]:
     ready, outcomes = distributors_to_sync(credentials, only)
     for outcome in outcomes:
@@ -107,7 +117,13 @@ async def _sync(
     try:
         if not dry_run:
             box = await _outbox(settings, pool)
-        syncer = Syncer(client, pool, box, transact=lambda _operation, record: record())
+        syncer = Syncer(
+            client,
+            pool,
+            box,
+            transact=lambda _operation, record: record(),
+            allow_mass_removal=allow_mass_removal,
+        )
         for distributor_id in ready:
             say(f"{distributor_id}: listing indirect resellers in Partner Center")
             outcome = await syncer.sync(distributor_id)

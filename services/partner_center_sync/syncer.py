@@ -78,6 +78,8 @@ class Syncer:
     # Runs the recording transaction: the service retries it while the database is away;
     # the CLI runs it once and reports a failure.
     transact: Callable[[str, Callable[[], Awaitable[object]]], Awaitable[object]]
+    # An operator's confirmation of removals changes.mass_removal refuses (CLI only).
+    allow_mass_removal: bool = False
 
     async def sync(self, distributor_id: str) -> Outcome:
         """List, plan, record and publish one distributor's resellers; never raises for a
@@ -86,6 +88,8 @@ class Syncer:
             outcome = await self._sync(distributor_id)
         except PartnerCenterError as exc:
             outcome = Outcome(distributor_id, error=str(exc).removeprefix(f"{distributor_id}: "))
+        except MassRemoval as exc:
+            outcome = Outcome(distributor_id, error=str(exc))
         except asyncpg.UndefinedTableError:
             outcome = Outcome(
                 distributor_id,
@@ -96,18 +100,25 @@ class Syncer:
         observe(outcome, dry_run=self.outbox is None)
         return outcome
 
+    def _refuse_mass_removal(self, plan: Plan, seen) -> None:
+        if not self.allow_mass_removal and (why := changes.mass_removal(plan, seen)) is not None:
+            raise MassRemoval(why)
+
     async def _sync(self, distributor_id: str) -> Outcome:
         listing = await self.partner_center.indirect_resellers(distributor_id)
         pages = len(listing.calls)
         if self.outbox is None:
             seen = await store.seen(self.pool, distributor_id)
-            return Outcome(distributor_id, changes.plan(distributor_id, listing.items, seen), pages)
+            plan = changes.plan(distributor_id, listing.items, seen)
+            self._refuse_mass_removal(plan, seen)
+            return Outcome(distributor_id, plan, pages)
 
         async def record() -> tuple[Plan, list[asyncpg.Record]]:
             async with self.pool.acquire() as conn, conn.transaction():
                 await store.lock_distributor(conn, distributor_id)
                 seen = await store.seen(conn, distributor_id)
                 plan = changes.plan(distributor_id, listing.items, seen)
+                self._refuse_mass_removal(plan, seen)
                 at = datetime.now(UTC)
                 await store.record(conn, distributor_id, plan.changes, at)
                 source = f"partner-center-sync:{distributor_id}"
@@ -117,6 +128,10 @@ class Syncer:
         plan, rows = await self.transact(f"record {distributor_id}", record)  # type: ignore[misc]
         await self.outbox.publish(rows)
         return Outcome(distributor_id, plan, pages)
+
+
+class MassRemoval(Exception):
+    """The plan removes too much to be trusted without an operator (changes.mass_removal)."""
 
 
 def observe(outcome: Outcome, *, dry_run: bool) -> None:

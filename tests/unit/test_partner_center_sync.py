@@ -282,3 +282,24 @@ def test_the_sync_period_is_seconds_or_a_number_with_a_unit(value, seconds):
 def test_a_sync_period_that_is_not_a_duration_of_a_second_or_more_is_refused(value):
     with pytest.raises(ValueError):
         Settings(partner_center_sync_every=value)
+
+
+@pytest.mark.parametrize(
+    ("seen_active", "listed", "refused"),
+    [
+        (10, 10, False),  # nothing removed
+        (10, 6, False),  # 4 removed: a real change
+        (10, 5, False),  # 5 of 10: not more than half
+        (10, 4, True),  # 6 of 10: more than half, and at least 5
+        (4, 1, False),  # 3 of 4: more than half, but fewer than 5
+        (3, 0, True),  # an empty list that would remove every reseller
+        (0, 0, False),  # nothing seen, nothing to remove
+    ],
+)
+def test_a_list_that_would_remove_most_resellers_needs_an_operator(seen_active, listed, refused):
+    seen = apply({}, c.plan(D, [rel(n) for n in range(seen_active)], {}))
+    plan = c.plan(D, [rel(n) for n in range(listed)], seen)
+    why = c.mass_removal(plan, seen)
+    assert (why is not None) is refused
+    if refused:
+        assert "--allow-mass-removal" in why

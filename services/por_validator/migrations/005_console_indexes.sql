@@ -1,3 +1,5 @@
+-- A rollout's migration must not queue the running consumers behind it for long.
+SET LOCAL lock_timeout = '5s';
 -- The console's reads (services/console/queries.py). Newest-first keyset pages over every
 -- decision or one distributor's, whose INCLUDE columns let the overview's per-minute counts
 -- be index-only scans; lookups by each id a reader searches by. The ids are partial indexes:
