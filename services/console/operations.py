@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -32,7 +33,7 @@ async def dead_letter_list(request: Request, console: Console, principal: Princi
     error = None
     try:
         letters = await dead_letters.list_dead_letters(console.settings, limit=MAX_LISTED)
-    except (ReplayError, OSError) as exc:
+    except (ReplayError, OSError, KafkaError) as exc:  # the broker away: a banner, not a 500
         letters, error = [], str(exc)
     now = datetime.now(UTC)
     shown = [

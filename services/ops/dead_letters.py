@@ -147,6 +147,10 @@ async def list_dead_letters(
     letters: list[DeadLetter] = []
     async with reader(settings) as consumer:
         beginning, end = await partition_offsets(consumer, topic)
+        if limit is not None and source_topic is None:
+            # The newest `limit` letters are among each partition's last `limit`: read no more
+            # (a DLQ keeps 30 days; the console lists it on every page view).
+            beginning = {p: max(b, end[p] - limit) for p, b in beginning.items()}
         slices = plan_slices(beginning, end)
         total, done = sum(s.size for s in slices), 0
         report_progress(on_progress, 0, total)

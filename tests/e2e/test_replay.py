@@ -109,6 +109,12 @@ async def test_dead_letters_are_listed_and_redriven_with_one_effect(migrated, cl
         assert {d.consumer_group for d in letters} == {f"{prefix}porgate.order-intake.orders"}
         assert by_key["ord-poison"].summary(datetime.now(UTC))["age"].startswith("2h")
         assert await list_dead_letters(settings, source_topic="csp.subscription-changes.v1") == []
+        # With a limit, only each partition's tail is read: the same newest letters as reading all.
+        for limit in (1, 2, 3):
+            newest = sorted(letters, key=lambda d: (d.timestamp_ms, d.partition, d.offset))
+            assert {(d.partition, d.offset) for d in newest[-limit:]} == {
+                (d.partition, d.offset) for d in await list_dead_letters(settings, limit=limit)
+            }
 
         listed = json.loads((await cli("dlq", "list", "--json")).stdout)
         assert sorted(d["key"] for d in listed) == ["bad-1", "bad-2", "ord-poison"]
