@@ -7,23 +7,13 @@ import sys
 from services.common.embedded import free_port
 
 
-def test_porgate_dev_demo_shows_live_decisions_and_stops_cleanly():
+def demo(*extra: str) -> str:
+    """`porgate dev --demo` for 60 orders at 30/s, as a user runs it; its output, once it
+    stopped cleanly."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "dev",
-            "--demo",
-            "--orders",
-            "60",
-            "--rate",
-            "30",
-            "--kafka-port",
-            str(free_port()),
-            "--api-port",
-            str(free_port()),
-        ],
+        [sys.executable, "-m", "services.cli", "dev", "--demo", *extra]
+        + ["--orders", "60", "--rate", "30"]
+        + ["--kafka-port", str(free_port()), "--api-port", str(free_port())],
         capture_output=True,
         text=True,
         check=False,
@@ -31,6 +21,11 @@ def test_porgate_dev_demo_shows_live_decisions_and_stops_cleanly():
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_porgate_dev_demo_shows_live_decisions_and_stops_cleanly():
+    out = demo()
     assert "Kafka bootstrap servers" in out and "POR validation API" in out
     counts = re.findall(r"accepted (\d+)\s+blocked (\d+)\s+revoked (\d+)\s+notified (\d+)", out)
     assert counts, out[-3000:]
@@ -43,30 +38,7 @@ def test_porgate_dev_demo_shows_live_decisions_and_stops_cleanly():
 
 
 def test_porgate_dev_with_the_partner_center_standin_decides_by_partner_center():
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "dev",
-            "--demo",
-            "--partner-center-standin",
-            "--orders",
-            "60",
-            "--rate",
-            "30",
-            "--kafka-port",
-            str(free_port()),
-            "--api-port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=240,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
+    out = demo("--partner-center-standin")
     assert "Partner Center stand-in" in out
     decided = re.findall(r"decided by: (.*?)registry drift (\d+)", out)
     assert decided, out[-3000:]

@@ -13,7 +13,17 @@ from contracts.errors import CATALOGUE
 from contracts.events import DecisionLine
 from services.domain.explain import Provenance, explain, from_wire, render, to_wire
 from services.domain.por_rules import STEPS, evaluate_por
-from tests.unit.test_por_rules import COMBOS, DIST, PID, ROWS, TEN, TEXT, registries, registry
+from tests.unit.test_por_rules import (
+    COMBOS,
+    DIST,
+    PID,
+    ROWS,
+    TEN,
+    TEXT,
+    registries,
+    registry,
+    registry_for_combo,
+)
 
 # The step that fails in each single-fault row of test_por_rules' table.
 FAILING_STEPS = {
@@ -62,20 +72,7 @@ def test_a_stopping_step_skips_everything_after_it(pid, stop_at):
 
 @pytest.mark.parametrize("combo", COMBOS)
 def test_every_combination_explains_the_validators_codes(combo):
-    active, tenant_state, kind, authorized, partnership, tenant_region, dist_state = combo
-    r = registry(
-        active=active,
-        tenant_link=tenant_state != "unlinked",
-        tenant="missing" if tenant_state == "missing" else "present",
-        status=tenant_state
-        if tenant_state in ("active", "suspended", "deleted", "pending_onboarding")
-        else "active",
-        kind=kind,
-        authorized=authorized,
-        partnership=partnership,
-        tenant_region=tenant_region,
-        distributor=dist_state,
-    )
+    r = registry_for_combo(combo)
     assert explain(PID, DIST, r).codes == [int(c) for c in evaluate_por(PID, DIST, r)]
 
 
