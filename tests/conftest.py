@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -12,9 +14,41 @@ from services.common.db import migrate
 from services.common.topics_admin import create_topics
 from tests import servers
 
+TESTS = Path(__file__).parent
+# The tier of a test is the folder it lives in: `pytest -m unit` is the inner loop (no I/O).
+TIERS = {
+    "unit": ("unit",),
+    "contract": ("contract",),
+    "partner_center": ("contract",),
+    "e2e": ("e2e",),
+    "reliability": ("e2e", "reliability"),
+    "console": ("browser",),
+    "deploy": ("deploy",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = Path(str(item.path)).relative_to(TESTS).parts[0]
+        for marker in TIERS[folder]:
+            item.add_marker(marker)
+
 
 def pytest_report_header(config):
-    return "servers: chosen by tests/servers.py (env vars, then testcontainers, then embedded)"
+    env_kafka = os.environ.get("PORGATE_KAFKA_BOOTSTRAP_SERVERS")
+    env_postgres = os.environ.get("PORGATE_DATABASE_URL")
+    docker = None if env_kafka and env_postgres else servers.docker_available()
+    kafka = (
+        "PORGATE_KAFKA_BOOTSTRAP_SERVERS"
+        if env_kafka
+        else ("testcontainers apache/kafka" if docker else "embedded Tansu")
+    )
+    postgres = (
+        "PORGATE_DATABASE_URL"
+        if env_postgres
+        else ("testcontainers postgres" if docker else "embedded PostgreSQL 18")
+    )
+    return f"servers (tests/servers.py), started when a test needs them: Kafka: {kafka}; PostgreSQL: {postgres}"
 
 
 @pytest.fixture(scope="session")
