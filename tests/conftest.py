@@ -15,6 +15,8 @@ from services.common.topics_admin import create_topics
 from tests import servers
 
 TESTS = Path(__file__).parent
+SESSION_TIMEOUT_MS = 2_000
+HEARTBEAT_INTERVAL_MS = 500
 # The tier of a test is the folder it lives in: `pytest -m unit` is the inner loop (no I/O).
 TIERS = {
     "unit": ("unit",),
@@ -105,17 +107,47 @@ async def settings(kafka, fresh_database) -> Settings:
         delivery_retry_initial_s=0.05,
         delivery_retry_max_s=0.5,
         log_json=False,
+        # A group join waits about half the session timeout on Tansu: 1 s instead of 5 s.
+        consumer_session_timeout_ms=SESSION_TIMEOUT_MS,
+        consumer_heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
     )
     await create_topics(kafka, prefix=prefix, partitions=2)
     return s
 
 
-@pytest.fixture
-async def migrated(settings) -> Settings:
+@pytest.fixture(scope="session")
+async def template_database(database_url, kafka):
+    """Every service's migrations applied once per run; each test's database is a copy."""
     from services.catalog import all_services
 
-    for service in all_services(settings):
-        await migrate(settings.database_url, service.schema, service.migrations)
+    name = f"tpl_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(database_url, name)
+    for service in all_services(Settings(kafka_bootstrap_servers=kafka, database_url=url)):
+        await migrate(url, service.schema, service.migrations)
+    yield name
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def migrated(settings, database_url, template_database) -> Settings:
+    """`settings` with its database replaced by a copy of the migrated template (same name,
+    so a test holding both sees one database)."""
+    name = urlsplit(settings.database_url).path.lstrip("/")
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await admin.close()
     return settings
 
 

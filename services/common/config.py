@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     # order than a fetch answered for every record (benchmarks/README.md); an order waits
     # at most the fetch wait above for company.
     consumer_fetch_min_bytes: int = 8192
+    # How long the group waits for a silent member before giving its partitions to another.
+    # A group join also waits about half of it on Tansu, and a member restarted after a
+    # crash waits the old member's out; aiokafka's defaults (10 s, heartbeat 3 s) suit
+    # production. The heartbeat must stay below a third of the session timeout.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
     # How long the producer holds a message for company. A batch's messages are handed over
     # together and go out in one request anyway; waiting longer only adds latency.
     producer_linger_ms: int = 0

@@ -84,6 +84,8 @@ def service_env(
             # not exist the consumer's retry settings above apply.
             "PORGATE_DELIVERY_RETRY_INITIAL_S": "0.05",
             "PORGATE_DELIVERY_RETRY_MAX_S": "0.5",
+            "PORGATE_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
+            "PORGATE_CONSUMER_HEARTBEAT_INTERVAL_MS": str(settings.consumer_heartbeat_interval_ms),
             "PORGATE_LOG_JSON": "true",  # the extras (error, event id...) are in the JSON only
             "PORGATE_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
