@@ -4,9 +4,12 @@ re-check now releasing the blocked transactions that depend on a PLA id once and
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from datetime import UTC, datetime, timedelta
 
 from tests.e2e import registry_data as R
+from tests.e2e.test_cli import porgate
 from tests.e2e.test_orders import load_registry, registry_loaded
 from tests.e2e.test_replay import count
 from tests.e2e.test_rollout import by_order
@@ -19,6 +22,16 @@ REGISTRY = "csp.partner-registry.v1"
 URL = "https://partner.microsoft.com/dashboard/v2/customers/indirectresellers/invite?x=eu1"
 ORG = "3000001"
 ORG_EU_PLA = "1000008"  # the OTHER_REGION reseller's location in Germany
+
+
+def cli_env(settings) -> dict:
+    return {
+        **os.environ,
+        "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "PORGATE_DATABASE_URL": settings.database_url,
+        "PORGATE_TOPIC_PREFIX": settings.topic_prefix,
+        "PORGATE_LOG_LEVEL": "WARNING",
+    }
 
 
 def later() -> str:
@@ -116,6 +129,17 @@ async def test_remediation_names_the_link_the_regions_and_what_would_pass(migrat
             assert f"{R.OTHER_REGION}, {ORG_EU_PLA}" in pga["remedies"][0]["actions"][0]
             assert pga["suggestedPartnerIds"] == [ORG_EU_PLA]
 
+            # The same message from the command line, as text, HTML and JSON.
+            env = cli_env(settings)
+            args = ("remediation", R.NO_PARTNERSHIP, "--distributor", R.DIST, "--lang", "ja")
+            text = await asyncio.to_thread(porgate, *args, env=env)
+            assert text.returncode == 0, text.stderr[-2000:]
+            assert text.stdout == partnership["message"]
+            page = await asyncio.to_thread(porgate, *args, "--format", "html", env=env)
+            assert f'<a href="{URL}">' in page.stdout
+            body = await asyncio.to_thread(porgate, *args, "--format", "json", env=env)
+            assert json.loads(body.stdout) == partnership
+
             valid = await remedy(R.VALID)
             assert valid["isValidPartnerIdOnRecord"] and valid["remedies"] == []
             unauthorized = await api.get(f"/v1/partners/{R.VALID}/remediation")
@@ -196,7 +220,12 @@ async def test_recheck_releases_the_dependent_blocked_transactions_once_and_only
         assert [d["outcome"] for d in after["o-rc-other"]] == ["blocked"]
         assert [d["outcome"] for d in after["o-rc-ja"]] == ["blocked"]
 
-        # Twice in a row changes nothing.
+        # Twice in a row changes nothing, from the API or the command line.
+        by_cli = await asyncio.to_thread(
+            porgate, "recheck", R.SUSPENDED_TENANT, "--distributor", R.DIST, env=cli_env(settings)
+        )
+        assert by_cli.returncode == 0, by_cli.stderr[-2000:]
+        assert json.loads(by_cli.stdout)["released"] == []
         again = (await api.post(f"/v1/partners/{R.SUSPENDED_TENANT}/recheck", headers=AUTH)).json()
         assert again["released"] == [] and again["stillBlocked"] == []
         await asyncio.sleep(1.0)
