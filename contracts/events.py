@@ -64,6 +64,12 @@ class DistributorUpserted(WireModel):
     preferred_language: Literal["en", "ja"] = "en"
     # Added within v1: overrides PORGATE_ENFORCEMENT_MODE for this distributor; null: the setting.
     enforcement_mode: Literal["enforce", "observe"] | None = None
+    # Added within v1: the distributor's own partnership-request link (the one in the draft
+    # email Partner Center's "Request a partnership" shows), given to resellers in remediation.
+    # https only: it is shown as a link in the console and in messages to forward.
+    partnership_request_url: str | None = Field(
+        default=None, max_length=2048, pattern=r"^https://[^\s<>\"']+$"
+    )
 
 
 class PartnerAccountUpserted(WireModel):
@@ -72,6 +78,9 @@ class PartnerAccountUpserted(WireModel):
     status: Literal["active", "inactive"]
     name: str
     reseller_tenant_id: str | None = None
+    # Added within v1: the PGA id of the organisation this location account belongs to, so
+    # remediation can name the organisation's other PLA ids. Null on a PGA, or when unknown.
+    global_partner_id: str | None = Field(default=None, max_length=256)
 
 
 class ResellerTenantUpserted(WireModel):

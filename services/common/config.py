@@ -191,6 +191,9 @@ class Settings(BaseSettings):
     # Partner Center publishes no number of its own; 50 is well above one distributor's
     # ordering systems and far below what one process serves (benchmarks/README.md).
     api_rate_per_key: float = Field(default=50.0, ge=0)
+    # Re-checks (POST /v1/partners/{id}/recheck, the console's button) each API key may make a
+    # second: each may call Partner Center and re-decide transactions. 0 turns the limit off.
+    recheck_rate_per_key: float = Field(default=0.2, ge=0)
     # `porgate run SERVICE` serves /healthz, /readyz and /metrics here; 0 disables it.
     health_host: str = "127.0.0.1"
     health_port: int = 9100
