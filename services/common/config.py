@@ -74,6 +74,27 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_timeout_s: float = 10.0
     graph_max_attempts: int = 10
+    # A terminate request is read back until Graph says succeeded or failed: first after
+    # this long, then twice as long each time up to the maximum, at most this many reads
+    # before the attempt counts as failed (about 25 minutes with the defaults).
+    graph_poll_initial_s: float = Field(default=2.0, gt=0)
+    graph_poll_max_s: float = Field(default=60.0, gt=0)
+    graph_max_polls: int = Field(default=30, ge=1)
+    # `porgate run partner-center-sync` also lists every distributor's GDAP relationships in
+    # Graph this often (same forms as PARTNER_CENTER_SYNC_EVERY); 0 turns it off.
+    gdap_sync_every: float = Field(default=3600.0, ge=0)
+
+    # Partner Center's webhooks (POST /v1/partner-center/events on the API): the hosts the
+    # signing certificate may be fetched from (comma-separated; https only, unless an entry
+    # says http://host:port, which only a local stand-in should), the largest body accepted,
+    # the oldest event accepted (ResourceChangeUtcDate; older ones are replays), and how long
+    # a fetched certificate is trusted before it is fetched again.
+    partner_center_webhook_cert_hosts: str = "3psostorageacct.blob.core.windows.net"
+    partner_center_webhook_max_body: int = Field(default=64 * 1024, ge=1024)
+    partner_center_webhook_max_age_s: float = Field(default=7 * 86400.0, gt=0)
+    partner_center_webhook_cert_ttl_s: float = Field(default=3600.0, ge=0)
+    # The certificate's subject Organization Microsoft documents checking.
+    partner_center_webhook_cert_org: str = "Microsoft Corporation"
 
     # Who decides a transaction's POR: porgate's registry projection, or Partner Center's
     # validation API (the registry's codes then ride along on each line, for drift).
@@ -127,7 +148,13 @@ class Settings(BaseSettings):
     auto_revalidate: bool = True
     revalidate_window: float = Field(default=30 * 86400.0, ge=1.0)  # "30d", "12h" or seconds
 
-    @field_validator("partner_center_sync_every", "revalidate_window", mode="before")
+    @field_validator(
+        "partner_center_sync_every",
+        "gdap_sync_every",
+        "partner_center_webhook_max_age_s",
+        "revalidate_window",
+        mode="before",
+    )
     @classmethod
     def _duration_in_seconds(cls, value: object) -> object:
         return duration_s(value) if isinstance(value, str) else value
