@@ -24,6 +24,7 @@ from services.api.errors import error
 from services.api.explanation import explanation_endpoint
 from services.api.rate_limit import RateLimiter
 from services.api.validation import BadRequest, parse_request, validation_results
+from services.common.body_limit import BodyLimit
 from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
@@ -47,6 +48,7 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
+# Every body the API takes (the console's forms included), capped while it streams in.
 MAX_BODY = 64 * 1024
 # How long an API request may wait out Partner Center's Retry-After before answering 503.
 API_THROTTLE_WAIT_S = 5.0
@@ -85,9 +87,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
                 f"over {settings.api_rate_per_key:g} requests a second for this key",
                 **{"Retry-After": str(wait)},
             )
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return error(413, "payload_too_large", f"body over {MAX_BODY} bytes")
+        body = await request.body()  # at most MAX_BODY: BodyLimit refuses more (413)
         try:
             parsed = parse_request(body)
         except BadRequest as exc:
@@ -198,14 +198,21 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         ],
         lifespan=lifespan,
         # Outermost of the app's own middleware: every answer, 404 and crash too, has the ids.
-        middleware=[Middleware(PartnerCenterConventions)],
-        exception_handlers={404: _not_found, 405: _not_allowed},
+        middleware=[
+            Middleware(PartnerCenterConventions),
+            Middleware(BodyLimit, max_bytes=MAX_BODY),
+        ],
+        exception_handlers={404: _not_found, 405: _not_allowed, 413: _too_large},
     )
     return app
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     return error(404, "not_found", f"no route {request.url.path}")
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return error(413, "payload_too_large", f"body over {MAX_BODY} bytes")
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:

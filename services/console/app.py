@@ -12,12 +12,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from services.common.body_limit import BodyLimit
 from services.common.config import Settings
 from services.console import operations, pages, registry, signin
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
 
 log = logging.getLogger(__name__)
+
+# The largest form a console page posts (a redrive's letters are its biggest) is a few KB;
+# past this the body is refused while it streams in (services/common/body_limit.py).
+MAX_FORM_BODY = 16 * 1024
 
 
 def create_console(settings: Settings) -> Starlette:
@@ -51,7 +56,7 @@ def create_console(settings: Settings) -> Starlette:
             page("/eligibility.csv", registry.eligibility_csv),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=MAX_FORM_BODY)],
         exception_handlers={Exception: _internal_error},
     )
     app.state.console = console

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from services.console import queries, views
 from services.console.auth import Principal
 from services.console.context import Console
-from services.console.web import not_found, render, url
+from services.console.web import not_found, read_form, render, url
 from services.gdap_revoker import store as gdap_store
 from services.notifier import store as notifier_store
 from services.ops import dead_letters
@@ -80,7 +80,7 @@ def _selection(values: list[str]) -> dict[int, list[int]]:
 
 
 async def redrive(request: Request, console: Console, principal: Principal) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     chosen = _selection([v for v in form.getlist("letter") if isinstance(v, str)])
     dry_run = form.get("mode") != "redrive"
     result = dead_letters.RedriveResult()
@@ -139,7 +139,7 @@ async def gdap(request: Request, console: Console, principal: Principal) -> Resp
 
 
 async def retry_termination(request: Request, console: Console, principal: Principal) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     relationship_id = form.get("relationship_id")
     pool = await console.pool(gdap_store.SCHEMA)
     if not isinstance(relationship_id, str) or not relationship_id:
@@ -154,7 +154,7 @@ async def retry_termination(request: Request, console: Console, principal: Princ
 
 
 async def retry_notification(request: Request, console: Console, principal: Principal) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     notification_id = form.get("notification_id")
     pool = await console.pool(notifier_store.SCHEMA)
     if not isinstance(notification_id, str) or not notification_id:

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from services.console.auth import SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_MAX_AGE_S, Principal
 from services.console.context import Console
-from services.console.web import render, url
+from services.console.web import read_form, render, url
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,14 @@ async def sign_in_page(request: Request, console: Console) -> Response:
     return _form(console, request, None, 200)
 
 
+# The sign-in form has two fields; a key is a few dozen characters. Parsed with these
+# limits before its token is checked, so an anonymous post costs a few KB at most.
+SIGN_IN_FIELDS = 4
+SIGN_IN_FIELD_BYTES = 4096
+
+
 async def sign_in(request: Request, console: Console) -> Response:
-    form = await request.form()
+    form = await read_form(request, SIGN_IN_FIELDS, SIGN_IN_FIELD_BYTES)
     token, key = form.get("sign_in_token"), form.get("key")
     if not console.sessions.sign_in_form_ok(
         request.cookies.get(SIGN_IN_COOKIE), token if isinstance(token, str) else None
