@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from contracts.errors import language_of
-from services.api.auth import ApiKeys, presented_key
+from services.api.auth import ApiKeys, Authenticator, presented_key
 from services.api.conventions import PartnerCenterConventions, locale_of
 from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
@@ -29,6 +29,7 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka import new_producer
+from services.common.sign_in_attempts import SignInAttempts
 from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
@@ -56,6 +57,9 @@ API_THROTTLE_WAIT_S = 5.0
 
 def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlette:
     keys = ApiKeys(settings.api_key_map())
+    # Wrong keys on the API and the console's sign-in count together.
+    attempts = SignInAttempts(time.monotonic, settings.sign_in_free_failures)
+    auth = Authenticator(keys, attempts)
     regions = RegionTable.load(settings.region_overrides_file)
     limiter = RateLimiter(settings.api_rate_per_key, time.monotonic)
     state: dict = {}
@@ -68,16 +72,10 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         return response
 
     async def _validate(request: Request) -> Response:
+        distributor_id = auth.distributor_or_refusal(request)
+        if isinstance(distributor_id, Response):
+            return distributor_id
         key = presented_key(request.headers)
-        distributor_id = keys.distributor_for(key)
-        if distributor_id is None:
-            # One answer for a missing and a wrong key: nothing to learn by probing.
-            return error(
-                401,
-                "unauthorized",
-                "a valid API key is required (Authorization: Bearer KEY)",
-                **{"WWW-Authenticate": "Bearer"},
-            )
         # Per key, not per distributor: a distributor's systems may each hold their own key.
         key_digest = hashlib.sha256((key or "").encode()).digest()
         if (wait := limiter.retry_after(key_digest)) is not None:
@@ -190,11 +188,11 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
     app = Starlette(
         routes=[
             Route(VALIDATE_PATH, validate_resellers, methods=["POST"]),
-            Route(EXPLANATION_PATH, explanation_endpoint(keys, regions, state)),
+            Route(EXPLANATION_PATH, explanation_endpoint(auth, regions, state)),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
             *docs_routes(lambda: app.routes),
-            Mount("/console", app=create_console(settings)),
+            Mount("/console", app=create_console(settings, attempts)),
         ],
         lifespan=lifespan,
         # Outermost of the app's own middleware: every answer, 404 and crash too, has the ids.

@@ -46,7 +46,11 @@ VALIDATE = Operation(
         400: _error('bad_request: the body is not {"partnerIds": [strings]} within the limits'),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
         413: _error("payload_too_large: a body over 64 KiB"),
-        429: _error("rate_limited: over PORGATE_API_RATE_PER_KEY requests a second", "Retry-After"),
+        429: _error(
+            "rate_limited: over PORGATE_API_RATE_PER_KEY requests a second, or too many wrong"
+            " keys from this client (or for this key)",
+            "Retry-After",
+        ),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error(
             "unavailable (the registry) or partner_center_unavailable: retry later", "Retry-After"
@@ -57,8 +61,8 @@ EXPLANATION_PATH = "/v1/partners/{partnerId}/explanation"
 EXPLANATION = Operation(
     summary="Why a PLA id passes or fails: the decision table's walk for the key's distributor",
     description=(
-        "Each step of the decision table, the registry facts it read (value, as-of time, the "
-        "id of the event that set it), whether it passed or which code it yields, and the "
+        "Each step of the decision table, the registry facts it read (value; for the "
+        "distributor's own rows, the as-of time and the id of the event that set them), whether it passed or which code it yields, and the "
         "remediation, in the language of X-Locale or Accept-Language (en or ja). From "
         "porgate's registry, as the validator reads it."
     ),
@@ -70,6 +74,9 @@ EXPLANATION = Operation(
         200: Reply("The walk", headers=("X-Porgate-Authority",)),
         400: _error("bad_request: a partnerId over 256 characters"),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
+        429: _error(
+            "rate_limited: too many wrong keys from this client (or for this key)", "Retry-After"
+        ),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error("unavailable: the registry; retry later", "Retry-After"),
     },

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.common.body_limit import BodyLimit
 from services.common.config import Settings
+from services.common.sign_in_attempts import SignInAttempts
 from services.console import operations, pages, registry, signin
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
@@ -25,8 +27,11 @@ log = logging.getLogger(__name__)
 MAX_FORM_BODY = 16 * 1024
 
 
-def create_console(settings: Settings) -> Starlette:
-    console = Console(settings)
+def create_console(settings: Settings, attempts: SignInAttempts | None = None) -> Starlette:
+    """`attempts`: the API's count of wrong keys, shared so that the two add up."""
+    console = Console(
+        settings, attempts or SignInAttempts(time.monotonic, settings.sign_in_free_failures)
+    )
 
     def page(path: str, handler, methods=("GET",)) -> Route:
         return Route(path, guarded(console, handler), methods=list(methods))

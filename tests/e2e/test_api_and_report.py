@@ -18,7 +18,7 @@ from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, api_client, running
 
-KEY_EU, KEY_JA = "k-eu-secret", "k-ja-secret"
+KEY_EU, KEY_JA = "k-eu-secret-4f2a9c1e7b3d", "k-ja-secret-8d6b0e2f4a1c"
 TEN_IDS = [
     R.VALID,
     R.INACTIVE_PLA,

@@ -19,7 +19,7 @@ from tests.e2e.test_orders import load_registry, registry_loaded
 from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, api_client, envelope, eventually, running
 
-KEY_EU, KEY_JA = "k-eu-secret", "k-ja-secret"
+KEY_EU, KEY_JA = "k-eu-secret-4f2a9c1e7b3d", "k-ja-secret-8d6b0e2f4a1c"
 DISTRIBUTORS = (R.DIST, R.DIST_JA)
 T0 = datetime(2026, 1, 2, 8, tzinfo=UTC)
 
