@@ -21,6 +21,9 @@ from services.ops import dead_letters
 from services.ops.topics import ReplayError
 
 MAX_LISTED = 500
+# A redrive's letters are read with one consumer and sent with one producer; the listing's
+# select-all is the most a form posts (web.MAX_FORM_FIELDS is a little above).
+MAX_REDRIVE = MAX_LISTED
 
 
 def _visible(principal: Principal, letter: dead_letters.DeadLetter) -> bool:
@@ -32,17 +35,25 @@ def _visible(principal: Principal, letter: dead_letters.DeadLetter) -> bool:
 async def dead_letter_list(request: Request, console: Console, principal: Principal) -> Response:
     error = None
     try:
-        letters = await dead_letters.list_dead_letters(console.settings, limit=MAX_LISTED)
+        # The reader's own letters, filtered as they are read: a distributor's are found
+        # however many of others' are newer.
+        letters, truncated = await dead_letters.newest_dead_letters(
+            console.settings, lambda d: _visible(principal, d), MAX_LISTED
+        )
     except (ReplayError, OSError, KafkaError) as exc:  # the broker away: a banner, not a 500
-        letters, error = [], str(exc)
+        letters, truncated, error = [], False, str(exc)
     now = datetime.now(UTC)
-    shown = [
-        (d, views.distributor_of(d.value), d.summary(now))
-        for d in reversed(letters)
-        if _visible(principal, d)
-    ]
+    shown = [(d, views.distributor_of(d.value), d.summary(now)) for d in reversed(letters)]
     return render(
-        console, request, principal, "dead_letters.html", letters=shown, error=error, result=None
+        console,
+        request,
+        principal,
+        "dead_letters.html",
+        letters=shown,
+        error=error,
+        result=None,
+        truncated=truncated,
+        scanned=dead_letters.MAX_SCANNED,
     )
 
 
@@ -69,51 +80,55 @@ async def dead_letter(request: Request, console: Console, principal: Principal) 
     )
 
 
-def _selection(values: list[str]) -> dict[int, list[int]]:
-    """Form values "partition:offset" → offsets by partition; anything else is ignored."""
+def _selection(values: list[str]) -> tuple[dict[int, list[int]], int]:
+    """Form values "partition:offset" → offsets by partition, and how many were chosen;
+    anything else is ignored."""
     chosen: dict[int, list[int]] = defaultdict(list)
+    count = 0
     for value in values:
         partition, _, offset = value.partition(":")
-        if partition.isdigit() and offset.isdigit():
+        if partition.isdigit() and offset.isdigit() and len(value) <= 40:
             chosen[int(partition)].append(int(offset))
-    return chosen
+            count += 1
+    return chosen, count
 
 
 async def redrive(request: Request, console: Console, principal: Principal) -> Response:
     form = await read_form(request)
-    chosen = _selection([v for v in form.getlist("letter") if isinstance(v, str)])
+    chosen, count = _selection([v for v in form.getlist("letter") if isinstance(v, str)])
     dry_run = form.get("mode") != "redrive"
-    result = dead_letters.RedriveResult()
-    refused = 0
-    for partition, offsets in sorted(chosen.items()):
-        allowed = offsets
-        if not principal.is_operator:
-            # Read each one first: a distributor redrives only the letters it may see.
-            allowed = []
-            for offset in offsets:
-                letter = await dead_letters.dead_letter_at(console.settings, offset, partition)
-                if letter is not None and _visible(principal, letter):
-                    allowed.append(offset)
-                else:
-                    refused += 1
-        if not allowed:
-            continue
-        one = await dead_letters.redrive(
-            console.settings, offsets=allowed, partition=partition, dry_run=dry_run
+    if count > MAX_REDRIVE:
+        return Response(
+            f"at most {MAX_REDRIVE} dead letters per redrive", 400, media_type="text/plain"
         )
-        result.selected += one.selected
-        result.skipped += one.skipped
-        result.missing += one.missing
-        result.sent += one.sent
+    try:
+        # One consumer reads them all, whoever asks: a distributor's are checked as read.
+        found, missing = await dead_letters.letters_at(console.settings, chosen)
+        mine = [d for d in found if _visible(principal, d)]
+        result = await dead_letters.redrive_letters(console.settings, mine, dry_run=dry_run)
+    except (ReplayError, OSError, KafkaError) as exc:
+        return Response(
+            f"the dead-letter queue could not be read or written: {exc}",
+            503,
+            media_type="text/plain",
+            headers={"Retry-After": "5"},
+        )
+    # Another's letter is reported as a missing one is: nothing to tell them apart by.
+    refused = len(found) - len(mine) + (0 if principal.is_operator else len(missing))
+    if principal.is_operator:
+        result.missing = [f"{p}/{o}" for p, o in missing]  # type: ignore[list-item]
     if not dry_run:
         console.broker.forget()
-    if refused and not result.selected and not result.skipped:
-        return not_found(console, request, principal)
+    if not result.selected and not result.skipped:
+        status = 404
+    else:
+        status = 200
     return render(
         console,
         request,
         principal,
         "redrive.html",
+        status,
         result=result,
         dry_run=dry_run,
         refused=refused,

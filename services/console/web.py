@@ -57,7 +57,7 @@ class SecurityHeaders:
 
 # A page's form: its few named fields, and up to this many values of a repeated one (a
 # redrive's letters). Starlette's defaults (1,000 fields of 1 MB, files) are for uploads.
-MAX_FORM_FIELDS = 220
+MAX_FORM_FIELDS = 510
 MAX_FIELD_BYTES = 1024
 
 
