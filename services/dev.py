@@ -282,7 +282,8 @@ async def _run_dev(
                 f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
                 f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
                 f"  operator key: {operator_key}\n"
-                f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
+                f"Health:                  http://127.0.0.1:{settings.api_port}/healthz  /asyncapi.json\n"
+                f"Metrics:                 http://127.0.0.1:{settings.health_port}/metrics\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}"
                 + (
                     f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"

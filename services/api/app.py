@@ -202,6 +202,8 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         ],
         exception_handlers={404: _not_found, 405: _not_allowed, 413: _too_large},
     )
+    # For the health port's server (services/runner.py), which serves /metrics too.
+    app.state.health_checks = checks
     return app
 
 

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from services.api.models import ErrorBody, Health, Live, ValidateResellersResponse
 from services.api.openapi import Operation, Reply, openapi_document
 from services.api.validation import MAX_IDS, ValidateResellersRequest
+from services.console.web import SECURITY_HEADERS, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static" / "swagger-ui"
 VALIDATE_PATH = "/v1/partners/validateresellers"
@@ -95,13 +96,6 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
             "Liveness: the process answers", {200: Reply("Alive", Live)}, tags=("operations",)
         )
     },
-    "/metrics": {
-        "GET": Operation(
-            "Prometheus metrics",
-            {200: Reply("Prometheus text format", media_type="text/plain")},
-            tags=("operations",),
-        )
-    },
     "/asyncapi.json": {
         "GET": Operation(
             "The AsyncAPI document of porgate's topics",
@@ -151,12 +145,17 @@ def docs_routes(app_routes: Callable[[], Iterable[BaseRoute]]) -> list[BaseRoute
         return Response(cached[0], media_type="application/json")
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(_DOCS_PAGE)
+        # The console's origin: the same headers (no framing, no inline script, nosniff).
+        return HTMLResponse(_DOCS_PAGE, headers=SECURITY_HEADERS)
 
     return [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Mount("/docs/static", StaticFiles(directory=STATIC), name="docs-static"),
+        Mount(
+            "/docs/static",
+            app=SecurityHeaders(StaticFiles(directory=STATIC)),
+            name="docs-static",
+        ),
     ]
 
 

@@ -149,7 +149,7 @@ async def gdap(request: Request, console: Console, principal: Principal) -> Resp
         revocations=await queries.terminations(revoker, scope),
         failed_terminations=await queries.terminations(revoker, scope, "failed"),
         failed_notifications=await queries.failed_notifications(notifier, scope),
-        message=request.query_params.get("done"),
+        message=_done_message(request.query_params.get("done"), request.query_params.get("count")),
     )
 
 
@@ -165,7 +165,7 @@ async def retry_termination(request: Request, console: Console, principal: Princ
     if not mine:
         return not_found(console, request, principal)
     count = await gdap_store.retry_failed(pool, relationship_id)
-    return _done(request, f"{count} termination(s) re-queued")
+    return _done(request, "termination", count)
 
 
 async def retry_notification(request: Request, console: Console, principal: Principal) -> Response:
@@ -177,8 +177,23 @@ async def retry_notification(request: Request, console: Console, principal: Prin
     if not principal.may_see(await queries.notification_distributor(pool, notification_id)):
         return not_found(console, request, principal)
     count = await notifier_store.retry_failed(pool, notification_id)
-    return _done(request, f"{count} notification(s) re-queued")
+    return _done(request, "notification", count)
 
 
-def _done(request: Request, message: str) -> Response:
-    return RedirectResponse(url(request, "gdap") + "?" + urlencode({"done": message}), 303)
+# What a retry reports after its redirect: the page says only its own words, never text
+# from the URL (anyone can send a reader a link with any `done`).
+_DONE = {
+    "termination": "{} termination(s) re-queued",
+    "notification": "{} notification(s) re-queued",
+}
+
+
+def _done(request: Request, kind: str, count: int) -> Response:
+    query = urlencode({"done": kind, "count": count})
+    return RedirectResponse(url(request, "gdap") + "?" + query, 303)
+
+
+def _done_message(kind: str | None, count: str | None) -> str | None:
+    if kind not in _DONE or count is None or not count.isascii() or not count.isdigit():
+        return None
+    return _DONE[kind].format(int(count[:9]))

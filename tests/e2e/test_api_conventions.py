@@ -46,7 +46,6 @@ async def test_the_openapi_document_is_valid_3_1_and_covers_every_route(migrated
         "/healthz": {"get"},
         "/readyz": {"get"},
         "/livez": {"get"},
-        "/metrics": {"get"},
     }
     assert {p: set(ops) for p, ops in document["paths"].items()} == expected
     validation = document["paths"][PATH]["post"]
@@ -194,7 +193,6 @@ async def test_ms_ids_are_echoed_on_every_response_generated_when_absent_and_log
             ("GET", "/nowhere", {}),  # 404
             ("GET", "/healthz", {}),
             ("GET", "/livez", {}),
-            ("GET", "/metrics", {}),
             ("GET", "/openapi.json", {}),
             ("GET", "/docs", {}),
             ("GET", "/asyncapi.json", {}),
