@@ -85,6 +85,9 @@ def guarded(console: Console, handler: Handler) -> Callable[[Request], Awaitable
     """Only for a signed-in reader; every POST must carry the session's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
+        if _has_nul(request.path_params.values()) or _has_nul(request.query_params.values()):
+            # PostgreSQL text cannot hold NUL, and no page's input ever has one.
+            return Response("NUL in the request", 400, media_type="text/plain")
         principal = console.principal(request)
         if principal is None:
             if request.method != "GET":
@@ -92,12 +95,18 @@ def guarded(console: Console, handler: Handler) -> Callable[[Request], Awaitable
             return RedirectResponse(url(request, "sign-in"), 303)
         if request.method == "POST":
             form = await read_form(request)  # kept: the handler's request.form() gets it
+            if _has_nul(v for _, v in form.multi_items()):
+                return Response("NUL in the form", 400, media_type="text/plain")
             token = form.get("csrf")
             if not console.sessions.csrf_ok(principal, token if isinstance(token, str) else None):
                 return Response("missing or wrong CSRF token", 403, media_type="text/plain")
         return await handler(request, console, principal)
 
     return endpoint
+
+
+def _has_nul(values) -> bool:
+    return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
 def render(

@@ -19,7 +19,8 @@ header is line 1; a row whose quoted field spans lines is reported at its first 
 header's, a PartnerId that is not 5 to 10 ASCII digits, an IsCompliant that is no boolean,
 an error code that is not a number, IsCompliant True with codes or False without any, and a
 PartnerId already seen on an earlier line. Whatever makes the whole file unreadable (not
-UTF-8, empty, no required column, a required column named twice, broken CSV quoting) raises
+UTF-8, empty, no required column, a required column named twice, broken CSV quoting, more
+than MAX_ROWS rows) raises
 `EligibilityImportError`, and nothing else is ever raised for any input.
 
 Agreement (partner-center.md's rule, for a list of codes): Partner Center and porgate
@@ -45,6 +46,9 @@ from services.domain.por_rules import Registry, evaluate_por, normalize_partner_
 REQUIRED = ("PartnerId", "IsCompliant", "ErrorCodes")
 OPTIONAL = ("ResellerName", "ResellerTenantId")
 _BOOLEANS = {"true": True, "yes": True, "false": False, "no": False}
+# A report lists one distributor's resellers: far fewer than this. Past it the file is
+# refused whole, so the import's memory (a few KB a row) stays bounded.
+MAX_ROWS = 100_000
 # [0-9], not \d: \d also matches other scripts' digits; 9 digits keep a code an int32.
 _CODE = re.compile(r"[0-9]{1,9}")
 
@@ -181,7 +185,9 @@ def parse_eligibility_csv(data: bytes) -> ParsedReport:
     bad_rows: list[BadRow] = []
     first_line_of: dict[str, int] = {}
     at = positions["PartnerId"]
-    for line, fields in records:
+    for count, (line, fields) in enumerate(records, 1):
+        if count > MAX_ROWS:
+            raise EligibilityImportError(f"more than {MAX_ROWS} rows (line {line}): split the file")
         written = fields[at].strip()[:64] if at < len(fields) else ""
         if len(fields) != len(first[1]):
             bad_rows.append(
