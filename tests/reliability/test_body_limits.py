@@ -140,14 +140,13 @@ async def test_every_post_route_stops_reading_at_its_cap_signed_in_or_not(client
     for path in routes:
         for headers in ({}, {"Content-Length": str(HUGE)}):
             body = Stream(HUGE, b"letter=0%3A1&")
+            # validateresellers reads its body after the key; another API route (no server
+            # behind this app) is tried without one: refused before any byte is read.
+            key = {"Authorization": f"Bearer {KEY}"} if path.endswith("validateresellers") else {}
             r = await client.post(
-                path,
+                path.replace("{partnerId}", "1234567"),
                 content=body,
-                headers={
-                    "Authorization": f"Bearer {KEY}",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                }
-                | headers,
+                headers={"Content-Type": "application/x-www-form-urlencoded"} | key | headers,
             )
-            assert r.status_code in (400, 403, 413), (path, r.status_code, r.text)
+            assert r.status_code in (400, 401, 403, 413), (path, r.status_code, r.text)
             assert body.pulled <= max(MAX_BODY, MAX_FORM_BODY) + CHUNK, (path, body.pulled)

@@ -191,11 +191,13 @@ async def api_corpus(c: httpx.AsyncClient) -> int:
                 echoed = r.headers.get(name, "")
                 assert re.fullmatch(r"[A-Za-z0-9._:\-]{1,128}", echoed), (name, echoed)
     for pid in EXPLAIN_IDS:
-        r = await c.get(f"/v1/partners/{pid}/explanation", headers=auth)
-        tried += 1
-        assert r.status_code in (200, 400, 404), (pid, r.status_code, r.text[:300])
-        if r.status_code != 200:
-            api_error_shape(r)
+        for method, route in (("GET", "explanation"), ("GET", "remediation"), ("POST", "recheck")):
+            r = await c.request(method, f"/v1/partners/{pid}/{route}", headers=auth)
+            tried += 1
+            # 429: the re-check's own rate per key.
+            assert r.status_code in (200, 400, 404, 429), (pid, route, r.status_code, r.text[:300])
+            if r.status_code != 200:
+                api_error_shape(r)
     for method, path in (
         ("PUT", VALIDATE),
         ("DELETE", VALIDATE),
