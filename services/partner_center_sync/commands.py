@@ -62,13 +62,18 @@ def partner_center(
         bool,
         typer.Option(
             "--allow-mass-removal",
-            help="Publish removals of most (or all) resellers seen, which a sync refuses by default.",
+            help="Publish the end of most (or all) of a distributor's active partnerships, which"
+            " a sync refuses by default; needs --distributor.",
         ),
     ] = False,
 ) -> None:
     """List each distributor's indirect resellers in Partner Center (every distributor with
     credentials) and publish what changed since the last sync to csp.partner-registry.v1:
     partnerships active or removed, reseller tenants and PLA accounts."""
+    if allow_mass_removal and distributor is None:
+        # A confirmation is for the one list an operator has looked at, never for them all.
+        say("cannot sync: --allow-mass-removal needs --distributor ID (the one list it confirms)")
+        raise typer.Exit(2)
     settings = get_settings()
     try:
         credentials = load_credentials(settings.partner_center_credentials_file)
@@ -122,7 +127,7 @@ async def _sync(
             pool,
             box,
             transact=lambda _operation, record: record(),
-            allow_mass_removal=allow_mass_removal,
+            confirmed_mass_removal=only if allow_mass_removal else None,
         )
         for distributor_id in ready:
             say(f"{distributor_id}: listing indirect resellers in Partner Center")
