@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.common.commands import add_failed_commands
+from services.cli.failed import add_failed_commands
 from services.gdap_revoker import store
 
 app = typer.Typer(help="GDAP terminations (gdap-revoker).", no_args_is_help=True)

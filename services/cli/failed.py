@@ -2,7 +2,7 @@
 
 Webhook deliveries (notifier) and GDAP terminations (gdap-revoker) both end in a `failed`
 state after their last attempt, and wait there for an operator; each service's
-`commands.py` wires its own store and wording into these two commands.
+command group wires its own store and wording into these two commands.
 """
 
 # No `from __future__ import annotations`: typer reads the commands' annotations at run

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.common.commands import add_failed_commands
+from services.cli.failed import add_failed_commands
 from services.common.config import get_settings
 from services.common.db import create_pool
 from services.notifier import store
