@@ -1,13 +1,11 @@
 """`porgate gdap ...`: inspect and re-queue GDAP terminations that failed for good."""
 
-from __future__ import annotations
-
-import typer
-
+from services.cli.errors import command_group
 from services.cli.failed import add_failed_commands
+from services.cli.output import Column
 from services.gdap_revoker import store
 
-app = typer.Typer(help="GDAP terminations (gdap-revoker).", no_args_is_help=True)
+app = command_group("GDAP terminations (gdap-revoker).")
 
 add_failed_commands(
     app,
@@ -15,14 +13,15 @@ add_failed_commands(
     list_failed=store.failed_terminations,
     retry_failed=store.retry_failed,
     columns=[
-        ("relationship id", "relationship_id"),
-        ("reseller tenant", "reseller_tenant_id"),
-        ("customer", "customer_id"),
-        ("reason", "reason"),
-        ("attempts", "attempts"),
-        ("requested", "requested_at"),
-        ("last error", "last_error"),
+        Column("relationship id", "relationshipId", "relationship_id"),
+        Column("reseller tenant", "resellerTenantId", "reseller_tenant_id"),
+        Column("customer", "customerId", "customer_id"),
+        Column("reason", "reason"),
+        Column("attempts", "attempts"),
+        Column("requested", "requestedAt", "requested_at"),
+        Column("last error", "lastError", "last_error"),
     ],
+    id_key="relationshipId",
     noun="termination",
     title="failed GDAP terminations",
     id_option="--relationship-id",

@@ -23,15 +23,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from services.cli.errors import fail
 from services.ops.topics import ProgressFn, ReplayError, parse_time
 
 err = Console(stderr=True)
 
 Rate = Annotated[
     float | None, typer.Option("--rate", min=0.001, help="At most this many messages per second.")
-]
-DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Show what would be published; publish nothing.")
 ]
 
 
@@ -83,8 +81,7 @@ def run_replay(coro):
     try:
         return asyncio.run(coro)
     except ReplayError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        raise fail(f"porgate: {exc}") from None
 
 
 def option_time(value: str | None, option: str) -> datetime | None:

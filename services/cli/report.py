@@ -3,31 +3,73 @@
 # No `from __future__ import annotations`: typer reads the commands' annotations at run time.
 
 import asyncio
-import csv
-import json
+import contextlib
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from services.cli.errors import command_group, fail
+from services.cli.output import (
+    Column,
+    Document,
+    DocumentFormat,
+    Tabular,
+    TabularFormat,
+    emit,
+    say,
+    stdout_console,
+    write_csv,
+    write_json,
+)
 from services.common.config import Settings, get_settings
 
-console = Console(stderr=True)
+app = command_group("Reports.")
 
-app = typer.Typer(help="Reports.", no_args_is_help=True)
+Output = Annotated[
+    Path | None,
+    typer.Option(help="File to write, as csv or json (default: standard output)."),
+]
+
+
+def _check_output(output: Path | None, fmt: Tabular) -> None:
+    if output is not None and fmt is Tabular.text:
+        raise typer.BadParameter(
+            "a table is for the terminal; write csv or json to a file", param_hint="--output"
+        )
+
+
+@contextlib.contextmanager
+def _opened(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield sys.stdout
+        return
+    with output.open("w", newline="", encoding="utf-8") as out:
+        yield out
+
+
+def _write(
+    rows: list[dict], names: tuple[str, ...], fmt: Tabular, out: IO[str], title: str
+) -> None:
+    """Rows keyed by `names`, the report's own column names, in any of the formats."""
+    if fmt is Tabular.json:
+        write_json(rows, out)
+    elif fmt is Tabular.csv:
+        write_csv(rows, names, out)
+    else:
+        emit(rows, [Column(n, n) for n in names], fmt, title=title, empty=f"{title}: none")
 
 
 @app.command("eligibility")
 def report_eligibility(
     distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    output: Annotated[
-        Path | None, typer.Option(help="File to write (default: standard output).")
-    ] = None,
+    fmt: TabularFormat = Tabular.csv,
+    output: Output = None,
     months: Annotated[int, typer.Option(help="Look-back window in months.")] = 36,
     import_file: Annotated[
         Path | None,
@@ -42,42 +84,30 @@ def report_eligibility(
     from services.domain.eligibility import COLUMNS
     from services.por_validator.report import eligibility_report
 
-    if fmt not in ("csv", "json"):
-        raise typer.BadParameter("--format is csv or json")
+    _check_output(output, fmt)
     settings = get_settings()
     since = datetime.now(UTC) - timedelta(days=round(months * 30.4375))
     if import_file is not None:
         _import_eligibility(settings, import_file, distributor, fmt, output, since)
         return
     rows = asyncio.run(eligibility_report(settings, distributor, since))
-    out = output.open("w", newline="") if output else sys.stdout
-    try:
-        if fmt == "json":
-            json.dump([r.as_record() for r in rows], out, indent=2)
-            out.write("\n")
-        else:
-            writer = csv.DictWriter(out, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(r.as_record() for r in rows)
-    finally:
-        if output:
-            out.close()
-    console.print(f"{len(rows)} reseller(s) for {distributor} since {since:%Y-%m-%d}")
+    with _opened(output) as out:
+        title = f"ResellerEligibility of {distributor}"
+        _write([r.as_record() for r in rows], COLUMNS, fmt, out, title)
+    say(f"{len(rows)} reseller(s) for {distributor} since {since:%Y-%m-%d}")
 
 
 @app.command("observe")
 def report_observe(
     distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
     since: Annotated[str, typer.Option(help="How far back: 7d, 12h, 90m or seconds.")] = "7d",
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: DocumentFormat = Document.text,
 ) -> None:
     """What enforcement would have blocked in observe mode: by code, by reseller, and the
     customers most affected."""
     from services.common.config import duration_s
     from services.por_validator.report import observe_report
 
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter("--format is text or json")
     try:
         window = duration_s(since)
     except ValueError as exc:
@@ -85,9 +115,10 @@ def report_observe(
     report = asyncio.run(
         observe_report(get_settings(), distributor, datetime.now(UTC) - timedelta(seconds=window))
     )
-    if fmt == "json":
-        print(json.dumps(report, indent=2))
+    if fmt is Document.json:
+        write_json(report)
         return
+    console = stdout_console()
     console.print(
         f"{report['transactions']} transaction(s) of {distributor} would have been blocked"
         f" since {report['since'][:19]}"
@@ -101,17 +132,15 @@ def report_observe(
         for column in columns:
             table.add_column(column)
         for row in report[key]:
-            table.add_row(*(str(row[c]) for c in columns))
+            table.add_row(*(Text(str(row[c])) for c in columns))
         console.print(table)
 
 
 @app.command("at-risk")
 def report_at_risk(
     distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    output: Annotated[
-        Path | None, typer.Option(help="File to write (default: standard output).")
-    ] = None,
+    fmt: TabularFormat = Tabular.csv,
+    output: Output = None,
     lang: Annotated[str, typer.Option("--lang", help="en or ja (messages, remediation).")] = "en",
 ) -> None:
     """Subscriptions porgate has seen (from orders and changes) whose POR fails now, so their
@@ -119,22 +148,15 @@ def report_at_risk(
     from services.domain.at_risk import CSV_COLUMNS, as_csv_rows, as_json, subscription_count
     from services.notifier.at_risk import at_risk_report
 
-    if fmt not in ("csv", "json"):
-        raise typer.BadParameter("--format is csv or json")
+    _check_output(output, fmt)
     groups = asyncio.run(at_risk_report(get_settings(), distributor))
-    out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
-    try:
-        if fmt == "json":
-            json.dump(as_json(groups, lang), out, indent=2, ensure_ascii=False)
-            out.write("\n")
+    with _opened(output) as out:
+        if fmt is Tabular.json:  # grouped by reseller, as the digest sends it
+            write_json(as_json(groups, lang), out)
         else:
-            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            writer.writerows(as_csv_rows(groups, lang))
-    finally:
-        if output:
-            out.close()
-    console.print(
+            title = f"subscriptions at risk for {distributor}"
+            _write(as_csv_rows(groups, lang), CSV_COLUMNS, fmt, out, title)
+    say(
         f"{subscription_count(groups)} subscription(s) at risk for {distributor},"
         f" {len(groups)} reseller(s)"
     )
@@ -144,7 +166,7 @@ def _import_eligibility(
     settings: Settings,
     import_file: Path,
     distributor: str,
-    fmt: str,
+    fmt: Tabular,
     output: Path | None,
     since: datetime,
 ) -> None:
@@ -152,28 +174,26 @@ def _import_eligibility(
     from services.domain import eligibility_import as ei
     from services.por_validator.report import eligibility_import_triage, write_atomically
 
-    def say(message: str) -> None:
-        # One line per message, unwrapped and verbatim: scripts grep these.
-        console.print(message, markup=False, highlight=False, soft_wrap=True)
-
     try:
         parsed = ei.parse_eligibility_csv(import_file.read_bytes())
     except (OSError, ei.EligibilityImportError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        say(f"cannot import {import_file}: {reason}")
-        raise typer.Exit(1) from None
+        raise fail(f"cannot import {import_file}: {reason}") from None
     rows, distributor_known = asyncio.run(
         eligibility_import_triage(settings, distributor, parsed.rows, since)
     )
-    text = ei.render_json(parsed, rows) if fmt == "json" else ei.render_csv(rows)
-    if output:
-        try:
-            write_atomically(output, text)
-        except OSError as e:
-            say(f"cannot write {output}: {e.strerror or e}")
-            raise typer.Exit(1) from None
+    if fmt is Tabular.text:
+        records = [ei.triage_record(r) for r in rows]
+        _write(records, ei.TRIAGE_COLUMNS, fmt, sys.stdout, f"{import_file} triaged")
     else:
-        sys.stdout.write(text)
+        text = ei.render_json(parsed, rows) if fmt is Tabular.json else ei.render_csv(rows)
+        if output:
+            try:
+                write_atomically(output, text)
+            except OSError as e:
+                raise fail(f"cannot write {output}: {e.strerror or e}") from None
+        else:
+            sys.stdout.write(text)
     for bad in parsed.bad_rows:
         say(f"{import_file}: line {bad.line}: skipped: {bad.reason}")
     if not distributor_known:

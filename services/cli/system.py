@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from services.catalog import SERVICE_MODULES
+from services.cli.errors import ExitCode, fail
 from services.common.config import get_settings
 
 console = Console(stderr=True)
@@ -86,7 +87,9 @@ def dev(
     data_dir: Annotated[
         Path | None, typer.Option(help="Keep PostgreSQL data here between runs.")
     ] = None,
-    kafka_port: Annotated[int, typer.Option(help="Port for the embedded Kafka broker.")] = 19092,
+    kafka_port: Annotated[
+        int, typer.Option(help="Port for the embedded Kafka broker (0: any free port).")
+    ] = 19092,
     api_port: Annotated[int, typer.Option(help="Port for the HTTP API.")] = 8080,
     orders: Annotated[
         int, typer.Option(help="With --demo: how many orders to stream (0: until Ctrl-C).")
@@ -100,19 +103,22 @@ def dev(
     ] = False,
 ) -> None:
     """Everything on embedded servers, no set-up: broker, PostgreSQL, every service and the API."""
-    from services.dev import run_dev
+    from services.dev import PortTaken, run_dev
 
-    asyncio.run(
-        run_dev(
-            demo=demo,
-            data_dir=data_dir,
-            kafka_port=kafka_port,
-            api_port=api_port,
-            orders=orders,
-            rate=rate,
-            partner_center_standin=partner_center_standin,
+    try:
+        asyncio.run(
+            run_dev(
+                demo=demo,
+                data_dir=data_dir,
+                kafka_port=kafka_port,
+                api_port=api_port,
+                orders=orders,
+                rate=rate,
+                partner_center_standin=partner_center_standin,
+            )
         )
-    )
+    except PortTaken as exc:
+        raise fail(f"porgate dev: {exc}", ExitCode.CONFIG) from None
 
 
 def asyncapi() -> None:
