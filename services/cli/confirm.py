@@ -22,12 +22,16 @@ DryRun = Annotated[
 ]
 
 
+def can_ask() -> bool:
+    return sys.stdin.isatty()
+
+
 def confirm(action: str, *, yes: bool) -> None:
     """Go on if `yes` or the operator agrees to `action` ("re-queue 3 notification(s)");
     otherwise end the command having changed nothing."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not can_ask():
         raise fail(
             f"porgate: not going to {action} without confirmation: stdin is not a terminal;"
             " add --yes to do it, or --dry-run to only look",
