@@ -7,6 +7,7 @@ what an operator's terminal shows (warnings about unclosed clients, a stopped se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -142,3 +143,28 @@ def test_a_stopped_postgresql_is_one_line_and_exit_4():
     assert result.returncode == ExitCode.POSTGRES, result.stderr
     assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("porgate: cannot reach PostgreSQL at database 'porgate'")
+
+
+async def test_with_partner_center_unreachable_the_sync_says_so_and_exits_5(
+    migrated, down, monkeypatch
+):
+    closed = f"http://127.0.0.1:{free_port()}"
+    for name, value in {
+        "DATABASE_URL": migrated.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": migrated.kafka_bootstrap_servers,
+        "TOPIC_PREFIX": migrated.topic_prefix,
+        "PARTNER_CENTER_URL": closed,
+        "ENTRA_AUTHORITY_URL": closed,
+        "PARTNER_CENTER_RETRY_INITIAL_S": "0.01",
+        "PARTNER_CENTER_RETRY_MAX_S": "0.02",
+    }.items():
+        monkeypatch.setenv(f"PORGATE_{name}", value)
+    get_settings.cache_clear()
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["sync", "partner-center", "--distributor", DIST]
+    )
+    assert result.exit_code == ExitCode.REMOTE, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        f"porgate: cannot reach Partner Center for {DIST} ("
+    ), result.stderr
