@@ -99,15 +99,19 @@ def test_every_bulk_change_has_a_dry_run_and_a_yes():
         assert {"--dry-run", "--yes"} <= opts, bulk
 
 
-def test_an_unknown_format_is_a_usage_error():
-    result = CliRunner().invoke(app, ["dlq", "list", "--format", "xml"])
+def test_an_unknown_format_is_a_usage_error(tmp_path):
+    # No dev instance of this machine's user is looked up: the runtime dir is the test's.
+    no_dev = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["dlq", "list", "--format", "xml"], env=no_dev)
     assert result.exit_code == ExitCode.USAGE
 
 
 def test_a_table_cannot_be_written_to_a_file(tmp_path):
     out = tmp_path / "report.txt"
     result = CliRunner().invoke(
-        app, ["report", "eligibility", "--distributor", "d", "--format", "text", "--output", out]
+        app,
+        ["report", "eligibility", "--distributor", "d", "--format", "text", "--output", out],
+        env={"XDG_RUNTIME_DIR": str(tmp_path)},
     )
     assert result.exit_code == ExitCode.USAGE and not out.exists()
 
@@ -272,10 +276,14 @@ def test_with_no_server_set_the_cli_uses_a_running_dev_instance_and_says_so(tmp_
         },
         tmp_path / "porgate" / "dev.json",
     )
-    for name in ("PORGATE_KAFKA_BOOTSTRAP_SERVERS", "PORGATE_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    result = CliRunner().invoke(app, ["gdap", "failed"])
+    # The runner restores these afterwards: the CLI sets the dev instance's in os.environ.
+    env = {
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "PORGATE_KAFKA_BOOTSTRAP_SERVERS": None,
+        "PORGATE_DATABASE_URL": None,
+        "PORGATE_NOTIFY_WEBHOOK_URL": None,
+    }
+    result = CliRunner().invoke(app, ["gdap", "failed"], env=env)
     assert result.exit_code == ExitCode.POSTGRES
     found, failed = result.stderr.splitlines()
     assert found.startswith(
@@ -284,8 +292,8 @@ def test_with_no_server_set_the_cli_uses_a_running_dev_instance_and_says_so(tmp_
     )
     assert f"cannot reach PostgreSQL at 127.0.0.1:{port}/porgate" in failed
 
-    monkeypatch.setenv("PORGATE_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/other")
-    result = CliRunner().invoke(app, ["gdap", "failed"])
+    env["PORGATE_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{port}/other"
+    result = CliRunner().invoke(app, ["gdap", "failed"], env=env)
     assert "porgate dev" not in result.stderr
     assert f"127.0.0.1:{port}/other" in result.stderr
 
