@@ -35,19 +35,44 @@ from services.common.kafka import new_producer
 from services.common.logs import configure_logging
 from services.common.topics_admin import create_topics
 from services.common.webhook_secret import parse_webhook_secret
+from services.dev_state import export_line, remove_state, write_state
 from services.notifier.signing import verify_standard
 from services.runner import run_services
 
 console = Console()
 
 
-def _port_or_free(port: int) -> int:
+class PortTaken(Exception):
+    """A port `porgate dev` was asked to serve on is in use; the message says which."""
+
+
+def _port_free(port: int) -> bool:
     with contextlib.closing(socket.socket()) as s:
         try:
             s.bind(("127.0.0.1", port))
-            return port
+            return True
         except OSError:
-            return free_port()
+            return False
+
+
+def _kafka_port(port: int) -> int:
+    """The asked port, or 0 for any: Kafka clients are configured with this port, so moving
+    the broker elsewhere would point them at whatever holds it."""
+    if port and not _port_free(port):
+        raise PortTaken(
+            f"port {port} for Kafka is taken (another `porgate dev`?); stop it, or pass"
+            " --kafka-port PORT (0: any free port)"
+        )
+    return port
+
+
+def _api_port(port: int) -> int:
+    """The asked port, or a free one, said in one line: the banner shows where the API is."""
+    if not port or _port_free(port):
+        return port or free_port()
+    moved = free_port()
+    console.print(f"port {port} is taken; the API is on {moved} instead", markup=False)
+    return moved
 
 
 class LiveView:
@@ -246,7 +271,7 @@ async def _run_dev(
     partner_center_standin: bool,
 ) -> None:
     configure_logging("WARNING", json=False)
-    kafka = EmbeddedKafka(_port_or_free(kafka_port))
+    kafka = EmbeddedKafka(_kafka_port(kafka_port))
     pg = EmbeddedPostgres(data_dir, keep=data_dir is not None)
     with console.status("starting the embedded Kafka broker (Tansu) and PostgreSQL"):
         kafka.start()
@@ -258,7 +283,7 @@ async def _run_dev(
     settings = Settings(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         database_url=database_url,
-        api_port=_port_or_free(api_port),
+        api_port=_api_port(api_port),
         health_port=free_port(),
         notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
         notify_webhook_secret=SecretStr(secret),
@@ -306,6 +331,14 @@ async def _run_dev(
                 border_style="green",
             )
         )
+        # For a second terminal: the line to paste, and a file the CLI reads by itself.
+        findable = {
+            "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "PORGATE_DATABASE_URL": database_url,
+            "PORGATE_NOTIFY_WEBHOOK_URL": settings.notify_webhook_url or "",
+        }
+        console.print(export_line(findable), markup=False, highlight=False, soft_wrap=True)
+        stack.callback(remove_state, write_state(findable))
         if not demo:
             console.print(
                 "Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything."

@@ -132,8 +132,9 @@ async def reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         auto_offset_reset="earliest",
         client_id=CLIENT_ID,
     )
-    await consumer.start()
     try:
+        # Inside: a start that cannot reach the brokers leaves a client to close too.
+        await consumer.start()
         yield consumer
     finally:
         await consumer.stop()
@@ -234,8 +235,8 @@ async def sending(settings: Settings, dry_run: bool, rate: float | None) -> Asyn
         yield Sender(None, rate)
         return
     producer = new_producer(settings, linger_ms=5, client_id=CLIENT_ID)
-    await producer.start()
     try:
+        await producer.start()  # inside, as in reader()
         sender = Sender(producer, rate)
         yield sender
         await sender.flush()
