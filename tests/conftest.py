@@ -13,6 +13,7 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.topics_admin import create_topics
 from tests import servers
+from tests.reliability.harness import FIGURES, NOTES
 
 TESTS = Path(__file__).parent
 SESSION_TIMEOUT_MS = 2_000
@@ -154,3 +155,45 @@ async def migrated(settings, database_url, template_database) -> Settings:
 @pytest.fixture(scope="session")
 def event_loop_policy():
     return asyncio.DefaultEventLoopPolicy()
+
+
+# The reliability tests' figures (tests/reliability/harness.py), printed once after the run.
+FIGURE_ORDER = (
+    "events pushed",
+    "faults injected",
+    "bad inputs tried",
+    "lost",
+    "decided twice",
+    "duplicate records (same id)",
+    "duplicate webhook receipts (same notification id)",
+)
+
+
+def figures_text() -> str:
+    keys = [k for k in FIGURE_ORDER if k in FIGURES] + sorted(
+        k for k in FIGURES if k not in FIGURE_ORDER
+    )
+    lines = [f"  {k:<52} {FIGURES[k]}" for k in keys]
+    lines += [f"  - {n}" for n in NOTES]
+    return "\n".join(lines)
+
+
+def pytest_sessionfinish(session):
+    # Under pytest-xdist the tests run in workers: each hands its figures to the controller.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["porgate_figures"] = dict(FIGURES)
+        workeroutput["porgate_notes"] = list(NOTES)
+
+
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    FIGURES.update(output.get("porgate_figures", {}))
+    NOTES.extend(output.get("porgate_notes", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FIGURES and not NOTES:
+        return
+    terminalreporter.write_sep("=", "porgate reliability figures")
+    terminalreporter.write_line(figures_text())
