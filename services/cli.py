@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,20 +54,36 @@ def topics(
         int | None,
         typer.Option(help="Replicas per partition; default PORGATE_TOPIC_REPLICATION_FACTOR."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Report topics whose partitions or configs differ; change nothing."
+        ),
+    ] = False,
 ) -> None:
-    """Create the contract's topics with their configured partitions, retention and compaction."""
-    from services.common.topics_admin import create_topics
+    """Create the contract's topics with their partitions, retention, compaction, replicas,
+    min.insync.replicas and max.message.bytes; with --check, only compare."""
+    from services.common.topics_admin import check_topics, create_topics
 
     settings = _settings()
-    result = asyncio.run(
-        create_topics(
-            settings.kafka_bootstrap_servers,
-            prefix=settings.topic_prefix,
-            replication_factor=replication_factor or settings.topic_replication_factor,
+    replicas = replication_factor or settings.topic_replication_factor
+    if not check:
+        result = asyncio.run(
+            create_topics(
+                settings.kafka_bootstrap_servers,
+                prefix=settings.topic_prefix,
+                replication_factor=replicas,
+            )
         )
-    )
-    for name, state in result.items():
-        console.print(f"{name:<32} {state}")
+        for name, state in result.items():
+            console.print(f"{name:<32} {state}")
+        return
+    problems = asyncio.run(check_topics(settings, replicas))
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{len(problems)} difference(s) from contracts/topics.py")
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -91,7 +108,14 @@ def run(
         raise typer.BadParameter(
             f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'api', 'all'])}"
         )
-    asyncio.run(run_services(settings, names, with_api=with_api))
+    from services.common.kafka_security import KafkaSetupError
+
+    try:
+        asyncio.run(run_services(settings, names, with_api=with_api))
+    except KafkaSetupError as exc:
+        # One line saying what to fix, in the logs like every other line; no traceback.
+        logging.getLogger("porgate").critical("cannot start: %s", exc)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -339,7 +363,14 @@ _mount_operations()
 
 
 def main() -> None:
-    app()
+    from services.common.kafka_security import KafkaSetupError
+
+    try:
+        app()
+    except KafkaSetupError as exc:
+        # Any command that cannot reach Kafka as configured: the one line that says why.
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

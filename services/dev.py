@@ -14,7 +14,6 @@ from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
@@ -30,7 +29,7 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
 from services.common.topics_admin import create_topics
 from services.common.webhook_secret import parse_webhook_secret
@@ -109,14 +108,15 @@ class LiveView:
 
 async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
     p = settings.topic_prefix
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         p + "por.decisions.v1",
         p + "gdap.revocations.v1",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="porgate-dev",
         group_id=None,
         auto_offset_reset="latest",
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=300)).values():
@@ -154,8 +154,7 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
     from services.demo import DemoWorld
 
     world = DemoWorld()
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
 
     async def send(m) -> None:
         await producer.send(settings.topic_prefix + m.topic.name, m.value, key=m.key.encode())

@@ -20,7 +20,8 @@ from rich.console import Console
 from contracts.codec import encode
 from services.common.config import Settings, get_settings
 from services.common.db import create_pool
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
+from services.common.kafka_security import KafkaSetupError
 from services.common.outbox import Outbox
 from services.common.retry import Retrier
 from services.partner_center.client import PartnerCenterClient
@@ -140,11 +141,11 @@ async def _sync(
 
 async def _outbox(settings: Settings, pool) -> Outbox:
     """The outbox, once the broker has taken whatever an earlier, interrupted run left in it."""
-    producer = new_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
     try:
-        await producer.start()
+        producer = await start_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
+    except KafkaSetupError as exc:
+        raise _Abort(str(exc)) from None
     except KafkaError as exc:
-        await producer.stop()
         raise _Abort(f"cannot reach the Kafka brokers: {exc}") from None
     box = Outbox(
         SERVICE,
