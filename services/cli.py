@@ -348,6 +348,7 @@ def _mount_operations() -> None:
     from services.gdap_revoker.commands import app as gdap_app
     from services.notifier.commands import app as notifications_app
     from services.ops.commands import dlq_app, replay_app
+    from services.ops.doctor import doctor
     from services.partner_center_sync.commands import app as sync_app
     from services.por_validator.commands import explain
 
@@ -357,6 +358,7 @@ def _mount_operations() -> None:
     app.add_typer(notifications_app, name="notifications")
     app.add_typer(sync_app, name="sync")
     app.command("explain")(explain)
+    app.command("doctor")(doctor)
 
 
 _mount_operations()

@@ -88,8 +88,9 @@ async def start_client(client: C, settings: Settings) -> C:
         await client.start()  # type: ignore[attr-defined]
     except (KafkaConnectionError, EntraTokenError) as exc:
         await _quietly_stop(client)
-        reason = str(exc) if isinstance(exc, EntraTokenError) else await diagnose(settings)
-        raise KafkaSetupError(reason or f"Kafka: {exc}") from None
+        if isinstance(exc, EntraTokenError):
+            raise KafkaSetupError(str(exc)) from None
+        raise (await diagnose(settings)) or KafkaSetupError(f"Kafka: {exc}") from None
     except BaseException:
         await _quietly_stop(client)
         raise
@@ -128,7 +129,7 @@ async def reach(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> Reach
     `KafkaSetupError` with the first server's reason."""
     options = client_options(settings)
     options.pop("bootstrap_servers")
-    reasons = []
+    failures: list[KafkaSetupError] = []
     for host, port in _hosts(settings):
         try:
             async with asyncio.timeout(timeout_s):
@@ -137,70 +138,73 @@ async def reach(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> Reach
                     **options,
                 )  # fmt: skip
         except (OSError, KafkaError, TimeoutError, EntraTokenError) as exc:
-            reasons.append(explain(settings, f"{host}:{port}", exc, timeout_s))
+            failures.append(explain(settings, f"{host}:{port}", exc, timeout_s))
             continue
         # aiokafka keeps the ApiVersions answer here.
         versions = dict(conn._versions)
         conn.close()
         return Reached(f"{host}:{port}", versions)
-    raise KafkaSetupError(reasons[0] if reasons else "PORGATE_KAFKA_BOOTSTRAP_SERVERS is empty")
+    raise failures[0] if failures else KafkaSetupError("PORGATE_KAFKA_BOOTSTRAP_SERVERS is empty")
 
 
-async def diagnose(settings: Settings) -> str | None:
-    """Why no client can connect, in one line; None if a probe gets in after all."""
+async def diagnose(settings: Settings) -> KafkaSetupError | None:
+    """Why no client can connect; None if a probe gets in after all."""
     try:
         await reach(settings)
     except KafkaSetupError as exc:
-        return str(exc)
+        return exc
     return None
 
 
-def explain(settings: Settings, where: str, exc: BaseException, timeout_s: float) -> str:
-    """One line: what failed at `where` and which setting fixes it."""
+def explain(settings: Settings, where: str, exc: BaseException, timeout_s: float):
+    """What failed at `where` and which setting fixes it, as a `KafkaSetupError`."""
     how = describe(settings)
+    protocol = f"check PORGATE_KAFKA_SECURITY_PROTOCOL (now {how})"
     if isinstance(exc, EntraTokenError):
-        return str(exc)
+        return KafkaSetupError(str(exc))
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"Kafka at {where}: the broker's TLS certificate is not trusted"
-            f" ({exc.verify_message}); set PORGATE_KAFKA_SSL_CA_FILE to the CA that signed it"
-            f" (now {settings.kafka_ssl_ca_file or 'the system store'})"
+        return KafkaSetupError(
+            f"Kafka at {where}: the broker's TLS certificate is not trusted ({exc.verify_message})",
+            "set PORGATE_KAFKA_SSL_CA_FILE to the CA that signed it"
+            f" (now {settings.kafka_ssl_ca_file or 'the system store'})",
         )
     if isinstance(exc, ssl.SSLError):
-        return (
-            f"Kafka at {where}: TLS handshake failed ({exc.reason or exc}); check that the"
-            f" listener speaks TLS and PORGATE_KAFKA_SECURITY_PROTOCOL (now {how})"
+        return KafkaSetupError(
+            f"Kafka at {where}: TLS handshake failed ({exc.reason or exc})",
+            f"check that the listener speaks TLS; {protocol}",
         )
     if isinstance(
         exc, SaslAuthenticationFailed | IllegalSaslStateError | AuthenticationFailedError
     ):
-        return (
-            f"Kafka at {where}: SASL authentication failed ({how}): {exc};"
-            " check PORGATE_KAFKA_SASL_USERNAME and PORGATE_KAFKA_SASL_PASSWORD(_FILE)"
+        return KafkaSetupError(
+            f"Kafka at {where}: SASL authentication failed ({how}): {exc}",
+            "check PORGATE_KAFKA_SASL_USERNAME and PORGATE_KAFKA_SASL_PASSWORD(_FILE)",
         )
     if isinstance(exc, UnsupportedSaslMechanismError):
-        return f"Kafka at {where}: {exc}; set PORGATE_KAFKA_SASL_MECHANISM to one of them"
+        return KafkaSetupError(
+            f"Kafka at {where}: {exc}", "set PORGATE_KAFKA_SASL_MECHANISM to one of them"
+        )
     if isinstance(exc, TimeoutError):
-        return (
-            f"Kafka at {where}: no answer within {timeout_s:.0f}s ({how}); a TLS listener"
-            " spoken to without TLS waits like this: check PORGATE_KAFKA_SECURITY_PROTOCOL"
+        return KafkaSetupError(
+            f"Kafka at {where}: no answer within {timeout_s:.0f}s ({how})",
+            f"a TLS listener spoken to without TLS waits like this: {protocol}",
         )
     if isinstance(exc, KafkaConnectionError):
-        return (
-            f"Kafka at {where}: the broker closed the connection during the handshake ({how});"
-            " it may expect TLS or SASL: check PORGATE_KAFKA_SECURITY_PROTOCOL"
+        return KafkaSetupError(
+            f"Kafka at {where}: the broker closed the connection during the handshake ({how})",
+            f"it may expect TLS or SASL: {protocol}",
         )
     if isinstance(exc, OSError):
-        return (
-            f"Kafka at {where}: cannot connect ({exc.strerror or exc}); check"
-            " PORGATE_KAFKA_BOOTSTRAP_SERVERS and that the network lets this process through"
+        return KafkaSetupError(
+            f"Kafka at {where}: cannot connect ({exc.strerror or exc})",
+            "check PORGATE_KAFKA_BOOTSTRAP_SERVERS and that the network lets this process through",
         )
-    return f"Kafka at {where}: {type(exc).__name__}: {exc} ({how})"
+    return KafkaSetupError(f"Kafka at {where}: {type(exc).__name__}: {exc} ({how})")
 
 
 # ----------------------------------------------------------------------------- idempotence
 
-_granted: dict[tuple[str, str, str | None], bool] = {}
+_refusals: dict[tuple[str, str, str | None], str | None] = {}
 
 
 async def idempotence_granted(settings: Settings) -> bool:
@@ -208,21 +212,26 @@ async def idempotence_granted(settings: Settings) -> bool:
     per process and broker. Where it does not, producers run without idempotence, which
     every consumer's inbox makes harmless (a retried send is a duplicate it skips); the
     reason is logged once."""
+    return await idempotence_refusal(settings) is None
+
+
+async def idempotence_refusal(settings: Settings) -> str | None:
+    """Why the broker grants no idempotent producer; None when it does."""
     key = (
         settings.kafka_bootstrap_servers,
         settings.kafka_security_protocol,
         settings.kafka_sasl_username,
     )
-    if key not in _granted:
+    if key not in _refusals:
         refusal = await _init_producer_id_refusal(settings)
-        _granted[key] = refusal is None
+        _refusals[key] = refusal
         if refusal is not None:
             log.warning(
                 "idempotent producer off: %s; retried sends may duplicate a record, which"
                 " the consumers' inbox skips",
                 refusal,
             )
-    return _granted[key]
+    return _refusals[key]
 
 
 async def _init_producer_id_refusal(settings: Settings) -> str | None:

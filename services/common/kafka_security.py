@@ -35,9 +35,14 @@ class KafkaSetupError(KafkaConnectionError):
 
     retriable = False
 
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
     def __str__(self) -> str:
         # KafkaError's str() prefixes the class's errno and message; ours is the whole line.
-        return str(self.args[0]) if self.args else ""
+        return f"{self.problem}; {self.fix}" if self.fix else self.problem
 
 
 def uses_tls(settings: Settings) -> bool:
