@@ -28,6 +28,7 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
     for_code,
 )
+from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.protocol.transaction import InitProducerIdRequest
 
 from services.common.config import Settings
@@ -38,6 +39,21 @@ from services.common.kafka_security import KafkaSetupError, client_options, desc
 log = logging.getLogger(__name__)
 
 C = TypeVar("C")
+
+
+# aiokafka's lines for a bootstrap server that failed (a running client's are kept).
+BOOTSTRAP_FAILURES = ('Unable connect to "', 'Unable to request metadata from "')
+
+
+class _DiagnosedHere(logging.Filter):
+    """Drops aiokafka's own line for a failed bootstrap: every client porgate starts goes
+    through `start_client`, which says instead, in one line, why and what to fix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(BOOTSTRAP_FAILURES)
+
+
+logging.getLogger("aiokafka").addFilter(_DiagnosedHere())
 # How long the diagnosis of a failed start waits for each broker.
 PROBE_TIMEOUT_S = 10.0
 
@@ -140,9 +156,24 @@ async def reach(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> Reach
         except (OSError, KafkaError, TimeoutError, EntraTokenError) as exc:
             failures.append(explain(settings, f"{host}:{port}", exc, timeout_s))
             continue
-        # aiokafka keeps the ApiVersions answer here.
-        versions = dict(conn._versions)
-        conn.close()
+        try:
+            # A broker that wants SASL lets an unauthenticated client through the handshake
+            # and closes at its first real request.
+            async with asyncio.timeout(timeout_s):
+                await conn.send(MetadataRequest([]))
+        except (KafkaError, TimeoutError) as exc:
+            failures.append(
+                KafkaSetupError(
+                    f"Kafka at {host}:{port}: the broker closed the connection at the first"
+                    f" request ({describe(settings)}): {type(exc).__name__}",
+                    "it may require SASL: check PORGATE_KAFKA_SECURITY_PROTOCOL",
+                )
+            )
+            continue
+        finally:
+            # aiokafka keeps the ApiVersions answer here.
+            versions = dict(conn._versions)
+            conn.close()
         return Reached(f"{host}:{port}", versions)
     raise failures[0] if failures else KafkaSetupError("PORGATE_KAFKA_BOOTSTRAP_SERVERS is empty")
 

@@ -59,7 +59,7 @@ def differences(name: str, want: TopicState, have: TopicState | None) -> list[st
 
 
 async def create_topics(
-    bootstrap_servers: str,
+    kafka: Settings | str,
     *,
     prefix: str = "",
     replication_factor: int = 1,
@@ -67,9 +67,10 @@ async def create_topics(
 ) -> dict[str, str]:
     """Create what is missing; return topic -> 'created' | 'exists'. Safe to run again.
 
-    TLS and SASL come from the environment's `PORGATE_KAFKA_*`, as for every client.
+    `kafka`: the settings to connect with, or a bootstrap address (TLS and SASL then come
+    from the environment's `PORGATE_KAFKA_*`, as for every process).
     """
-    settings = Settings(kafka_bootstrap_servers=bootstrap_servers)
+    settings = kafka if isinstance(kafka, Settings) else Settings(kafka_bootstrap_servers=kafka)
     admin = await start_client(new_admin(settings, client_id="porgate-topics"), settings)
     try:
         existing = set(await admin.list_topics())

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from contracts.ids import decision_id_for
 from services.common.config import get_settings
+from services.common.kafka_security import client_options
 from services.ops.commands import dlq_app, replay_app
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
@@ -51,7 +52,7 @@ async def end_offsets(settings, topic: str) -> dict[int, int]:
 
 
 async def create_topic(settings, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(settings.topic_prefix + topic, 2, 1)])
