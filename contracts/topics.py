@@ -91,9 +91,9 @@ DECISIONS = Topic(
 REVOCATIONS = Topic(
     "gdap.revocations.v1",
     "resellerTenantId",
-    ("gdap.privileges.revoked.v1",),
+    ("gdap.privileges.revoked.v1", "gdap.termination.failed.v1"),
     retention_ms=30 * DAY_MS,
-    description="GDAP relationships terminated by porgate.",
+    description="GDAP relationships terminated by porgate (confirmed by Graph), and terminations that failed for good.",
 )
 DLQ = Topic(
     "por.dlq.v1",
@@ -128,6 +128,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "por.transaction.accepted.v1": ev.TransactionAccepted,
     "por.transaction.blocked.v1": ev.TransactionBlocked,
     "gdap.privileges.revoked.v1": ev.GdapPrivilegesRevoked,
+    "gdap.termination.failed.v1": ev.GdapTerminationFailed,
 }
 EVENT_TYPES: dict[type[BaseModel], str] = {m: t for t, m in EVENT_MODELS.items()}
 

@@ -359,6 +359,9 @@ def _mount_operations() -> None:
     app.add_typer(sync_app, name="sync")
     app.command("explain")(explain)
     app.command("doctor")(doctor)
+    from services.por_validator.remediation_commands import mount as mount_remediation
+
+    mount_remediation(app)
 
 
 _mount_operations()

@@ -23,6 +23,12 @@ from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
 from services.api.rate_limit import RateLimiter
+from services.api.remediation import (
+    RECHECK_PATH,
+    REMEDIATION_PATH,
+    recheck_endpoint,
+    remediation_endpoint,
+)
 from services.api.validation import BadRequest, parse_request, validation_results
 from services.common.config import Settings
 from services.common.db import create_pool
@@ -174,6 +180,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             state["partner_center"] = CachedPartnerCenter(
                 client, settings.partner_center_cache_ttl_s
             )
+            state["partner_center_client"] = client  # remediation and re-check ask it too
         try:
             yield
         finally:
@@ -190,6 +197,12 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         routes=[
             Route(VALIDATE_PATH, validate_resellers, methods=["POST"]),
             Route(EXPLANATION_PATH, explanation_endpoint(keys, regions, state)),
+            Route(REMEDIATION_PATH, remediation_endpoint(settings, keys, regions, state)),
+            Route(
+                RECHECK_PATH,
+                recheck_endpoint(settings, keys, regions, state),
+                methods=["POST"],
+            ),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
             *docs_routes(lambda: app.routes),

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.api.models import ErrorBody, Health, Live, ValidateResellersResponse
 from services.api.openapi import Operation, Reply, openapi_document
+from services.api.remediation import RECHECK, RECHECK_PATH, REMEDIATION, REMEDIATION_PATH
 from services.api.validation import MAX_IDS, ValidateResellersRequest
 
 STATIC = Path(__file__).parent / "static" / "swagger-ui"
@@ -81,6 +82,8 @@ _HEALTH = {
 OPERATIONS: dict[str, dict[str, Operation]] = {
     VALIDATE_PATH: {"POST": VALIDATE},
     EXPLANATION_PATH: {"GET": EXPLANATION},
+    REMEDIATION_PATH: {"GET": REMEDIATION},
+    RECHECK_PATH: {"POST": RECHECK},
     "/healthz": {"GET": Operation("Health: database and broker", _HEALTH, tags=("operations",))},
     "/readyz": {"GET": Operation("Readiness: as /healthz", _HEALTH, tags=("operations",))},
     "/livez": {

@@ -96,6 +96,27 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_timeout_s: float = 10.0
     graph_max_attempts: int = 10
+    # A terminate request is read back until Graph says succeeded or failed: first after
+    # this long, then twice as long each time up to the maximum, at most this many reads
+    # before the attempt counts as failed (about 25 minutes with the defaults).
+    graph_poll_initial_s: float = Field(default=2.0, gt=0)
+    graph_poll_max_s: float = Field(default=60.0, gt=0)
+    graph_max_polls: int = Field(default=30, ge=1)
+    # `porgate run partner-center-sync` also lists every distributor's GDAP relationships in
+    # Graph this often (same forms as PARTNER_CENTER_SYNC_EVERY); 0 turns it off.
+    gdap_sync_every: float = Field(default=3600.0, ge=0)
+
+    # Partner Center's webhooks (POST /v1/partner-center/events on the API): the hosts the
+    # signing certificate may be fetched from (comma-separated; https only, unless an entry
+    # says http://host:port, which only a local stand-in should), the largest body accepted,
+    # the oldest event accepted (ResourceChangeUtcDate; older ones are replays), and how long
+    # a fetched certificate is trusted before it is fetched again.
+    partner_center_webhook_cert_hosts: str = "3psostorageacct.blob.core.windows.net"
+    partner_center_webhook_max_body: int = Field(default=64 * 1024, ge=1024)
+    partner_center_webhook_max_age_s: float = Field(default=7 * 86400.0, gt=0)
+    partner_center_webhook_cert_ttl_s: float = Field(default=3600.0, ge=0)
+    # The certificate's subject Organization Microsoft documents checking.
+    partner_center_webhook_cert_org: str = "Microsoft Corporation"
 
     # Who decides a transaction's POR: porgate's registry projection, or Partner Center's
     # validation API (the registry's codes then ride along on each line, for drift).
@@ -149,7 +170,13 @@ class Settings(BaseSettings):
     auto_revalidate: bool = True
     revalidate_window: float = Field(default=30 * 86400.0, ge=1.0)  # "30d", "12h" or seconds
 
-    @field_validator("partner_center_sync_every", "revalidate_window", mode="before")
+    @field_validator(
+        "partner_center_sync_every",
+        "gdap_sync_every",
+        "partner_center_webhook_max_age_s",
+        "revalidate_window",
+        mode="before",
+    )
     @classmethod
     def _duration_in_seconds(cls, value: object) -> object:
         return duration_s(value) if isinstance(value, str) else value
@@ -178,6 +205,12 @@ class Settings(BaseSettings):
     # order than a fetch answered for every record (benchmarks/README.md); an order waits
     # at most the fetch wait above for company.
     consumer_fetch_min_bytes: int = 8192
+    # How long the group waits for a silent member before giving its partitions to another.
+    # A group join also waits about half of it on Tansu, and a member restarted after a
+    # crash waits the old member's out; aiokafka's defaults (10 s, heartbeat 3 s) suit
+    # production. The heartbeat must stay below a third of the session timeout.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
     # How long the producer holds a message for company. A batch's messages are handed over
     # together and go out in one request anyway; waiting longer only adds latency.
     producer_linger_ms: int = 0
@@ -207,6 +240,9 @@ class Settings(BaseSettings):
     # Partner Center publishes no number of its own; 50 is well above one distributor's
     # ordering systems and far below what one process serves (benchmarks/README.md).
     api_rate_per_key: float = Field(default=50.0, ge=0)
+    # Re-checks (POST /v1/partners/{id}/recheck, the console's button) each API key may make a
+    # second: each may call Partner Center and re-decide transactions. 0 turns the limit off.
+    recheck_rate_per_key: float = Field(default=0.2, ge=0)
     # `porgate run SERVICE` serves /healthz, /readyz and /metrics here; 0 disables it.
     health_host: str = "127.0.0.1"
     health_port: int = 9100

@@ -1,6 +1,7 @@
 """The checks of `porgate doctor` on remote services: each distributor's Entra ID tokens
-(Partner Center app-only and app+user, Microsoft Graph), gdap-revoker's Graph token, and the
-webhook endpoint (reachable, and not disabled by a 410 Gone)."""
+(Partner Center app-only and app+user; Microsoft Graph with the distributor's Graph app, by
+default the same app registration), the global Graph app, and the webhook endpoint
+(reachable, and not disabled by a 410 Gone)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import httpx
 
 from services.common.config import Settings
 from services.ops.doctor import Check, Status
-from services.partner_center.auth import TokenKind, TokenProvider
+from services.partner_center.auth import GRAPH_SCOPE, TokenKind, TokenProvider
 from services.partner_center.credentials import (
     CredentialsError,
     DistributorCredentials,
@@ -23,7 +24,6 @@ from services.partner_center.credentials import (
 from services.partner_center.errors import PartnerCenterError
 
 TIMEOUT_S = 10.0
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # What terminating GDAP relationships takes (gdap-revoker's Graph gateway).
 GDAP_ROLE = "DelegatedAdminRelationship.ReadWrite.All"
 CREDENTIALS_FIX = "correct the distributor's entry in PORGATE_PARTNER_CENTER_CREDENTIALS_FILE"
@@ -90,19 +90,16 @@ async def _distributor(
             )
         )
     token_url = f"{settings.entra_authority_url.rstrip('/')}/{quote(creds.tenant_id, safe='')}"
+    client_id, secret = creds.graph_app
     problem = await client_credentials_refusal(
-        http,
-        f"{token_url}/oauth2/v2.0/token",
-        creds.client_id,
-        creds.client_secret.get_secret_value(),
-        GRAPH_SCOPE,
+        http, f"{token_url}/oauth2/v2.0/token", client_id, secret.get_secret_value(), GRAPH_SCOPE
     )
     checks.append(
-        Check("graph", f"{who} (same app registration)", Status.OK, "token granted")
+        Check("graph", who, Status.OK, f"token granted to {client_id}")
         if problem is None
         else Check(
             "graph",
-            f"{who} (same app registration)",
+            who,
             Status.FAIL,
             problem,
             f"grant the app registration Microsoft Graph's {GDAP_ROLE} application"
@@ -154,19 +151,22 @@ async def client_credentials_refusal(
 
 
 async def graph_gateway_checks(settings: Settings) -> list[Check]:
-    """gdap-revoker's own Graph credentials, when it terminates through Graph."""
+    """The global Graph app (`PORGATE_GRAPH_*`), for distributors without their own."""
     if settings.gdap_gateway != "graph":
         return []
     names = ("graph_token_url", "graph_client_id", "graph_client_secret")
     unset = [f"PORGATE_{n.upper()}" for n in names if not getattr(settings, n)]
+    if unset and settings.partner_center_credentials_file:
+        return []  # each distributor's own Graph app, checked above
     if unset:
         return [
             Check(
                 "graph",
                 "gdap-revoker",
                 Status.FAIL,
-                f"PORGATE_GDAP_GATEWAY=graph without {', '.join(unset)}",
-                f"set {', '.join(unset)}",
+                "PORGATE_GDAP_GATEWAY=graph without per-distributor credentials"
+                f" (PORGATE_PARTNER_CENTER_CREDENTIALS_FILE) or {', '.join(unset)}",
+                "set PORGATE_PARTNER_CENTER_CREDENTIALS_FILE (docs/gdap-and-partner-center-events.md)",
             )
         ]
     assert settings.graph_token_url and settings.graph_client_id and settings.graph_client_secret

@@ -1,4 +1,5 @@
-"""The Partner Center REST client: validateresellers and the indirect-reseller list.
+"""The Partner Center REST client: validateresellers, the indirect-reseller list, and a
+reseller's Microsoft Partner Agreement status (compliance agreementstatus).
 
 One request keeps its `MS-RequestId` across retries (Partner Center's idempotency key); each
 HTTP call gets a new `MS-CorrelationId`, returned with its answer and logged with the
@@ -28,6 +29,8 @@ from services.partner_center.breaker import BreakerState, CircuitBreaker
 from services.partner_center.credentials import DistributorCredentials, load_credentials
 from services.partner_center.errors import AuthenticationFailed, Rejected, Unavailable
 from services.partner_center.models import (
+    AgreementSignatureStatus,
+    AgreementStatus,
     CallRecord,
     ErrorBody,
     IndirectResellers,
@@ -42,6 +45,9 @@ M = TypeVar("M", bound=BaseModel)
 
 VALIDATE = "validate_resellers"
 RELATIONSHIPS = "indirect_resellers"
+AGREEMENT_STATUS = "agreement_status"
+# The CSP program's name in the compliance API's path (Microsoft's example: compliance/csp).
+CSP_PROGRAM = "csp"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
 CONTINUATION_HEADER = "MS-ContinuationToken"
 # A guard against a continuation that never ends; far beyond any distributor's reseller count.
@@ -151,6 +157,22 @@ class PartnerCenterClient:
             url, token = following
             params, headers = None, ({CONTINUATION_HEADER: token} if token else {})
         raise Rejected(distributor_id, f"the relationships list has more than {MAX_PAGES} pages")
+
+    async def agreement_status(
+        self, distributor_id: str, partner_id: str, *, event_id: str | None = None
+    ) -> AgreementStatus:
+        # App+user only, as Microsoft documents it; by PLA id (mpnId), never with tenantId too.
+        response, call = await self._call(
+            AGREEMENT_STATUS,
+            distributor_id,
+            TokenKind.APP_USER,
+            "GET",
+            f"{self.base_url}/v1/compliance/{CSP_PROGRAM}/agreementstatus",
+            params={"mpnId": partner_id},
+            event_id=event_id,
+        )
+        answer = _parse(distributor_id, AgreementSignatureStatus, response)
+        return AgreementStatus(partner_id, answer.is_agreement_signed, call)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -11,7 +11,7 @@ from services.common.service import Consumer, Service
 from services.common.workers import WorkerContext
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
-from services.por_validator import answer_store, store
+from services.por_validator import agreement_store, answer_store, store
 from services.por_validator.handlers import make_validation_handler, on_registry_events
 from services.por_validator.partner_center import CachedPartnerCenter, PartnerCenterGate
 from services.por_validator.release import make_registry_handler
@@ -88,6 +88,7 @@ def with_partner_center(
         while not context.stopping:
             try:
                 await answer_store.prune_answers(context.pool, datetime.now(UTC) - retention)
+                await agreement_store.prune_agreements(context.pool, datetime.now(UTC) - retention)
             except Exception:
                 log.warning("pruning Partner Center answers failed", exc_info=True)
             if not await context.retrying.sleep_unless_stopping(AUDIT_PRUNE_EVERY_S):

@@ -40,6 +40,8 @@ async def test_the_openapi_document_is_valid_3_1_and_covers_every_route(migrated
     expected = {
         PATH: {"post"},
         "/v1/partners/{partnerId}/explanation": {"get"},
+        "/v1/partners/{partnerId}/remediation": {"get"},
+        "/v1/partners/{partnerId}/recheck": {"post"},
         "/asyncapi.json": {"get"},
         "/openapi.json": {"get"},
         "/docs": {"get"},

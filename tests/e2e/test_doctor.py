@@ -99,7 +99,7 @@ async def test_doctor_says_all_is_well_on_a_system_set_up_as_documented(migrated
     assert checks["partner-center dist-a app+user"]["status"] == "ok"
     # dist-b has no refresh token: the sync cannot list its resellers, a warning.
     assert checks["partner-center dist-b app+user"]["status"] == "warn"
-    assert checks["graph dist-a (same app registration)"]["status"] == "ok"
+    assert checks["graph dist-a"]["status"] == "ok"
     assert checks[f"webhook {hook}"]["status"] == "ok"
     # Tansu grants no producer id: said, not failed.
     assert checks["kafka idempotent producer"]["status"] == "warn"
