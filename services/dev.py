@@ -267,7 +267,7 @@ async def _run_dev(
         with console.status("migrating schemas and creating topics"):
             for service in all_services(settings):
                 await migrate(settings.database_url, service.schema, service.migrations)
-            await create_topics(settings.kafka_bootstrap_servers)
+            await create_topics(settings)
         await sink.start()
         system = asyncio.create_task(
             run_services(settings, list(SERVICE_MODULES), with_api=True, until=stop)
