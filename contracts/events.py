@@ -184,8 +184,10 @@ class ExplainedFact(WireModel):
     fact: str
     # As the rules read it: a string, a boolean, or null (unknown).
     value: str | bool | int | None
-    # The registry row's as-of time and the id of the event that set it; null for the
-    # transaction's own input, a fact of no row, or a row projected before ids were kept.
+    # The registry row's as-of time and the id of the event that set it, for rows of the
+    # walk's distributor only (distributor.*, partnership.*); null for rows every
+    # distributor shares (accounts, tenants), the transaction's own input, a fact of no row,
+    # or a row projected before ids were kept.
     as_of: AwareDatetime | None = None
     event_id: str | None = None
 

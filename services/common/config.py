@@ -11,6 +11,20 @@ from services.common.webhook_secret import parse_webhook_secret
 from services.domain.scope import DEFAULT_ENFORCEMENT_START
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# API and operator keys are bearer secrets: at least this long (about 120 bits as random
+# base64 or hex), so that guessing one is hopeless (services/common/sign_in_attempts.py).
+MIN_KEY_LENGTH = 20
+
+
+def _check_key_lengths(keys: list[str], variable: str) -> None:
+    short = sum(1 for k in keys if len(k) < MIN_KEY_LENGTH)
+    if short:
+        # Never the key itself, not even a part: this message reaches logs.
+        raise ValueError(
+            f"PORGATE_{variable}: {short} key(s) shorter than {MIN_KEY_LENGTH} characters;"
+            f" every key must be at least {MIN_KEY_LENGTH} characters (for instance"
+            " `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
 
 
 def duration_s(text: str) -> float:
@@ -228,6 +242,24 @@ class Settings(BaseSettings):
     # end when the process restarts and are not shared between API replicas; set it (the
     # same on every replica) to keep them.
     console_secret: SecretStr | None = None
+
+    @field_validator("api_keys", "operator_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: SecretStr | None, info) -> SecretStr | None:
+        # At start: `porgate run api` must not serve with a guessable key. (A copy made with
+        # model_copy skips this; create_app checks again through api_key_map.)
+        if value is not None:
+            if info.field_name == "api_keys":
+                api_key_map_of(value.get_secret_value())
+            else:
+                operator_keys_of(value.get_secret_value())
+        return value
+
+    # Wrong API keys (the API and the console's sign-in) a client address, or a key, may
+    # present within 15 minutes before each further one locks it out, doubling from 1 s to
+    # 15 minutes (services/common/sign_in_attempts.py). Client addresses are real only with
+    # FORWARDED_ALLOW_IPS set to the ingress: otherwise every client is the ingress's address.
+    sign_in_free_failures: int = Field(default=10, ge=1)
     # A console session ends this long after sign-in.
     console_session_s: int = Field(default=8 * 3600, ge=60)
     # Proxies whose X-Forwarded-Proto/For the API believes (uvicorn's forwarded_allow_ips):
@@ -265,21 +297,30 @@ class Settings(BaseSettings):
         )
 
     def api_key_map(self) -> dict[str, str]:
-        if self.api_keys is None:
-            return {}
-        pairs = (p.strip() for p in self.api_keys.get_secret_value().split(","))
-        out = {}
-        for pair in pairs:
-            if pair:
-                key, _, distributor = pair.partition("=")
-                if key and distributor:
-                    out[key.strip()] = distributor.strip()
-        return out
+        return {} if self.api_keys is None else api_key_map_of(self.api_keys.get_secret_value())
 
     def operator_key_list(self) -> list[str]:
         if self.operator_keys is None:
             return []
-        return [k.strip() for k in self.operator_keys.get_secret_value().split(",") if k.strip()]
+        return operator_keys_of(self.operator_keys.get_secret_value())
+
+
+def api_key_map_of(text: str) -> dict[str, str]:
+    """`KEY=DISTRIBUTOR,...` as a map; ValueError when a key is too short."""
+    out = {}
+    for pair in (p.strip() for p in text.split(",")):
+        if pair:
+            key, _, distributor = pair.partition("=")
+            if key and distributor:
+                out[key.strip()] = distributor.strip()
+    _check_key_lengths(list(out), "API_KEYS")
+    return out
+
+
+def operator_keys_of(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    _check_key_lengths(keys, "OPERATOR_KEYS")
+    return keys
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,10 @@ class KafkaSetupError(KafkaConnectionError):
         return f"{self.problem}; {self.fix}" if self.fix else self.problem
 
 
+class KafkaSettingError(KafkaSetupError):
+    """A PORGATE_KAFKA_* setting that cannot work, found before connecting."""
+
+
 def uses_tls(settings: Settings) -> bool:
     return settings.kafka_security_protocol in ("SSL", "SASL_SSL")
 
@@ -74,11 +78,11 @@ def sasl_password(settings: Settings) -> str:
             # A mounted Secret often ends with a newline nobody meant as part of the password.
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
-            raise KafkaSetupError(
+            raise KafkaSettingError(
                 f"PORGATE_KAFKA_SASL_PASSWORD_FILE={path}: {exc.strerror or exc}"
             ) from None
     if settings.kafka_sasl_password is None:
-        raise KafkaSetupError(
+        raise KafkaSettingError(
             f"{settings.kafka_sasl_mechanism} needs a password:"
             " set PORGATE_KAFKA_SASL_PASSWORD or PORGATE_KAFKA_SASL_PASSWORD_FILE"
         )
@@ -87,7 +91,7 @@ def sasl_password(settings: Settings) -> str:
 
 def _readable(setting: str, path: str | None) -> str | None:
     if path is not None and not Path(path).is_file():
-        raise KafkaSetupError(f"{setting}={path}: no such file")
+        raise KafkaSettingError(f"{setting}={path}: no such file")
     return path
 
 
@@ -99,13 +103,13 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     certfile = _readable("PORGATE_KAFKA_SSL_CERT_FILE", settings.kafka_ssl_cert_file)
     keyfile = _readable("PORGATE_KAFKA_SSL_KEY_FILE", settings.kafka_ssl_key_file)
     if keyfile and not certfile:
-        raise KafkaSetupError(
+        raise KafkaSettingError(
             "PORGATE_KAFKA_SSL_KEY_FILE is set without PORGATE_KAFKA_SSL_CERT_FILE"
         )
     try:
         context = create_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile)
     except ssl.SSLError as exc:
-        raise KafkaSetupError(
+        raise KafkaSettingError(
             f"the TLS files cannot be loaded ({exc.reason or exc}): PORGATE_KAFKA_SSL_CA_FILE,"
             " _CERT_FILE and _KEY_FILE must be PEM, the key matching the certificate"
         ) from None
@@ -121,7 +125,7 @@ def _username(settings: Settings) -> str:
             if settings.kafka_sasl_mechanism == "OAUTHBEARER"
             else "a user name"
         )
-        raise KafkaSetupError(
+        raise KafkaSettingError(
             f"{settings.kafka_sasl_mechanism} needs {what}: set PORGATE_KAFKA_SASL_USERNAME"
         )
     return settings.kafka_sasl_username
@@ -129,7 +133,7 @@ def _username(settings: Settings) -> str:
 
 def oauth_provider(settings: Settings) -> EntraTokenProvider:
     if not settings.kafka_oauth_tenant_id:
-        raise KafkaSetupError(
+        raise KafkaSettingError(
             "OAUTHBEARER needs the Entra ID tenant: set PORGATE_KAFKA_OAUTH_TENANT_ID"
         )
     host = settings.kafka_bootstrap_servers.split(",")[0].strip().rsplit(":", 1)[0]

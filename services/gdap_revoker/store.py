@@ -195,7 +195,8 @@ async def record_terminations(conn: asyncpg.Connection, terminations: Sequence[T
 
 # ------------------------------------------------------------------ the terminator's side
 
-_OPEN = "state IN ('pending', 'requested')"
+# Written out in each statement: the SQL scan (tests/reliability/test_access.py) accepts only
+# constant strings. Open means queued or awaiting Graph's confirmation.
 
 
 async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.Record]:
@@ -207,7 +208,7 @@ async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.
     """
     return await conn.fetch(
         "UPDATE terminations t SET next_attempt_at = now() + make_interval(secs => $2)"
-        f" FROM (SELECT relationship_id FROM terminations WHERE {_OPEN} AND next_attempt_at <= now()"
+        " FROM (SELECT relationship_id FROM terminations WHERE state IN ('pending', 'requested') AND next_attempt_at <= now()"
         "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE t.relationship_id = due.relationship_id"
         " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts,"
@@ -230,7 +231,7 @@ async def mark_requested(
         await conn.fetchval(
             "UPDATE terminations SET state = 'requested', request_id = $2, request_action = $3,"
             " polls = 0, last_error = NULL, next_attempt_at = now() + make_interval(secs => $4)"
-            f" WHERE relationship_id = $1 AND {_OPEN} RETURNING true",
+            " WHERE relationship_id = $1 AND state IN ('pending', 'requested') RETURNING true",
             relationship_id,
             request_id,
             action,
@@ -260,7 +261,7 @@ async def mark_terminated(
 ) -> bool:
     done = await conn.fetchval(
         "UPDATE terminations SET state = 'terminated', terminated_at = $2, last_error = NULL,"
-        f" confirmed_by = $3 WHERE relationship_id = $1 AND {_OPEN} RETURNING true",
+        " confirmed_by = $3 WHERE relationship_id = $1 AND state IN ('pending', 'requested') RETURNING true",
         relationship_id,
         at,
         confirmed_by,
@@ -291,7 +292,7 @@ async def mark_attempt_failed(
         " failures = failures + CASE WHEN $5 OR attempts + 1 >= $4 THEN 1 ELSE 0 END,"
         " request_id = NULL, request_action = NULL, polls = 0,"
         " next_attempt_at = now() + make_interval(secs => $3)"
-        f" WHERE relationship_id = $1 AND {_OPEN}"
+        " WHERE relationship_id = $1 AND state IN ('pending', 'requested')"
         " RETURNING state, attempts, failures, distributor_id",
         relationship_id,
         error[:2000],
@@ -304,7 +305,7 @@ async def mark_attempt_failed(
 async def seconds_until_due(conn: Executor) -> float | None:
     return await conn.fetchval(
         "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8"
-        f" FROM terminations WHERE {_OPEN}"
+        " FROM terminations WHERE state IN ('pending', 'requested')"
     )
 
 

@@ -1,17 +1,13 @@
-"""`porgate doctor`: from the running configuration, one screen saying what works and what does
-not, each failure with its fix. The report here is pure; the checks are in doctor_checks.py
-(Kafka, topics, ACLs, PostgreSQL) and doctor_remote.py (Entra ID tokens, the webhook)."""
+"""`porgate doctor`'s report: from the running configuration, what works and what does not,
+each failure with its fix. Pure; the checks are in doctor_checks.py (Kafka, topics, ACLs,
+PostgreSQL) and doctor_remote.py (Entra ID tokens, the webhook); the command in
+services/cli/doctor.py."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Annotated
 
-import typer
-from rich.console import Console
 from rich.markup import escape
 
 
@@ -68,24 +64,3 @@ class Report:
         )
         lines.append(f"{len(self.checks)} check(s), {verdict}")
         return lines
-
-
-def doctor(
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-) -> None:
-    """Check Kafka (reachable, authenticated, topics, ACLs), PostgreSQL (reachable,
-    migrated), each distributor's Partner Center and Graph tokens and the webhook endpoint;
-    exit 1 if anything fails."""
-    from services.common.config import get_settings
-    from services.ops.doctor_checks import run_checks
-
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter("--format is text or json")
-    report = asyncio.run(run_checks(get_settings()))
-    if fmt == "json":
-        print(json.dumps(report.as_json(), indent=2))
-    else:
-        console = Console(soft_wrap=True)
-        for line in report.as_text():
-            console.print(line, highlight=False)
-    raise typer.Exit(report.exit_code)

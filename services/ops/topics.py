@@ -132,6 +132,7 @@ async def reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
+    # A start that fails closes the client itself (start_client), so nothing is left open.
     await start_client(consumer, settings)
     try:
         yield consumer

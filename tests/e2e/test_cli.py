@@ -66,7 +66,7 @@ async def test_migrate_topics_and_run_all(settings):
     env |= {
         "PORGATE_API_PORT": str(api_port),
         "PORGATE_HEALTH_PORT": str(health_port),
-        "PORGATE_API_KEYS": f"k-cli={R.DIST}",
+        "PORGATE_API_KEYS": f"k-cli-2e4c6a8f0b1d3e57={R.DIST}",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "run", "all"],

@@ -11,9 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from contracts.ids import decision_id_for
+from services.cli import dlq
+from services.cli import replay as replay_commands
 from services.common.config import get_settings
 from services.common.kafka_security import client_options
-from services.ops.commands import dlq_app, replay_app
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
@@ -33,8 +34,8 @@ def cli(settings, monkeypatch):
     monkeypatch.setenv("PORGATE_TOPIC_PREFIX", settings.topic_prefix)
     get_settings.cache_clear()
     app = typer.Typer()
-    app.add_typer(dlq_app, name="dlq")
-    app.add_typer(replay_app, name="replay")
+    app.add_typer(dlq.app, name="dlq")
+    app.add_typer(replay_commands.app, name="replay")
 
     async def invoke(*args: str):
         # The commands call asyncio.run(), so they get a thread (and a loop) of their own.

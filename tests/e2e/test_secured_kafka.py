@@ -115,42 +115,43 @@ def porgate_lines(output: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("override", "says"),
+    ("override", "says", "status"),
     [
-        ({"PORGATE_KAFKA_SASL_PASSWORD": "wrong"}, "SASL authentication failed"),
-        ({"PORGATE_KAFKA_SSL_CA_FILE": "other"}, "TLS certificate is not trusted"),
-        ({"PORGATE_KAFKA_SSL_CA_FILE": "/nowhere/ca.pem"}, "/nowhere/ca.pem: no such file"),
-        ({"PORGATE_KAFKA_SECURITY_PROTOCOL": "SSL"}, "it may require SASL"),
+        ({"PORGATE_KAFKA_SASL_PASSWORD": "wrong"}, "SASL authentication failed", 3),
+        ({"PORGATE_KAFKA_SSL_CA_FILE": "other"}, "TLS certificate is not trusted", 3),
+        ({"PORGATE_KAFKA_SSL_CA_FILE": "/nowhere/ca.pem"}, "/nowhere/ca.pem: no such file", 6),
+        ({"PORGATE_KAFKA_SECURITY_PROTOCOL": "SSL"}, "it may require SASL", 3),
     ],
     ids=["wrong-password", "untrusted-certificate", "missing-ca-file", "sasl-not-configured"],
 )
 async def test_a_service_misconfigured_for_kafka_stops_at_once_with_one_line(
-    sasl_broker, override, says
+    sasl_broker, override, says, status
 ):
+    # Exit status: 3 Kafka refused us, 6 a setting cannot work (docs/cli.md).
     if override.get("PORGATE_KAFKA_SSL_CA_FILE") == "other":
         override = {"PORGATE_KAFKA_SSL_CA_FILE": str(sasl_broker.pki.other_ca_file)}
     env = {**os.environ, **sasl_broker.env(**override), "PORGATE_LOG_JSON": "false"}
-    status, output, took = await asyncio.to_thread(run_service, env)
-    assert status == 2, output[-3000:]
+    exited, output, took = await asyncio.to_thread(run_service, env)
+    assert exited == status, output[-3000:]
     assert took < FAIL_FAST_S
     assert "Traceback" not in output
     (line,) = porgate_lines(output)
-    assert "cannot start: " in line and says in line
+    assert line.startswith("porgate: ") and says in line
     assert "PORGATE_KAFKA_" in line  # the setting to look at
 
 
 async def test_the_api_with_a_wrong_kafka_password_stops_at_once_with_one_line(sasl_broker):
     env = {**os.environ, **sasl_broker.env(PORGATE_KAFKA_SASL_PASSWORD="wrong")}
-    status, output, took = await asyncio.to_thread(run_service, env, "api")
-    assert status == 2 and took < FAIL_FAST_S, output[-3000:]
+    exited, output, took = await asyncio.to_thread(run_service, env, "api")
+    assert exited == 3 and took < FAIL_FAST_S, output[-3000:]
     (line,) = porgate_lines(output)
-    assert "cannot start: " in line and "SASL authentication failed" in line
+    assert line.startswith("porgate: ") and "SASL authentication failed" in line
 
 
 async def test_a_command_misconfigured_for_kafka_says_why_in_one_line(sasl_broker):
     env = {**os.environ, **sasl_broker.env(PORGATE_KAFKA_SASL_PASSWORD="wrong")}
     result = await asyncio.to_thread(porgate, "topics", env=env)
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "Traceback" not in result.stderr + result.stdout
     (line,) = porgate_lines(result.stderr)
     assert "SASL authentication failed" in line and "PORGATE_KAFKA_SASL_PASSWORD" in line

@@ -61,9 +61,9 @@ async def test_check_reports_topics_that_differ_and_leaves_them_as_they_are(kafk
     assert after[prefix + ORDERS.name].partitions == 2
 
 
-async def test_an_unreachable_broker_is_one_line_and_exit_status_2():
+async def test_an_unreachable_broker_is_one_line_and_exit_status_3():
     env = cli_env(f"127.0.0.1:{free_port()}", "x.")
     result = await asyncio.to_thread(porgate, "topics", "--check", env=env)
-    assert result.returncode == 2
+    assert result.returncode == 3  # Kafka's (docs/cli.md)
     assert "Traceback" not in result.stderr + result.stdout
     assert "cannot connect" in result.stderr and "PORGATE_KAFKA_BOOTSTRAP_SERVERS" in result.stderr
