@@ -15,6 +15,8 @@ from services.common import tracing
 from tests.e2e import registry_data as R
 from tests.support import api_client
 
+KEY = "k-tracing-0123456789abcdef"
+
 
 @pytest.fixture
 def exporter():
@@ -32,12 +34,12 @@ def server_spans(exporter) -> list:
 
 async def test_each_api_request_is_a_server_span_child_of_the_callers_trace(migrated, exporter):
     trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
-    async with api_client(migrated, f"k1={R.DIST}") as client:
+    async with api_client(migrated, f"{KEY}={R.DIST}") as client:
         answered = await client.post(
             "/v1/partners/validateresellers",
             json={"partnerIds": [R.VALID]},
             headers={
-                "Authorization": "Bearer k1",
+                "Authorization": f"Bearer {KEY}",
                 "traceparent": f"00-{trace_id}-{parent}-01",
                 "MS-CorrelationId": "corr-1",
             },
@@ -64,10 +66,10 @@ async def test_each_api_request_is_a_server_span_child_of_the_callers_trace(migr
 
 async def test_with_tracing_off_the_api_answers_without_spans(migrated):
     assert not tracing.enabled()
-    async with api_client(migrated, f"k1={R.DIST}") as client:
+    async with api_client(migrated, f"{KEY}={R.DIST}") as client:
         answered = await client.post(
             "/v1/partners/validateresellers",
             json={"partnerIds": [R.VALID]},
-            headers={"Authorization": "Bearer k1", "traceparent": "00-not-a-trace-01"},
+            headers={"Authorization": f"Bearer {KEY}", "traceparent": "00-not-a-trace-01"},
         )
     assert answered.status_code == 200
