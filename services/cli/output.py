@@ -37,6 +37,14 @@ class Document(StrEnum):
     json = "json"
 
 
+class Message(StrEnum):
+    """A message to forward (remediation): as text, as JSON, or as an HTML fragment."""
+
+    text = "text"
+    json = "json"
+    html = "html"
+
+
 TabularFormat = Annotated[
     Tabular, typer.Option("--format", help="text (a table), json (an array) or csv.")
 ]

@@ -65,6 +65,8 @@ def test_every_format_option_offers_one_of_the_two_choice_lists():
                 formats[" ".join(path)] = tuple(c.value for c in choices)
             # The old flag is accepted, never offered.
             assert "--json" not in param.opts or param.hidden, path
+    messages = {formats.pop("remediation")}  # a message to forward, not a listing
+    assert messages == {("text", "json", "html")}
     assert set(formats.values()) <= {("text", "json", "csv"), ("text", "json")}
     for listing in (
         "dlq list",
