@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
@@ -31,7 +30,7 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
 from services.common.topics_admin import create_topics
 from services.common.webhook_secret import parse_webhook_secret
@@ -135,14 +134,15 @@ class LiveView:
 
 async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
     p = settings.topic_prefix
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         p + "por.decisions.v1",
         p + "gdap.revocations.v1",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="porgate-dev",
         group_id=None,
         auto_offset_reset="latest",
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=300)).values():
@@ -180,8 +180,7 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
     from services.demo import DemoWorld
 
     world = DemoWorld()
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
 
     async def send(m) -> None:
         await producer.send(settings.topic_prefix + m.topic.name, m.value, key=m.key.encode())
@@ -305,7 +304,7 @@ async def _run_dev(
         with console.status("migrating schemas and creating topics"):
             for service in all_services(settings):
                 await migrate(settings.database_url, service.schema, service.migrations)
-            await create_topics(settings.kafka_bootstrap_servers)
+            await create_topics(settings)
         await sink.start()
         system = asyncio.create_task(
             run_services(settings, list(SERVICE_MODULES), with_api=True, until=stop)

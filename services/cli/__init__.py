@@ -17,6 +17,7 @@ import typer
 from services.cli import (
     contracts,
     dlq,
+    doctor,
     explain,
     gdap,
     notifications,
@@ -40,6 +41,7 @@ app = typer.Typer(
 for command in (system.migrate, system.topics, system.run, system.dev, system.asyncapi):
     app.command()(command)
 app.command("explain")(explain.explain)
+app.command("doctor")(doctor.doctor)
 app.add_typer(report.app, name="report")
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(dlq.app, name="dlq")

@@ -24,6 +24,7 @@ import tenacity
 import typer
 from typer.core import TyperGroup
 
+from services.common.kafka_security import KafkaSettingError, KafkaSetupError
 from services.partner_center.errors import Unavailable as PartnerCenterUnavailable
 
 
@@ -154,6 +155,11 @@ def problem_of(exc: BaseException) -> Problem | None:
             first = e.errors()[0]
             name = "PORGATE_" + "_".join(map(str, first["loc"])).upper()
             return Problem(ExitCode.CONFIG, f"porgate: invalid setting {name}: {first['msg']}")
+        # Already one line saying what failed and which setting fixes it (docs/kafka.md).
+        if isinstance(e, KafkaSettingError):
+            return Problem(ExitCode.CONFIG, f"porgate: {e}")
+        if isinstance(e, KafkaSetupError):
+            return Problem(ExitCode.KAFKA, f"porgate: {e}")
         if isinstance(e, KAFKA_ERRORS):
             return Problem(ExitCode.KAFKA, _kafka_line(_detail(e)))
         if isinstance(e, NOT_MIGRATED):

@@ -16,7 +16,7 @@ import typer
 from services.cli.output import Message
 from services.common.config import Settings, get_settings
 from services.common.db import create_pool
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
 from services.domain.regions import RegionTable
 from services.domain.remediation import Remediation, to_html, to_json, to_text
 from services.partner_center.client import PartnerCenterClient
@@ -56,8 +56,7 @@ async def remediation_now(settings: Settings, partner_id: str, distributor: str,
 
 async def recheck_now(settings: Settings, partner_id: str, distributor: str) -> Recheck:
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=2)
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
     try:
         async with _partner_center(settings) as client:
             rechecker = Rechecker(

@@ -20,7 +20,7 @@ from services.cli.errors import ExitCode, command_group, fail
 from services.cli.output import say
 from services.common.config import Settings, get_settings
 from services.common.db import create_pool
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
 from services.common.outbox import Outbox
 from services.common.retry import Retrier
 from services.partner_center.client import PartnerCenterClient
@@ -146,12 +146,8 @@ async def _sync(
 
 async def _outbox(settings: Settings, pool) -> Outbox:
     """The outbox, once the broker has taken whatever an earlier, interrupted run left in it."""
-    producer = new_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
-    try:
-        await producer.start()
-    except BaseException:
-        await producer.stop()
-        raise
+    # A broker that cannot be reached as configured: one line and exit 3 (services/cli/errors.py).
+    producer = await start_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
     box = Outbox(
         SERVICE,
         pool,

@@ -40,20 +40,33 @@ def topics(
         int | None,
         typer.Option(help="Replicas per partition; default PORGATE_TOPIC_REPLICATION_FACTOR."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Report topics whose partitions or configs differ; change nothing."
+        ),
+    ] = False,
 ) -> None:
-    """Create the contract's topics with their configured partitions, retention and compaction."""
-    from services.common.topics_admin import create_topics
+    """Create the contract's topics with their partitions, retention, compaction, replicas,
+    min.insync.replicas and max.message.bytes; with --check, only compare (exit 1 on a
+    difference)."""
+    from services.common.topics_admin import check_topics, create_topics
 
     settings = get_settings()
-    result = asyncio.run(
-        create_topics(
-            settings.kafka_bootstrap_servers,
-            prefix=settings.topic_prefix,
-            replication_factor=replication_factor or settings.topic_replication_factor,
+    replicas = replication_factor or settings.topic_replication_factor
+    if not check:
+        result = asyncio.run(
+            create_topics(settings, prefix=settings.topic_prefix, replication_factor=replicas)
         )
-    )
-    for name, state in result.items():
-        console.print(f"{name:<32} {state}")
+        for name, state in result.items():
+            console.print(f"{name:<32} {state}")
+        return
+    problems = asyncio.run(check_topics(settings, replicas))
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{len(problems)} difference(s) from contracts/topics.py")
+    if problems:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def run(

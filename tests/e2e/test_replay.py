@@ -14,6 +14,7 @@ from contracts.ids import decision_id_for
 from services.cli import dlq
 from services.cli import replay as replay_commands
 from services.common.config import get_settings
+from services.common.kafka_security import client_options
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
@@ -52,7 +53,7 @@ async def end_offsets(settings, topic: str) -> dict[int, int]:
 
 
 async def create_topic(settings, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(settings.topic_prefix + topic, 2, 1)])
