@@ -41,9 +41,12 @@ def pytest_report_header(config):
     env_kafka = os.environ.get("PORGATE_KAFKA_BOOTSTRAP_SERVERS")
     env_postgres = os.environ.get("PORGATE_DATABASE_URL")
     docker = None if env_kafka and env_postgres else servers.docker_available()
+    secured = os.environ.get("PORGATE_TEST_KAFKA_SECURITY", "").strip().lower()
     kafka = (
         "PORGATE_KAFKA_BOOTSTRAP_SERVERS"
         if env_kafka
+        else f"embedded Tansu behind the {secured.upper()} proxy (PORGATE_TEST_KAFKA_SECURITY)"
+        if secured
         else ("testcontainers apache/kafka" if docker else "embedded Tansu")
     )
     postgres = (
