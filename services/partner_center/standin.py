@@ -5,7 +5,8 @@ following Microsoft's documented shapes (../shared/spec/partner-center.md), as t
 server of the GDAP tests does: the token endpoint (client-credentials and refresh-token
 grants), `POST /v1/partners/validateresellers` answering from the registry it is given per
 tenant, and `GET /v1/relationships` with continuation-token paging. Which tenant asks is
-the tenant its token was issued for, as at Microsoft. `GET /v1/compliance/{program}/agreementstatus`
+the tenant its token was issued for, as at Microsoft. `GET /v1/customers/{id}/relationships`
+lists a customer's indirect resellers. `GET /v1/compliance/{program}/agreementstatus`
 answers whether a PLA id's reseller signed the Microsoft Partner Agreement (by PLA id only:
 porgate never asks by tenant id).
 
@@ -40,7 +41,7 @@ from services.common.health import HttpServer
 SCOPE = "https://api.partnercenter.microsoft.com/.default"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
 TOKEN, VALIDATE, RELATIONSHIPS = "token", "validateresellers", "relationships"
-AGREEMENT_STATUS = "agreementstatus"
+AGREEMENT_STATUS, CUSTOMER_RELATIONSHIPS = "agreementstatus", "customer-relationships"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class StandinTenant:
     refresh_token: str | None = None  # the one refresh token it accepts now
     # MPA signed or not, by PLA id, as this tenant's region sees it; an id not here: signed.
     agreements: dict[str, bool] = field(default_factory=dict)
+    # Customer tenant id -> its indirect resellers' tenant ids (GET /v1/customers/{id}/relationships).
+    customer_resellers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class PartnerCenterStandin:
                 Route(
                     "/v1/compliance/{program}/agreementstatus",
                     self._agreement_status,
+                    methods=["GET"],
+                ),
+                Route(
+                    "/v1/customers/{customer}/relationships",
+                    self._customer_relationships,
                     methods=["GET"],
                 ),
             ]
@@ -243,6 +251,29 @@ class PartnerCenterStandin:
             return JSONResponse({"isAgreementSigned": signed})
 
         return await self._api(AGREEMENT_STATUS, request, answer)
+
+    async def _customer_relationships(self, request: Request) -> Response:
+        async def answer(issued: _Issued) -> Response:
+            if not issued.user:
+                return _error(403, "403", "This API needs app+user authentication.")
+            known = self.tenants[issued.tenant_id].customer_resellers
+            customer = request.path_params["customer"]
+            if customer not in known:
+                return _error(404, "600008", f"Customer {customer} was not found.")
+            items = [
+                {"id": tid, "name": tid, "relationshipType": "IsIndirectResellerOf",
+                 "attributes": {"objectType": "PartnerRelationship"}}
+                for tid in known[customer]
+            ]  # fmt: skip
+            return JSONResponse(
+                {
+                    "totalCount": len(items),
+                    "items": items,
+                    "attributes": {"objectType": "Collection"},
+                }
+            )
+
+        return await self._api(CUSTOMER_RELATIONSHIPS, request, answer)
 
     async def _api(self, endpoint: str, request: Request, answer) -> Response:
         """What every API call goes through: counting, faults, the token's tenant, echoes."""

@@ -195,15 +195,26 @@ MASS_REMOVAL_MIN = 5
 
 def mass_removal(plan: Plan, seen: Mapping[str, Seen]) -> str | None:
     """Why this plan's removals need an operator's confirmation; None when they do not."""
-    active = sum(1 for s in seen.values() if not s.removed)
-    removed = plan.count("removed")
+    return mass_removal_refusal(
+        removed=plan.count("removed"),
+        active=sum(1 for s in seen.values() if not s.removed),
+        listed=plan.listed,
+        noun="resellers",
+        command="porgate sync partner-center --distributor ID --allow-mass-removal",
+    )
+
+
+def mass_removal_refusal(
+    *, removed: int, active: int, listed: int, noun: str, command: str
+) -> str | None:
+    """The guard of every list porgate syncs (resellers, GDAP relationships): removing all of
+    what was seen, or most of it, is refused until an operator runs `command`."""
     if not removed:
         return None
-    if plan.listed == 0 or (removed >= MASS_REMOVAL_MIN and removed > active * MASS_REMOVAL_SHARE):
+    if listed == 0 or (removed >= MASS_REMOVAL_MIN and removed > active * MASS_REMOVAL_SHARE):
         return (
-            f"the list would remove {removed} of the {active} resellers seen active"
-            f" ({plan.listed} listed): refused as a likely broken answer; run"
-            " `porgate sync partner-center --distributor ID --allow-mass-removal` to confirm"
+            f"the list would remove {removed} of the {active} {noun} seen active"
+            f" ({listed} listed): refused as a likely broken answer; run `{command}` to confirm"
         )
     return None
 

@@ -41,7 +41,7 @@ console = Console(stderr=True)
 PENDING_TIMEOUT_S = 60.0
 
 
-class _Abort(Exception):
+class Abort(Exception):
     """The sync cannot start at all; the message says why."""
 
 
@@ -73,14 +73,14 @@ def partner_center(
     try:
         credentials = load_credentials(settings.partner_center_credentials_file)
         if not credentials and distributor is None:
-            raise _Abort(
+            raise Abort(
                 "no distributor has Partner Center credentials "
                 "(PORGATE_PARTNER_CENTER_CREDENTIALS_FILE is unset or empty)"
             )
         outcomes = asyncio.run(
             _sync(settings, credentials, distributor, dry_run, allow_mass_removal)
         )
-    except (CredentialsError, _Abort) as exc:
+    except (CredentialsError, Abort) as exc:
         say(f"cannot sync: {exc}")
         raise typer.Exit(1) from None
     failed = [o for o in outcomes if o.error is not None]
@@ -111,12 +111,12 @@ async def _sync(
     try:
         pool = await create_pool(settings.database_url, store.SCHEMA, max_size=2)
     except Exception as exc:  # noqa: BLE001 - whatever it is, the sync cannot start
-        raise _Abort(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+        raise Abort(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
     client = PartnerCenterClient(settings, credentials)
     box: Outbox | None = None
     try:
         if not dry_run:
-            box = await _outbox(settings, pool)
+            box = await open_outbox(settings, pool)
         syncer = Syncer(
             client,
             pool,
@@ -138,14 +138,14 @@ async def _sync(
     return outcomes
 
 
-async def _outbox(settings: Settings, pool) -> Outbox:
+async def open_outbox(settings: Settings, pool) -> Outbox:
     """The outbox, once the broker has taken whatever an earlier, interrupted run left in it."""
     producer = new_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
     try:
         await producer.start()
     except KafkaError as exc:
         await producer.stop()
-        raise _Abort(f"cannot reach the Kafka brokers: {exc}") from None
+        raise Abort(f"cannot reach the Kafka brokers: {exc}") from None
     box = Outbox(
         SERVICE,
         pool,
@@ -158,7 +158,7 @@ async def _outbox(settings: Settings, pool) -> Outbox:
             sent = await box.publish_pending()
     except TimeoutError:
         await producer.stop()
-        raise _Abort("the broker did not take the earlier run's upserts in time") from None
+        raise Abort("the broker did not take the earlier run's upserts in time") from None
     except BaseException:
         await producer.stop()
         raise
@@ -189,3 +189,12 @@ def _report(outcome: Outcome, dry_run: bool) -> None:
                 "event": json.loads(encode(message.event)),
             }
             sys.stdout.write(json.dumps(line) + "\n")
+
+
+def _mount_gdap() -> None:
+    from services.partner_center_sync.gdap_commands import gdap
+
+    app.command("gdap")(gdap)
+
+
+_mount_gdap()
