@@ -325,6 +325,7 @@ def _mount_operations() -> None:
     from services.notifier.commands import app as notifications_app
     from services.ops.commands import dlq_app, replay_app
     from services.partner_center_sync.commands import app as sync_app
+    from services.partner_center_sync.webhook_commands import app as partner_center_app
     from services.por_validator.commands import explain
 
     app.add_typer(dlq_app, name="dlq")
@@ -332,6 +333,7 @@ def _mount_operations() -> None:
     app.add_typer(gdap_app, name="gdap")
     app.add_typer(notifications_app, name="notifications")
     app.add_typer(sync_app, name="sync")
+    app.add_typer(partner_center_app, name="partner-center")
     app.command("explain")(explain)
     from services.por_validator.remediation_commands import mount as mount_remediation
 

@@ -190,7 +190,7 @@ class PartnerCenterStandin:
                 if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                     raise TypeError
             except (ValueError, KeyError, TypeError):
-                return _error(400, "400", "partnerIds must be a list of strings")
+                return error_response(400, "400", "partnerIds must be a list of strings")
             registry = self.tenants[issued.tenant_id].registry
             return JSONResponse(
                 {"validationResults": [_result(i, registry.get(i, UNKNOWN_ID)) for i in ids]}
@@ -201,16 +201,16 @@ class PartnerCenterStandin:
     async def _relationships(self, request: Request) -> Response:
         async def answer(issued: _Issued) -> Response:
             if not issued.user:
-                return _error(403, "403", "This API needs app+user authentication.")
+                return error_response(403, "403", "This API needs app+user authentication.")
             if request.query_params.get("relationship_type") != INDIRECT_RESELLER_OF:
-                return _error(
+                return error_response(
                     400, "400", "relationship_type must be IsIndirectCloudSolutionProviderOf"
                 )
             start = 0
             if request.query_params.get("seekOperation") == "Next":
                 held = self._continuations.get(request.headers.get("ms-continuationtoken", ""))
                 if held is None or held[0] != issued.tenant_id:
-                    return _error(400, "400", "unknown continuation token")
+                    return error_response(400, "400", "unknown continuation token")
                 start = held[1]
             items = self.tenants[issued.tenant_id].relationships
             body: dict[str, Any] = {
@@ -238,15 +238,15 @@ class PartnerCenterStandin:
         # The 400s of Microsoft's page: code 2001 with neither id, 2000 with both or a bad one.
         async def answer(issued: _Issued) -> Response:
             if not issued.user:
-                return _error(403, "403", "This API needs app+user authentication.")
+                return error_response(403, "403", "This API needs app+user authentication.")
             query = {k.lower(): v for k, v in request.query_params.items()}
             mpn_id, tenant_id = query.get("mpnid"), query.get("tenantid")
             if not mpn_id and not tenant_id:
-                return _error(400, 2001, "Both MPN Id and Tenant Id cannot be empty.")
+                return error_response(400, 2001, "Both MPN Id and Tenant Id cannot be empty.")
             if mpn_id and tenant_id:
-                return _error(400, 2000, "Both MPN Id and Tenant Id should not be passed.")
+                return error_response(400, 2000, "Both MPN Id and Tenant Id should not be passed.")
             if mpn_id is None or not mpn_id.isdigit():
-                return _error(400, 2000, "MPN Id must be numeric.")
+                return error_response(400, 2000, "MPN Id must be numeric.")
             signed = self.tenants[issued.tenant_id].agreements.get(mpn_id, True)
             return JSONResponse({"isAgreementSigned": signed})
 
@@ -255,11 +255,11 @@ class PartnerCenterStandin:
     async def _customer_relationships(self, request: Request) -> Response:
         async def answer(issued: _Issued) -> Response:
             if not issued.user:
-                return _error(403, "403", "This API needs app+user authentication.")
+                return error_response(403, "403", "This API needs app+user authentication.")
             known = self.tenants[issued.tenant_id].customer_resellers
             customer = request.path_params["customer"]
             if customer not in known:
-                return _error(404, "600008", f"Customer {customer} was not found.")
+                return error_response(404, "600008", f"Customer {customer} was not found.")
             items = [
                 {"id": tid, "name": tid, "relationshipType": "IsIndirectResellerOf",
                  "attributes": {"objectType": "PartnerRelationship"}}
@@ -292,7 +292,7 @@ class PartnerCenterStandin:
             response = await self._fault()
             if response is None:
                 if issued is None:
-                    response = _error(
+                    response = error_response(
                         401, "401", "The access token is missing, invalid or expired."
                     )
                 else:
@@ -313,9 +313,9 @@ class PartnerCenterStandin:
         else:
             self._faults[0][2] = left - 1
         if kind == "throttle":
-            return _error(429, "429", "Too many requests.", {"Retry-After": f"{value:g}"})
+            return error_response(429, "429", "Too many requests.", {"Retry-After": f"{value:g}"})
         if kind == "fail":
-            return _error(500, "500", "Internal server error.")
+            return error_response(500, "500", "Internal server error.")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), value)  # hang, past the client's timeout
         return None
@@ -336,7 +336,9 @@ def _result(partner_id: str, verdict: Verdict) -> dict[str, Any]:
     return result
 
 
-def _error(status: int, code: str | int, description: str, headers: dict | None = None) -> Response:
+def error_response(
+    status: int, code: str | int, description: str, headers: dict | None = None
+) -> Response:
     body = {"code": code, "description": description, "data": [], "source": "PartnerCenter"}
     return JSONResponse(body, status_code=status, headers=headers)
 

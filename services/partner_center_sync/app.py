@@ -1,5 +1,6 @@
 """partner-center-sync wiring: no consumers; scheduled workers publishing registry upserts
-(the indirect-reseller lists from Partner Center, the GDAP lists from Graph)."""
+(the indirect-reseller lists from Partner Center, the GDAP lists from Graph), and the worker
+acting on Partner Center's webhook events the API received."""
 
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from services.common.service import Service
 from services.graph.client import GraphClient
 from services.partner_center.client import PartnerCenterClient
 from services.partner_center_sync import store
+from services.partner_center_sync.event_worker import make_event_worker
 from services.partner_center_sync.scheduler import (
     ClientFactory,
     GraphFactory,
@@ -35,6 +37,7 @@ def build(
         workers=(
             make_scheduler(partner_center),
             make_gdap_scheduler(partner_center, graph_factory),
+            make_event_worker(partner_center, graph_factory),
         ),
         pool_size=3,
         closing=(partner_center.aclose,),
