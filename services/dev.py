@@ -102,14 +102,16 @@ class LiveView:
                 ",".join(map(str, d["errorCodes"])),
             )
         r = Table(title="GDAP revocations (gdap.revocations.v1)", expand=True)
-        for col in ("relationship", "customer", "reseller", "reason"):
+        for col in ("relationship", "customer", "reseller", "reason", "confirmed by Graph"):
             r.add_column(col)
         for x in self.revocations:
+            confirmed = x.get("confirmedBy") or ("[red]FAILED[/]" if "lastError" in x else "")
             r.add_row(
                 x["relationshipId"],
                 x["customerId"],
                 x["resellerTenantId"],
                 f"[yellow]{x['reason']}[/]",
+                confirmed,
             )
         n = Table(title="Notifications delivered to the webhook (signature verified)", expand=True)
         for col in ("kind", "distributor", "lang", "title"):
@@ -156,7 +158,8 @@ async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
                         view.drifts += bool(data.get("registryDrift"))
                     else:
                         view.revocations.appendleft(data)
-                        view.counts["revoked"] += 1
+                        # gdap.termination.failed.v1 shares the topic: listed, not counted.
+                        view.counts["revoked"] += "lastError" not in data
     finally:
         await consumer.stop()
 
@@ -205,23 +208,41 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
 
 
 @contextlib.asynccontextmanager
-async def _partner_center_standin(settings: Settings, run_dir: Path):
-    """With --partner-center-standin: Partner Center's stand-in on localhost, answering for the
-    demo's distributors, and settings that make it the POR authority."""
-    from services.demo import DemoWorld, standin_credentials, standin_tenants
+async def _standins(settings: Settings, run_dir: Path, *, demo: bool, partner_center: bool):
+    """Stand-ins on localhost answering for the demo's distributors, one server playing
+    Entra ID for both: Partner Center's, the POR authority with --partner-center-standin,
+    and, with --demo, Microsoft Graph's, where gdap-revoker terminates relationships and
+    publishes a revocation only once the stand-in confirms it."""
+    from services.demo import DemoWorld, graph_tenants, standin_credentials, standin_tenants
+    from services.graph.standin import GraphStandin
+    from services.graph.standin import serving as graph_serving
     from services.partner_center.standin import PartnerCenterStandin, serving
 
+    world = DemoWorld()
     credentials = run_dir / "partner-center-credentials.json"
     credentials.write_text(json.dumps(standin_credentials(), indent=2))
-    async with serving(PartnerCenterStandin(standin_tenants(DemoWorld()))) as url:
-        yield settings.model_copy(
-            update={
-                "por_authority": "partner-center",
-                "partner_center_url": url,
-                "entra_authority_url": url,
-                "partner_center_credentials_file": str(credentials),
-            }
+    pc = PartnerCenterStandin(standin_tenants(world))
+    update: dict = {"partner_center_credentials_file": str(credentials)}
+    if partner_center:
+        update["por_authority"] = "partner-center"
+    if demo:
+        server = graph_serving(
+            GraphStandin(graph_tenants(world), reads_to_settle=3, partner_center=pc)
         )
+        update |= {
+            "gdap_gateway": "graph",
+            "graph_poll_initial_s": 0.2,
+            "graph_poll_max_s": 1.0,
+            # The demo's registry announces the relationships and its suspensions; a sync of
+            # the stand-ins' static lists would only undo them.
+            "gdap_sync_every": 0,
+            "partner_center_sync_every": 86400.0,
+        }
+    else:
+        server = serving(pc)
+    async with server as url:
+        update |= {"partner_center_url": url, "entra_authority_url": url, "graph_base_url": url}
+        yield settings.model_copy(update=update)
 
 
 async def run_dev(
@@ -291,9 +312,11 @@ async def _run_dev(
         log_level="WARNING",
         log_json=False,
     )
-    if partner_center_standin:
+    if demo or partner_center_standin:
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="porgate-dev-")))
-        settings = await stack.enter_async_context(_partner_center_standin(settings, run_dir))
+        settings = await stack.enter_async_context(
+            _standins(settings, run_dir, demo=demo, partner_center=partner_center_standin)
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -324,6 +347,11 @@ async def _run_dev(
                 + (
                     f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"
                     if partner_center_standin
+                    else ""
+                )
+                + (
+                    f"\nMicrosoft Graph stand-in: {settings.graph_base_url} (GDAP terminations)"
+                    if demo
                     else ""
                 ),
                 title="porgate dev — every service running",

@@ -22,6 +22,7 @@ from services.api.conventions import PartnerCenterConventions, locale_of
 from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
+from services.api.partner_center_events import EVENTS_PATH, partner_center_events_endpoint
 from services.api.rate_limit import RateLimiter
 from services.api.remediation import (
     RECHECK_PATH,
@@ -41,6 +42,8 @@ from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
 from services.partner_center.errors import NotConfigured, Rejected, Throttled
+from services.partner_center.event_signature import CertificateStore, allowed_hosts
+from services.partner_center_sync import store as sync_store
 from services.por_validator import store
 from services.por_validator.partner_center import OUTAGES, CachedPartnerCenter
 
@@ -161,6 +164,14 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             settings.database_url, store.SCHEMA, min_size=1, max_size=10
         )
         state["producer"] = await start_producer(settings)
+        # Partner Center's webhook events: partner-center-sync's inbox, the signers' certificates.
+        state["pc_events_pool"] = await create_pool(
+            settings.database_url, sync_store.SCHEMA, min_size=0, max_size=2
+        )
+        state["pc_certificates"] = CertificateStore(
+            allowed_hosts(settings.partner_center_webhook_cert_hosts),
+            ttl_s=settings.partner_center_webhook_cert_ttl_s,
+        )
         client = None
         if settings.por_authority == "partner-center":
             # One client and cache for every key: internal tools get Partner Center's answer
@@ -184,6 +195,8 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         finally:
             if client is not None:
                 await client.aclose()
+            await state["pc_certificates"].aclose()
+            await state["pc_events_pool"].close()
             await state["pool"].close()
             await state["producer"].stop()
 
@@ -201,6 +214,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
                 recheck_endpoint(settings, auth, regions, state),
                 methods=["POST"],
             ),
+            Route(EVENTS_PATH, partner_center_events_endpoint(settings, state), methods=["POST"]),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
             *docs_routes(lambda: app.routes),

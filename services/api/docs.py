@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.api.models import ErrorBody, Health, Live, ValidateResellersResponse
 from services.api.openapi import Operation, Reply, openapi_document
+from services.api.partner_center_events import EVENTS_PATH, PARTNER_CENTER_EVENTS
 from services.api.remediation import RECHECK, RECHECK_PATH, REMEDIATION, REMEDIATION_PATH
 from services.api.validation import MAX_IDS, ValidateResellersRequest
 from services.console.web import SECURITY_HEADERS, SecurityHeaders
@@ -92,6 +93,7 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
     EXPLANATION_PATH: {"GET": EXPLANATION},
     REMEDIATION_PATH: {"GET": REMEDIATION},
     RECHECK_PATH: {"POST": RECHECK},
+    EVENTS_PATH: {"POST": PARTNER_CENTER_EVENTS},
     "/healthz": {"GET": Operation("Health: database and broker", _HEALTH, tags=("operations",))},
     "/readyz": {"GET": Operation("Readiness: as /healthz", _HEALTH, tags=("operations",))},
     "/livez": {

@@ -21,6 +21,7 @@ from services.cli import (
     explain,
     gdap,
     notifications,
+    partner_center,
     remediation,
     replay,
     report,
@@ -49,6 +50,7 @@ app.add_typer(replay.app, name="replay")
 app.add_typer(gdap.app, name="gdap")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(sync.app, name="sync")
+app.add_typer(partner_center.app, name="partner-center")
 remediation.mount(app)
 
 # Commands that reach no server, or start their own: no running dev instance is looked for.

@@ -38,7 +38,7 @@ app = command_group("Bring porgate's registry in line with Partner Center.")
 PENDING_TIMEOUT_S = 60.0
 
 
-class _Abort(Exception):
+class Abort(Exception):
     """The sync cannot start at all; the message says why, the code what kind of trouble."""
 
     def __init__(self, message: str, code: ExitCode) -> None:
@@ -75,7 +75,7 @@ def partner_center(
     try:
         credentials = load_credentials(settings.partner_center_credentials_file)
         if not credentials and distributor is None:
-            raise _Abort(
+            raise Abort(
                 "no distributor has Partner Center credentials "
                 "(PORGATE_PARTNER_CENTER_CREDENTIALS_FILE is unset or empty)",
                 ExitCode.CONFIG,
@@ -83,7 +83,7 @@ def partner_center(
         outcomes = asyncio.run(
             _sync(settings, credentials, distributor, dry_run, allow_mass_removal)
         )
-    except (CredentialsError, _Abort) as exc:
+    except (CredentialsError, Abort) as exc:
         raise fail(f"cannot sync: {exc}", getattr(exc, "code", ExitCode.CONFIG)) from None
     failed = [o for o in outcomes if o.error is not None]
     done = [o.plan for o in outcomes if o.plan is not None]
@@ -122,7 +122,7 @@ async def _sync(
     box: Outbox | None = None
     try:
         if not dry_run:
-            box = await _outbox(settings, pool)
+            box = await open_outbox(settings, pool)
         syncer = Syncer(
             client,
             pool,
@@ -144,7 +144,7 @@ async def _sync(
     return outcomes
 
 
-async def _outbox(settings: Settings, pool) -> Outbox:
+async def open_outbox(settings: Settings, pool) -> Outbox:
     """The outbox, once the broker has taken whatever an earlier, interrupted run left in it."""
     # A broker that cannot be reached as configured: one line and exit 3 (services/cli/errors.py).
     producer = await start_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
@@ -160,7 +160,7 @@ async def _outbox(settings: Settings, pool) -> Outbox:
             sent = await box.publish_pending()
     except TimeoutError:
         await producer.stop()
-        raise _Abort(
+        raise Abort(
             "the broker did not take the earlier run's upserts in time", ExitCode.KAFKA
         ) from None
     except BaseException:
@@ -193,3 +193,12 @@ def _report(outcome: Outcome, dry_run: bool) -> None:
                 "event": json.loads(encode(message.event)),
             }
             sys.stdout.write(json.dumps(line) + "\n")
+
+
+def _mount_gdap() -> None:
+    from services.cli.sync_gdap import gdap
+
+    app.command("gdap")(gdap)
+
+
+_mount_gdap()

@@ -117,12 +117,7 @@ class GraphGateway:
         return cls(GraphClient.from_settings(settings, credentials))
 
     async def read(self, distributor_id: str | None, relationship_id: str) -> Relationship | None:
-        found = await self.client.relationship(distributor_id, relationship_id)
-        if found is not None:
-            return found
-        # A 404 is also what a wrong base URL or another tenant's token gets: only the
-        # distributor's own list, answered in Graph's shape, can say the relationship is gone.
-        return await self.client.listed(distributor_id, relationship_id)
+        return await self.client.read(distributor_id, relationship_id)
 
     async def request_termination(
         self, distributor_id: str | None, relationship_id: str

@@ -18,6 +18,9 @@ REMOVED = "removed"
 GRANTING = frozenset({"active", "expiring"})
 # Not yet sent for approval: deleted (with its ETag) so that it can never activate.
 CREATED = "created"
+# Grants nothing any more: Graph's final states, and the GDAP sync's `absent` (no longer in
+# the distributor's list). An open termination of one is read back at once to confirm it.
+ENDED = frozenset({"terminated", "expired", "absent"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,21 @@ async def settle_soon(conn: asyncpg.Connection, relationship_id: str) -> bool:
     )
 
 
+async def act_again(conn: asyncpg.Connection, relationship_id: str) -> bool:
+    """The relationship can be acted on now: a termination that failed for good while it
+    could not be (approvalPending, say) starts over with a fresh budget. An open one needs
+    nothing: its next attempt reads the new state (and a due-now reset could hand a leased
+    row to a second worker)."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE terminations SET state = 'pending', attempts = 0, polls = 0, request_id = NULL,"
+            " request_action = NULL, next_attempt_at = now()"
+            " WHERE relationship_id = $1 AND state = 'failed' RETURNING true",
+            relationship_id,
+        )
+    )
+
+
 def _relationship(row: asyncpg.Record) -> Relationship:
     return Relationship(
         row["relationship_id"],

@@ -159,8 +159,12 @@ async def _follow(settings: Settings, gateway: Gateway, row: asyncpg.Record) -> 
     step = None
     if row["request_id"] is not None:
         step = tr.decide_request(await gateway.read_request(d, rid, row["request_id"]))
-    if step is None:
-        step = tr.decide(await gateway.read(d, rid), acting_on=action or "terminate")
+    if step is None or isinstance(step, tr.Poll):
+        # The relationship may have ended otherwise (the customer terminated it, Partner
+        # Center's event said so): reading it confirms that without waiting for the request.
+        live = tr.decide(await gateway.read(d, rid), acting_on=action or "terminate")
+        if step is None or isinstance(live, tr.Revoked):
+            step = live
     if isinstance(step, tr.Poll) and row["polls"] + 1 >= settings.graph_max_polls:
         return tr.Retry(f"not settled after {row['polls'] + 1} reads: {step.note}")
     return step

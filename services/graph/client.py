@@ -167,6 +167,16 @@ class GraphClient:
             raise self._error("get", resp)
         return self._parse(resp, Relationship.from_graph, "get", resp.headers.get("etag"))
 
+    async def read(self, distributor_id: str | None, relationship_id: str) -> Relationship | None:
+        """The relationship live; None only when the distributor's own list shows it absent.
+
+        A 404 by id is also what a wrong base URL or another tenant's token gets: only the
+        list, answered in Graph's collection shape, can say the relationship is gone."""
+        found = await self.relationship(distributor_id, relationship_id)
+        if found is not None:
+            return found
+        return await self.listed(distributor_id, relationship_id)
+
     async def listed(self, distributor_id: str | None, relationship_id: str) -> Relationship | None:
         """The relationship as the distributor's own list shows it; None: not in the list."""
         quoted = relationship_id.replace("'", "''")  # OData string literal

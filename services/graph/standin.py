@@ -308,13 +308,17 @@ class GraphStandin:
             return _not_found()
         held.reads += 1
         if held.body["status"] in ("created", "pending"):
+            # The relationship follows its request, unless it ended otherwise meanwhile.
+            following = self.status(held.relationship_id) in ("terminationRequested", "terminating")
             if held.reads >= self.reads_to_settle:
                 failing = held.relationship_id in self.failing
                 held.body["status"] = "failed" if failing else "succeeded"
-                self.set_status(held.relationship_id, "active" if failing else "terminated")
+                if following:
+                    self.set_status(held.relationship_id, "active" if failing else "terminated")
             else:
                 held.body["status"] = "pending"
-                self.set_status(held.relationship_id, "terminating")
+                if following:
+                    self.set_status(held.relationship_id, "terminating")
             held.body["lastModifiedDateTime"] = _now()
         return JSONResponse(held.body)
 

@@ -105,7 +105,7 @@ class PartnerCenterClient:
         validations: list[Validation] = []
         for start in range(0, len(ids), size):
             batch = ids[start : start + size]
-            response, call = await self._call(
+            response, call = await self.call(
                 VALIDATE,
                 distributor_id,
                 TokenKind.APP,
@@ -114,7 +114,7 @@ class PartnerCenterClient:
                 json={"partnerIds": batch},
                 event_id=event_id,
             )
-            answer = _parse(distributor_id, ValidationResponse, response)
+            answer = parse_answer(distributor_id, ValidationResponse, response)
             by_id = {result.partner_id: result for result in answer.validation_results}
             missing = [partner_id for partner_id in batch if partner_id not in by_id]
             if missing:
@@ -135,7 +135,7 @@ class PartnerCenterClient:
         headers: dict[str, str] = {}
         items, calls, seen = [], [], set()
         for _ in range(MAX_PAGES):
-            response, call = await self._call(
+            response, call = await self.call(
                 RELATIONSHIPS,
                 distributor_id,
                 TokenKind.APP_USER,
@@ -145,7 +145,7 @@ class PartnerCenterClient:
                 headers=headers,
                 event_id=event_id,
             )
-            page = _parse(distributor_id, RelationshipPage, response)
+            page = parse_answer(distributor_id, RelationshipPage, response)
             items.extend(page.items)
             calls.append(call)
             following = self._next_page(distributor_id, page, response)
@@ -162,7 +162,7 @@ class PartnerCenterClient:
         self, distributor_id: str, partner_id: str, *, event_id: str | None = None
     ) -> AgreementStatus:
         # App+user only, as Microsoft documents it; by PLA id (mpnId), never with tenantId too.
-        response, call = await self._call(
+        response, call = await self.call(
             AGREEMENT_STATUS,
             distributor_id,
             TokenKind.APP_USER,
@@ -171,7 +171,7 @@ class PartnerCenterClient:
             params={"mpnId": partner_id},
             event_id=event_id,
         )
-        answer = _parse(distributor_id, AgreementSignatureStatus, response)
+        answer = parse_answer(distributor_id, AgreementSignatureStatus, response)
         return AgreementStatus(partner_id, answer.is_agreement_signed, call)
 
     async def aclose(self) -> None:
@@ -222,7 +222,7 @@ class PartnerCenterClient:
             self.settings.partner_center_retry_max_s,
         )
 
-    async def _call(
+    async def call(
         self,
         operation: str,
         distributor_id: str,
@@ -235,7 +235,8 @@ class PartnerCenterClient:
         headers: dict[str, str] | None = None,
         event_id: str | None = None,
     ) -> tuple[httpx.Response, CallRecord]:
-        """One request, repeated as its failures allow, until it has a 2xx answer."""
+        """One request, repeated as its failures allow, until it has a 2xx answer. Public for
+        the calls kept in their own modules (customers.py, webhook_registration.py)."""
         self.tokens.credentials_of(distributor_id, kind)  # NotConfigured before anything else
         guard = self._guard(distributor_id)
         request_id = str(uuid.uuid4())  # the same on every retry of this request
@@ -381,7 +382,7 @@ class PartnerCenterClient:
             return response, correlation_id
 
 
-def _parse(distributor_id: str, model: type[M], response: httpx.Response) -> M:
+def parse_answer(distributor_id: str, model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:

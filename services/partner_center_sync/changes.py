@@ -239,6 +239,21 @@ def mass_removal(plan: Plan, seen: Mapping[str, Seen], recently_lost: int = 0) -
     return None
 
 
+def mass_removal_refusal(
+    *, removed: int, active: int, listed: int, noun: str, command: str
+) -> str | None:
+    """The guard of every list porgate syncs (resellers, GDAP relationships): removing all of
+    what was seen, or most of it, is refused until an operator runs `command`."""
+    if not removed:
+        return None
+    if listed == 0 or (removed >= MASS_REMOVAL_MIN and removed > active * MASS_REMOVAL_SHARE):
+        return (
+            f"the list would remove {removed} of the {active} {noun} seen active"
+            f" ({listed} listed): refused as a likely broken answer; run `{command}` to confirm"
+        )
+    return None
+
+
 def event_id(distributor_id: str, change: Change, entity: str) -> str:
     """The same distributor, reseller, entity and version: the same id, whoever computes it."""
     return derived_event_id(

@@ -89,21 +89,12 @@ class Syncer:
         failure of its own (it is in the outcome), so the next distributor still syncs."""
         try:
             outcome = await self._sync(distributor_id)
-        except PartnerCenterError as exc:
+        except SYNC_FAILURES as exc:
             outcome = Outcome(
                 distributor_id,
-                error=str(exc).removeprefix(f"{distributor_id}: "),
+                error=failure(distributor_id, exc),
                 unavailable=isinstance(exc, Unavailable),
             )
-        except MassRemoval as exc:
-            outcome = Outcome(distributor_id, error=str(exc))
-        except asyncpg.UndefinedTableError:
-            outcome = Outcome(
-                distributor_id,
-                error=f"the {store.SCHEMA} schema is missing its tables: run `porgate migrate`",
-            )
-        except (asyncpg.PostgresError, OSError) as exc:
-            outcome = Outcome(distributor_id, error=f"database: {type(exc).__name__}: {exc}")
         observe(outcome, dry_run=self.outbox is None)
         return outcome
 
@@ -161,6 +152,19 @@ class Syncer:
 
 class MassRemoval(Exception):
     """The plan removes too much to be trusted without an operator (changes.mass_removal)."""
+
+
+# What ends one distributor's sync (of either list) without stopping the others.
+SYNC_FAILURES = (PartnerCenterError, MassRemoval, asyncpg.PostgresError, OSError)
+
+
+def failure(distributor_id: str, exc: BaseException) -> str:
+    """One line an operator can act on, for a failure of SYNC_FAILURES (or a Graph error)."""
+    if isinstance(exc, asyncpg.UndefinedTableError):
+        return f"the {store.SCHEMA} schema is missing its tables: run `porgate migrate`"
+    if isinstance(exc, asyncpg.PostgresError | OSError):
+        return f"database: {type(exc).__name__}: {exc}"
+    return str(exc).removeprefix(f"{distributor_id}: ")
 
 
 def observe(outcome: Outcome, *, dry_run: bool) -> None:

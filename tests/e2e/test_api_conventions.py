@@ -42,6 +42,7 @@ async def test_the_openapi_document_is_valid_3_1_and_covers_every_route(migrated
         "/v1/partners/{partnerId}/explanation": {"get"},
         "/v1/partners/{partnerId}/remediation": {"get"},
         "/v1/partners/{partnerId}/recheck": {"post"},
+        "/v1/partner-center/events": {"post"},
         "/asyncapi.json": {"get"},
         "/openapi.json": {"get"},
         "/docs": {"get"},

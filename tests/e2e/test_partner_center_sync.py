@@ -222,6 +222,7 @@ async def test_the_scheduled_service_syncs_every_period_into_the_validators_regi
         assert lists >= 3 * 3  # at least three syncs of three pages each
         row = await validator.fetchrow(
             "SELECT next_due_at, last_started_at, last_outcome FROM partner_center_sync.schedules"
+            " WHERE name = 'partner-center'"
         )
         assert row["last_outcome"] == "ok" and row["next_due_at"] > row["last_started_at"]
     finally:
