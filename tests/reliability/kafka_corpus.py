@@ -1,0 +1,175 @@
+"""The Kafka hostile corpus's shared part: the records broken the same way on every consumed
+topic, and the check that each became exactly one dead letter per consumer group, with its
+reason, its original bytes and key (tests/reliability/test_bad_input*.py)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from contracts.topics import TOPICS_BY_NAME
+from services.common.config import Settings
+from tests.reliability.harness import dlq_headers
+
+# Valid strings, however they look: stored and echoed verbatim, decided normally.
+HOSTILE = (
+    "o'; DROP TABLE x;--$(rm -rf /)`id`|| pg_sleep(5) %s %(x)s {0} $1 \\ \" <script> "
+    "\x01\x07\x1b[31m\x7f\r\n\t\u202e\u2028🙂"
+)
+
+
+def h(tag: str) -> str:
+    """A distinct hostile string per field (all within the 256-character limits)."""
+    return f"{tag}:{HOSTILE}"
+
+
+@dataclass
+class Case:
+    label: str
+    topic: str
+    value: bytes | None
+    reason: str | None = None  # a dead letter whose x-dlq-error contains this (case-insensitive)
+    key: str | bytes = "bad"
+    sent: tuple[int, int] | None = None  # partition, offset
+    producer_error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def raw(e: dict) -> bytes:
+    return json.dumps(e).encode()
+
+
+def with_data(e: dict, **data) -> dict:
+    return {**e, "data": {**e["data"], **data}}
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def foreign_type(topic: str) -> str:
+    """A known event type that does not belong on `topic`."""
+    own = TOPICS_BY_NAME[topic].event_types
+    return next(t for t in ("gdap.privileges.revoked.v1", "csp.order.placed.v1") if t not in own)
+
+
+def generic_corpus(topic: str, env: dict) -> list[Case]:
+    """Broken at the byte, JSON and envelope level: the same on every topic. `env` is a valid
+    envelope for `topic` (source "/tests", as tests.support.envelope writes it)."""
+    t = topic.split(".")[1]
+    good = raw(env)
+    cases = [
+        Case("not UTF-8", topic, b"\xff\xfe\xfa garbage \x80\x81", "not UTF-8"),
+        Case(
+            "invalid UTF-8 inside a JSON string",
+            topic,
+            good.replace(b'"/tests"', b'"/tests\xc3\x28"'),
+            "not UTF-8",
+        ),
+        Case("not JSON", topic, b"{not json", "not JSON"),
+        Case("truncated JSON", topic, good[: len(good) // 2], "not JSON"),
+        Case("empty value", topic, b"", "not JSON"),
+        Case("tombstone (no value)", topic, None, "tombstone"),
+        Case("JSON array", topic, b"[1, 2, 3]", "not an object"),
+        Case("JSON string", topic, b'"csp.order.placed.v1"', "not an object"),
+        Case("JSON number", topic, b"42", "not an object"),
+        Case("JSON null", topic, b"null", "not an object"),
+        Case(
+            "raw control byte in JSON",
+            topic,
+            good.replace(b'"/tests"', b'"/te\x00sts"'),
+            "not JSON",
+        ),
+        Case("UTF-8 BOM", topic, b"\xef\xbb\xbf" + good, "not JSON"),
+        Case(
+            "integer of 5000 digits", topic, good[:-1] + b', "n": ' + b"9" * 5000 + b"}", "not JSON"
+        ),
+        Case("nested 100000 deep", topic, nested(100_000), "nested too deeply"),
+        Case(
+            "data nested 50000 deep",
+            topic,
+            good[:-1] + b', "deep": ' + nested(50_000) + b"}",
+            "nested too deeply",
+        ),
+        Case("data of 1.5 MB", topic, raw(with_data(env, padding="x" * 1_500_000)), "exceeds"),
+        Case(
+            "unknown event type",
+            topic,
+            raw({**env, "type": "csp.order.cancelled.v1"}),
+            "unknown event type",
+        ),
+        Case(
+            "event type of another topic",
+            topic,
+            raw({**env, "type": foreign_type(topic)}),
+            "does not belong",
+        ),
+        Case("specversion 2.0", topic, raw({**env, "specversion": "2.0"}), "envelope specversion"),
+        Case("id as a number", topic, raw({**env, "id": 12345}), "envelope id"),
+        Case("empty id", topic, raw({**env, "id": ""}), "envelope id"),
+        Case("time not a time", topic, raw({**env, "time": "yesterday"}), "envelope time"),
+        Case("time without a zone", topic, raw({**env, "time": "2026-01-10T09:00:00"}), "timezone"),
+        Case("data a list", topic, raw({**env, "data": [env["data"]]}), "envelope data"),
+        Case(
+            "data a string", topic, raw({**env, "data": json.dumps(env["data"])}), "envelope data"
+        ),
+        Case("NUL escaped in a string", topic, raw({**env, "subject": "a\u0000b"}), "NUL"),
+        Case("NUL escaped in a key", topic, raw(with_data(env, **{"k\u0000": 1})), "NUL"),
+        Case("a key that is not UTF-8", topic, b"{not json", "not JSON", key=b"\xff\x00\xfe"),
+    ]
+    for missing in ("id", "source", "type", "time", "data"):
+        cases.append(
+            Case(
+                f"envelope without {missing}",
+                topic,
+                raw({k: v for k, v in env.items() if k != missing}),
+                f"envelope {missing}",
+            )
+        )
+    for c in cases:
+        c.label = f"{t}: {c.label}"
+    return cases
+
+
+def dead_letter_problems(
+    settings: Settings, expected: list[tuple[Case, str]], dead: list
+) -> list[str]:
+    """What is wrong with the dead letters `dead` read back, for the (case, consumer group)
+    pairs `expected`: each must be there once, with the original value and key, a reason
+    naming the case's, and when it failed; and no other letter may be there."""
+    found: dict[tuple, list] = defaultdict(list)
+    for rec in dead:
+        hd = dlq_headers(rec)
+        found[
+            (
+                hd["x-dlq-source-topic"],
+                int(hd["x-dlq-source-partition"]),
+                int(hd["x-dlq-source-offset"]),
+                hd["x-dlq-consumer-group"].removeprefix(settings.topic_prefix),
+            )
+        ].append((rec, hd))
+    problems = []
+    for case, group in expected:
+        got = found.pop((case.topic, *case.sent, group), [])
+        if len(got) != 1:
+            problems.append(f"{case.label} [{group}]: {len(got)} dead letter(s)")
+            continue
+        rec, hd = got[0]
+        if rec.value != case.value:
+            problems.append(
+                f"{case.label} [{group}]: dead letter's value is not the original bytes"
+            )
+        if rec.key != (case.key.encode() if isinstance(case.key, str) else case.key):
+            problems.append(f"{case.label} [{group}]: dead letter's key is not the original key")
+        if case.reason.lower() not in hd["x-dlq-error"].lower():
+            problems.append(
+                f"{case.label} [{group}]: reason {hd['x-dlq-error']!r} lacks {case.reason!r}"
+            )
+        if not hd.get("x-dlq-failed-at", "").startswith("20"):
+            problems.append(f"{case.label} [{group}]: no x-dlq-failed-at")
+    if found:
+        problems.append(
+            f"unexpected dead letters: {[(k, v[0][1]['x-dlq-error']) for k, v in found.items()]}"
+        )
+    return problems
