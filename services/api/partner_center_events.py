@@ -13,13 +13,12 @@ once the event is recorded: Partner Center stops retrying.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import asyncpg
 from prometheus_client import Counter
-from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -28,7 +27,7 @@ from services.api.models import ErrorBody, EventReceived
 from services.api.openapi import Operation, Reply
 from services.common.config import Settings
 from services.partner_center import event_signature as sig
-from services.partner_center.events import PartnerCenterEvent
+from services.partner_center.events import NotAnEvent, PartnerCenterEvent, parse_event
 from services.partner_center_sync import event_store
 
 log = logging.getLogger(__name__)
@@ -110,16 +109,15 @@ def partner_center_events_endpoint(settings: Settings, state: dict):
             log.error("Partner Center's certificate unavailable", extra={"error": str(exc)})
             return error(503, "unavailable", f"{exc}; retry later", **{"Retry-After": "30"})
         try:
-            parsed = json.loads(body)
-            event = PartnerCenterEvent.model_validate(parsed)
-        except (ValueError, ValidationError):
-            return rejected(400, "bad_request", "signed, but not a Partner Center event")
+            parsed, event = parse_event(body)
+        except NotAnEvent as exc:
+            return rejected(400, "bad_request", f"signed, but not a Partner Center event: {exc}")
         name = event.event_name
         if datetime.now(UTC) - event.changed_at > max_age:
             return rejected(401, "unauthorized", "stale: ResourceChangeUtcDate too old", name)
-        distributor_id = request.query_params.get("distributorId", "").strip()
-        if not distributor_id or len(distributor_id) > 256:
-            return rejected(400, "bad_request", "the URL has no distributorId", name)
+        distributor_id = _distributor_id(request.scope["query_string"])
+        if distributor_id is None:
+            return rejected(400, "bad_request", "the URL has no single valid distributorId", name)
         act = event.action != "none"
         try:
             new = await event_store.receive(
@@ -144,6 +142,19 @@ def partner_center_events_endpoint(settings: Settings, state: dict):
         return JSONResponse({"eventName": name, "outcome": outcome})
 
     return receive
+
+
+def _distributor_id(query: bytes) -> str | None:
+    """The one distributorId of the query, decoded strictly: an id PostgreSQL can hold, or None.
+    Starlette's query_params would turn bytes that are not UTF-8 into U+FFFD, a different id."""
+    try:
+        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    values = [value.strip() for name, value in pairs if name == "distributorId"]
+    if len(values) != 1 or not values[0] or len(values[0]) > 256 or "\x00" in values[0]:
+        return None
+    return values[0]
 
 
 async def _body_within(request: Request, limit: int) -> bytes | None:

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,10 @@ ALGORITHM = "rsa-sha256"
 CERT_URL, ALGORITHM_HEADER = "x-ms-certificate-url", "x-ms-signature-algorithm"
 SIGNATURE_HEADER = "x-ms-signature"
 MAX_CERT_BYTES = 64 * 1024
+# Certificates kept at once. Partner Center signs with one certificate at a time, but any
+# caller can name the allowed host's certificate under endless URLs (a query string, an
+# escaped path): the least recently used goes, so memory stays bounded.
+MAX_KEPT = 16
 
 
 class Rejected(Exception):
@@ -134,22 +139,33 @@ class CertificateStore:
         self.ttl_s = ttl_s
         self.http = http or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
         self.fetches = 0
-        self._kept: dict[str, tuple[x509.Certificate, float]] = {}
+        self._kept: OrderedDict[str, tuple[x509.Certificate, float]] = OrderedDict()
         self._lock = asyncio.Lock()
+
+    def __len__(self) -> int:
+        """How many certificates are kept."""
+        return len(self._kept)
 
     async def certificate(self, url: str) -> x509.Certificate:
         if not certificate_url_allowed(url, self.hosts):
             raise Rejected(f"{CERT_URL} is not on an allowed host")
-        kept = self._kept.get(url)
-        if kept is not None and time.monotonic() < kept[1]:
-            return kept[0]
+        if (cert := self._kept_now(url)) is not None:
+            return cert
         async with self._lock:  # a burst of events shares one fetch
-            kept = self._kept.get(url)
-            if kept is not None and time.monotonic() < kept[1]:
-                return kept[0]
+            if (cert := self._kept_now(url)) is not None:
+                return cert
             cert = await self._fetch(url)
             self._kept[url] = (cert, time.monotonic() + self.ttl_s)
+            while len(self._kept) > MAX_KEPT:
+                self._kept.popitem(last=False)
             return cert
+
+    def _kept_now(self, url: str) -> x509.Certificate | None:
+        kept = self._kept.get(url)
+        if kept is None or time.monotonic() >= kept[1]:
+            return None
+        self._kept.move_to_end(url)
+        return kept[0]
 
     async def _fetch(self, url: str) -> x509.Certificate:
         self.fetches += 1

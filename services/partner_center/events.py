@@ -7,11 +7,12 @@ resellers) and trusts that read, not the event.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # granular-admin-relationship-approved|activated|terminated|expired, and any added later.
 GDAP_RELATIONSHIP_PREFIX = "granular-admin-relationship-"
@@ -53,6 +54,55 @@ class PartnerCenterEvent(BaseModel):
     def customer_id(self) -> str | None:
         """`{baseURL}/v1/customers/{CustomerId}`."""
         return _segment_after(self.resource_uri, "customers")
+
+
+class NotAnEvent(ValueError):
+    """A body that is no Partner Center event porgate can read and keep."""
+
+
+def parse_event(body: bytes) -> tuple[dict[str, Any], PartnerCenterEvent]:
+    """The body as the JSON object to keep and as the event it is; NotAnEvent otherwise,
+    including for what PostgreSQL's jsonb cannot hold (NUL, a lone surrogate, NaN,
+    Infinity), which would otherwise fail only at the insert, as if the database were down."""
+    try:
+        parsed = json.loads(body, parse_constant=_no_constant)
+    except NotAnEvent:
+        raise
+    except RecursionError:
+        raise NotAnEvent("JSON nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise NotAnEvent(f"not JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise NotAnEvent(f"JSON {type(parsed).__name__}, not an object")
+    _refuse_unstorable(parsed)
+    try:
+        return parsed, PartnerCenterEvent.model_validate(parsed)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        raise NotAnEvent(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}") from None
+
+
+def _no_constant(name: str) -> float:
+    raise NotAnEvent(f"{name} is not JSON")
+
+
+def _refuse_unstorable(parsed: dict[str, Any]) -> None:
+    # Iterative: json.loads accepts nesting almost as deep as the interpreter's stack.
+    pending: list[Any] = [parsed]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise NotAnEvent("NUL character (\\u0000) in a string")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise NotAnEvent("a lone UTF-16 surrogate in a string") from None
 
 
 def _segment_after(uri: str | None, name: str) -> str | None:

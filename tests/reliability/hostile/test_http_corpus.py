@@ -1,5 +1,6 @@
-"""A hostile corpus for every HTTP surface: the API's routes and the console's forms,
-cookies, headers and query strings, on the real API process over real HTTP.
+"""A hostile corpus for every HTTP surface: the API's routes, the console's forms, cookies,
+headers and query strings, and Partner Center's webhook receiver (partner_center_corpus.py),
+on the real API process over real HTTP.
 
 Every input gets its surface's own error shape (the API: Partner Center's error body; the
 console: text or its HTML pages), never a 500 or a traceback, and the process's memory
@@ -18,8 +19,10 @@ from pydantic import SecretStr
 from services.api.app import create_app
 from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.partner_center.event_signature import MAX_KEPT, CertificateStore, allowed_hosts
 from tests.e2e import registry_data as R
 from tests.reliability.harness import tally
+from tests.reliability.hostile.partner_center_corpus import certificate_host, partner_center_corpus
 
 KEY = "k-hostile-eu-4e6a8c0b2d4f6a81"
 OPERATOR = "op-hostile-7b9d1f3a5c7e9b20"
@@ -133,6 +136,11 @@ def api_error_shape(r: httpx.Response) -> None:
 
 
 async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migrated):
+    async with certificate_host() as cert_host:
+        await http_corpus(migrated, cert_host)
+
+
+async def http_corpus(migrated, cert_host) -> None:
     settings = migrated.model_copy(
         update={
             "api_keys": SecretStr(f"{KEY}={R.DIST}"),
@@ -140,6 +148,7 @@ async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migr
             "api_rate_per_key": 0,
             # Many wrong keys from one address, on purpose: the lockout has its own test.
             "sign_in_free_failures": 100_000,
+            "partner_center_webhook_cert_hosts": cert_host.origin,
         }
     )
     port = free_port()
@@ -151,12 +160,34 @@ async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migr
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
             sizes["API"] = await api_corpus(c)
             sizes["console"] = await console_corpus(c)
+            sizes["Partner Center webhooks"] = await partner_center_corpus(c, cert_host, settings)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         await server.stop()
     assert peak < PEAK_BYTES, f"peak {peak / 1e6:.1f} MB over the corpus"
     tally(**{f"hostile corpus: {k}": v for k, v in sizes.items()})
+
+
+async def test_the_certificates_kept_stay_bounded_however_many_urls_name_one():
+    """Any caller can name the allowed host's certificate under endless URLs (query strings):
+    the least recently used certificate goes, the one in use stays."""
+    async with certificate_host() as host:
+        store = CertificateStore(allowed_hosts(host.origin), ttl_s=3600)
+        try:
+            in_use = host.url("good.cer")
+            await store.certificate(in_use)
+            for n in range(MAX_KEPT * 4):
+                await store.certificate(f"{in_use}?copy={n}")
+                await store.certificate(in_use)
+            assert len(store) == MAX_KEPT
+            fetches = host.fetches
+            await store.certificate(in_use)
+            assert host.fetches == fetches  # still kept
+            await store.certificate(f"{in_use}?copy=0")
+            assert host.fetches == fetches + 1  # gone, fetched again
+        finally:
+            await store.aclose()
 
 
 async def api_corpus(c: httpx.AsyncClient) -> int:
