@@ -13,7 +13,7 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.topics_admin import create_topics
 from tests import servers
-from tests.reliability.harness import FIGURES, NOTES
+from tests.reliability.harness import FIGURES, NOTES, hostile_inputs_line
 
 TESTS = Path(__file__).parent
 SESSION_TIMEOUT_MS = 2_000
@@ -178,6 +178,8 @@ def figures_text() -> str:
     )
     lines = [f"  {k:<52} {FIGURES[k]}" for k in keys]
     lines += [f"  - {n}" for n in NOTES]
+    if (surfaces := hostile_inputs_line(FIGURES)) is not None:
+        lines.append(f"  - {surfaces}")
     return "\n".join(lines)
 
 

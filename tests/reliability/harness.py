@@ -56,6 +56,31 @@ def note(text: str) -> None:
     NOTES.append(text)
 
 
+# The inbound surfaces and the figure each one's hostile corpus adds to (tally(**{key: n})).
+HOSTILE_SURFACES = {
+    "API": "hostile corpus: API",
+    "console": "hostile corpus: console",
+    "CSV": "hostile corpus: CSV import (files)",
+    "Kafka": "hostile corpus: Kafka",
+    "Partner Center webhooks": "hostile corpus: Partner Center webhooks",
+}
+
+
+def hostile_inputs_line(figures: Counter[str]) -> str | None:
+    """One line for the run's figures, once the figures of every worker are in: how many
+    hostile inputs each surface's corpus tried (none: the corpus did not run)."""
+    if not any(key in figures for key in HOSTILE_SURFACES.values()):
+        return None
+    parts = []
+    for surface, key in HOSTILE_SURFACES.items():
+        count = str(figures[key]) if key in figures else "not run"
+        if surface == "CSV" and key in figures:
+            rows = figures["hostile corpus: CSV import (hostile rows)"]
+            count = f"{figures[key]} files ({rows} hostile rows in one)"
+        parts.append(f"{surface} {count}")
+    return "hostile inputs per surface: " + ", ".join(parts)
+
+
 def eventually(
     check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.2, **kw: Any
 ):
