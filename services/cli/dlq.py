@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: typer reads the commands' annotations at run time.
 
 import base64
-import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -62,7 +61,7 @@ def _show_value(value: bytes | None) -> None:
         console.print("(no value)")
         return
     try:
-        console.print_json(data=json.loads(value))
+        console.print_json(data=dead_letters.parse_json(value))
     except ValueError:  # not UTF-8 or not JSON
         shown = repr(value[:MAX_SHOWN_BYTES])
         more = (
@@ -78,7 +77,7 @@ def _value_document(value: bytes | None) -> dict[str, Any]:
     if value is None:
         return {"value": None}
     try:
-        return {"value": json.loads(value)}
+        return {"value": dead_letters.parse_json(value)}
     except ValueError:
         pass
     try:

@@ -14,6 +14,7 @@ from contracts.errors import describe, language_of
 from contracts.events import DecisionLine
 from services.console.charts import Chart, horizontal_bars, stacked_bars
 from services.domain.explain import from_wire, render_step
+from services.ops.dead_letters import parse_json
 
 PAGE_SIZE = 50
 
@@ -187,8 +188,8 @@ def distributor_of(value: bytes | None) -> str | None:
     if not value:
         return None
     try:
-        event = json.loads(value)
-    except (ValueError, UnicodeDecodeError):
+        event = parse_json(value)
+    except ValueError:  # UnicodeDecodeError included
         return None
     data = event.get("data") if isinstance(event, dict) else None
     found = data.get("distributorId") if isinstance(data, dict) else None
@@ -215,7 +216,7 @@ def as_text(data: bytes | None, limit: int = 64 * 1024) -> str:
         return "(no value)"
     text = data[:limit].decode("utf-8", "replace")
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return json.dumps(parse_json(text), indent=2, ensure_ascii=False)
     except ValueError:
         return text
 

@@ -6,6 +6,7 @@ A redriven copy keeps its CloudEvents id, so a second redrive is a no-op at the 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,6 +106,25 @@ def parse_dead_letter(
         error=h.get("x-dlq-error"),
         failed_at=failed_at,
     )
+
+
+def parse_json(data: bytes | str) -> Any:
+    """json.loads for a dead letter's value, which may hold anything. ValueError for what is
+    no JSON, and for JSON that cannot be shown as it parsed (the caller shows the raw text
+    instead): nested too deeply for the parser, NaN or Infinity (no JSON to a reader of
+    `--format json`), a lone UTF-16 surrogate (no UTF-8 page or terminal takes it)."""
+    try:
+        parsed = json.loads(data, parse_constant=_no_constant)
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeEncodeError:
+        raise ValueError("a lone UTF-16 surrogate in a string") from None
+    return parsed
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def redrive_headers(

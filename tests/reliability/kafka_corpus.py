@@ -1,16 +1,20 @@
 """The Kafka hostile corpus's shared part: the records broken the same way on every consumed
-topic, and the check that each became exactly one dead letter per consumer group, with its
-reason, its original bytes and key (tests/reliability/test_bad_input*.py)."""
+topic, the check that each became exactly one dead letter per consumer group, with its
+reason, its original bytes and key, and that people can read every such letter (the console,
+`porgate dlq`) (tests/reliability/test_bad_input*.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from contracts.topics import TOPICS_BY_NAME
 from services.common.config import Settings
-from tests.reliability.harness import dlq_headers
+from tests.console.conftest import KEY_EU, OPERATOR_KEY, console_server
+from tests.console.test_access import signed_in
+from tests.reliability.harness import dlq_headers, run_cli
 
 # Valid strings, however they look: stored and echoed verbatim, decided normally.
 HOSTILE = (
@@ -173,3 +177,72 @@ def dead_letter_problems(
             f"unexpected dead letters: {[(k, v[0][1]['x-dlq-error']) for k, v in found.items()]}"
         )
     return problems
+
+
+# The letters an operator is most likely to choke on: no value, not text, too deep to parse,
+# megabytes, a NUL, a lone surrogate (no UTF-8 page or terminal can show it as parsed).
+NASTIEST = (
+    "tombstone",
+    "not UTF-8",
+    "nested 100000 deep",
+    "data nested",
+    "1.5 MB",
+    "NUL escaped",
+    "lone surrogate",
+)
+
+
+async def operators_read(settings: Settings, expected: list[tuple[Case, str]], dead: list) -> int:
+    """The dead letters of the corpus read as people read them: the console's list (an
+    operator's, and a distributor's, filtered by what each letter names) of them all; the
+    page of the nastiest of each kind, and `porgate dlq list`, and `porgate dlq inspect` of
+    those in text and JSON. None a 500 or a traceback. Returns how many reads."""
+    where = {
+        (
+            h["x-dlq-source-topic"],
+            int(h["x-dlq-source-partition"]),
+            int(h["x-dlq-source-offset"]),
+        ): r
+        for r in dead
+        for h in [dlq_headers(r)]
+    }
+    nastiest = {}  # one letter of each kind
+    for case, _ in expected:
+        kind = next((n for n in NASTIEST if n in case.label), None)
+        if kind is not None and kind not in nastiest:
+            nastiest[kind] = (case.label, where[(case.topic, *case.sent)])
+    assert len(nastiest) == len(NASTIEST), set(NASTIEST) - set(nastiest)
+    reads = 0
+    # Each letter's page reads it from Kafka on its own: the nastiest only, not all of them.
+    async with console_server(settings) as url:
+        for key in (OPERATOR_KEY, KEY_EU):
+            async with signed_in(url, key) as (client, _):
+                listing = await client.get("/console/dead-letters")
+                assert listing.status_code == 200, (key, listing.status_code, listing.text[:300])
+                assert "internal error" not in listing.text
+                reads += 1
+                for label, rec in nastiest.values() if key == OPERATOR_KEY else ():
+                    page = await client.get(f"/console/dead-letters/{rec.partition}/{rec.offset}")
+                    assert page.status_code == 200, (label, page.status_code, page.text[:300])
+                    reads += 1
+    listed = await asyncio.to_thread(run_cli, settings, "dlq", "list", "--format", "json")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr[-2000:]
+    assert len(json.loads(listed.stdout)) == len(dead)
+    reads += 1
+    # A few at once: each command mostly waits for the broker.
+    running = asyncio.Semaphore(4)
+
+    async def inspect(label: str, rec, fmt: str) -> None:
+        args = ("dlq", "inspect", str(rec.offset), "--partition", str(rec.partition))
+        async with running:
+            shown = await asyncio.to_thread(run_cli, settings, *args, "--format", fmt)
+        assert shown.returncode == 0, (label, fmt, shown.stderr[-2000:])
+        assert "Traceback" not in shown.stderr + shown.stdout[:10_000], (label, fmt)
+        if fmt == "json":
+            json.loads(shown.stdout)
+
+    await asyncio.gather(
+        *(inspect(label, rec, fmt) for label, rec in nastiest.values() for fmt in ("text", "json"))
+    )
+    reads += 2 * len(nastiest)
+    return reads

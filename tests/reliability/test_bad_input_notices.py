@@ -2,7 +2,8 @@
 GDAP revocations, which the notifier turns into distributors' notifications. Each broken record
 is dead-lettered once, with its reason; a hostile but valid one is notified verbatim; a good
 record after the corpus is notified once. With test_bad_input.py, every consumer group of every
-service gets the corpus (the first test here holds that, so a new consumer cannot be missed)."""
+service gets the corpus (the first test here holds that, so a new consumer cannot be missed).
+The dead letters they leave are then read as people read them (the console, `porgate dlq`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from tests.reliability.kafka_corpus import (
     generic_corpus,
     h,
     nested,
+    operators_read,
     raw,
     with_data,
 )
@@ -142,6 +144,12 @@ def decision_corpus() -> list[Case]:
         ("wouldBlock 'yes'", raw(with_data(a, wouldBlock="yes")), "data.wouldBlock"),
         ("authority 'oracle'", raw(with_data(a, authority="oracle")), "data.authority"),
         ("lone surrogate", raw(with_data(b, orderId="a\ud800b")), "Invalid JSON"),
+        # Whose letter is it? The console asks every letter's distributorId.
+        (
+            "distributorId a lone surrogate",
+            raw(with_data(b, distributorId="\udc00")),
+            "Invalid JSON",
+        ),
         ("NUL in orderId", raw(with_data(b, orderId="ord\u0000")), "NUL"),
         # Valid JSON no btree row can hold (~2.7 kB a row): poison, retried then dead-lettered.
         (
@@ -315,6 +323,7 @@ async def test_hostile_and_broken_decisions_and_revocations(migrated, procs):
 
     problems = dead_letter_problems(settings, expected_dead, dead)
     assert not problems, "\n".join(problems)
+    reads = await operators_read(settings, expected_dead, dead)
     for c in corpus:
         if c.producer_error:
             assert "MessageSizeTooLarge" in c.producer_error and "1.5 MB" in c.label
@@ -361,5 +370,6 @@ async def test_hostile_and_broken_decisions_and_revocations(migrated, procs):
     note(
         f"bad input: {len(corpus)} broken decisions and revocations -> {len(expected_dead)} dead"
         f" letters, each with its reason; {hostile - len(corpus)} hostile-but-valid ones notified"
-        f" or stored verbatim; a good record after the corpus notified once on each topic"
+        f" or stored verbatim; a good record after the corpus notified once on each topic;"
+        f" the dead letters read {reads} times in the console and `porgate dlq`, never a 500"
     )

@@ -155,6 +155,18 @@ def test_a_dead_letters_distributor_and_bytes_are_shown_safely():
     assert views.as_text(b"\xff") == "\ufffd"
 
 
+def test_a_dead_letter_too_deep_to_parse_or_holding_a_lone_surrogate_shows_as_its_text():
+    # Either once made the whole dead-letter list a 500 (RecursionError, UnicodeEncodeError).
+    for value in (
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"data": {"distributorId": "\\udc00"}}',
+        b'{"data": {"distributorId": "d", "x": NaN}}',
+    ):
+        assert views.distributor_of(value) is None
+        assert views.as_text(value) == value[: 64 * 1024].decode()  # its first 64 KiB
+        assert views.as_text(value).encode("utf-8")
+
+
 def test_code_texts_are_in_the_readers_language():
     (en,) = views.code_texts([900400], "en")
     (ja,) = views.code_texts([900400], "ja")
