@@ -180,7 +180,8 @@ def dead_letter_problems(
 
 
 # The letters an operator is most likely to choke on: no value, not text, too deep to parse,
-# megabytes, a NUL, a lone surrogate (no UTF-8 page or terminal can show it as parsed).
+# megabytes, a NUL, a lone surrogate (no UTF-8 page or terminal can show it as parsed), NaN
+# (which no reader of JSON takes).
 NASTIEST = (
     "tombstone",
     "not UTF-8",
@@ -189,6 +190,7 @@ NASTIEST = (
     "1.5 MB",
     "NUL escaped",
     "lone surrogate",
+    "NaN",
 )
 
 

@@ -144,6 +144,12 @@ def decision_corpus() -> list[Case]:
         ("wouldBlock 'yes'", raw(with_data(a, wouldBlock="yes")), "data.wouldBlock"),
         ("authority 'oracle'", raw(with_data(a, authority="oracle")), "data.authority"),
         ("lone surrogate", raw(with_data(b, orderId="a\ud800b")), "Invalid JSON"),
+        # NaN is no JSON, though Python's parser takes it: what reads the letter must not echo it.
+        (
+            "basis 'guess', NaN beside it",
+            raw(with_data(a, basis="guess"))[:-1] + b', "x": NaN}',
+            "data.basis",
+        ),
         # Whose letter is it? The console asks every letter's distributorId.
         (
             "distributorId a lone surrogate",
