@@ -57,7 +57,8 @@ def _when(value: datetime | None) -> str:
 
 @app.command()
 def endpoints() -> None:
-    """Show the webhook endpoint: enabled, paused (429, 502, 504) or disabled (410 Gone)."""
+    """Every webhook endpoint a notifier delivered to or tried: enabled, paused (429, 502,
+    504) or disabled (410 Gone), with its deliveries."""
 
     async def read(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], int]:
         return await store.endpoints(pool), await store.pending_count(pool)
@@ -65,7 +66,17 @@ def endpoints() -> None:
     rows, pending = asyncio.run(_with_pool(read))
     configured = get_settings().notify_webhook_url
     table = Table(title=f"webhook endpoints ({pending} notification(s) pending)")
-    for header in ("url", "state", "since", "reason", "paused until", "re-enabled"):
+    for header in (
+        "url",
+        "state",
+        "delivered",
+        "last delivered",
+        "last attempt",
+        "since",
+        "reason",
+        "paused until",
+        "re-enabled",
+    ):
         table.add_column(header)
     now = datetime.now().astimezone()
     listed = set()
@@ -74,16 +85,20 @@ def endpoints() -> None:
         state = "disabled" if r["disabled_at"] is not None else "enabled"
         if state == "enabled" and r["paused_until"] is not None and r["paused_until"] > now:
             state = "paused"
+        last_attempt = f"{_when(r['last_attempt_at'])} {r['last_result'] or ''}".strip()
         table.add_row(
             r["url"] + (" (configured)" if r["url"] == configured else ""),
             state,
+            str(r["delivered"]),
+            _when(r["last_delivered_at"]),
+            last_attempt,
             _when(r["disabled_at"]),
             r["disabled_reason"] or "",
             _when(r["paused_until"]),
             _when(r["enabled_at"]),
         )
     if configured and configured not in listed:
-        table.add_row(configured + " (configured)", "enabled", "", "", "", "")
+        table.add_row(configured + " (configured)", "enabled", "0", "", "", "", "", "", "")
     console.print(table)
 
 
