@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
@@ -28,10 +27,11 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
 from services.common.topics_admin import create_topics
 from services.common.webhook_secret import parse_webhook_secret
+from services.dev_state import export_line, remove_state, write_state
 from services.dev_view import Banner, LineView, LiveView, Tally, logs_above_the_frame
 from services.notifier.signing import verify_standard
 from services.runner import run_services
@@ -39,13 +39,37 @@ from services.runner import run_services
 console = Console()
 
 
-def _port_or_free(port: int) -> int:
+class PortTaken(Exception):
+    """A port `porgate dev` was asked to serve on is in use; the message says which."""
+
+
+def _port_free(port: int) -> bool:
     with contextlib.closing(socket.socket()) as s:
         try:
             s.bind(("127.0.0.1", port))
-            return port
+            return True
         except OSError:
-            return free_port()
+            return False
+
+
+def _kafka_port(port: int) -> int:
+    """The asked port, or 0 for any: Kafka clients are configured with this port, so moving
+    the broker elsewhere would point them at whatever holds it."""
+    if port and not _port_free(port):
+        raise PortTaken(
+            f"port {port} for Kafka is taken (another `porgate dev`?); stop it, or pass"
+            " --kafka-port PORT (0: any free port)"
+        )
+    return port
+
+
+def _api_port(port: int) -> int:
+    """The asked port, or a free one, said in one line: the banner shows where the API is."""
+    if not port or _port_free(port):
+        return port or free_port()
+    moved = free_port()
+    console.print(f"port {port} is taken; the API is on {moved} instead", markup=False)
+    return moved
 
 
 def _say(line: str) -> None:
@@ -89,14 +113,15 @@ def _print_banner(banner: Banner) -> None:
 
 async def _watch(settings: Settings, view: Tally, stop: asyncio.Event) -> None:
     p = settings.topic_prefix
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         p + "por.decisions.v1",
         p + "gdap.revocations.v1",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="porgate-dev",
         group_id=None,
         auto_offset_reset="latest",
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=300)).values():
@@ -128,8 +153,7 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
     from services.demo import DemoWorld
 
     world = DemoWorld()
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
 
     async def send(m) -> None:
         await producer.send(settings.topic_prefix + m.topic.name, m.value, key=m.key.encode())
@@ -219,7 +243,7 @@ async def _run_dev(
     partner_center_standin: bool,
 ) -> None:
     configure_logging("WARNING", json=False)
-    kafka = EmbeddedKafka(_port_or_free(kafka_port))
+    kafka = EmbeddedKafka(_kafka_port(kafka_port))
     pg = EmbeddedPostgres(data_dir, keep=data_dir is not None)
     with console.status("starting the embedded Kafka broker (Tansu) and PostgreSQL"):
         kafka.start()
@@ -231,7 +255,7 @@ async def _run_dev(
     settings = Settings(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         database_url=database_url,
-        api_port=_port_or_free(api_port),
+        api_port=_api_port(api_port),
         health_port=free_port(),
         notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
         notify_webhook_secret=SecretStr(secret),
@@ -258,13 +282,21 @@ async def _run_dev(
         with console.status("migrating schemas and creating topics"):
             for service in all_services(settings):
                 await migrate(settings.database_url, service.schema, service.migrations)
-            await create_topics(settings.kafka_bootstrap_servers)
+            await create_topics(settings)
         await sink.start()
         system = asyncio.create_task(
             run_services(settings, list(SERVICE_MODULES), with_api=True, until=stop)
         )
         if not isinstance(view, LiveView):  # the live frame shows the banner itself
             _print_banner(banner)
+        # For a second terminal: the line to paste, and a file the CLI reads by itself.
+        findable = {
+            "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "PORGATE_DATABASE_URL": database_url,
+            "PORGATE_NOTIFY_WEBHOOK_URL": settings.notify_webhook_url or "",
+        }
+        _say(export_line(findable))
+        stack.callback(remove_state, write_state(findable))
         if view is None:
             _say(
                 "Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything."

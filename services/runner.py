@@ -19,6 +19,11 @@ async def run_services(
     from services.catalog import build_services
     from services.common.app import build_app
     from services.common.health import health_app
+    from services.common.kafka_clients import reach
+
+    # Before anything starts: a wrong password or CA stops the process with the one line
+    # of `KafkaSetupError` (services/cli/), not with the API's lifespan traceback.
+    await reach(settings)
 
     stop = until or asyncio.Event()
     loop = asyncio.get_running_loop()

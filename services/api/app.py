@@ -34,7 +34,7 @@ from services.common.body_limit import BodyLimit
 from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
 from services.common.sign_in_attempts import SignInAttempts
 from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
@@ -160,8 +160,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         state["pool"] = await create_pool(
             settings.database_url, store.SCHEMA, min_size=1, max_size=10
         )
-        state["producer"] = new_producer(settings)
-        await state["producer"].start()
+        state["producer"] = await start_producer(settings)
         client = None
         if settings.por_authority == "partner-center":
             # One client and cache for every key: internal tools get Partner Center's answer

@@ -44,6 +44,28 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # How every Kafka client porgate builds connects (docs/kafka.md): TLS, SASL, or both.
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="PLAIN", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|OAUTHBEARER)$"
+    )
+    # PLAIN and SCRAM: the user and its password. OAUTHBEARER: the Entra ID app registration's
+    # client id and secret (client credentials, as Azure Event Hubs' Kafka endpoint takes).
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # A file holding the password (a mounted Secret); read at each client's creation.
+    kafka_sasl_password_file: str | None = None
+    # OAUTHBEARER: the Entra ID tenant, and the scope asked for (default: the first bootstrap
+    # host's https://HOST/.default, Event Hubs' own scope).
+    kafka_oauth_tenant_id: str | None = None
+    kafka_oauth_scope: str | None = None
+    # PEM files: the CA that signed the brokers' certificates (default: the system's), and a
+    # client certificate and key for brokers that authenticate clients by TLS (mTLS).
+    kafka_ssl_ca_file: str | None = None
+    kafka_ssl_cert_file: str | None = None
+    kafka_ssl_key_file: str | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/porgate"
     enforcement_start: AwareDatetime = DEFAULT_ENFORCEMENT_START
 

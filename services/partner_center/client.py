@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.common import metrics
+from services.common import metrics, tracing
 from services.common.config import Settings
 from services.common.retry import retry_after_s
 from services.partner_center.auth import TokenKind, TokenProvider
@@ -322,7 +322,6 @@ class PartnerCenterClient:
     ) -> tuple[httpx.Response, str]:
         """One HTTP call, through the breaker's door; 5xx and transport failures raise _Transient."""
         correlation_id = str(uuid.uuid4())
-        breaker = guard.breaker
         extra = {
             "distributor_id": distributor_id,
             "operation": operation,
@@ -330,53 +329,56 @@ class PartnerCenterClient:
             "correlation_id": correlation_id,
             "event_id": event_id,
         }
-        calls = metrics.PARTNER_CENTER_CALLS
-        started = time.monotonic()
-        try:
-            response = await self.http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers={
-                    **(headers or {}),
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json",
-                    "MS-RequestId": request_id,
-                    "MS-CorrelationId": correlation_id,
-                    "MS-Contract-Version": "v1",
-                    "X-Locale": self.settings.partner_center_locale,
-                },
-            )
-        except httpx.TimeoutException as exc:
-            breaker.failed()
-            calls.labels(distributor_id, operation, "timeout").inc()
-            log.warning("Partner Center call timed out", extra=extra)
-            raise _Transient("timeout", type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            breaker.failed()
-            calls.labels(distributor_id, operation, "error").inc()
-            log.warning("Partner Center call failed", extra={**extra, "error": repr(exc)})
-            raise _Transient("error", f"{type(exc).__name__}: {exc}") from None
-        except BaseException:
-            breaker.abandoned()  # cancelled: says nothing about Partner Center
-            raise
-        finally:
-            elapsed = time.monotonic() - started
-            metrics.PARTNER_CENTER_LATENCY.labels(distributor_id, operation).observe(elapsed)
-        status = response.status_code
-        calls.labels(distributor_id, operation, str(status)).inc()
-        extra = {**extra, "status": status, "elapsed_s": round(elapsed, 3)}
-        if status >= 500:
-            breaker.failed()
-            log.warning("Partner Center call failed", extra=extra)
-            raise _Transient(
-                "server_error", f"HTTP {status}", retry_after_s(response.headers.get("retry-after"))
-            )
-        breaker.succeeded()  # any other answer proves the service is up
-        level = logging.DEBUG if status < 400 else logging.WARNING
-        log.log(level, "Partner Center call answered", extra=extra)
-        return response, correlation_id
+        sent = {
+            **(headers or {}),
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "MS-RequestId": request_id,
+            "MS-CorrelationId": correlation_id,
+            "MS-Contract-Version": "v1",
+            "X-Locale": self.settings.partner_center_locale,
+        }
+        # A span per attempt, tagged as it is logged; a 5xx or transport failure marks it.
+        tags = {f"porgate.{k}": v for k, v in extra.items() if v}
+        with tracing.http_call(method, url, tags) as span:
+            tracing.inject(sent)
+            started = time.monotonic()
+            try:
+                response = await self.http.request(
+                    method, url, json=json, params=params, headers=sent
+                )
+            except httpx.TimeoutException as exc:
+                guard.breaker.failed()
+                metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, "timeout").inc()
+                log.warning("Partner Center call timed out", extra=extra)
+                raise _Transient("timeout", type(exc).__name__) from None
+            except httpx.TransportError as exc:
+                guard.breaker.failed()
+                metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, "error").inc()
+                log.warning("Partner Center call failed", extra={**extra, "error": repr(exc)})
+                raise _Transient("error", f"{type(exc).__name__}: {exc}") from None
+            except BaseException:
+                guard.breaker.abandoned()  # cancelled: says nothing about Partner Center
+                raise
+            finally:
+                elapsed = time.monotonic() - started
+                metrics.PARTNER_CENTER_LATENCY.labels(distributor_id, operation).observe(elapsed)
+            status = response.status_code
+            tracing.http_status(span, status)
+            metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, str(status)).inc()
+            extra = {**extra, "status": status, "elapsed_s": round(elapsed, 3)}
+            if status >= 500:
+                guard.breaker.failed()
+                log.warning("Partner Center call failed", extra=extra)
+                raise _Transient(
+                    "server_error",
+                    f"HTTP {status}",
+                    retry_after_s(response.headers.get("retry-after")),
+                )
+            guard.breaker.succeeded()  # any other answer proves the service is up
+            level = logging.DEBUG if status < 400 else logging.WARNING
+            log.log(level, "Partner Center call answered", extra=extra)
+            return response, correlation_id
 
 
 def _parse(distributor_id: str, model: type[M], response: httpx.Response) -> M:

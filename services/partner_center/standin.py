@@ -38,6 +38,7 @@ from services.common.embedded import free_port
 from services.common.health import HttpServer
 
 SCOPE = "https://api.partnercenter.microsoft.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
 TOKEN, VALIDATE, RELATIONSHIPS = "token", "validateresellers", "relationships"
 AGREEMENT_STATUS = "agreementstatus"
@@ -159,7 +160,8 @@ class PartnerCenterStandin:
             return _oauth_error(
                 401, "invalid_client", "AADSTS7000215: Invalid client secret provided."
             )
-        if form.get("scope") != SCOPE:
+        # Entra ID issues the same app registration tokens for Microsoft Graph too.
+        if form.get("scope") not in (SCOPE, GRAPH_SCOPE):
             return _oauth_error(400, "invalid_scope", f"AADSTS70011: scope must be {SCOPE}.")
         grant = form.get("grant_type")
         body: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.token_lifetime_s}

@@ -19,7 +19,7 @@ import asyncpg
 from services.common import metrics, outbox
 from services.common.outbox import Outbox
 from services.partner_center.credentials import DistributorCredentials
-from services.partner_center.errors import PartnerCenterError
+from services.partner_center.errors import PartnerCenterError, Unavailable
 from services.partner_center.port import PartnerCenter
 from services.partner_center_sync import changes, store
 from services.partner_center_sync.changes import Plan
@@ -37,6 +37,8 @@ class Outcome:
     plan: Plan | None = None
     pages: int = 0
     error: str | None = None
+    # The error is Partner Center's (or Entra ID's) unavailability, not a refusal or ours.
+    unavailable: bool = False
 
 
 def distributors_to_sync(
@@ -88,7 +90,11 @@ class Syncer:
         try:
             outcome = await self._sync(distributor_id)
         except PartnerCenterError as exc:
-            outcome = Outcome(distributor_id, error=str(exc).removeprefix(f"{distributor_id}: "))
+            outcome = Outcome(
+                distributor_id,
+                error=str(exc).removeprefix(f"{distributor_id}: "),
+                unavailable=isinstance(exc, Unavailable),
+            )
         except MassRemoval as exc:
             outcome = Outcome(distributor_id, error=str(exc))
         except asyncpg.UndefinedTableError:

@@ -17,7 +17,9 @@ import pytest
 
 from contracts.codec import decode
 from contracts.events import DecisionLine, TransactionAccepted, ValidationLine, ValidationRequested
-from services.cli import EXIT_BAD_ROWS
+from services.cli.errors import ExitCode
+
+EXIT_BAD_ROWS = ExitCode.BAD_ROWS
 from services.common.db import migrate
 from services.por_validator import store
 from services.por_validator.handlers import on_registry_events

@@ -183,8 +183,9 @@ async def test_cli_syncs_the_others_and_exits_non_zero_naming_a_distributor_that
 
     standin.fail(calls=10)  # Partner Center down: every attempt answers 500
     down = await cli(standin, migrated, creds, "--distributor", "dist-a")
-    assert down.returncode == 1
+    assert down.returncode == 5  # a remote API unreachable (docs/cli.md)
     assert "dist-a: failed: indirect_resellers failed" in down.stderr
+    assert "porgate: cannot reach Partner Center for dist-a (" in down.stderr
 
 
 async def test_the_scheduled_service_syncs_every_period_into_the_validators_registry(

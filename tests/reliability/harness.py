@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from services.common.config import Settings
 from services.common.embedded import free_port
+from services.common.kafka_security import client_options
 from services.notifier.signing import HEADER, WEBHOOK_ID, verify
 from tests import support
 from tests.support import read_topic  # noqa: F401 - re-exported for the reliability tests
@@ -228,7 +229,7 @@ class Kafka:
     def __init__(self, settings: Settings, max_request_size: int = 8 * 1024 * 1024) -> None:
         self.settings = settings
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             acks="all",
             linger_ms=5,
             max_request_size=max_request_size,
@@ -281,7 +282,7 @@ class TopicTail:
     def __init__(self, settings: Settings, topic: str) -> None:
         self.consumer = AIOKafkaConsumer(
             settings.topic_prefix + topic,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

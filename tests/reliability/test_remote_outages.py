@@ -203,12 +203,12 @@ async def test_webhook_and_graph_outages_retry_fail_for_good_are_requeued_and_ne
         before = len(hook.receipts)
         await asyncio.sleep(1.0)
         assert len(hook.receipts) == before, "failed deliveries were retried without the command"
-        retried = await asyncio.to_thread(run_cli, settings, "notifications", "retry")
+        retried = await asyncio.to_thread(run_cli, settings, "notifications", "retry", "--yes")
         assert (
             retried.returncode == 0
             and f"{len(failed_ids)} notification(s) re-queued" in retried.stdout
         ), retried.stdout + retried.stderr
-        retried = await asyncio.to_thread(run_cli, settings, "gdap", "retry")
+        retried = await asyncio.to_thread(run_cli, settings, "gdap", "retry", "--yes")
         assert retried.returncode == 0 and "6 termination(s) re-queued" in retried.stdout, (
             retried.stdout
         )

@@ -1,5 +1,5 @@
 """The README and docs/ stand on their own: what they say of the demo is what it loads, and
-every path they name is in the repository, on any machine."""
+every path they name or link is in the repository, on any machine."""
 
 import re
 from pathlib import Path
@@ -33,3 +33,4 @@ def test_a_page_names_no_path_of_this_machine_and_nothing_outside_the_repository
             continue  # a URL, or an anchor on the page
         path = (page.parent / target.split("#")[0]).resolve()
         assert path.is_relative_to(ROOT), f"{page.name} links outside the repository: {target}"
+        assert path.exists(), f"{page.name} links to {target}, which is not there"

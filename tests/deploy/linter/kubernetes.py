@@ -163,13 +163,15 @@ def k8s_wiring_problems(manifests: list[dict], image: Image) -> Problems:
             and selector.items() <= (d["spec"]["template"]["metadata"].get("labels") or {}).items()
         ]
 
-    pdbs = [
-        p
-        for p in by_kind.get("PodDisruptionBudget", [])
-        if selects(p["spec"]["selector"]["matchLabels"], "por-validator")
-    ]
-    if len(pdbs) != 1:
-        problems.append(f"want one PodDisruptionBudget selecting por-validator, got {len(pdbs)}")
+    for deployment in by_kind.get("Deployment", []):
+        name = deployment["metadata"]["name"]
+        pdbs = [
+            p
+            for p in by_kind.get("PodDisruptionBudget", [])
+            if selects(p["spec"]["selector"]["matchLabels"], name)
+        ]
+        if len(pdbs) != 1:
+            problems.append(f"want one PodDisruptionBudget selecting {name}, got {len(pdbs)}")
     services = [
         s for s in by_kind.get("Service", []) if selects(s["spec"].get("selector") or {}, "api")
     ]
