@@ -255,9 +255,17 @@ class DemoWorld:
         )
         return message_for(SUBSCRIPTION_CHANGES, sub, data)
 
+    def to_suspend(self) -> Reseller:
+        """The reseller `suspend_one` suspends: the first healthy one with customers."""
+        return next(x for x in self.resellers if x.profile == "valid" and x.customers)
+
+    def to_remove(self) -> Reseller:
+        """The reseller `remove_partnership` parts from its distributor: the last healthy one."""
+        return next(x for x in reversed(self.resellers) if x.profile == "valid" and x.customers)
+
     def suspend_one(self) -> Message:
         """A healthy reseller with customers gets suspended: its GDAP relationships are revoked."""
-        r = next(x for x in self.resellers if x.profile == "valid" and x.customers)
+        r = self.to_suspend()
         r.profile = "suspended"
         return message_for(
             PARTNER_REGISTRY,
@@ -274,7 +282,7 @@ class DemoWorld:
 
     def remove_partnership(self) -> Message:
         """A partnership is removed: nothing is revoked, the distributor is told who keeps access."""
-        r = next(x for x in reversed(self.resellers) if x.profile == "valid" and x.customers)
+        r = self.to_remove()
         r.profile = "no_partnership"
         return message_for(
             PARTNER_REGISTRY,
@@ -283,6 +291,49 @@ class DemoWorld:
                 distributor_id=r.distributor_id, reseller_tenant_id=r.tenant_id, status="removed"
             ),
         )
+
+
+# What each profile means, as the README's list of the demo registry says it.
+PROFILE_TEXT = {
+    "valid": "valid",
+    "inactive_pla": "its PLA account is inactive",
+    "suspended": "its reseller tenant is suspended",
+    "direct_bill": "a direct-bill partner, not an indirect reseller",
+    "unauthorized": "not authorized as an indirect reseller",
+    "no_partnership": "no partnership with its distributor",
+    "other_region": "its tenant is in another CSP region (BR)",
+    "pga_only": "its orders carry its PGA id instead of its PLA id",
+}
+
+
+def notable_resellers(world: DemoWorld) -> list[tuple[str, str, str]]:
+    """(PLA id, distributor, what is special) for each demo reseller that is not simply valid
+    for its own distributor, in PLA id order: the README lists them."""
+    changes = {
+        world.to_suspend().pla: "valid until the 40th transaction, then its tenant is suspended"
+        " and its GDAP relationships revoked",
+        world.to_remove().pla: "valid until the 80th transaction, then its partnership is removed",
+    }
+    return [
+        (r.pla, r.distributor_id, changes.get(r.pla) or PROFILE_TEXT[r.profile])
+        for r in world.resellers
+        if r.pla in changes or r.profile != "valid"
+    ]
+
+
+def banner_ids(world: DemoWorld, distributor_id: str) -> str:
+    """The demo's PLA ids in a line, with a few to try with `distributor_id`'s API key."""
+    first, last = world.resellers[0], world.resellers[-1]
+    special = {world.to_suspend().pla, world.to_remove().pla}
+    mine = [r for r in world.resellers if r.distributor_id == distributor_id]
+    valid = next(r.pla for r in mine if r.profile == "valid" and r.pla not in special)
+    failing = [r.pla for r in mine if r.profile != "valid"]
+    other = next(r.pla for r in world.resellers if r.distributor_id != distributor_id)
+    return (
+        f"{first.pla}-{last.pla} (PGA ids {first.pga}-{last.pga}); with {distributor_id}'s key"
+        f" try {valid} (valid), {' and '.join(failing)} (not valid),"
+        f" {other} (another distributor's)"
+    )
 
 
 # What Partner Center answers for each kind of reseller, as its distributor's tenant sees it.

