@@ -22,7 +22,6 @@ from services.api.conventions import PartnerCenterConventions, locale_of
 from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
-from services.api.rate_limit import RateLimiter
 from services.api.remediation import (
     RECHECK_PATH,
     REMEDIATION_PATH,
@@ -34,6 +33,7 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka import new_producer
+from services.common.rate_limit import RateLimiter
 from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable

@@ -13,7 +13,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from services.common.config import Settings
-from services.console import operations, pages, registry, signin
+from services.console import operations, pages, registry, signin, transaction
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
 
@@ -39,11 +39,13 @@ def create_console(settings: Settings) -> Starlette:
             page("/sign-out", signin.sign_out, ["POST"]),
             page("/", pages.overview),
             page("/transactions", pages.transactions),
-            page("/transactions/{decision_id}", pages.transaction),
+            page("/transactions/{decision_id}", transaction.transaction),
+            page("/transactions/{decision_id}/recheck", transaction.recheck, ["POST"]),
             page("/dead-letters", operations.dead_letter_list),
             page("/dead-letters/redrive", operations.redrive, ["POST"]),
             page("/dead-letters/{partition:int}/{offset:int}", operations.dead_letter),
             page("/resellers", registry.resellers),
+            page("/resellers/recheck", registry.recheck_reseller, ["POST"]),
             page("/gdap", operations.gdap),
             page("/gdap/retry-termination", operations.retry_termination, ["POST"]),
             page("/gdap/retry-notification", operations.retry_notification, ["POST"]),
