@@ -250,28 +250,28 @@ def wire_time(text: str | None) -> str | None:
 
 
 def line_explanations(decision: Mapping[str, Any], language: str) -> list[dict[str, Any]]:
-    """The decision-table walk por-validator attached to each blocked line, rendered in the
-    reader's language: the same rendering as notifications and `porgate explain`."""
-    out = []
+    """The decision-table walk por-validator attached to the blocked lines, rendered in the
+    reader's language (the rendering of notifications and `porgate explain`): one per PLA
+    id, naming its lines, as one decision's lines with the same id share one walk."""
+    out: dict[str, dict[str, Any]] = {}
     for raw in decision.get("lines") or ():
         if not raw.get("explanation"):
             continue
         line = DecisionLine.model_validate(raw)
-        walk = from_wire(line.partner_id_on_record, decision["distributorId"], line.explanation)
+        pid = line.partner_id_on_record
+        key = normalize_partner_id(pid) or (pid or "")
+        if key in out:
+            out[key]["line_item_ids"].append(line.line_item_id)
+            continue
+        walk = from_wire(pid, decision["distributorId"], line.explanation)
         steps = [render_step(step, language_of(language)) for step in walk.steps]
         for step in steps:
             step["facts"] = [
                 {**f, "text": fact_text(f["value"]), "asOf": wire_time(f["asOf"])}
                 for f in step["facts"]
             ]
-        out.append(
-            {
-                "line_item_id": line.line_item_id,
-                "partner_id": line.partner_id_on_record,
-                "steps": steps,
-            }
-        )
-    return out
+        out[key] = {"line_item_ids": [line.line_item_id], "partner_id": pid, "steps": steps}
+    return list(out.values())
 
 
 # As many PLA ids as the notification remediates (notifier.remediation.MAX_REMEDIATED_LINES).

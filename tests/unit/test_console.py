@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.console import auth, charts, views
+from services.domain.explain import explain, to_wire
 from tests.unit.test_por_rules import DIST, PID, registry
 
 SECRET = "test-secret"
@@ -260,3 +261,25 @@ def test_date_fields_take_iso_dates_and_an_until_date_includes_its_day(text, end
 def test_a_date_in_the_browsers_locale_order_is_refused():
     with pytest.raises(ValueError):
         views.parse_local_time("01/10/2026 09:30")
+
+
+def test_lines_with_one_pla_id_share_one_walk_whose_facts_read_as_json():
+    walk = to_wire(explain(PID, DIST, registry(status="suspended")))
+    line = {"partnerIdOnRecord": PID, "errorCodes": [900400], "errors": []}
+    decision = {
+        "distributorId": DIST,
+        "lines": [
+            {
+                **line,
+                "lineItemId": str(i),
+                "explanation": [s.model_dump(mode="json", by_alias=True) for s in walk],
+            }
+            for i in (1, 2)
+        ],
+    }
+    (shown,) = views.line_explanations(decision, "en")
+    assert shown["line_item_ids"] == ["1", "2"] and shown["partner_id"] == PID
+    facts = {f["fact"]: f["text"] for s in shown["steps"] for f in s["facts"]}
+    assert (
+        facts["partnerAccount.active"] == "true" and facts["resellerTenant.status"] == "suspended"
+    )
