@@ -286,6 +286,11 @@ class BlockedId:
     line_item_ids: tuple[str, ...]
     codes: tuple[int, ...]
 
+    @property
+    def recheckable(self) -> bool:
+        """Only a PLA id's shape can pass: nothing to ask about "" or "12ab"."""
+        return normalize_partner_id(self.partner_id) is not None
+
 
 def blocked_ids(decision: Mapping[str, Any]) -> list[BlockedId]:
     """The distinct PLA ids of the blocked lines (trimmed ids compare equal), in line order."""

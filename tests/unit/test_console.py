@@ -235,6 +235,7 @@ def test_a_transactions_blocked_ids_are_each_pla_id_once_with_its_lines_and_code
         views.BlockedId("1000003", ("1", "3"), (900400,)),
         views.BlockedId("", ("4",), (800016,)),
     ]
+    assert [b.recheckable for b in views.blocked_ids(decision)] == [True, False]
 
 
 @pytest.mark.parametrize(
