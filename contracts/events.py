@@ -114,6 +114,9 @@ class GdapRelationshipUpserted(WireModel):
     # Graph's delegatedAdminRelationshipStatus; open-ended, so plain text.
     status: str = Field(min_length=1, max_length=64)
     ends_at: AwareDatetime | None = None
+    # Added within v1: the distributor in whose Graph list the relationship is (the GDAP
+    # sync sets it), whose credentials terminate it; null: not known.
+    distributor_id: str | None = Field(default=None, max_length=256)
 
 
 # ---------------------------------------------------------------------------- internal
@@ -181,8 +184,10 @@ class ExplainedFact(WireModel):
     fact: str
     # As the rules read it: a string, a boolean, or null (unknown).
     value: str | bool | int | None
-    # The registry row's as-of time and the id of the event that set it; null for the
-    # transaction's own input, a fact of no row, or a row projected before ids were kept.
+    # The registry row's as-of time and the id of the event that set it, for rows of the
+    # walk's distributor only (distributor.*, partnership.*); null for rows every
+    # distributor shares (accounts, tenants), the transaction's own input, a fact of no row,
+    # or a row projected before ids were kept.
     as_of: AwareDatetime | None = None
     event_id: str | None = None
 
@@ -253,3 +258,21 @@ class GdapPrivilegesRevoked(WireModel):
     reason: Literal["reseller_suspended", "customer_unassigned"]
     cause_event_id: str
     revoked_at: AwareDatetime
+    # Added within v1: what Graph said that confirmed it: `request_succeeded`, `terminated`,
+    # `expired`, `absent` (from the distributor's own list) or `deleted`; null from before.
+    confirmed_by: str | None = None
+
+
+class GdapTerminationFailed(WireModel):
+    """`gdap.termination.failed.v1` on `gdap.revocations.v1` (added within v1): a termination
+    that used up its attempts. The reseller may still hold these privileges: a person must act."""
+
+    relationship_id: str
+    customer_id: str
+    reseller_tenant_id: str
+    distributor_id: str | None = None
+    reason: Literal["reseller_suspended", "customer_unassigned"]
+    cause_event_id: str
+    attempts: int
+    last_error: str
+    failed_at: AwareDatetime

@@ -25,6 +25,7 @@ from contracts.events import (
     SubscriptionChangeRequested,
 )
 from contracts.topics import ORDERS, PARTNER_REGISTRY, SUBSCRIPTION_CHANGES, Topic
+from services.graph.standin import GraphTenant, relationship_json
 from services.partner_center.standin import StandinTenant, Verdict
 
 SOURCE = "/porgate/demo"
@@ -177,6 +178,7 @@ class DemoWorld:
                             reseller_tenant_id=r.tenant_id,
                             roles=["Helpdesk Agent", "User Administrator"],
                             status="active",
+                            distributor_id=r.distributor_id,  # whose Graph terminates it
                         ),
                     )
                 )
@@ -346,3 +348,20 @@ def standin_credentials() -> dict[str, dict[str, str]]:
         }
         for d, *_ in DISTRIBUTORS
     }
+
+
+def graph_tenants(world: DemoWorld) -> dict[str, GraphTenant]:
+    """Each demo distributor's Graph list (the stand-in's tenant "tenant-" + distributor id,
+    the app of standin_credentials): the GDAP relationships the demo registry announces, each
+    one the distributor created for its reseller, active."""
+    tenants = {
+        f"tenant-{d}": GraphTenant(client_id=f"dev-{d}", client_secret=f"dev-{d}")
+        for d, *_ in DISTRIBUTORS
+    }
+    for r in world.resellers:
+        tenant_id = f"tenant-{r.distributor_id}"
+        for c in r.customers:
+            tenants[tenant_id].add(
+                relationship_json(f"rel-{c}", c, indirect_provider_tenant_id=tenant_id)
+            )
+    return tenants

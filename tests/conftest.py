@@ -13,6 +13,7 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.topics_admin import create_topics
 from tests import servers
+from tests.reliability.harness import FIGURES, NOTES
 
 TESTS = Path(__file__).parent
 SESSION_TIMEOUT_MS = 2_000
@@ -40,9 +41,12 @@ def pytest_report_header(config):
     env_kafka = os.environ.get("PORGATE_KAFKA_BOOTSTRAP_SERVERS")
     env_postgres = os.environ.get("PORGATE_DATABASE_URL")
     docker = None if env_kafka and env_postgres else servers.docker_available()
+    secured = os.environ.get("PORGATE_TEST_KAFKA_SECURITY", "").strip().lower()
     kafka = (
         "PORGATE_KAFKA_BOOTSTRAP_SERVERS"
         if env_kafka
+        else f"embedded Tansu behind the {secured.upper()} proxy (PORGATE_TEST_KAFKA_SECURITY)"
+        if secured
         else ("testcontainers apache/kafka" if docker else "embedded Tansu")
     )
     postgres = (
@@ -154,3 +158,45 @@ async def migrated(settings, database_url, template_database) -> Settings:
 @pytest.fixture(scope="session")
 def event_loop_policy():
     return asyncio.DefaultEventLoopPolicy()
+
+
+# The reliability tests' figures (tests/reliability/harness.py), printed once after the run.
+FIGURE_ORDER = (
+    "events pushed",
+    "faults injected",
+    "bad inputs tried",
+    "lost",
+    "decided twice",
+    "duplicate records (same id)",
+    "duplicate webhook receipts (same notification id)",
+)
+
+
+def figures_text() -> str:
+    keys = [k for k in FIGURE_ORDER if k in FIGURES] + sorted(
+        k for k in FIGURES if k not in FIGURE_ORDER
+    )
+    lines = [f"  {k:<52} {FIGURES[k]}" for k in keys]
+    lines += [f"  - {n}" for n in NOTES]
+    return "\n".join(lines)
+
+
+def pytest_sessionfinish(session):
+    # Under pytest-xdist the tests run in workers: each hands its figures to the controller.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["porgate_figures"] = dict(FIGURES)
+        workeroutput["porgate_notes"] = list(NOTES)
+
+
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    FIGURES.update(output.get("porgate_figures", {}))
+    NOTES.extend(output.get("porgate_notes", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FIGURES and not NOTES:
+        return
+    terminalreporter.write_sep("=", "porgate reliability figures")
+    terminalreporter.write_line(figures_text())

@@ -47,3 +47,13 @@ class Health(BaseModel):
 
 class Live(BaseModel):
     status: Literal["ok"]
+
+
+class EventReceived(BaseModel):
+    """What POST /v1/partner-center/events answers Partner Center."""
+
+    eventName: str
+    outcome: Literal["queued", "ignored", "duplicate"] = Field(
+        description="queued: porgate reads what it names; ignored: counted and logged;"
+        " duplicate: a redelivery of an event recorded before, no effect"
+    )

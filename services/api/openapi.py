@@ -73,6 +73,8 @@ class Operation:
     tags: tuple[str, ...] = field(default=())
     # Path parameters: (name, description), each a string of at most 256 characters.
     path_params: tuple[tuple[str, str], ...] = ()
+    # Query parameters: (name, description, required), each a string of at most 256 characters.
+    query_params: tuple[tuple[str, str, bool], ...] = ()
 
 
 Schemas = Mapping[type[BaseModel], dict]
@@ -114,6 +116,16 @@ def _operation(op: Operation, schemas: Schemas) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1, "maxLength": 256},
         }
         for name, description in op.path_params
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": required,
+            "description": description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+        }
+        for name, description, required in op.query_params
     ]
     parameters += [
         {"$ref": f"#/components/parameters/{h.replace('-', '')}"} for h in op.request_headers

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contracts.errors import language_of
-from services.api.auth import ApiKeys, presented_key
+from services.api.auth import Authenticator, presented_key
 from services.api.errors import error
 from services.api.models import ErrorBody
 from services.api.openapi import Operation, Reply
@@ -59,6 +59,9 @@ REMEDIATION = Operation(
         200: Reply("The remediation", headers=("X-Porgate-Authority",)),
         400: _error("bad_request: a partnerId over 256 characters"),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
+        429: _error(
+            "rate_limited: too many wrong keys from this client (or for this key)", "Retry-After"
+        ),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error("unavailable: the registry; retry later", "Retry-After"),
     },
@@ -80,7 +83,10 @@ RECHECK = Operation(
         200: Reply("What the re-check found and released", headers=("X-Porgate-Authority",)),
         400: _error("bad_request: a partnerId over 256 characters"),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
-        429: _error("rate_limited: over PORGATE_RECHECK_RATE_PER_KEY re-checks", "Retry-After"),
+        429: _error(
+            "rate_limited: over PORGATE_RECHECK_RATE_PER_KEY re-checks, or too many wrong keys",
+            "Retry-After",
+        ),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error(
             "unavailable (the registry, the broker) or partner_center_unavailable", "Retry-After"
@@ -89,15 +95,6 @@ RECHECK = Operation(
 )
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _unauthorized() -> Response:
-    return error(
-        401,
-        "unauthorized",
-        "a valid API key is required (Authorization: Bearer KEY)",
-        **{"WWW-Authenticate": "Bearer"},
-    )
 
 
 def _authority(settings: Settings, state: dict) -> PartnerCenterAuthority | None:
@@ -112,12 +109,12 @@ def _authority(settings: Settings, state: dict) -> PartnerCenterAuthority | None
 
 
 def remediation_endpoint(
-    settings: Settings, keys: ApiKeys, regions: RegionTable, state: dict
+    settings: Settings, auth: Authenticator, regions: RegionTable, state: dict
 ) -> Endpoint:
     async def remediation(request: Request) -> Response:
-        distributor_id = keys.distributor_for(presented_key(request.headers))
-        if distributor_id is None:
-            return _unauthorized()
+        distributor_id = auth.distributor_or_refusal(request)
+        if isinstance(distributor_id, Response):
+            return distributor_id
         partner_id = request.path_params["partnerId"]
         if len(partner_id) > MAX_PARTNER_ID:
             return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
@@ -145,15 +142,15 @@ def remediation_endpoint(
 
 
 def recheck_endpoint(
-    settings: Settings, keys: ApiKeys, regions: RegionTable, state: dict
+    settings: Settings, auth: Authenticator, regions: RegionTable, state: dict
 ) -> Endpoint:
     limiter = RateLimiter(settings.recheck_rate_per_key, time.monotonic)
 
     async def recheck(request: Request) -> Response:
+        distributor_id = auth.distributor_or_refusal(request)
+        if isinstance(distributor_id, Response):
+            return distributor_id
         key = presented_key(request.headers)
-        distributor_id = keys.distributor_for(key)
-        if distributor_id is None:
-            return _unauthorized()
         digest = hashlib.sha256((key or "").encode()).digest()
         if (wait := limiter.retry_after(digest)) is not None:
             return error(

@@ -13,7 +13,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.common.config import Settings
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
 from services.common.rate_limit import RateLimiter
 from services.domain.regions import RegionTable
 from services.domain.remediation import Remediation
@@ -81,13 +81,10 @@ class Remedies:
     async def _started_producer(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = new_producer(self.settings, client_id="porgate-console")
-                try:
-                    await producer.start()
-                except BaseException:
-                    await producer.stop()  # the broker away: the next re-check tries again
-                    raise
-                self._producer = producer
+                # A failure to start closes it (start_client): the next re-check tries again.
+                self._producer = await start_producer(
+                    self.settings, client_id=f"porgate-{self.settings.instance_id}-console"
+                )
             return self._producer
 
     async def aclose(self) -> None:

@@ -55,13 +55,22 @@ async def _on_relationship(conn: asyncpg.Connection, event: CloudEvent[Any]) -> 
     await store.lock_reseller(conn, r.reseller_tenant_id)
     if not await store.upsert_relationship(conn, r, event.time):
         return []
+    if r.status.strip().lower() in revocation.ENDED:
+        # A pending revocation may be settled: the terminator reads Graph now to confirm.
+        await store.settle_soon(conn, r.relationship_id)
+        return []
     rel = await store.relationship(conn, r.relationship_id)
     tenant = await store.tenant(conn, r.reseller_tenant_id)
     if rel is None or tenant is None:
         return []
-    return revocation.on_relationship(
+    found = revocation.on_relationship(
         rel, tenant["status"], suspension_event_id=tenant["event_id"], now=datetime.now(UTC)
     )
+    if found:
+        # Queued before, when it could not be acted on (approvalPending, say), and failed for
+        # good: now that it can be, it is tried again.
+        await store.act_again(conn, r.relationship_id)
+    return found
 
 
 def _recording(find: Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Terminations]]):

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.common import metrics
+from services.common import metrics, tracing
 from services.common.config import Settings
 from services.common.retry import retry_after_s
 from services.partner_center.auth import TokenKind, TokenProvider
@@ -105,7 +105,7 @@ class PartnerCenterClient:
         validations: list[Validation] = []
         for start in range(0, len(ids), size):
             batch = ids[start : start + size]
-            response, call = await self._call(
+            response, call = await self.call(
                 VALIDATE,
                 distributor_id,
                 TokenKind.APP,
@@ -114,7 +114,7 @@ class PartnerCenterClient:
                 json={"partnerIds": batch},
                 event_id=event_id,
             )
-            answer = _parse(distributor_id, ValidationResponse, response)
+            answer = parse_answer(distributor_id, ValidationResponse, response)
             by_id = {result.partner_id: result for result in answer.validation_results}
             missing = [partner_id for partner_id in batch if partner_id not in by_id]
             if missing:
@@ -135,7 +135,7 @@ class PartnerCenterClient:
         headers: dict[str, str] = {}
         items, calls, seen = [], [], set()
         for _ in range(MAX_PAGES):
-            response, call = await self._call(
+            response, call = await self.call(
                 RELATIONSHIPS,
                 distributor_id,
                 TokenKind.APP_USER,
@@ -145,7 +145,7 @@ class PartnerCenterClient:
                 headers=headers,
                 event_id=event_id,
             )
-            page = _parse(distributor_id, RelationshipPage, response)
+            page = parse_answer(distributor_id, RelationshipPage, response)
             items.extend(page.items)
             calls.append(call)
             following = self._next_page(distributor_id, page, response)
@@ -162,7 +162,7 @@ class PartnerCenterClient:
         self, distributor_id: str, partner_id: str, *, event_id: str | None = None
     ) -> AgreementStatus:
         # App+user only, as Microsoft documents it; by PLA id (mpnId), never with tenantId too.
-        response, call = await self._call(
+        response, call = await self.call(
             AGREEMENT_STATUS,
             distributor_id,
             TokenKind.APP_USER,
@@ -171,7 +171,7 @@ class PartnerCenterClient:
             params={"mpnId": partner_id},
             event_id=event_id,
         )
-        answer = _parse(distributor_id, AgreementSignatureStatus, response)
+        answer = parse_answer(distributor_id, AgreementSignatureStatus, response)
         return AgreementStatus(partner_id, answer.is_agreement_signed, call)
 
     async def aclose(self) -> None:
@@ -222,7 +222,7 @@ class PartnerCenterClient:
             self.settings.partner_center_retry_max_s,
         )
 
-    async def _call(
+    async def call(
         self,
         operation: str,
         distributor_id: str,
@@ -235,7 +235,8 @@ class PartnerCenterClient:
         headers: dict[str, str] | None = None,
         event_id: str | None = None,
     ) -> tuple[httpx.Response, CallRecord]:
-        """One request, repeated as its failures allow, until it has a 2xx answer."""
+        """One request, repeated as its failures allow, until it has a 2xx answer. Public for
+        the calls kept in their own modules (customers.py, webhook_registration.py)."""
         self.tokens.credentials_of(distributor_id, kind)  # NotConfigured before anything else
         guard = self._guard(distributor_id)
         request_id = str(uuid.uuid4())  # the same on every retry of this request
@@ -322,7 +323,6 @@ class PartnerCenterClient:
     ) -> tuple[httpx.Response, str]:
         """One HTTP call, through the breaker's door; 5xx and transport failures raise _Transient."""
         correlation_id = str(uuid.uuid4())
-        breaker = guard.breaker
         extra = {
             "distributor_id": distributor_id,
             "operation": operation,
@@ -330,56 +330,59 @@ class PartnerCenterClient:
             "correlation_id": correlation_id,
             "event_id": event_id,
         }
-        calls = metrics.PARTNER_CENTER_CALLS
-        started = time.monotonic()
-        try:
-            response = await self.http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers={
-                    **(headers or {}),
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json",
-                    "MS-RequestId": request_id,
-                    "MS-CorrelationId": correlation_id,
-                    "MS-Contract-Version": "v1",
-                    "X-Locale": self.settings.partner_center_locale,
-                },
-            )
-        except httpx.TimeoutException as exc:
-            breaker.failed()
-            calls.labels(distributor_id, operation, "timeout").inc()
-            log.warning("Partner Center call timed out", extra=extra)
-            raise _Transient("timeout", type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            breaker.failed()
-            calls.labels(distributor_id, operation, "error").inc()
-            log.warning("Partner Center call failed", extra={**extra, "error": repr(exc)})
-            raise _Transient("error", f"{type(exc).__name__}: {exc}") from None
-        except BaseException:
-            breaker.abandoned()  # cancelled: says nothing about Partner Center
-            raise
-        finally:
-            elapsed = time.monotonic() - started
-            metrics.PARTNER_CENTER_LATENCY.labels(distributor_id, operation).observe(elapsed)
-        status = response.status_code
-        calls.labels(distributor_id, operation, str(status)).inc()
-        extra = {**extra, "status": status, "elapsed_s": round(elapsed, 3)}
-        if status >= 500:
-            breaker.failed()
-            log.warning("Partner Center call failed", extra=extra)
-            raise _Transient(
-                "server_error", f"HTTP {status}", retry_after_s(response.headers.get("retry-after"))
-            )
-        breaker.succeeded()  # any other answer proves the service is up
-        level = logging.DEBUG if status < 400 else logging.WARNING
-        log.log(level, "Partner Center call answered", extra=extra)
-        return response, correlation_id
+        sent = {
+            **(headers or {}),
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "MS-RequestId": request_id,
+            "MS-CorrelationId": correlation_id,
+            "MS-Contract-Version": "v1",
+            "X-Locale": self.settings.partner_center_locale,
+        }
+        # A span per attempt, tagged as it is logged; a 5xx or transport failure marks it.
+        tags = {f"porgate.{k}": v for k, v in extra.items() if v}
+        with tracing.http_call(method, url, tags) as span:
+            tracing.inject(sent)
+            started = time.monotonic()
+            try:
+                response = await self.http.request(
+                    method, url, json=json, params=params, headers=sent
+                )
+            except httpx.TimeoutException as exc:
+                guard.breaker.failed()
+                metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, "timeout").inc()
+                log.warning("Partner Center call timed out", extra=extra)
+                raise _Transient("timeout", type(exc).__name__) from None
+            except httpx.TransportError as exc:
+                guard.breaker.failed()
+                metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, "error").inc()
+                log.warning("Partner Center call failed", extra={**extra, "error": repr(exc)})
+                raise _Transient("error", f"{type(exc).__name__}: {exc}") from None
+            except BaseException:
+                guard.breaker.abandoned()  # cancelled: says nothing about Partner Center
+                raise
+            finally:
+                elapsed = time.monotonic() - started
+                metrics.PARTNER_CENTER_LATENCY.labels(distributor_id, operation).observe(elapsed)
+            status = response.status_code
+            tracing.http_status(span, status)
+            metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, str(status)).inc()
+            extra = {**extra, "status": status, "elapsed_s": round(elapsed, 3)}
+            if status >= 500:
+                guard.breaker.failed()
+                log.warning("Partner Center call failed", extra=extra)
+                raise _Transient(
+                    "server_error",
+                    f"HTTP {status}",
+                    retry_after_s(response.headers.get("retry-after")),
+                )
+            guard.breaker.succeeded()  # any other answer proves the service is up
+            level = logging.DEBUG if status < 400 else logging.WARNING
+            log.log(level, "Partner Center call answered", extra=extra)
+            return response, correlation_id
 
 
-def _parse(distributor_id: str, model: type[M], response: httpx.Response) -> M:
+def parse_answer(distributor_id: str, model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:

@@ -5,7 +5,8 @@ following Microsoft's documented shapes (../shared/spec/partner-center.md), as t
 server of the GDAP tests does: the token endpoint (client-credentials and refresh-token
 grants), `POST /v1/partners/validateresellers` answering from the registry it is given per
 tenant, and `GET /v1/relationships` with continuation-token paging. Which tenant asks is
-the tenant its token was issued for, as at Microsoft. `GET /v1/compliance/{program}/agreementstatus`
+the tenant its token was issued for, as at Microsoft. `GET /v1/customers/{id}/relationships`
+lists a customer's indirect resellers. `GET /v1/compliance/{program}/agreementstatus`
 answers whether a PLA id's reseller signed the Microsoft Partner Agreement (by PLA id only:
 porgate never asks by tenant id).
 
@@ -38,9 +39,10 @@ from services.common.embedded import free_port
 from services.common.health import HttpServer
 
 SCOPE = "https://api.partnercenter.microsoft.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
 TOKEN, VALIDATE, RELATIONSHIPS = "token", "validateresellers", "relationships"
-AGREEMENT_STATUS = "agreementstatus"
+AGREEMENT_STATUS, CUSTOMER_RELATIONSHIPS = "agreementstatus", "customer-relationships"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class StandinTenant:
     refresh_token: str | None = None  # the one refresh token it accepts now
     # MPA signed or not, by PLA id, as this tenant's region sees it; an id not here: signed.
     agreements: dict[str, bool] = field(default_factory=dict)
+    # Customer tenant id -> its indirect resellers' tenant ids (GET /v1/customers/{id}/relationships).
+    customer_resellers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,11 @@ class PartnerCenterStandin:
                     self._agreement_status,
                     methods=["GET"],
                 ),
+                Route(
+                    "/v1/customers/{customer}/relationships",
+                    self._customer_relationships,
+                    methods=["GET"],
+                ),
             ]
         )
 
@@ -159,7 +168,8 @@ class PartnerCenterStandin:
             return _oauth_error(
                 401, "invalid_client", "AADSTS7000215: Invalid client secret provided."
             )
-        if form.get("scope") != SCOPE:
+        # Entra ID issues the same app registration tokens for Microsoft Graph too.
+        if form.get("scope") not in (SCOPE, GRAPH_SCOPE):
             return _oauth_error(400, "invalid_scope", f"AADSTS70011: scope must be {SCOPE}.")
         grant = form.get("grant_type")
         body: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.token_lifetime_s}
@@ -182,7 +192,7 @@ class PartnerCenterStandin:
                 if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                     raise TypeError
             except (ValueError, KeyError, TypeError):
-                return _error(400, "400", "partnerIds must be a list of strings")
+                return error_response(400, "400", "partnerIds must be a list of strings")
             registry = self.tenants[issued.tenant_id].registry
             return JSONResponse(
                 {"validationResults": [_result(i, registry.get(i, UNKNOWN_ID)) for i in ids]}
@@ -193,16 +203,16 @@ class PartnerCenterStandin:
     async def _relationships(self, request: Request) -> Response:
         async def answer(issued: _Issued) -> Response:
             if not issued.user:
-                return _error(403, "403", "This API needs app+user authentication.")
+                return error_response(403, "403", "This API needs app+user authentication.")
             if request.query_params.get("relationship_type") != INDIRECT_RESELLER_OF:
-                return _error(
+                return error_response(
                     400, "400", "relationship_type must be IsIndirectCloudSolutionProviderOf"
                 )
             start = 0
             if request.query_params.get("seekOperation") == "Next":
                 held = self._continuations.get(request.headers.get("ms-continuationtoken", ""))
                 if held is None or held[0] != issued.tenant_id:
-                    return _error(400, "400", "unknown continuation token")
+                    return error_response(400, "400", "unknown continuation token")
                 start = held[1]
             items = self.tenants[issued.tenant_id].relationships
             body: dict[str, Any] = {
@@ -230,19 +240,42 @@ class PartnerCenterStandin:
         # The 400s of Microsoft's page: code 2001 with neither id, 2000 with both or a bad one.
         async def answer(issued: _Issued) -> Response:
             if not issued.user:
-                return _error(403, "403", "This API needs app+user authentication.")
+                return error_response(403, "403", "This API needs app+user authentication.")
             query = {k.lower(): v for k, v in request.query_params.items()}
             mpn_id, tenant_id = query.get("mpnid"), query.get("tenantid")
             if not mpn_id and not tenant_id:
-                return _error(400, 2001, "Both MPN Id and Tenant Id cannot be empty.")
+                return error_response(400, 2001, "Both MPN Id and Tenant Id cannot be empty.")
             if mpn_id and tenant_id:
-                return _error(400, 2000, "Both MPN Id and Tenant Id should not be passed.")
+                return error_response(400, 2000, "Both MPN Id and Tenant Id should not be passed.")
             if mpn_id is None or not mpn_id.isdigit():
-                return _error(400, 2000, "MPN Id must be numeric.")
+                return error_response(400, 2000, "MPN Id must be numeric.")
             signed = self.tenants[issued.tenant_id].agreements.get(mpn_id, True)
             return JSONResponse({"isAgreementSigned": signed})
 
         return await self._api(AGREEMENT_STATUS, request, answer)
+
+    async def _customer_relationships(self, request: Request) -> Response:
+        async def answer(issued: _Issued) -> Response:
+            if not issued.user:
+                return error_response(403, "403", "This API needs app+user authentication.")
+            known = self.tenants[issued.tenant_id].customer_resellers
+            customer = request.path_params["customer"]
+            if customer not in known:
+                return error_response(404, "600008", f"Customer {customer} was not found.")
+            items = [
+                {"id": tid, "name": tid, "relationshipType": "IsIndirectResellerOf",
+                 "attributes": {"objectType": "PartnerRelationship"}}
+                for tid in known[customer]
+            ]  # fmt: skip
+            return JSONResponse(
+                {
+                    "totalCount": len(items),
+                    "items": items,
+                    "attributes": {"objectType": "Collection"},
+                }
+            )
+
+        return await self._api(CUSTOMER_RELATIONSHIPS, request, answer)
 
     async def _api(self, endpoint: str, request: Request, answer) -> Response:
         """What every API call goes through: counting, faults, the token's tenant, echoes."""
@@ -261,7 +294,7 @@ class PartnerCenterStandin:
             response = await self._fault()
             if response is None:
                 if issued is None:
-                    response = _error(
+                    response = error_response(
                         401, "401", "The access token is missing, invalid or expired."
                     )
                 else:
@@ -282,9 +315,9 @@ class PartnerCenterStandin:
         else:
             self._faults[0][2] = left - 1
         if kind == "throttle":
-            return _error(429, "429", "Too many requests.", {"Retry-After": f"{value:g}"})
+            return error_response(429, "429", "Too many requests.", {"Retry-After": f"{value:g}"})
         if kind == "fail":
-            return _error(500, "500", "Internal server error.")
+            return error_response(500, "500", "Internal server error.")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), value)  # hang, past the client's timeout
         return None
@@ -305,7 +338,9 @@ def _result(partner_id: str, verdict: Verdict) -> dict[str, Any]:
     return result
 
 
-def _error(status: int, code: str | int, description: str, headers: dict | None = None) -> Response:
+def error_response(
+    status: int, code: str | int, description: str, headers: dict | None = None
+) -> Response:
     body = {"code": code, "description": description, "data": [], "source": "PartnerCenter"}
     return JSONResponse(body, status_code=status, headers=headers)
 

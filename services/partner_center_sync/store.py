@@ -15,17 +15,25 @@ SCHEMA = "partner_center_sync"
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
-SCHEDULE = "partner-center"
-# Held for a whole scheduled run, on a connection of its own: replicas never sync at once.
-RUN_LOCK = "porgate:partner-center-sync:run"
+# The schedules (rows of `schedules`): the indirect-reseller lists, the GDAP lists.
+SCHEDULE, GDAP_SCHEDULE = "partner-center", "gdap"
 
 
-async def lock_distributor(conn: asyncpg.Connection, distributor_id: str) -> None:
-    """Serialise one distributor's syncs (the CLI and the service, say) until commit: each
-    reads what the other recorded, so a change is published once."""
+def run_lock(schedule: str) -> str:
+    """Held for a whole scheduled run, on a connection of its own: replicas never run one
+    schedule at once."""
+    return "porgate:partner-center-sync:run" + ("" if schedule == SCHEDULE else f":{schedule}")
+
+
+async def lock_distributor(
+    conn: asyncpg.Connection, distributor_id: str, listing: str = "resellers"
+) -> None:
+    """Serialise one distributor's syncs of one list (the CLI, the service, a webhook's
+    refresh) until commit: each reads what the other recorded, so a change is published once."""
+    key = f"partner-center-sync:{distributor_id}"
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        f"partner-center-sync:{distributor_id}",
+        key if listing == "resellers" else f"{key}:{listing}",
     )
 
 
@@ -61,35 +69,79 @@ async def record(
     )
 
 
-async def try_run_lock(conn: asyncpg.Connection) -> bool:
+async def recently_lost(conn: Executor, distributor_id: str, since: datetime) -> int:
+    """The active partnerships the distributor's runs since `since` ended, counted from its
+    last confirmed mass removal if one is more recent."""
+    return await conn.fetchval(
+        "SELECT coalesce(sum(lost), 0) FROM partnership_losses"
+        " WHERE distributor_id = $1 AND at > $2 AND at > coalesce("
+        "  (SELECT max(at) FROM partnership_losses WHERE distributor_id = $1 AND confirmed),"
+        "  '-infinity')",
+        distributor_id,
+        since,
+    )
+
+
+async def record_losses(
+    conn: asyncpg.Connection,
+    distributor_id: str,
+    at: datetime,
+    lost: int,
+    *,
+    confirmed: bool,
+    forget_before: datetime,
+) -> None:
+    await conn.execute(
+        "DELETE FROM partnership_losses WHERE distributor_id = $1 AND at < $2",
+        distributor_id,
+        forget_before,
+    )
+    if lost:
+        await conn.execute(
+            "INSERT INTO partnership_losses (distributor_id, at, lost, confirmed)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (distributor_id, at) DO UPDATE"
+            " SET lost = partnership_losses.lost + EXCLUDED.lost,"
+            " confirmed = partnership_losses.confirmed OR EXCLUDED.confirmed",
+            distributor_id,
+            at,
+            lost,
+            confirmed,
+        )
+
+
+async def try_run_lock(conn: asyncpg.Connection, schedule: str = SCHEDULE) -> bool:
     """The session lock of a scheduled run; it goes with the connection, even after a crash."""
     return bool(
-        await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", RUN_LOCK)
+        await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", run_lock(schedule)
+        )
     )
 
 
-async def schedule_row(conn: asyncpg.Connection) -> asyncpg.Record | None:
+async def schedule_row(conn: asyncpg.Connection, schedule: str = SCHEDULE) -> asyncpg.Record | None:
     """The schedule's row, locked until the caller's transaction ends."""
     return await conn.fetchrow(
-        "SELECT next_due_at, last_started_at FROM schedules WHERE name = $1 FOR UPDATE", SCHEDULE
+        "SELECT next_due_at, last_started_at FROM schedules WHERE name = $1 FOR UPDATE", schedule
     )
 
 
-async def start_run(conn: asyncpg.Connection, next_due: datetime, at: datetime) -> None:
+async def start_run(
+    conn: asyncpg.Connection, next_due: datetime, at: datetime, schedule: str = SCHEDULE
+) -> None:
     await conn.execute(
         "INSERT INTO schedules (name, next_due_at, last_started_at) VALUES ($1, $2, $3)"
         " ON CONFLICT (name) DO UPDATE SET next_due_at = EXCLUDED.next_due_at,"
         " last_started_at = EXCLUDED.last_started_at",
-        SCHEDULE,
+        schedule,
         next_due,
         at,
     )
 
 
-async def finish_run(conn: Executor, at: datetime, outcome: str) -> None:
+async def finish_run(conn: Executor, at: datetime, outcome: str, schedule: str = SCHEDULE) -> None:
     await conn.execute(
         "UPDATE schedules SET last_finished_at = $2, last_outcome = $3 WHERE name = $1",
-        SCHEDULE,
+        schedule,
         at,
         outcome,
     )

@@ -18,8 +18,8 @@ from tests.e2e.test_rollout import by_order
 from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, api_client, envelope, eventually, running
 
-KEY_EU = "k-eu-remedy"
-KEY_JA = "k-ja-remedy"
+KEY_EU = "k-eu-remedy-3a5c7e9b1d2f4a68"
+KEY_JA = "k-ja-remedy-6b8d0f2a4c1e3b57"
 KEYS = f"{KEY_EU}={R.DIST}"
 AUTH = {"Authorization": f"Bearer {KEY_EU}"}
 REGISTRY = "csp.partner-registry.v1"
@@ -244,12 +244,13 @@ async def test_recheck_releases_the_dependent_blocked_transactions_once_and_only
 
 async def test_recheck_is_rate_limited_per_key(migrated):
     settings = migrated.model_copy(update={"recheck_rate_per_key": 0.01})
-    keys = f"{KEYS},k-other={R.DIST}"
+    keys = f"{KEYS},k-other-remedy-8b0d2f4a6c8e={R.DIST}"
     async with api_client(settings, keys) as api:
         first = await api.post(f"/v1/partners/{R.VALID}/recheck", headers=AUTH)
         second = await api.post(f"/v1/partners/{R.VALID}/recheck", headers=AUTH)
         other = await api.post(
-            f"/v1/partners/{R.VALID}/recheck", headers={"Authorization": "Bearer k-other"}
+            f"/v1/partners/{R.VALID}/recheck",
+            headers={"Authorization": "Bearer k-other-remedy-8b0d2f4a6c8e"},
         )
     assert first.status_code == 200, first.text
     assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1

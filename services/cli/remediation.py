@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 
+from services.cli.output import Message
 from services.common.config import Settings, get_settings
 from services.common.db import create_pool
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
 from services.domain.regions import RegionTable
 from services.domain.remediation import Remediation, to_html, to_json, to_text
 from services.partner_center.client import PartnerCenterClient
@@ -23,8 +24,6 @@ from services.partner_center.errors import PartnerCenterError
 from services.por_validator import store
 from services.por_validator.recheck import Recheck, Rechecker
 from services.por_validator.remediation import PartnerCenterAuthority, remediation_for
-
-FORMATS = ("text", "html", "json")
 
 
 @contextlib.asynccontextmanager
@@ -57,8 +56,7 @@ async def remediation_now(settings: Settings, partner_id: str, distributor: str,
 
 async def recheck_now(settings: Settings, partner_id: str, distributor: str) -> Recheck:
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=2)
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
     try:
         async with _partner_center(settings) as client:
             rechecker = Rechecker(
@@ -77,22 +75,20 @@ async def recheck_now(settings: Settings, partner_id: str, distributor: str) -> 
         await pool.close()
 
 
-def rendered(found: Remediation, fmt: str) -> str:
-    if fmt == "json":
+def rendered(found: Remediation, fmt: Message) -> str:
+    if fmt is Message.json:
         return json.dumps(to_json(found), ensure_ascii=False, indent=2) + "\n"
-    return to_html(found) if fmt == "html" else to_text(found)
+    return to_html(found) if fmt is Message.html else to_text(found)
 
 
 def remediation(
     partner_id: Annotated[str, typer.Argument(metavar="PLA_ID", help="The PLA ID.")],
     distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
     lang: Annotated[str, typer.Option("--lang", help="en or ja.")] = "en",
-    fmt: Annotated[str, typer.Option("--format", help="text, html or json.")] = "text",
+    fmt: Annotated[Message, typer.Option("--format", help="text, json or html.")] = Message.text,
 ) -> None:
     """What the reseller (or you) must do so that PLA_ID passes for the distributor, and the
     organisation's PLA ids that pass now: a message to forward as it is."""
-    if fmt not in FORMATS:
-        raise typer.BadParameter("--format is text, html or json")
     found = asyncio.run(remediation_now(get_settings(), partner_id, distributor, lang))
     sys.stdout.write(rendered(found, fmt))
 

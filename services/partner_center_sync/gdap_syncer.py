@@ -1,0 +1,210 @@
+"""One GDAP sync: list a distributor's delegatedAdminRelationships in Graph, name the reseller
+of each new one through Partner Center, record the changes and publish them.
+
+As syncer.py does for the indirect-reseller list: Graph and Partner Center are read outside
+any transaction; then, in one transaction under the distributor's lock, what was seen is
+read, the plan computed (gdap_changes.py), the new state recorded and its upserts written to
+the outbox. A webhook's refresh of one relationship goes the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+
+from services.common import outbox
+from services.common.outbox import Outbox
+from services.graph.errors import GraphError
+from services.graph.models import Relationship
+from services.partner_center.client import PartnerCenterClient
+from services.partner_center.credentials import DistributorCredentials
+from services.partner_center.customers import customer_partners
+from services.partner_center.errors import PartnerCenterError
+from services.partner_center_sync import gdap_changes, gdap_store, store
+from services.partner_center_sync.gdap_changes import GdapPlan, Resolution, SeenRelationship
+from services.partner_center_sync.syncer import SYNC_FAILURES, MassRemoval, failure
+
+log = logging.getLogger(__name__)
+
+SERVICE = "partner-center-sync"
+
+GDAP_SYNC_RUNS = Counter(
+    "porgate_gdap_sync_runs_total",
+    "GDAP syncs of a distributor's Graph list (and webhook refreshes), by outcome.",
+    ["distributor", "outcome"],
+)
+GDAP_SYNC_CHANGES = Counter(
+    "porgate_gdap_sync_changes_total",
+    "GDAP relationships published by the sync: added, changed, removed (absent from the list).",
+    ["distributor", "kind"],
+)
+GDAP_SYNC_SKIPPED = Gauge(
+    "porgate_gdap_sync_unresolved",
+    "Relationships created for a reseller that the last GDAP sync could not attribute to one"
+    " (Partner Center named none, or several): not in the registry, so no suspension revokes them.",
+    ["distributor"],
+)
+GDAP_SYNC_LAST_SUCCESS = Gauge(
+    "porgate_gdap_sync_last_success_timestamp_seconds",
+    "When a distributor's GDAP list was last synced completely.",
+    ["distributor"],
+)
+
+
+class GraphRelationships(Protocol):
+    """What the sync reads from Graph (services/graph/client.py implements it)."""
+
+    async def relationships(self, distributor_id: str) -> list[Relationship]: ...
+
+    async def read(self, distributor_id: str, relationship_id: str) -> Relationship | None: ...
+
+
+# (distributor id, customer tenant id) -> the tenant ids of the customer's indirect resellers.
+ResellerLookup = Callable[[str, str], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class GdapOutcome:
+    distributor_id: str
+    plan: GdapPlan | None = None
+    error: str | None = None
+
+
+@dataclass
+class GdapSyncer:
+    graph: GraphRelationships
+    credentials: Mapping[str, DistributorCredentials]
+    resellers_of: ResellerLookup
+    pool: asyncpg.Pool
+    # None for a dry run: nothing is recorded or published.
+    outbox: Outbox | None
+    transact: Callable[[str, Callable[[], Awaitable[object]]], Awaitable[object]]
+    allow_mass_removal: bool = False
+
+    async def sync(self, distributor_id: str) -> GdapOutcome:
+        """The distributor's whole list; never raises for a failure of its own."""
+        return await self._guarded(distributor_id, self._sync, whole=True)
+
+    async def refresh(self, distributor_id: str, relationship_id: str) -> GdapOutcome:
+        """One relationship, read live (a Partner Center event named it): the same path as a
+        sync, so a terminated relationship reaches the registry only as Graph reads it."""
+
+        async def one(d: str) -> GdapOutcome:
+            return await self._sync(d, relationship_id)
+
+        return await self._guarded(distributor_id, one, whole=False)
+
+    async def _guarded(self, distributor_id: str, run, *, whole: bool) -> GdapOutcome:
+        try:
+            outcome = await run(distributor_id)
+        except (GraphError, *SYNC_FAILURES) as exc:
+            outcome = GdapOutcome(distributor_id, error=failure(distributor_id, exc))
+        observe(outcome, dry_run=self.outbox is None, whole=whole)
+        return outcome
+
+    async def _sync(self, distributor_id: str, only: str | None = None) -> GdapOutcome:
+        creds = self.credentials.get(distributor_id)
+        if creds is None:
+            raise PartnerCenterError(
+                distributor_id, "no entry in PORGATE_PARTNER_CENTER_CREDENTIALS_FILE"
+            )
+        if only is None:
+            listing = await self.graph.relationships(distributor_id)
+        else:
+            live = await self.graph.read(distributor_id, only)
+            listing = [live] if live is not None else []
+        seen = await gdap_store.seen(self.pool, distributor_id, only)
+        customers = gdap_changes.customers_to_resolve(listing, seen, creds.tenant_id)
+        resolved = await self._resolve(creds, customers)
+
+        def planned(seen_now: Mapping[str, SeenRelationship]) -> GdapPlan:
+            plan = gdap_changes.plan(distributor_id, creds.tenant_id, listing, seen_now, resolved)
+            # One relationship refreshed removes at most itself: no list to distrust.
+            refusal = (
+                None
+                if only or self.allow_mass_removal
+                else gdap_changes.mass_removal(plan, seen_now)
+            )
+            if refusal is not None:
+                raise MassRemoval(refusal)
+            return plan
+
+        if self.outbox is None:
+            return GdapOutcome(distributor_id, planned(seen))
+
+        async def record() -> tuple[GdapPlan, list[asyncpg.Record]]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await store.lock_distributor(conn, distributor_id, "gdap")
+                plan = planned(await gdap_store.seen(conn, distributor_id, only))
+                at = datetime.now(UTC)
+                await gdap_store.record(conn, distributor_id, plan.changes, at)
+                source = f"gdap-sync:{distributor_id}"
+                out = gdap_changes.outgoing(plan, at)
+                return plan, await outbox.write(conn, [(source, o) for o in out])
+
+        plan, rows = await self.transact(f"record GDAP {distributor_id}", record)  # type: ignore[misc]
+        await self.outbox.publish(rows)
+        return GdapOutcome(distributor_id, plan)
+
+    async def _resolve(
+        self, creds: DistributorCredentials, customers: Iterable[str]
+    ) -> dict[str, Resolution]:
+        """What Partner Center says of each customer's indirect resellers (app+user)."""
+        customers = list(customers)
+        if customers and not creds.acts_as_user:
+            why = (
+                "naming the reseller needs Partner Center app+user access: the distributor's"
+                " credentials have no refreshToken or refreshTokenEnv"
+            )
+            return dict.fromkeys(customers, why)
+        resolved: dict[str, Resolution] = {}
+        for customer in customers:
+            try:
+                resolved[customer] = await self.resellers_of(creds.distributor_id, customer)
+            except PartnerCenterError as exc:
+                reason = str(exc).removeprefix(f"{creds.distributor_id}: ")
+                resolved[customer] = f"Partner Center: {reason}"
+        return resolved
+
+
+def observe(outcome: GdapOutcome, *, dry_run: bool, whole: bool = True) -> None:
+    """Log the outcome; count it in the metrics unless it was a dry run."""
+    who = outcome.distributor_id
+    extra = {"service": SERVICE, "distributor_id": who, "dry_run": dry_run, "whole_list": whole}
+    if outcome.plan is None:
+        log.error("GDAP sync failed", extra={**extra, "error": outcome.error})
+        if not dry_run:
+            GDAP_SYNC_RUNS.labels(who, "failed").inc()
+        return
+    plan = outcome.plan
+    counts = {kind: plan.count(kind) for kind in ("added", "changed", "removed")}
+    for reason in plan.skipped:
+        log.warning("GDAP relationship not published", extra={**extra, "reason": reason})
+    log.info("GDAP sync done", extra={**extra, **counts, "listed": plan.listed, "own": plan.own})
+    if dry_run:
+        return
+    GDAP_SYNC_RUNS.labels(who, "ok").inc()
+    for kind, n in counts.items():
+        if n:
+            GDAP_SYNC_CHANGES.labels(who, kind).inc(n)
+    if whole:
+        GDAP_SYNC_SKIPPED.labels(who).set(len(plan.skipped))
+        GDAP_SYNC_LAST_SUCCESS.labels(who).set_to_current_time()
+
+
+def partner_center_lookup(
+    client: PartnerCenterClient, credentials: Mapping[str, DistributorCredentials]
+) -> ResellerLookup:
+    """The customer's indirect resellers as Partner Center lists them for the distributor."""
+
+    async def resellers_of(distributor_id: str, customer_id: str) -> list[str]:
+        partners = await customer_partners(client, distributor_id, customer_id)
+        return partners.reseller_tenant_ids(credentials[distributor_id].tenant_id)
+
+    return resellers_of
