@@ -120,3 +120,10 @@ async def migrate(dsn: str, schema: str, folder: Path) -> list[str]:
     finally:
         await conn.close()
     return applied_now
+
+
+async def applied_migrations(conn: asyncpg.Connection, schema: str) -> dict[str, str]:
+    """The migrations applied to `schema`, version to checksum (UndefinedTableError when none)."""
+    schema = _check_schema(schema)
+    rows = await conn.fetch(f"SELECT version, checksum FROM {schema}.schema_migrations")
+    return {r["version"]: r["checksum"] for r in rows}

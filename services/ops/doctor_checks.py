@@ -13,7 +13,7 @@ from aiokafka.protocol.admin import DescribeAclsRequest
 from contracts.topics import DLQ
 from services.catalog import all_services
 from services.common.config import Settings
-from services.common.db import RUNTIME_MIGRATIONS, load_migrations
+from services.common.db import RUNTIME_MIGRATIONS, applied_migrations, load_migrations
 from services.common.kafka_clients import idempotence_refusal, new_admin, reach, start_client
 from services.common.kafka_security import KafkaSetupError, describe, uses_sasl
 from services.common.runtime import group_id
@@ -193,10 +193,9 @@ async def postgres_checks(settings: Settings) -> list[Check]:
 async def _migrated(conn: asyncpg.Connection, schema: str, folder) -> Check:
     subject = f"schema {schema}"
     try:
-        rows = await conn.fetch(f"SELECT version, checksum FROM {schema}.schema_migrations")
+        applied = await applied_migrations(conn, schema)
     except asyncpg.UndefinedTableError:
         return Check("postgresql", subject, Status.FAIL, "not migrated", "porgate migrate")
-    applied = {r["version"]: r["checksum"] for r in rows}
     wanted = load_migrations(RUNTIME_MIGRATIONS, folder)
     edited = [
         m.version for m in wanted if m.version in applied and applied[m.version] != m.checksum

@@ -10,7 +10,8 @@ import asyncpg
 
 from services.partner_center_sync.store import Executor
 
-_OPEN = "state = 'pending'"
+# Open means pending; written out in each statement, since the SQL scan
+# (tests/reliability/test_access.py) accepts only constant strings.
 
 
 async def receive(
@@ -47,7 +48,7 @@ async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.
     """Due events, leased for `lease_s` (another instance skips them until then)."""
     return await conn.fetch(
         "UPDATE partner_center_events e SET next_attempt_at = now() + make_interval(secs => $2)"
-        f" FROM (SELECT distributor_id, body_sha256 FROM partner_center_events WHERE {_OPEN}"
+        " FROM (SELECT distributor_id, body_sha256 FROM partner_center_events WHERE state = 'pending'"
         "       AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE e.distributor_id = due.distributor_id AND e.body_sha256 = due.body_sha256"
         " RETURNING e.distributor_id, e.body_sha256, e.event_name, e.body, e.attempts",
@@ -60,7 +61,7 @@ async def settle(conn: Executor, distributor_id: str, body_sha256: str, note: st
     return bool(
         await conn.fetchval(
             "UPDATE partner_center_events SET state = 'done', settled_at = now(), last_error = $3"
-            f" WHERE distributor_id = $1 AND body_sha256 = $2 AND {_OPEN} RETURNING true",
+            " WHERE distributor_id = $1 AND body_sha256 = $2 AND state = 'pending' RETURNING true",
             distributor_id,
             body_sha256,
             note,
@@ -84,7 +85,7 @@ async def attempt_failed(
         " state = CASE WHEN $6 OR attempts + 1 >= $5 THEN 'failed' ELSE 'pending' END,"
         " settled_at = CASE WHEN $6 OR attempts + 1 >= $5 THEN now() END,"
         " next_attempt_at = now() + make_interval(secs => $4)"
-        f" WHERE distributor_id = $1 AND body_sha256 = $2 AND {_OPEN} RETURNING state",
+        " WHERE distributor_id = $1 AND body_sha256 = $2 AND state = 'pending' RETURNING state",
         distributor_id,
         body_sha256,
         error[:2000],
@@ -97,7 +98,7 @@ async def attempt_failed(
 async def seconds_until_due(conn: Executor) -> float | None:
     return await conn.fetchval(
         "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8"
-        f" FROM partner_center_events WHERE {_OPEN}"
+        " FROM partner_center_events WHERE state = 'pending'"
     )
 
 

@@ -31,6 +31,8 @@ def cli(migrated, monkeypatch):
     monkeypatch.setenv("PORGATE_DATABASE_URL", migrated.database_url)
     monkeypatch.setenv("PORGATE_TOPIC_PREFIX", migrated.topic_prefix)
     monkeypatch.setenv("PORGATE_NOTIFY_WEBHOOK_URL", HOOK)
+    # Tables as when piped (not wrapped): whatever width an earlier test left in COLUMNS.
+    monkeypatch.delenv("COLUMNS", raising=False)
     get_settings.cache_clear()
 
     async def invoke(*args: str, input: str | None = None):

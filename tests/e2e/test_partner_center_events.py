@@ -71,7 +71,7 @@ async def test_signed_events_act_once_and_forged_stale_or_oversized_ones_have_no
         async with (
             Bus(settings) as bus,
             running(settings, SERVICES),
-            api_client(settings, "k=dist-x") as api,
+            api_client(settings, "k-pc-events-3e5a7c9b1d2f4=dist-x") as api,
         ):
             setup = [tenant("ten-a"), discovered("rel-1", "cust-1", "ten-a", "active")]
             await send(bus, *setup)
@@ -180,7 +180,7 @@ async def test_webhooks_register_show_and_test_and_a_third_test_in_a_minute_is_r
     who = ("--distributor", DIST)
     async with pc_serving(partner_center) as base, pc.serving(signer) as cert_origin:
         settings = migrated.model_copy(update={"partner_center_webhook_cert_hosts": cert_origin})
-        async with api_client(settings, "k=dist-x") as api:
+        async with api_client(settings, "k-pc-events-3e5a7c9b1d2f4=dist-x") as api:
             url = f"{api.base_url}/v1/partner-center/events"
             registered = await cli(settings, base, creds, "register", *who, "--url", url)
             assert registered.returncode == 0, registered.stderr

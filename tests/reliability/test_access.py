@@ -217,6 +217,10 @@ ALLOWED = {
     ): "an identifier cannot be a bind parameter; migrate() validates it with _check_schema's regex first",
     (
         "services/common/db.py",
+        "f'SELECT version, checksum FROM {schema}.schema_migrations'",
+    ): "an identifier cannot be a bind parameter; applied_migrations() validates it with _check_schema's regex first",
+    (
+        "services/common/db.py",
         "m.sql",
     ): "the contents of the repository's own migration files (services/*/migrations/NNN_name.sql)",
 }

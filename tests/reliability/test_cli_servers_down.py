@@ -95,7 +95,7 @@ def test_with_kafka_down_a_command_says_so_in_one_line_and_exits_3(down, args):
     line = one_line(result)
     assert result.exit_code == ExitCode.KAFKA, line
     assert line.startswith(
-        f"porgate: cannot reach Kafka at {os.environ['PORGATE_KAFKA_BOOTSTRAP_SERVERS']} ("
+        f"porgate: Kafka at {os.environ['PORGATE_KAFKA_BOOTSTRAP_SERVERS']}: cannot connect ("
     ), line
 
 
@@ -132,7 +132,7 @@ def test_dlq_list_with_kafka_down_leaves_no_consumer_open():
     )
     assert result.returncode == ExitCode.KAFKA
     assert result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("porgate: cannot reach Kafka at"), result.stderr
+    assert result.stderr.startswith("porgate: Kafka at 127.0.0.1:"), result.stderr
 
 
 def test_a_stopped_postgresql_is_one_line_and_exit_4():
