@@ -23,7 +23,6 @@ from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
 from services.api.partner_center_events import EVENTS_PATH, partner_center_events_endpoint
-from services.api.rate_limit import RateLimiter
 from services.api.remediation import (
     RECHECK_PATH,
     REMEDIATION_PATH,
@@ -36,6 +35,7 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka_clients import start_producer
+from services.common.rate_limit import RateLimiter
 from services.common.sign_in_attempts import SignInAttempts
 from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id

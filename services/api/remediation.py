@@ -23,8 +23,8 @@ from services.api.auth import Authenticator, presented_key
 from services.api.errors import error
 from services.api.models import ErrorBody
 from services.api.openapi import Operation, Reply
-from services.api.rate_limit import RateLimiter
 from services.common.config import Settings
+from services.common.rate_limit import RateLimiter
 from services.domain.regions import RegionTable
 from services.domain.remediation import to_json
 from services.partner_center.errors import PartnerCenterError, Throttled

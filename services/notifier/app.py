@@ -5,9 +5,14 @@ from pathlib import Path
 from contracts.topics import DECISIONS, PARTNER_REGISTRY, REVOCATIONS
 from services.common.config import Settings
 from services.common.service import Consumer, Service
+from services.domain.regions import RegionTable
 from services.notifier import store
 from services.notifier.at_risk import digester
-from services.notifier.handlers import on_decisions, on_registry_events, on_revocations
+from services.notifier.handlers import (
+    make_decision_handler,
+    on_registry_events,
+    on_revocations,
+)
 from services.notifier.webhook import deliverer
 
 
@@ -26,7 +31,7 @@ def build(settings: Settings) -> Service:
             Consumer(
                 "decisions",
                 (DECISIONS,),
-                on_decisions,
+                make_decision_handler(RegionTable.load(settings.region_overrides_file)),
                 "Blocked transactions to tell the distributor about; the subscriptions seen.",
             ),
             Consumer(

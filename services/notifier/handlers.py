@@ -15,12 +15,14 @@ import asyncpg
 from contracts import events as ev
 from contracts.envelope import CloudEvent
 from contracts.errors import Language, language_of
-from services.common.service import Emitted, by_data_type, per_event, projecting
+from services.common.service import Emitted, Handler, by_data_type, per_event, projecting
 from services.domain.authority import drifts
-from services.notifier import at_risk_store, store
+from services.domain.regions import RegionTable
+from services.notifier import at_risk_store, remediation_store, store
 from services.notifier import decision_notices as dn
 from services.notifier import gdap_notices as gn
 from services.notifier import notifications as nt
+from services.notifier.remediation import line_remediations
 
 log = logging.getLogger(__name__)
 
@@ -70,41 +72,64 @@ on_registry_events = per_event(
 )
 
 
-async def _on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
-    decision: ev.TransactionDecision = event.data
-    await at_risk_store.record_seen(conn, decision)
-    notices = [
-        notice
-        for applies, notice in (
-            (decision.outcome == "blocked", nt.transaction_blocked),
-            (decision.would_block, dn.transaction_would_block),
-            # A re-decision (automatic release, `porgate revalidate`) that lets it through.
-            (
-                decision.outcome == "accepted"
-                and decision.supersedes_decision_id is not None
-                and not decision.would_block,
-                dn.transaction_released,
-            ),
-        )
-        if applies
-    ]
-    found = drifts(decision)
-    if not notices and not found:
-        return ()  # accepted transactions need nobody
-    language = await _language(conn, decision.distributor_id)
-    now = datetime.now(UTC)
-    for notice in notices:
-        await store.insert_notification(
-            conn, notice(decision, cause_event_id=event.id, language=language, created_at=now)
-        )
-    for drift in found:
-        await store.insert_notification(
-            conn,
-            dn.registry_drift(
-                decision, drift, cause_event_id=event.id, language=language, created_at=now
-            ),
-        )
-    return ()
+def make_decision_handler(regions: RegionTable) -> Handler:
+    """Blocked, would-block, released and drifting decisions to tell the distributor about;
+    a blocked one with each blocked line's remediation (`regions`: its registry slice's)."""
+
+    async def on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+        decision: ev.TransactionDecision = event.data
+        await at_risk_store.record_seen(conn, decision)
+        blocked = decision.outcome == "blocked"
+        notices = [
+            notice
+            for applies, notice in (
+                (decision.would_block, dn.transaction_would_block),
+                # A re-decision (automatic release, `porgate revalidate`) that lets it through.
+                (
+                    decision.outcome == "accepted"
+                    and decision.supersedes_decision_id is not None
+                    and not decision.would_block,
+                    dn.transaction_released,
+                ),
+            )
+            if applies
+        ]
+        found = drifts(decision)
+        if not blocked and not notices and not found:
+            return ()  # accepted transactions need nobody
+        language = await _language(conn, decision.distributor_id)
+        now = datetime.now(UTC)
+        if blocked:
+            registry, url = await remediation_store.remediation_registry(
+                conn,
+                [line.partner_id_on_record for line in decision.lines if line.error_codes],
+                decision.distributor_id,
+                regions,
+            )
+            notice = nt.transaction_blocked(
+                decision,
+                cause_event_id=event.id,
+                language=language,
+                created_at=now,
+                remediations=line_remediations(decision, registry, url, language),
+            )
+            await store.insert_notification(conn, notice)
+        for notice in notices:
+            await store.insert_notification(
+                conn, notice(decision, cause_event_id=event.id, language=language, created_at=now)
+            )
+        for drift in found:
+            await store.insert_notification(
+                conn,
+                dn.registry_drift(
+                    decision, drift, cause_event_id=event.id, language=language, created_at=now
+                ),
+            )
+        return ()
+
+    return per_event(
+        by_data_type({ev.TransactionBlocked: on_decision, ev.TransactionAccepted: on_decision})
+    )
 
 
 async def _recipients(
@@ -172,9 +197,6 @@ async def _on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Em
     return ()
 
 
-on_decisions = per_event(
-    by_data_type({ev.TransactionBlocked: _on_decision, ev.TransactionAccepted: _on_decision})
-)
 on_revocations = per_event(
     by_data_type(
         {

@@ -30,15 +30,17 @@ async def upsert_distributor(
     conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO distributors AS t (distributor_id, preferred_language, country, csp_region, as_of)"
-        " VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO distributors AS t (distributor_id, preferred_language, country, csp_region,"
+        " partnership_request_url, as_of) VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (distributor_id) DO UPDATE SET preferred_language = EXCLUDED.preferred_language,"
         " country = EXCLUDED.country, csp_region = EXCLUDED.csp_region,"
+        " partnership_request_url = EXCLUDED.partnership_request_url,"
         " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
         d.distributor_id,
         d.preferred_language,
         d.country,
         d.csp_region,
+        d.partnership_request_url,
         as_of,
     )
 
