@@ -27,7 +27,7 @@ async def partner_center_phase(
 ) -> dict:
     """`cold` and `warm`: (orders, warm-up orders) each, never the same events twice (the
     warm phase's database holds the cold phase's inbox)."""
-    from services.demo import standin_credentials
+    from services.demo_standins import standin_credentials
 
     credentials = ctx.out_dir / "partner-center-credentials.json"
     credentials.write_text(json.dumps(standin_credentials()))

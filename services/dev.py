@@ -185,7 +185,8 @@ async def _standins(settings: Settings, run_dir: Path, *, demo: bool, partner_ce
     Entra ID for both: Partner Center's, the POR authority with --partner-center-standin,
     and, with --demo, Microsoft Graph's, where gdap-revoker terminates relationships and
     publishes a revocation only once the stand-in confirms it."""
-    from services.demo import DemoWorld, graph_tenants, standin_credentials, standin_tenants
+    from services.demo import DemoWorld
+    from services.demo_standins import graph_tenants, standin_credentials, standin_tenants
     from services.graph.standin import GraphStandin
     from services.graph.standin import serving as graph_serving
     from services.partner_center.standin import PartnerCenterStandin, serving
