@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaProducer
 from contracts.codec import encode
 from services.common import metrics, record_tracing, tracing
 from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
+from services.common.handling import Outgoing
 from services.common.kafka import CONTENT_TYPE, send_all
 from services.common.retry import Retrier, Stopping
-from services.common.service import Outgoing
 
 log = logging.getLogger(__name__)
 

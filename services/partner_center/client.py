@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.common import metrics
 from services.common.config import Settings
-from services.common.retry import retry_after_s
+from services.common.retry import backoff_s, retry_after_s
 from services.partner_center.auth import TokenKind, TokenProvider
 from services.partner_center.breaker import BreakerState, CircuitBreaker
 from services.partner_center.credentials import DistributorCredentials, load_credentials
@@ -35,7 +35,7 @@ from services.partner_center.models import (
     Validation,
     ValidationResponse,
 )
-from services.partner_center.resilience import DistributorGuard, backoff_s
+from services.partner_center.resilience import DistributorGuard
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -198,6 +198,7 @@ class PartnerCenterClient:
             failures,
             self.settings.partner_center_retry_initial_s,
             self.settings.partner_center_retry_max_s,
+            jitter=True,
         )
 
     async def _call(

@@ -18,8 +18,8 @@ import pytest
 from contracts.codec import decode
 from contracts.events import DecisionLine, TransactionAccepted, ValidationLine, ValidationRequested
 from services.common.db import migrate
-from services.por_validator import store
-from services.por_validator.handlers import on_registry_events
+from services.por_validator import decision_store, store
+from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
 from tests.e2e import registry_data as R
 
 NOW = datetime.now(UTC)
@@ -109,10 +109,9 @@ async def seeded(fresh_database) -> str:
     try:
         async with conn.transaction():
             for e in R.registry_events():
-                await on_registry_events(
-                    conn, [decode(json.dumps(e).encode(), "csp.partner-registry.v1")]
-                )
-            await store.record_decisions(conn, seeded_decisions())
+                event = decode(json.dumps(e).encode(), "csp.partner-registry.v1")
+                await PostgresValidatorUnitOfWork(conn).project(event.data, event.time, event.id)
+            await decision_store.record_decisions(conn, seeded_decisions())
     finally:
         await conn.close()
     return fresh_database

@@ -252,7 +252,7 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
 
 async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
     # The manual tool, as with Partner Center as the authority or automatic release off.
-    settings = migrated.model_copy(update={"auto_revalidate": False})
+    settings = migrated.model_copy(update={"auto_release": False})
     prefix = settings.topic_prefix
     async with Bus(settings) as bus, running(settings, SERVICES):
         await load_registry(bus)

@@ -7,7 +7,8 @@ import pytest
 from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
-from services.domain.authority import Answer, decide_with_answers, drifts
+from services.domain.authority import Answer, drifts
+from services.domain.decisions import decide
 from services.notifier import decision_notices as dn
 from services.notifier import notifications as nt
 from services.notifier.delivery import delivery_outcome
@@ -299,8 +300,12 @@ def _drifting(order_id: str, decided_at: datetime, pc_code: int | None = 900400)
 
     request = order("1000001").model_copy(update={"order_id": order_id})
     answer = Answer("1000001", pc_code is None, pc_code)
-    return decide_with_answers(
-        request, registry(), {"1000001": answer}, enforcement_start=START, decided_at=decided_at
+    return decide(
+        request,
+        registry(),
+        answers={"1000001": answer},
+        enforcement_start=START,
+        decided_at=decided_at,
     )
 
 
