@@ -168,7 +168,7 @@ async def trace_one_order() -> dict[str, Any]:
     from services.common.config import Settings
     from services.common.db import migrate
     from services.common.embedded import EmbeddedKafka, EmbeddedPostgres
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     kafka, postgres = EmbeddedKafka(), EmbeddedPostgres(tempfile.mkdtemp(prefix="trace-pg-"))
     bootstrap = kafka.start()

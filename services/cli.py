@@ -55,7 +55,7 @@ def topics(
     ] = None,
 ) -> None:
     """Create the contract's topics with their configured partitions, retention and compaction."""
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     settings = _settings()
     result = asyncio.run(

@@ -32,7 +32,7 @@ from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
 from services.common.kafka import new_producer
 from services.common.logs import configure_logging
-from services.common.topics_admin import create_topics
+from services.common.topic_creation import create_topics
 from services.common.webhook_secret import parse_webhook_secret
 from services.notifier.signing import verify_standard
 from services.runner import run_services

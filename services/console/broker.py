@@ -19,7 +19,7 @@ from contracts.topics import DLQ
 from services.catalog import all_services
 from services.common.config import Settings
 from services.common.runtime import group_id
-from services.ops.topics import ReplayError, partition_offsets, reader
+from services.ops.topic_io import ReplayError, partition_offsets, reader
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from services.console.web import not_found, render, url
 from services.gdap_revoker import store as gdap_store
 from services.notifier import store as notifier_store
 from services.ops import dead_letters
-from services.ops.topics import ReplayError
+from services.ops.topic_io import ReplayError
 
 MAX_LISTED = 500
 

@@ -27,7 +27,7 @@ from rich.text import Text
 
 from services.common.config import get_settings
 from services.ops import dead_letters, replay, revalidate
-from services.ops.topics import ProgressFn, ReplayError, parse_time
+from services.ops.topic_io import ProgressFn, ReplayError, parse_time
 
 dlq_app = typer.Typer(
     help="Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.",

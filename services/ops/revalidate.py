@@ -18,7 +18,7 @@ from contracts.topics import VALIDATION_REQUESTS
 from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.kafka import CONTENT_TYPE
-from services.ops.topics import ProgressFn, report_progress, sending
+from services.ops.topic_io import ProgressFn, report_progress, sending
 from services.por_validator import decision_store, store
 
 REVALIDATION_SOURCE = "/porgate/ops/revalidate"

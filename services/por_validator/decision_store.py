@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from contracts.events import TransactionDecision, ValidationRequested
+from services.common.db import Executor
 from services.domain.por_rules import normalize_partner_id
-from services.por_validator.store import Executor
 
 
 def _int_array(codes: list[int]) -> str:
@@ -85,11 +85,11 @@ async def record_decisions(
         await conn.execute(
             "INSERT INTO decision_lines (decision_id, line_item_id, partner_id_on_record, distributor_id,"
             " decided_at, error_codes, pla_id)"
-            " SELECT l.decision_id, l.line_item_id, l.pid, l.distributor_id, l.decided_at,"
+            " SELECT l.decision_id, l.line_item_id, l.partner_id_on_record, l.distributor_id, l.decided_at,"
             "  l.codes::int[], l.pla_id"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
             "  $7::text[])"
-            "  AS l(decision_id, line_item_id, pid, distributor_id, decided_at, codes, pla_id)"
+            "  AS l(decision_id, line_item_id, partner_id_on_record, distributor_id, decided_at, codes, pla_id)"
             " ON CONFLICT DO NOTHING",
             *(list(c) for c in cols),
         )
@@ -101,12 +101,12 @@ async def partner_ids_on_record(
 ) -> list[str]:
     """Every PLA ID that was the POR on one of this distributor's transactions since `since`."""
     rows = await conn.fetch(
-        "SELECT DISTINCT btrim(partner_id_on_record) AS pid FROM decision_lines"
+        "SELECT DISTINCT btrim(partner_id_on_record) AS partner_id FROM decision_lines"
         " WHERE distributor_id = $1 AND decided_at >= $2 AND partner_id_on_record IS NOT NULL",
         distributor_id,
         since,
     )
-    return [r["pid"] for r in rows]
+    return [r["partner_id"] for r in rows]
 
 
 class BlockedDecision(NamedTuple):
@@ -189,19 +189,19 @@ class PorTransactions(NamedTuple):
 # distinct, newest decision first.
 _POR_TRANSACTIONS = """
 WITH hits AS (
-  SELECT btrim(l.partner_id_on_record) AS pid, d.source_event_id, d.order_id, d.subscription_id,
+  SELECT btrim(l.partner_id_on_record) AS partner_id, d.source_event_id, d.order_id, d.subscription_id,
          l.decided_at
   FROM decision_lines l JOIN decisions d ON d.decision_id = l.decision_id
   WHERE l.distributor_id = $1 AND l.decided_at >= $2
     AND btrim(l.partner_id_on_record) = ANY ($3::text[])
 )
-SELECT h.pid, count(DISTINCT h.source_event_id) AS transactions, max(h.decided_at) AS last_decided_at,
-  ARRAY(SELECT o.order_id FROM hits o WHERE o.pid = h.pid AND o.order_id IS NOT NULL
+SELECT h.partner_id, count(DISTINCT h.source_event_id) AS transactions, max(h.decided_at) AS last_decided_at,
+  ARRAY(SELECT o.order_id FROM hits o WHERE o.partner_id = h.partner_id AND o.order_id IS NOT NULL
         GROUP BY o.order_id ORDER BY max(o.decided_at) DESC, o.order_id LIMIT $4) AS orders,
-  ARRAY(SELECT s.subscription_id FROM hits s WHERE s.pid = h.pid AND s.subscription_id IS NOT NULL
+  ARRAY(SELECT s.subscription_id FROM hits s WHERE s.partner_id = h.partner_id AND s.subscription_id IS NOT NULL
         GROUP BY s.subscription_id ORDER BY max(s.decided_at) DESC, s.subscription_id LIMIT $4)
     AS subscriptions
-FROM hits h GROUP BY h.pid
+FROM hits h GROUP BY h.partner_id
 """
 
 
@@ -218,8 +218,12 @@ async def por_transactions(
         _POR_TRANSACTIONS, distributor_id, since, sorted(set(partner_ids)), recent
     )
     return {
-        r["pid"]: PorTransactions(
-            r["pid"], r["transactions"], r["orders"], r["subscriptions"], r["last_decided_at"]
+        r["partner_id"]: PorTransactions(
+            r["partner_id"],
+            r["transactions"],
+            r["orders"],
+            r["subscriptions"],
+            r["last_decided_at"],
         )
         for r in rows
     }

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from services.common.db import Executor
 from services.domain.explain import Provenance
 from services.domain.por_rules import Source, normalize_partner_id
-from services.por_validator.store import Executor
 
 # Every row a walk for these PLA ids and distributors can read: the accounts, their tenants,
 # the distributors, and the partnerships between them whatever their status (a removed

@@ -15,6 +15,7 @@ from contracts.events import (
     PartnershipUpserted,
     ResellerTenantUpserted,
 )
+from services.common.db import Executor
 from services.domain.por_rules import (
     Distributor,
     Registry,
@@ -26,7 +27,6 @@ from services.domain.registry_rows import add_account
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
 SCHEMA = "por_validator"
 
-Executor = asyncpg.Connection | asyncpg.Pool
 
 # Each upsert keeps the newer state: `WHERE t.as_of <= EXCLUDED.as_of` makes a replayed
 # older event a no-op instead of a regression. `event_id` is the id of the event that set

@@ -16,7 +16,7 @@ from services.ops.commands import dlq_app, replay_app
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
-from services.ops.topics import partition_offsets, reader
+from services.ops.topic_io import partition_offsets, reader
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running
