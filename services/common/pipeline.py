@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -217,7 +218,7 @@ class BatchPipeline:
                 prefetch, events = self.consumer.prefetch, [event for _, event in good]
                 # Its own database reads and writes fail like the transaction's: with backoff.
                 handle = await self.retrying(
-                    "prefetch", lambda: prefetch(self.pool, self.retrying, events)
+                    "prefetch", partial(prefetch, self.pool, self.retrying, events)
                 )
         if dead:
             await self.dead_letters.send(self.group_id, dead)
@@ -228,7 +229,7 @@ class BatchPipeline:
 
     async def _apply(self, handle: Handler, items: list[Item]) -> list[Committed]:
         try:
-            return [await self.retrying("apply", lambda: self._transaction(handle, items))]
+            return [await self.retrying("apply", partial(self._transaction, handle, items))]
         except Stopping:
             raise
         except Exception:
@@ -244,7 +245,7 @@ class BatchPipeline:
             for item in items:
                 try:
                     committed.append(
-                        await self.retrying("apply", lambda i=item: self._transaction(handle, [i]))
+                        await self.retrying("apply", partial(self._transaction, handle, [item]))
                     )
                 except Stopping:
                     raise
@@ -259,7 +260,7 @@ class BatchPipeline:
                 backoff_s(attempt + 1, self.retrying.initial_s, self.retrying.max_s)
             )
             try:
-                return [await self.retrying("apply", lambda: self._transaction(handle, [item]))]
+                return [await self.retrying("apply", partial(self._transaction, handle, [item]))]
             except Stopping:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure counts against the budget

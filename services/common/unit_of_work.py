@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any, Protocol
 
 import asyncpg
@@ -55,28 +56,16 @@ class UnitOfWork(Protocol):
 
 
 class PostgresUnitOfWork:
-    """A unit of work on the connection of an open PostgreSQL transaction."""
+    """A unit of work on the connection of an open PostgreSQL transaction: each part of the
+    port is the store function that does it, on that connection (no layer in between, as
+    this is every batch's path)."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("claim", "conn", "pending_for", "reused", "savepoint", "write_outbox")
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
-
-    async def claim(self, items: Sequence[Item]) -> Claim:
-        return await inbox.claim(self.conn, items)
-
-    async def reused(self, duplicates: Sequence[Item]) -> list[tuple[ConsumerRecord, str]]:
-        return await inbox.reused(self.conn, duplicates)
-
-    async def write_outbox(
-        self,
-        outgoing: Sequence[tuple[str, Outgoing]],
-        carriers: Sequence[dict[str, str]] | None = None,
-    ) -> list[OutboxRow]:
-        return await outbox.write(self.conn, outgoing, carriers)
-
-    async def pending_for(self, source_event_ids: Sequence[str]) -> list[OutboxRow]:
-        return await outbox.pending_for(self.conn, source_event_ids)
-
-    def savepoint(self) -> AbstractAsyncContextManager[Any]:
-        return self.conn.transaction()
+        self.claim = partial(inbox.claim, conn)
+        self.reused = partial(inbox.reused, conn)
+        self.write_outbox = partial(outbox.write, conn)
+        self.pending_for = partial(outbox.pending_for, conn)
+        self.savepoint = conn.transaction

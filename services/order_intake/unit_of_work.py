@@ -3,7 +3,10 @@ handler uses and its PostgreSQL side; the in-memory fake is tests/fakes/order_in
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Protocol
+
+import asyncpg
 
 from contracts.events import OrderPlaced
 from services.common.unit_of_work import PostgresUnitOfWork, UnitOfWork
@@ -17,7 +20,8 @@ class IntakeUnitOfWork(UnitOfWork, Protocol):
 
 
 class PostgresIntakeUnitOfWork(PostgresUnitOfWork):
-    __slots__ = ()
+    __slots__ = ("record_orders",)
 
-    async def record_orders(self, orders: list[tuple[str, OrderPlaced]]) -> None:
-        await store.record_orders(self.conn, orders)
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        super().__init__(conn)
+        self.record_orders = partial(store.record_orders, conn)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Protocol
+
+import asyncpg
 
 from contracts.events import (
     DistributorUpserted,
@@ -88,13 +91,25 @@ class ValidatorUnitOfWork(UnitOfWork, Protocol):
 
 
 class PostgresValidatorUnitOfWork(PostgresUnitOfWork):
-    __slots__ = ()
+    __slots__ = (
+        "distributor_region",
+        "lock_for_deciding",
+        "lock_for_registry_change",
+        "partner_ids_of_tenant",
+        "provenance_for",
+        "record_decisions",
+        "registry_for",
+    )
 
-    async def lock_for_deciding(self) -> None:
-        await store.lock_for_deciding(self.conn)
-
-    async def lock_for_registry_change(self) -> None:
-        await store.lock_for_registry_change(self.conn)
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        super().__init__(conn)
+        self.lock_for_deciding = partial(store.lock_for_deciding, conn)
+        self.lock_for_registry_change = partial(store.lock_for_registry_change, conn)
+        self.registry_for = partial(store.registry_for, conn)
+        self.provenance_for = partial(provenance_for, conn)
+        self.distributor_region = partial(store.distributor_region, conn)
+        self.partner_ids_of_tenant = partial(store.partner_ids_of_tenant, conn)
+        self.record_decisions = partial(decision_store.record_decisions, conn)
 
     async def project(self, fact: object, as_of: datetime, event_id: str) -> bool:
         upsert = _UPSERTS.get(type(fact))
@@ -102,27 +117,6 @@ class PostgresValidatorUnitOfWork(PostgresUnitOfWork):
             return False
         await upsert(self.conn, fact, as_of, event_id)
         return True
-
-    async def registry_for(
-        self, partner_ids: Iterable[object], distributor_ids: Iterable[str], regions: RegionTable
-    ) -> Registry:
-        return await store.registry_for(self.conn, partner_ids, distributor_ids, regions)
-
-    async def provenance_for(
-        self, partner_ids: Iterable[object], distributor_ids: Iterable[str]
-    ) -> dict[Source, Provenance]:
-        return await provenance_for(self.conn, partner_ids, distributor_ids)
-
-    async def distributor_region(self, distributor_id: str) -> tuple | None:
-        return await store.distributor_region(self.conn, distributor_id)
-
-    async def partner_ids_of_tenant(self, tenant_id: str) -> list[str]:
-        return await store.partner_ids_of_tenant(self.conn, tenant_id)
-
-    async def record_decisions(
-        self, pairs: list[tuple[ValidationRequested, TransactionDecision]]
-    ) -> set[str]:
-        return await decision_store.record_decisions(self.conn, pairs)
 
     async def still_blocked(
         self,

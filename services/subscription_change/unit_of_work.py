@@ -3,7 +3,10 @@ its handler uses and its PostgreSQL side; the in-memory fake is tests/fakes/subs
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Protocol
+
+import asyncpg
 
 from contracts.events import SubscriptionChangeRequested
 from services.common.unit_of_work import PostgresUnitOfWork, UnitOfWork
@@ -19,9 +22,8 @@ class ChangeUnitOfWork(UnitOfWork, Protocol):
 
 
 class PostgresChangeUnitOfWork(PostgresUnitOfWork):
-    __slots__ = ()
+    __slots__ = ("record_change",)
 
-    async def record_change(
-        self, source_event_id: str, change: SubscriptionChangeRequested, basis: str
-    ) -> None:
-        await store.record_change(self.conn, source_event_id, change, basis)
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        super().__init__(conn)
+        self.record_change = partial(store.record_change, conn)
