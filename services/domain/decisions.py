@@ -8,6 +8,7 @@ batches, automatic release and the tests all take it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
@@ -127,29 +128,39 @@ _Verdict = tuple[str, str | None, list[int], list[int] | None, Mapping[int, str 
 _NO_DESCRIPTIONS: Mapping[int, str | None] = {}
 
 
-def decide(
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The rules' (or Partner Center's) word on each line of a request, and whether observe
+    mode accepts what they block: the first half of `decide`, before the decision exists."""
+
+    request: ValidationRequested
+    basis: Basis
+    authority: Authority
+    verdicts: list[_Verdict]
+    codes: list[int]
+    registry_drift: bool
+    observed: bool
+
+    def to_explain(self) -> list[str | None]:
+        """The PLA ids whose walks the decision carries: its blocked lines', up to the bound
+        (none in observe mode, where no line is blocked)."""
+        if self.observed:
+            return []
+        return [v[1] for v in self.verdicts if v[2]][:MAX_EXPLAINED_LINES]
+
+
+def judge(
     request: ValidationRequested,
     registry: Registry,
     *,
     enforcement_start: datetime,
-    decided_at: datetime,
     mode: str = "enforce",
     answers: Mapping[str, Answer] | None = None,
-    provenance: Mapping[Source, Provenance] | None = None,
-    decision_id: str | None = None,
-) -> TransactionDecision:
-    """The decision for one validation request against a registry snapshot.
-
-    `answers`: Partner Center's, by PLA id, when it is the authority for the request's
-    distributor; each line then takes its answer's code, the registry's codes riding along
-    (a line whose id has no answer is decided from the registry: `registry_fallback`).
-    `mode`: the setting; the distributor's own enforcement mode wins over it. In observe
-    mode what would be blocked is accepted, saying so (`wouldBlock`, `observedErrorCodes`).
-    `provenance`: the registry rows' as-of times and events; given, each blocked line
-    carries the decision table's walk over the registry (the registry's walk even where
-    Partner Center decided), for the notifier to tell the distributor why.
-    `decision_id`: by default derived from the request (automatic release names its own).
-    """
+) -> Judgement:
+    """Each line's codes: from the registry's rules, or from Partner Center's `answers` (by
+    PLA id) when it is the authority for the request's distributor, the registry's codes
+    riding along (a line whose id has no answer is decided from the registry:
+    `registry_fallback`). `mode`: the setting; the distributor's own mode wins over it."""
     basis = request_basis(request, enforcement_start)
     authority: Authority = "registry" if answers is None else "partner_center"
     verdicts: list[_Verdict] = []
@@ -175,8 +186,33 @@ def decide(
             descriptions = {c: answer.error_description for c in codes}
             verdicts.append((line.line_item_id, pid, codes, registry_codes, descriptions))
     codes = _union([v[2] for v in verdicts])
-    drift = any(v[3] is not None and not agree(v[2], v[3]) for v in verdicts)
-    if codes and mode_for(request.distributor_id, registry, mode) == "observe":
+    return Judgement(
+        request,
+        basis,
+        authority,
+        verdicts,
+        codes,
+        registry_drift=any(v[3] is not None and not agree(v[2], v[3]) for v in verdicts),
+        observed=bool(codes) and mode_for(request.distributor_id, registry, mode) == "observe",
+    )
+
+
+def decision(
+    judgement: Judgement,
+    registry: Registry,
+    *,
+    decided_at: datetime,
+    provenance: Mapping[Source, Provenance] | None = None,
+    decision_id: str | None = None,
+) -> TransactionDecision:
+    """The decision of a judgement, built once. In observe mode what would be blocked is
+    accepted, saying so (`wouldBlock`, `observedErrorCodes`). `provenance`: the registry
+    rows' as-of times and events; given, each blocked line (`Judgement.to_explain`) carries
+    the decision table's walk over the registry (the registry's walk even where Partner
+    Center decided), for the notifier to tell the distributor why. `decision_id`: by
+    default derived from the request (automatic release names its own)."""
+    j = judgement
+    if j.observed:
         lines = [
             DecisionLine(
                 line_item_id=item,
@@ -186,40 +222,55 @@ def decide(
                 registry_error_codes=registry_codes,
                 observed_error_codes=line_codes,
             )
-            for item, pid, line_codes, registry_codes, _ in verdicts
+            for item, pid, line_codes, registry_codes, _ in j.verdicts
         ]
-        return make_decision(
-            request,
-            basis=basis,
-            lines=lines,
-            decided_at=decided_at,
-            authority=authority,
-            registry_drift=drift,
-            observed_codes=codes,
-            decision_id=decision_id,
-        )
-    explained = 0
-    lines = []
-    for item, pid, line_codes, registry_codes, descriptions in verdicts:
-        line = DecisionLine(
-            line_item_id=item,
-            partner_id_on_record=pid,
-            error_codes=line_codes,
-            errors=[_detail(c, descriptions.get(c)) for c in line_codes],
-            registry_error_codes=registry_codes,
-        )
-        if line_codes and provenance is not None and explained < MAX_EXPLAINED_LINES:
-            explained += 1
-            line.explanation = to_wire(explain(pid, request.distributor_id, registry, provenance))
-        lines.append(line)
+    else:
+        explained = 0
+        lines = []
+        for item, pid, line_codes, registry_codes, descriptions in j.verdicts:
+            line = DecisionLine(
+                line_item_id=item,
+                partner_id_on_record=pid,
+                error_codes=line_codes,
+                errors=[_detail(c, descriptions.get(c)) for c in line_codes],
+                registry_error_codes=registry_codes,
+            )
+            if line_codes and provenance is not None and explained < MAX_EXPLAINED_LINES:
+                explained += 1
+                distributor_id = j.request.distributor_id
+                line.explanation = to_wire(explain(pid, distributor_id, registry, provenance))
+            lines.append(line)
     return make_decision(
-        request,
-        basis=basis,
+        j.request,
+        basis=j.basis,
         lines=lines,
         decided_at=decided_at,
-        authority=authority,
-        registry_drift=drift,
+        authority=j.authority,
+        registry_drift=j.registry_drift,
+        observed_codes=j.codes if j.observed else None,
         decision_id=decision_id,
+    )
+
+
+def decide(
+    request: ValidationRequested,
+    registry: Registry,
+    *,
+    enforcement_start: datetime,
+    decided_at: datetime,
+    mode: str = "enforce",
+    answers: Mapping[str, Answer] | None = None,
+    provenance: Mapping[Source, Provenance] | None = None,
+    decision_id: str | None = None,
+) -> TransactionDecision:
+    """The decision for one validation request against a registry snapshot: `judge`, then
+    `decision` (their arguments are explained there). A batch calls the two halves itself,
+    to read the registry's provenance only when some line needs a walk."""
+    judgement = judge(
+        request, registry, enforcement_start=enforcement_start, mode=mode, answers=answers
+    )
+    return decision(
+        judgement, registry, decided_at=decided_at, provenance=provenance, decision_id=decision_id
     )
 
 
@@ -234,4 +285,12 @@ def exempt_decision(
     return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
 
 
-__all__ = ["MAX_EXPLAINED_LINES", "decide", "exempt_decision", "make_decision"]
+__all__ = [
+    "MAX_EXPLAINED_LINES",
+    "Judgement",
+    "decide",
+    "decision",
+    "exempt_decision",
+    "judge",
+    "make_decision",
+]

@@ -22,7 +22,7 @@ from contracts.topics import DECISIONS
 from services.common import metrics
 from services.common.handling import Emitted, Outgoing, after_commit
 from services.domain.authority import Answer, drifts
-from services.domain.decisions import decide
+from services.domain.decisions import decision, judge
 from services.domain.regions import RegionTable
 from services.por_validator.release import release_after
 from services.por_validator.unit_of_work import ValidatorUnitOfWork
@@ -60,24 +60,32 @@ async def decide_requests(
     requests: list[ValidationRequested] = [e.data for e in events]
     if validation.release_window_s is not None:
         await uow.lock_for_deciding()
-    partner_ids = [line.partner_id_on_record for r in requests for line in r.lines]
-    distributor_ids = {r.distributor_id for r in requests}
-    registry = await uow.registry_for(partner_ids, distributor_ids, validation.regions)
-    # Read with the registry, for the walks of blocked lines; the notifier projects no
-    # accounts or tenants, and a walk done later would explain a later registry.
-    provenance = await uow.provenance_for(partner_ids, distributor_ids)
-    decided_at = datetime.now(UTC)
-    decisions = [
-        decide(
+    registry = await uow.registry_for(
+        [line.partner_id_on_record for r in requests for line in r.lines],
+        {r.distributor_id for r in requests},
+        validation.regions,
+    )
+    judgements = [
+        judge(
             r,
             registry,
             enforcement_start=validation.enforcement_start,
-            decided_at=decided_at,
             mode=validation.enforcement_mode,
             answers=None if answers is None else answers.get(r.distributor_id),
-            provenance=provenance,
         )
         for r in requests
+    ]
+    # The walks of blocked lines read the registry rows' provenance: one more statement, for
+    # the batches that have any. Here, not in the notifier: the notifier projects no accounts
+    # or tenants, and a walk done later would explain a later registry.
+    provenance = None
+    if explained := [(j, pid) for j in judgements for pid in j.to_explain()]:
+        provenance = await uow.provenance_for(
+            [pid for _, pid in explained], {j.request.distributor_id for j, _ in explained}
+        )
+    decided_at = datetime.now(UTC)
+    decisions = [
+        decision(j, registry, decided_at=decided_at, provenance=provenance) for j in judgements
     ]
     inserted = await uow.record_decisions(list(zip(requests, decisions, strict=True)))
     after_commit(_count, decisions, answers is not None)
