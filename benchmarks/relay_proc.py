@@ -4,7 +4,7 @@
 in a consumer group and produces each record's value (and key) to TARGET, then commits the
 offsets: no decoding, no database. Its consumer and producer take porgate's own settings
 (`PORGATE_CONSUMER_*`, `PORGATE_PRODUCER_LINGER_MS`, from the environment like porgate's; the
-producer is porgate's own, `services.common.kafka.new_producer`), so the difference between
+producer is porgate's own, `services.common.kafka_clients.start_producer`), so the difference between
 the two is porgate's own work. Prints `READY`, runs until SIGTERM.
 """
 
@@ -14,10 +14,8 @@ import asyncio
 import signal
 import sys
 
-from aiokafka import AIOKafkaConsumer
-
 from services.common.config import Settings
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_consumer, start_producer
 
 
 async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
@@ -26,9 +24,10 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     settings = Settings(kafka_bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         source,
-        bootstrap_servers=bootstrap,
+        client_id="porgate-bench-relay",
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -36,8 +35,7 @@ async def relay(bootstrap: str, source: str, target: str, group: str) -> None:
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         fetch_min_bytes=settings.consumer_fetch_min_bytes,
     )
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
     await consumer.start()
     print("READY", flush=True)
     try:

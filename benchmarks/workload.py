@@ -13,15 +13,15 @@ from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import NewTopic
 
 from benchmarks.processes import SERVICES, Ctx, db_url, start_services, stop_all
 from benchmarks.stats import latency_summary
 from contracts.errors import ErrorCode
 from contracts.topics import PARTNER_REGISTRY
 from services.common.config import Settings
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_admin, new_consumer, new_producer
 from services.demo import Message
 
 try:  # the load generator's own parsing should cost as little CPU as it can
@@ -95,11 +95,13 @@ def decision_mix(values: list[bytes]) -> dict:
 def load_producer(bootstrap: str) -> AIOKafkaProducer:
     # porgate's producer, without linger: each order leaves when it is handed over, so the
     # time it was handed over is the time latency counts from.
-    return new_producer(Settings(kafka_bootstrap_servers=bootstrap), linger_ms=0)
+    # Not idempotent: it stands in for upstream commerce, not for porgate (whose producers
+    # are idempotent where the broker grants it, `start_producer`).
+    return new_producer(Settings(kafka_bootstrap_servers=bootstrap), idempotent=False, linger_ms=0)
 
 
 async def create_plain_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="porgate-bench")
+    admin = new_admin(Settings(kafka_bootstrap_servers=bootstrap), client_id="porgate-bench")
     await admin.start()
     try:
         await admin.create_topics(
@@ -115,8 +117,9 @@ class Collector:
 
     def __init__(self, bootstrap: str, topic: str, *, timestamps_only: bool = False) -> None:
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self.consumer = new_consumer(
+            Settings(kafka_bootstrap_servers=bootstrap),
+            client_id="porgate-bench",
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -229,7 +232,9 @@ async def publish(
 
 
 async def dlq_count(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = new_consumer(
+        Settings(kafka_bootstrap_servers=bootstrap), client_id="porgate-bench", group_id=None
+    )
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()

@@ -64,6 +64,12 @@ class DistributorUpserted(WireModel):
     preferred_language: Literal["en", "ja"] = "en"
     # Added within v1: overrides PORGATE_ENFORCEMENT_MODE for this distributor; null: the setting.
     enforcement_mode: Literal["enforce", "observe"] | None = None
+    # Added within v1: the distributor's own partnership-request link (the one in the draft
+    # email Partner Center's "Request a partnership" shows), given to resellers in remediation.
+    # https only: it is shown as a link in the console and in messages to forward.
+    partnership_request_url: str | None = Field(
+        default=None, max_length=2048, pattern=r"^https://[^\s<>\"']+$"
+    )
 
 
 class PartnerAccountUpserted(WireModel):
@@ -72,6 +78,9 @@ class PartnerAccountUpserted(WireModel):
     status: Literal["active", "inactive"]
     name: str
     reseller_tenant_id: str | None = None
+    # Added within v1: the PGA id of the organisation this location account belongs to, so
+    # remediation can name the organisation's other PLA ids. Null on a PGA, or when unknown.
+    global_partner_id: str | None = Field(default=None, max_length=256)
 
 
 class ResellerTenantUpserted(WireModel):
@@ -105,6 +114,9 @@ class GdapRelationshipUpserted(WireModel):
     # Graph's delegatedAdminRelationshipStatus; open-ended, so plain text.
     status: str = Field(min_length=1, max_length=64)
     ends_at: AwareDatetime | None = None
+    # Added within v1: the distributor in whose Graph list the relationship is (the GDAP
+    # sync sets it), whose credentials terminate it; null: not known.
+    distributor_id: str | None = Field(default=None, max_length=256)
 
 
 # ---------------------------------------------------------------------------- internal
@@ -172,8 +184,10 @@ class ExplainedFact(WireModel):
     fact: str
     # As the rules read it: a string, a boolean, or null (unknown).
     value: str | bool | int | None
-    # The registry row's as-of time and the id of the event that set it; null for the
-    # transaction's own input, a fact of no row, or a row projected before ids were kept.
+    # The registry row's as-of time and the id of the event that set it, for rows of the
+    # walk's distributor only (distributor.*, partnership.*); null for rows every
+    # distributor shares (accounts, tenants), the transaction's own input, a fact of no row,
+    # or a row projected before ids were kept.
     as_of: AwareDatetime | None = None
     event_id: str | None = None
 
@@ -244,3 +258,21 @@ class GdapPrivilegesRevoked(WireModel):
     reason: Literal["reseller_suspended", "customer_unassigned"]
     cause_event_id: str
     revoked_at: AwareDatetime
+    # Added within v1: what Graph said that confirmed it: `request_succeeded`, `terminated`,
+    # `expired`, `absent` (from the distributor's own list) or `deleted`; null from before.
+    confirmed_by: str | None = None
+
+
+class GdapTerminationFailed(WireModel):
+    """`gdap.termination.failed.v1` on `gdap.revocations.v1` (added within v1): a termination
+    that used up its attempts. The reseller may still hold these privileges: a person must act."""
+
+    relationship_id: str
+    customer_id: str
+    reseller_tenant_id: str
+    distributor_id: str | None = None
+    reason: Literal["reseller_suspended", "customer_unassigned"]
+    cause_event_id: str
+    attempts: int
+    last_error: str
+    failed_at: AwareDatetime

@@ -13,6 +13,13 @@ from pydantic import BaseModel
 from contracts import events as ev
 
 DAY_MS = 24 * 60 * 60 * 1000
+# The largest record batch a topic takes, and so the largest message porgate sends: 2 MiB,
+# twice Kafka's default, as a decision listing every line's codes can be large.
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+# Replicas that must have a write before it is acknowledged (acks=all): with 3 replicas, one
+# broker may be down and no acknowledged record is lost. With fewer replicas, one fewer
+# than there are (at least 1), so that one broker down never stops the writes.
+MIN_INSYNC_REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -28,8 +35,13 @@ class Topic:
     description: str = ""
     extra_config: dict[str, str] = field(default_factory=dict)
 
-    def config(self) -> dict[str, str]:
-        cfg = {"cleanup.policy": "compact" if self.compacted else "delete"}
+    def config(self, replication_factor: int = 1) -> dict[str, str]:
+        """The topic's configuration on a cluster keeping `replication_factor` replicas."""
+        cfg = {
+            "cleanup.policy": "compact" if self.compacted else "delete",
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+            "min.insync.replicas": str(max(1, min(MIN_INSYNC_REPLICAS, replication_factor - 1))),
+        }
         if not self.compacted:
             cfg["retention.ms"] = str(self.retention_ms)
         cfg.update(self.extra_config)
@@ -79,9 +91,9 @@ DECISIONS = Topic(
 REVOCATIONS = Topic(
     "gdap.revocations.v1",
     "resellerTenantId",
-    ("gdap.privileges.revoked.v1",),
+    ("gdap.privileges.revoked.v1", "gdap.termination.failed.v1"),
     retention_ms=30 * DAY_MS,
-    description="GDAP relationships terminated by porgate.",
+    description="GDAP relationships terminated by porgate (confirmed by Graph), and terminations that failed for good.",
 )
 DLQ = Topic(
     "por.dlq.v1",
@@ -116,6 +128,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "por.transaction.accepted.v1": ev.TransactionAccepted,
     "por.transaction.blocked.v1": ev.TransactionBlocked,
     "gdap.privileges.revoked.v1": ev.GdapPrivilegesRevoked,
+    "gdap.termination.failed.v1": ev.GdapTerminationFailed,
 }
 EVENT_TYPES: dict[type[BaseModel], str] = {m: t for t, m in EVENT_MODELS.items()}
 

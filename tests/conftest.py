@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -11,10 +13,48 @@ from services.common.config import Settings
 from services.common.db import migrate
 from services.common.topic_creation import create_topics
 from tests import servers
+from tests.reliability.harness import FIGURES, NOTES
+
+TESTS = Path(__file__).parent
+SESSION_TIMEOUT_MS = 2_000
+HEARTBEAT_INTERVAL_MS = 500
+# The tier of a test is the folder it lives in: `pytest -m unit` is the inner loop (no I/O).
+TIERS = {
+    "unit": ("unit",),
+    "contract": ("contract",),
+    "partner_center": ("contract",),
+    "e2e": ("e2e",),
+    "reliability": ("e2e", "reliability"),
+    "console": ("browser",),
+    "deploy": ("deploy",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = Path(str(item.path)).relative_to(TESTS).parts[0]
+        for marker in TIERS[folder]:
+            item.add_marker(marker)
 
 
 def pytest_report_header(config):
-    return "servers: chosen by tests/servers.py (env vars, then testcontainers, then embedded)"
+    env_kafka = os.environ.get("PORGATE_KAFKA_BOOTSTRAP_SERVERS")
+    env_postgres = os.environ.get("PORGATE_DATABASE_URL")
+    docker = None if env_kafka and env_postgres else servers.docker_available()
+    secured = os.environ.get("PORGATE_TEST_KAFKA_SECURITY", "").strip().lower()
+    kafka = (
+        "PORGATE_KAFKA_BOOTSTRAP_SERVERS"
+        if env_kafka
+        else f"embedded Tansu behind the {secured.upper()} proxy (PORGATE_TEST_KAFKA_SECURITY)"
+        if secured
+        else ("testcontainers apache/kafka" if docker else "embedded Tansu")
+    )
+    postgres = (
+        "PORGATE_DATABASE_URL"
+        if env_postgres
+        else ("testcontainers postgres" if docker else "embedded PostgreSQL 18")
+    )
+    return f"servers (tests/servers.py), started when a test needs them: Kafka: {kafka}; PostgreSQL: {postgres}"
 
 
 @pytest.fixture(scope="session")
@@ -71,20 +111,92 @@ async def settings(kafka, fresh_database) -> Settings:
         delivery_retry_initial_s=0.05,
         delivery_retry_max_s=0.5,
         log_json=False,
+        # A group join waits about half the session timeout on Tansu: 1 s instead of 5 s.
+        consumer_session_timeout_ms=SESSION_TIMEOUT_MS,
+        consumer_heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
     )
     await create_topics(kafka, prefix=prefix, partitions=2)
     return s
 
 
-@pytest.fixture
-async def migrated(settings) -> Settings:
+@pytest.fixture(scope="session")
+async def template_database(database_url, kafka):
+    """Every service's migrations applied once per run; each test's database is a copy."""
     from services.catalog import all_services
 
-    for service in all_services(settings):
-        await migrate(settings.database_url, service.schema, service.migrations)
+    name = f"tpl_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(database_url, name)
+    for service in all_services(Settings(kafka_bootstrap_servers=kafka, database_url=url)):
+        await migrate(url, service.schema, service.migrations)
+    yield name
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def migrated(settings, database_url, template_database) -> Settings:
+    """`settings` with its database replaced by a copy of the migrated template (same name,
+    so a test holding both sees one database)."""
+    name = urlsplit(settings.database_url).path.lstrip("/")
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await admin.close()
     return settings
 
 
 @pytest.fixture(scope="session")
 def event_loop_policy():
     return asyncio.DefaultEventLoopPolicy()
+
+
+# The reliability tests' figures (tests/reliability/harness.py), printed once after the run.
+FIGURE_ORDER = (
+    "events pushed",
+    "faults injected",
+    "bad inputs tried",
+    "lost",
+    "decided twice",
+    "duplicate records (same id)",
+    "duplicate webhook receipts (same notification id)",
+)
+
+
+def figures_text() -> str:
+    keys = [k for k in FIGURE_ORDER if k in FIGURES] + sorted(
+        k for k in FIGURES if k not in FIGURE_ORDER
+    )
+    lines = [f"  {k:<52} {FIGURES[k]}" for k in keys]
+    lines += [f"  - {n}" for n in NOTES]
+    return "\n".join(lines)
+
+
+def pytest_sessionfinish(session):
+    # Under pytest-xdist the tests run in workers: each hands its figures to the controller.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["porgate_figures"] = dict(FIGURES)
+        workeroutput["porgate_notes"] = list(NOTES)
+
+
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {})
+    FIGURES.update(output.get("porgate_figures", {}))
+    NOTES.extend(output.get("porgate_notes", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FIGURES and not NOTES:
+        return
+    terminalreporter.write_sep("=", "porgate reliability figures")
+    terminalreporter.write_line(figures_text())

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.catalog import build_services
 from services.common.app import build_app
 from services.common.config import Settings
+from services.common.kafka_clients import new_consumer, new_producer, start_client
 
 
 def envelope(
@@ -38,12 +38,11 @@ class Bus:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all"
-        )
+        # Upstream commerce's stand-in: a plain producer (acks=all) over porgate's TLS and SASL.
+        self.producer = new_producer(settings, idempotent=False, client_id="porgate-tests")
 
     async def __aenter__(self) -> Self:
-        await self.producer.start()
+        await start_client(self.producer, self.settings)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -88,9 +87,10 @@ async def read_topic(
     settle: float = 0.0,
 ) -> list:
     """Every record of a topic from the start, once `until(records)` holds (then `settle` more seconds)."""
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         settings.topic_prefix + topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="porgate-tests",
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -98,7 +98,7 @@ async def read_topic(
         max_partition_fetch_bytes=16 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     records: list = []
     try:
         deadline = time.monotonic() + timeout

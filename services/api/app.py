@@ -17,17 +17,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from contracts.errors import language_of
-from services.api.auth import ApiKeys, presented_key
+from services.api.auth import ApiKeys, Authenticator, presented_key
 from services.api.conventions import PartnerCenterConventions, locale_of
 from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
 from services.api.rate_limit import RateLimiter
+from services.api.remediation import (
+    RECHECK_PATH,
+    REMEDIATION_PATH,
+    recheck_endpoint,
+    remediation_endpoint,
+)
 from services.api.validation import BadRequest, parse_request, validation_results
+from services.common.body_limit import BodyLimit
 from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
+from services.common.sign_in_attempts import SignInAttempts
 from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
@@ -48,6 +56,7 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
+# Every body the API takes (the console's forms included), capped while it streams in.
 MAX_BODY = 64 * 1024
 # How long an API request may wait out Partner Center's Retry-After before answering 503.
 API_THROTTLE_WAIT_S = 5.0
@@ -55,6 +64,9 @@ API_THROTTLE_WAIT_S = 5.0
 
 def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlette:
     keys = ApiKeys(settings.api_key_map())
+    # Wrong keys on the API and the console's sign-in count together.
+    attempts = SignInAttempts(time.monotonic, settings.sign_in_free_failures)
+    auth = Authenticator(keys, attempts)
     regions = RegionTable.load(settings.region_overrides_file)
     limiter = RateLimiter(settings.api_rate_per_key, time.monotonic)
     state: dict = {}
@@ -67,16 +79,10 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         return response
 
     async def _validate(request: Request) -> Response:
+        distributor_id = auth.distributor_or_refusal(request)
+        if isinstance(distributor_id, Response):
+            return distributor_id
         key = presented_key(request.headers)
-        distributor_id = keys.distributor_for(key)
-        if distributor_id is None:
-            # One answer for a missing and a wrong key: nothing to learn by probing.
-            return error(
-                401,
-                "unauthorized",
-                "a valid API key is required (Authorization: Bearer KEY)",
-                **{"WWW-Authenticate": "Bearer"},
-            )
         # Per key, not per distributor: a distributor's systems may each hold their own key.
         key_digest = hashlib.sha256((key or "").encode()).digest()
         if (wait := limiter.retry_after(key_digest)) is not None:
@@ -86,9 +92,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
                 f"over {settings.api_rate_per_key:g} requests a second for this key",
                 **{"Retry-After": str(wait)},
             )
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return error(413, "payload_too_large", f"body over {MAX_BODY} bytes")
+        body = await request.body()  # at most MAX_BODY: BodyLimit refuses more (413)
         try:
             parsed = parse_request(body)
         except BadRequest as exc:
@@ -156,8 +160,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         state["pool"] = await create_pool(
             settings.database_url, store.SCHEMA, min_size=1, max_size=10
         )
-        state["producer"] = new_producer(settings)
-        await state["producer"].start()
+        state["producer"] = await start_producer(settings)
         client = None
         if settings.por_authority == "partner-center":
             # One client and cache for every key: internal tools get Partner Center's answer
@@ -175,6 +178,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             state["partner_center"] = CachedPartnerCenter(
                 client, settings.partner_center_cache_ttl_s
             )
+            state["partner_center_client"] = client  # remediation and re-check ask it too
         try:
             yield
         finally:
@@ -190,22 +194,37 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
     app = Starlette(
         routes=[
             Route(VALIDATE_PATH, validate_resellers, methods=["POST"]),
-            Route(EXPLANATION_PATH, explanation_endpoint(keys, regions, state)),
+            Route(EXPLANATION_PATH, explanation_endpoint(auth, regions, state)),
+            Route(REMEDIATION_PATH, remediation_endpoint(settings, auth, regions, state)),
+            Route(
+                RECHECK_PATH,
+                recheck_endpoint(settings, auth, regions, state),
+                methods=["POST"],
+            ),
             Route("/asyncapi.json", asyncapi),
             *health_routes(checks),
             *docs_routes(lambda: app.routes),
-            Mount("/console", app=create_console(settings)),
+            Mount("/console", app=create_console(settings, attempts)),
         ],
         lifespan=lifespan,
         # Outermost of the app's own middleware: every answer, 404 and crash too, has the ids.
-        middleware=[Middleware(PartnerCenterConventions)],
-        exception_handlers={404: _not_found, 405: _not_allowed},
+        middleware=[
+            Middleware(PartnerCenterConventions),
+            Middleware(BodyLimit, max_bytes=MAX_BODY),
+        ],
+        exception_handlers={404: _not_found, 405: _not_allowed, 413: _too_large},
     )
+    # For the health port's server (services/runner.py), which serves /metrics too.
+    app.state.health_checks = checks
     return app
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     return error(404, "not_found", f"no route {request.url.path}")
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return error(413, "payload_too_large", f"body over {MAX_BODY} bytes")
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.api.errors import error
+from services.common.sign_in_attempts import SignInAttempts
+
 
 class ApiKeys:
     def __init__(self, keys: dict[str, str]) -> None:
@@ -29,3 +35,42 @@ def presented_key(headers) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return headers.get("x-api-key") or None
+
+
+def attempt_subjects(request: Request, key: str | None) -> list[object]:
+    """What a wrong key counts against: the client's address, and the key presented."""
+    subjects: list[object] = [("address", request.client.host if request.client else "")]
+    if key:
+        subjects.append(("key", hashlib.sha256(key.encode()).digest()))
+    return subjects
+
+
+class Authenticator:
+    """The API key of a request, with the limit on wrong ones (sign_in_attempts)."""
+
+    def __init__(self, keys: ApiKeys, attempts: SignInAttempts) -> None:
+        self.keys = keys
+        self.attempts = attempts
+
+    def distributor_or_refusal(self, request: Request) -> str | Response:
+        key = presented_key(request.headers)
+        subjects = attempt_subjects(request, key)
+        if (wait := self.attempts.retry_after(subjects)) is not None:
+            return error(
+                429,
+                "rate_limited",
+                "too many wrong API keys from this client or for this key; retry later",
+                **{"Retry-After": str(wait)},
+            )
+        distributor_id = self.keys.distributor_for(key)
+        if distributor_id is None:
+            if key:  # a missing key guesses nothing
+                self.attempts.failed(subjects)
+            # One answer for a missing and a wrong key: nothing to learn by probing.
+            return error(
+                401,
+                "unauthorized",
+                "a valid API key is required (Authorization: Bearer KEY)",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+        return distributor_id

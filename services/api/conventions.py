@@ -11,6 +11,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import error
+from services.common import tracing
 from services.common.logs import request_ids
 
 log = logging.getLogger("porgate.api.access")
@@ -60,21 +61,35 @@ class PartnerCenterConventions:
         ]
         status = 0
         started = time.perf_counter()
+        method = scope["method"]
+        with tracing.http_server(method, scope["path"], headers) as span:
+            if span is not None:
+                span.set_attribute("porgate.correlation_id", ids["correlation_id"])
+                span.set_attribute("porgate.request_id", ids["request_id"])
 
-        async def send_with_ids(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), *echoed]}
-            await send(message)
+            async def send_with_ids(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    tracing.http_server_status(span, status)
+                    message = {**message, "headers": [*message.get("headers", []), *echoed]}
+                await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_ids)
-        except Exception:
-            log.exception("unhandled API error")
-            if status:
-                raise  # the response has begun: nothing to do but drop the connection
-            await error(500, "internal", "internal error")(scope, receive, send_with_ids)
+            try:
+                await self.app(scope, receive, send_with_ids)
+            except Exception:
+                log.exception("unhandled API error")
+                if status:
+                    raise  # the response has begun: nothing to do but drop the connection
+                await error(500, "internal", "internal error")(scope, receive, send_with_ids)
+            # Starlette's router leaves the route it matched in the scope.
+            route = getattr(scope.get("route"), "path", None)
+            if route:
+                tracing.http_route(span, method, route)
+            self._log(ids, scope, status, started)
+
+    @staticmethod
+    def _log(ids: dict[str, str], scope: Scope, status: int, started: float) -> None:
         # Errors (not 429, which comes in floods by nature) at INFO; the rest at DEBUG, as
         # the API answers many small requests (benchmarks/README.md).
         level = logging.INFO if status >= 400 and status != 429 else logging.DEBUG

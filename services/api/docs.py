@@ -15,7 +15,9 @@ from starlette.staticfiles import StaticFiles
 
 from services.api.models import ErrorBody, Health, Live, ValidateResellersResponse
 from services.api.openapi import Operation, Reply, openapi_document
+from services.api.remediation import RECHECK, RECHECK_PATH, REMEDIATION, REMEDIATION_PATH
 from services.api.validation import MAX_IDS, ValidateResellersRequest
+from services.console.web import SECURITY_HEADERS, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static" / "swagger-ui"
 VALIDATE_PATH = "/v1/partners/validateresellers"
@@ -46,7 +48,11 @@ VALIDATE = Operation(
         400: _error('bad_request: the body is not {"partnerIds": [strings]} within the limits'),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
         413: _error("payload_too_large: a body over 64 KiB"),
-        429: _error("rate_limited: over PORGATE_API_RATE_PER_KEY requests a second", "Retry-After"),
+        429: _error(
+            "rate_limited: over PORGATE_API_RATE_PER_KEY requests a second, or too many wrong"
+            " keys from this client (or for this key)",
+            "Retry-After",
+        ),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error(
             "unavailable (the registry) or partner_center_unavailable: retry later", "Retry-After"
@@ -57,8 +63,8 @@ EXPLANATION_PATH = "/v1/partners/{partnerId}/explanation"
 EXPLANATION = Operation(
     summary="Why a PLA id passes or fails: the decision table's walk for the key's distributor",
     description=(
-        "Each step of the decision table, the registry facts it read (value, as-of time, the "
-        "id of the event that set it), whether it passed or which code it yields, and the "
+        "Each step of the decision table, the registry facts it read (value; for the "
+        "distributor's own rows, the as-of time and the id of the event that set them), whether it passed or which code it yields, and the "
         "remediation, in the language of X-Locale or Accept-Language (en or ja). From "
         "porgate's registry, as the validator reads it."
     ),
@@ -70,6 +76,9 @@ EXPLANATION = Operation(
         200: Reply("The walk", headers=("X-Porgate-Authority",)),
         400: _error("bad_request: a partnerId over 256 characters"),
         401: _error("unauthorized: no API key, or not a known one", "WWW-Authenticate"),
+        429: _error(
+            "rate_limited: too many wrong keys from this client (or for this key)", "Retry-After"
+        ),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error("unavailable: the registry; retry later", "Retry-After"),
     },
@@ -81,18 +90,13 @@ _HEALTH = {
 OPERATIONS: dict[str, dict[str, Operation]] = {
     VALIDATE_PATH: {"POST": VALIDATE},
     EXPLANATION_PATH: {"GET": EXPLANATION},
+    REMEDIATION_PATH: {"GET": REMEDIATION},
+    RECHECK_PATH: {"POST": RECHECK},
     "/healthz": {"GET": Operation("Health: database and broker", _HEALTH, tags=("operations",))},
     "/readyz": {"GET": Operation("Readiness: as /healthz", _HEALTH, tags=("operations",))},
     "/livez": {
         "GET": Operation(
             "Liveness: the process answers", {200: Reply("Alive", Live)}, tags=("operations",)
-        )
-    },
-    "/metrics": {
-        "GET": Operation(
-            "Prometheus metrics",
-            {200: Reply("Prometheus text format", media_type="text/plain")},
-            tags=("operations",),
         )
     },
     "/asyncapi.json": {
@@ -144,12 +148,17 @@ def docs_routes(app_routes: Callable[[], Iterable[BaseRoute]]) -> list[BaseRoute
         return Response(cached[0], media_type="application/json")
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(_DOCS_PAGE)
+        # The console's origin: the same headers (no framing, no inline script, nosniff).
+        return HTMLResponse(_DOCS_PAGE, headers=SECURITY_HEADERS)
 
     return [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Mount("/docs/static", StaticFiles(directory=STATIC), name="docs-static"),
+        Mount(
+            "/docs/static",
+            app=SecurityHeaders(StaticFiles(directory=STATIC)),
+            name="docs-static",
+        ),
     ]
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contracts.errors import language_of
-from services.api.auth import ApiKeys, presented_key
+from services.api.auth import Authenticator
 from services.api.errors import error
 from services.domain.explain import render
 from services.domain.regions import RegionTable
@@ -26,19 +26,14 @@ MAX_PARTNER_ID = 256  # as a wire partnerIdOnRecord
 
 
 def explanation_endpoint(
-    keys: ApiKeys, regions: RegionTable, state: dict
+    auth: Authenticator, regions: RegionTable, state: dict
 ) -> Callable[[Request], Awaitable[Response]]:
     """The route's function, given the app's keys, regions and state (its `pool`)."""
 
     async def explanation(request: Request) -> Response:
-        distributor_id = keys.distributor_for(presented_key(request.headers))
-        if distributor_id is None:
-            return error(
-                401,
-                "unauthorized",
-                "a valid API key is required (Authorization: Bearer KEY)",
-                **{"WWW-Authenticate": "Bearer"},
-            )
+        distributor_id = auth.distributor_or_refusal(request)
+        if isinstance(distributor_id, Response):
+            return distributor_id
         partner_id = request.path_params["partnerId"]
         if len(partner_id) > MAX_PARTNER_ID:
             return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")

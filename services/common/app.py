@@ -18,7 +18,8 @@ from contracts.topics import EVENT_MODELS
 from services.common import tracing
 from services.common.config import Settings
 from services.common.health import HttpServer, broker_check, database_check, health_app
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
+from services.common.kafka_security import broker_security
 from services.common.pipeline import StageTimer, untimed
 from services.common.runtime import ServiceRuntime, group_id
 from services.common.service import Consumer, Service
@@ -39,9 +40,12 @@ class PorgateBroker(KafkaBroker):
         self.running = True
 
 
-def build_broker(settings: Settings) -> KafkaBroker:
+def build_broker(settings: Settings, *, connecting: bool = True) -> KafkaBroker:
+    """The faststream broker; without `connecting`, only to describe (AsyncAPI): no file
+    is read and no token asked for."""
     return PorgateBroker(
         settings.kafka_bootstrap_servers,
+        **broker_security(settings, connecting=connecting),
         # faststream's access log ("Received"/"Processed" per batch) goes through our
         # handlers and level, as JSON like every other line.
         logger=logging.getLogger("porgate.faststream"),
@@ -100,6 +104,8 @@ def _subscribe(
         batch_timeout_ms=50,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         decoder=_raw_body,
@@ -130,8 +136,7 @@ def build_app(
 
     @app.on_startup
     async def start_runtimes() -> None:
-        producer = new_producer(settings)
-        await producer.start()
+        producer = await start_producer(settings)
         try:
             for service in services:
                 runtime = await ServiceRuntime.start(service, settings, producer, stage_timer)

@@ -20,6 +20,20 @@ log = logging.getLogger(__name__)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Deprecated setting names, and the names that replaced them.
 _RENAMED = {"auto_revalidate": "auto_release", "revalidate_window": "release_window"}
+# API and operator keys are bearer secrets: at least this long (about 120 bits as random
+# base64 or hex), so that guessing one is hopeless (services/common/sign_in_attempts.py).
+MIN_KEY_LENGTH = 20
+
+
+def _check_key_lengths(keys: list[str], variable: str) -> None:
+    short = sum(1 for k in keys if len(k) < MIN_KEY_LENGTH)
+    if short:
+        # Never the key itself, not even a part: this message reaches logs.
+        raise ValueError(
+            f"PORGATE_{variable}: {short} key(s) shorter than {MIN_KEY_LENGTH} characters;"
+            f" every key must be at least {MIN_KEY_LENGTH} characters (for instance"
+            " `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+        )
 
 
 def duration_s(text: str) -> float:
@@ -39,6 +53,28 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # How every Kafka client porgate builds connects (docs/kafka.md): TLS, SASL, or both.
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="PLAIN", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|OAUTHBEARER)$"
+    )
+    # PLAIN and SCRAM: the user and its password. OAUTHBEARER: the Entra ID app registration's
+    # client id and secret (client credentials, as Azure Event Hubs' Kafka endpoint takes).
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # A file holding the password (a mounted Secret); read at each client's creation.
+    kafka_sasl_password_file: str | None = None
+    # OAUTHBEARER: the Entra ID tenant, and the scope asked for (default: the first bootstrap
+    # host's https://HOST/.default, Event Hubs' own scope).
+    kafka_oauth_tenant_id: str | None = None
+    kafka_oauth_scope: str | None = None
+    # PEM files: the CA that signed the brokers' certificates (default: the system's), and a
+    # client certificate and key for brokers that authenticate clients by TLS (mTLS).
+    kafka_ssl_ca_file: str | None = None
+    kafka_ssl_cert_file: str | None = None
+    kafka_ssl_key_file: str | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/porgate"
     enforcement_start: AwareDatetime = DEFAULT_ENFORCEMENT_START
 
@@ -83,6 +119,27 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_timeout_s: float = 10.0
     graph_max_attempts: int = 10
+    # A terminate request is read back until Graph says succeeded or failed: first after
+    # this long, then twice as long each time up to the maximum, at most this many reads
+    # before the attempt counts as failed (about 25 minutes with the defaults).
+    graph_poll_initial_s: float = Field(default=2.0, gt=0)
+    graph_poll_max_s: float = Field(default=60.0, gt=0)
+    graph_max_polls: int = Field(default=30, ge=1)
+    # `porgate run partner-center-sync` also lists every distributor's GDAP relationships in
+    # Graph this often (same forms as PARTNER_CENTER_SYNC_EVERY); 0 turns it off.
+    gdap_sync_every: float = Field(default=3600.0, ge=0)
+
+    # Partner Center's webhooks (POST /v1/partner-center/events on the API): the hosts the
+    # signing certificate may be fetched from (comma-separated; https only, unless an entry
+    # says http://host:port, which only a local stand-in should), the largest body accepted,
+    # the oldest event accepted (ResourceChangeUtcDate; older ones are replays), and how long
+    # a fetched certificate is trusted before it is fetched again.
+    partner_center_webhook_cert_hosts: str = "3psostorageacct.blob.core.windows.net"
+    partner_center_webhook_max_body: int = Field(default=64 * 1024, ge=1024)
+    partner_center_webhook_max_age_s: float = Field(default=7 * 86400.0, gt=0)
+    partner_center_webhook_cert_ttl_s: float = Field(default=3600.0, ge=0)
+    # The certificate's subject Organization Microsoft documents checking.
+    partner_center_webhook_cert_org: str = "Microsoft Corporation"
 
     # Who decides a transaction's POR: porgate's registry projection, or Partner Center's
     # validation API (the registry's codes then ride along on each line, for drift).
@@ -156,7 +213,13 @@ class Settings(BaseSettings):
             values.setdefault(new, given)
         return values
 
-    @field_validator("partner_center_sync_every", "release_window", mode="before")
+    @field_validator(
+        "partner_center_sync_every",
+        "gdap_sync_every",
+        "partner_center_webhook_max_age_s",
+        "release_window",
+        mode="before",
+    )
     @classmethod
     def _duration_in_seconds(cls, value: object) -> object:
         return duration_s(value) if isinstance(value, str) else value
@@ -185,6 +248,12 @@ class Settings(BaseSettings):
     # order than a fetch answered for every record (benchmarks/README.md); an order waits
     # at most the fetch wait above for company.
     consumer_fetch_min_bytes: int = 8192
+    # How long the group waits for a silent member before giving its partitions to another.
+    # A group join also waits about half of it on Tansu, and a member restarted after a
+    # crash waits the old member's out; aiokafka's defaults (10 s, heartbeat 3 s) suit
+    # production. The heartbeat must stay below a third of the session timeout.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
     # How long the producer holds a message for company. A batch's messages are handed over
     # together and go out in one request anyway; waiting longer only adds latency.
     producer_linger_ms: int = 0
@@ -202,6 +271,24 @@ class Settings(BaseSettings):
     # end when the process restarts and are not shared between API replicas; set it (the
     # same on every replica) to keep them.
     console_secret: SecretStr | None = None
+
+    @field_validator("api_keys", "operator_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: SecretStr | None, info) -> SecretStr | None:
+        # At start: `porgate run api` must not serve with a guessable key. (A copy made with
+        # model_copy skips this; create_app checks again through api_key_map.)
+        if value is not None:
+            if info.field_name == "api_keys":
+                api_key_map_of(value.get_secret_value())
+            else:
+                operator_keys_of(value.get_secret_value())
+        return value
+
+    # Wrong API keys (the API and the console's sign-in) a client address, or a key, may
+    # present within 15 minutes before each further one locks it out, doubling from 1 s to
+    # 15 minutes (services/common/sign_in_attempts.py). Client addresses are real only with
+    # FORWARDED_ALLOW_IPS set to the ingress: otherwise every client is the ingress's address.
+    sign_in_free_failures: int = Field(default=10, ge=1)
     # A console session ends this long after sign-in.
     console_session_s: int = Field(default=8 * 3600, ge=60)
     # Proxies whose X-Forwarded-Proto/For the API believes (uvicorn's forwarded_allow_ips):
@@ -214,6 +301,9 @@ class Settings(BaseSettings):
     # Partner Center publishes no number of its own; 50 is well above one distributor's
     # ordering systems and far below what one process serves (benchmarks/README.md).
     api_rate_per_key: float = Field(default=50.0, ge=0)
+    # Re-checks (POST /v1/partners/{id}/recheck, the console's button) each API key may make a
+    # second: each may call Partner Center and re-decide transactions. 0 turns the limit off.
+    recheck_rate_per_key: float = Field(default=0.2, ge=0)
     # `porgate run SERVICE` serves /healthz, /readyz and /metrics here; 0 disables it.
     health_host: str = "127.0.0.1"
     health_port: int = 9100
@@ -234,21 +324,30 @@ class Settings(BaseSettings):
         return backoff_s(attempts, self.delivery_retry_initial_s, self.delivery_retry_max_s)
 
     def api_key_map(self) -> dict[str, str]:
-        if self.api_keys is None:
-            return {}
-        pairs = (p.strip() for p in self.api_keys.get_secret_value().split(","))
-        out = {}
-        for pair in pairs:
-            if pair:
-                key, _, distributor = pair.partition("=")
-                if key and distributor:
-                    out[key.strip()] = distributor.strip()
-        return out
+        return {} if self.api_keys is None else api_key_map_of(self.api_keys.get_secret_value())
 
     def operator_key_list(self) -> list[str]:
         if self.operator_keys is None:
             return []
-        return [k.strip() for k in self.operator_keys.get_secret_value().split(",") if k.strip()]
+        return operator_keys_of(self.operator_keys.get_secret_value())
+
+
+def api_key_map_of(text: str) -> dict[str, str]:
+    """`KEY=DISTRIBUTOR,...` as a map; ValueError when a key is too short."""
+    out = {}
+    for pair in (p.strip() for p in text.split(",")):
+        if pair:
+            key, _, distributor = pair.partition("=")
+            if key and distributor:
+                out[key.strip()] = distributor.strip()
+    _check_key_lengths(list(out), "API_KEYS")
+    return out
+
+
+def operator_keys_of(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    _check_key_lengths(keys, "OPERATOR_KEYS")
+    return keys
 
 
 @lru_cache(maxsize=1)

@@ -53,8 +53,17 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
 class EmbeddedKafka:
     """A Tansu broker process on a loopback port."""
 
-    def __init__(self, port: int | None = None, log_path: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: str | os.PathLike | None = None,
+        *,
+        advertised_port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
+        # Where clients are told to connect: another port when a proxy stands in front
+        # (the tests' TLS and SASL proxy, tests/secured_kafka/).
+        self.advertised_port = advertised_port or self.port
         self.log_path = (
             Path(log_path)
             if log_path
@@ -78,7 +87,7 @@ class EmbeddedKafka:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://127.0.0.1:{self.advertised_port}",
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -1,9 +1,16 @@
-"""Health and metrics over HTTP for a service process: /healthz, /readyz, /metrics."""
+"""Health and metrics over HTTP for a service process: /healthz, /readyz, /metrics.
+
+/metrics names every distributor and Partner Center's traffic: it is served on the health
+port (PORGATE_HEALTH_PORT, inside the cluster), never on the API's. A failed check says
+only which one failed and the kind of error: its message (hosts, ports, database users)
+goes to the log.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
@@ -18,6 +25,8 @@ from starlette.routing import Route
 from services.common import metrics
 
 Check = Callable[[], Awaitable[None]]
+
+log = logging.getLogger(__name__)
 
 
 def database_check(pool_getter: Callable[[], asyncpg.Pool | None]) -> Check:
@@ -41,15 +50,16 @@ def broker_check(producer: AIOKafkaProducer) -> Check:
 
 
 async def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
-    async def one(check: Check) -> str:
+    async def one(name: str, check: Check) -> str:
         try:
             await check()
             return "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            return f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
+            log.warning("health check failed", extra={"check": name, "error": repr(exc)[:500]})
+            return f"unavailable ({type(exc).__name__})"
 
     names = list(checks)
-    results = await asyncio.gather(*(one(checks[n]) for n in names))
+    results = await asyncio.gather(*(one(n, checks[n]) for n in names))
     status = dict(zip(names, results, strict=True))
     for name, result in status.items():
         metrics.HEALTH_CHECKS.labels(name).set(result == "ok")
@@ -73,15 +83,20 @@ def health_routes(checks: dict[str, Check], degraded: Degraded = dict) -> list[R
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     return [
         Route("/healthz", healthz),
         Route("/readyz", healthz),
         Route("/livez", live),
-        Route("/metrics", metrics),
     ]
+
+
+def metrics_route() -> Route:
+    """Prometheus's /metrics: for the health port only."""
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Route("/metrics", metrics)
 
 
 class HttpServer:
@@ -129,4 +144,4 @@ class HttpServer:
 def health_app(
     checks: dict[str, Check], extra_routes: Sequence[Route] = (), degraded: Degraded = dict
 ) -> Starlette:
-    return Starlette(routes=[*health_routes(checks, degraded), *extra_routes])
+    return Starlette(routes=[*health_routes(checks, degraded), metrics_route(), *extra_routes])

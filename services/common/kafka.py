@@ -1,4 +1,4 @@
-"""Kafka I/O: the one producer factory, sending with per-message refusals, offsets, lag."""
+"""Kafka I/O: sending with per-message refusals, offsets, lag (clients: kafka_clients.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from murmurhash2 import murmurhash2
 
+from contracts.topics import MAX_MESSAGE_BYTES
 from services.common import metrics
-from services.common.config import Settings
 from services.common.retry import is_transient
 
 # Kafka's murmur2 seed (org.apache.kafka.common.utils.Utils.murmur2).
 MURMUR2_SEED = 0x9747B28C
-# The broker's default message.max.bytes is 1 MiB; ours allows 2 (contracts/topics.py).
-MAX_REQUEST_SIZE = 2 * 1024 * 1024
+# The largest message a producer sends: what the contract's topics take (contracts/topics.py).
+MAX_REQUEST_SIZE = MAX_MESSAGE_BYTES
 
 Headers = list[tuple[str, bytes]]
 # (topic, key, value, headers) as it goes to the broker.
@@ -43,25 +43,6 @@ def partition_for(key: bytes | None, all_partitions: list[int], available: list[
     if key is None:
         return random.choice(available or all_partitions)
     return all_partitions[(murmurhash2(key, MURMUR2_SEED) & 0x7FFFFFFF) % len(all_partitions)]
-
-
-def new_producer(
-    settings: Settings, *, linger_ms: int | None = None, client_id: str | None = None
-) -> AIOKafkaProducer:
-    """Every producer porgate starts: services, tools, `porgate dev`, the benchmarks.
-
-    No idempotent producer: Tansu (the embedded broker) lacks InitProducerId, and every
-    consumer's inbox already makes a duplicate send harmless.
-    """
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=settings.producer_linger_ms if linger_ms is None else linger_ms,
-        max_request_size=MAX_REQUEST_SIZE,
-        client_id=client_id or f"porgate-{settings.instance_id}",
-        partitioner=partition_for,
-    )
 
 
 async def send_all(producer: AIOKafkaProducer, messages: Iterable[Message]) -> list[str | None]:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 # The ids of the request being served (the API's MS-CorrelationId and MS-RequestId): every
@@ -22,6 +23,19 @@ class RequestIdsFilter(logging.Filter):
         return True
 
 
+class TraceIdsFilter(logging.Filter):
+    """trace_id and span_id of the span current when the line is written (W3C hex, as in
+    `traceparent`), so that a log search finds the trace and a trace view finds the lines.
+    Nothing while tracing is off: there is never a current span then."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid and not hasattr(record, "trace_id"):
+            record.trace_id = f"{context.trace_id:032x}"
+            record.span_id = f"{context.span_id:016x}"
+        return True
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json:
@@ -34,6 +48,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RequestIdsFilter())
+    handler.addFilter(TraceIdsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

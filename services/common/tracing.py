@@ -206,9 +206,11 @@ def worked(
     return _span(name, stored_context(traceparent), SpanKind.INTERNAL, attributes)
 
 
-def http_call(method: str, url: str) -> contextlib.AbstractContextManager[Span | None]:
-    """A client span for one HTTP request, current while it runs, so `inject` gives the
-    receiver this span as the parent; nothing when tracing is off."""
+def http_call(
+    method: str, url: str, tags: Mapping[str, Any] | None = None
+) -> contextlib.AbstractContextManager[Span | None]:
+    """A client span for one HTTP request (with `tags` as attributes), current while it runs,
+    so `inject` gives the receiver this span as the parent; nothing when tracing is off."""
     if _tracer is None:
         return _NOTHING
     parts = urlsplit(url)
@@ -218,8 +220,36 @@ def http_call(method: str, url: str) -> contextlib.AbstractContextManager[Span |
         "url.full": f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
         f"{parts.path}",
         "server.address": parts.hostname or "",
+        **(tags or {}),
     }
     return _span(method, None, SpanKind.CLIENT, attributes)
+
+
+def http_server(
+    method: str, path: str, headers: Mapping[str, str]
+) -> contextlib.AbstractContextManager[Span | None]:
+    """A server span for one HTTP request, child of the caller's `traceparent` if it sent
+    one, current while the request is served; nothing when tracing is off. Named by the
+    method until the route is known (`http_route`)."""
+    if _tracer is None:
+        return _NOTHING
+    carrier = {k: headers[k] for k in (TRACEPARENT, TRACESTATE) if k in headers}
+    attributes = {"http.request.method": method, "url.path": path}
+    return _span(method, _context_of(carrier), SpanKind.SERVER, attributes)
+
+
+def http_route(span: Span | None, method: str, route: str) -> None:
+    if span is not None:
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+
+
+def http_server_status(span: Span | None, status: int) -> None:
+    """A server answers a 4xx as asked: only a 5xx is an error of its span."""
+    if span is not None:
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
 
 
 def http_status(span: Span | None, status: int) -> None:

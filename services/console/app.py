@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,16 +13,25 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from services.common.body_limit import BodyLimit
 from services.common.config import Settings
+from services.common.sign_in_attempts import SignInAttempts
 from services.console import operations, pages, registry, signin
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
 
 log = logging.getLogger(__name__)
 
+# The largest form a console page posts (a redrive's letters are its biggest) is a few KB;
+# past this the body is refused while it streams in (services/common/body_limit.py).
+MAX_FORM_BODY = 16 * 1024
 
-def create_console(settings: Settings) -> Starlette:
-    console = Console(settings)
+
+def create_console(settings: Settings, attempts: SignInAttempts | None = None) -> Starlette:
+    """`attempts`: the API's count of wrong keys, shared so that the two add up."""
+    console = Console(
+        settings, attempts or SignInAttempts(time.monotonic, settings.sign_in_free_failures)
+    )
 
     def page(path: str, handler, methods=("GET",)) -> Route:
         return Route(path, guarded(console, handler), methods=list(methods))
@@ -51,7 +61,7 @@ def create_console(settings: Settings) -> Starlette:
             page("/eligibility.csv", registry.eligibility_csv),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_bytes=MAX_FORM_BODY)],
         exception_handlers={Exception: _internal_error},
     )
     app.state.console = console

@@ -12,12 +12,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from contracts.topics import DLQ
 from services.catalog import all_services
 from services.common.config import Settings
+from services.common.kafka_clients import new_consumer, start_client
+from services.common.kafka_security import KafkaSetupError
 from services.common.runtime import group_id
 from services.ops.topic_io import ReplayError, partition_offsets, reader
 
@@ -57,13 +59,10 @@ async def _dead_letter_depth(settings: Settings) -> int:
 async def _group_lag(settings: Settings, group: str, topics: list[str]) -> int:
     # A consumer with the group's id but no subscription: it reads the group's committed
     # offsets without joining (the admin API's offset listing fails on some brokers, Tansu).
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=group,
-        enable_auto_commit=False,
-        client_id="porgate-console",
+    consumer = new_consumer(
+        settings, client_id="porgate-console", group_id=group, enable_auto_commit=False
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         await consumer.topics()  # fetches every topic's metadata
         tps = [
@@ -123,6 +122,9 @@ class BrokerFigures:
                     _dead_letter_depth(self.settings),
                     *(_group_lag(self.settings, g, topics) for g, topics in groups),
                 )
+        except KafkaSetupError as exc:
+            log.warning("console: broker figures unavailable", extra={"error": str(exc)})
+            return Snapshot(None, (), str(exc))
         except (TimeoutError, OSError, KafkaError, ReplayError) as exc:
             # The page shows the broker as unavailable instead.
             log.warning("console: broker figures unavailable", extra={"error": repr(exc)})

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from services.common.config import Settings
 from services.common.db import create_pool
+from services.common.sign_in_attempts import SignInAttempts
 from services.console.auth import SESSION_COOKIE, Principal, Sessions
 from services.console.broker import BrokerFigures
 from services.domain.regions import RegionTable
@@ -24,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class Console:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, attempts: SignInAttempts) -> None:
         self.settings = settings
+        self.attempts = attempts
         configured = settings.console_secret is not None and bool(
             settings.console_secret.get_secret_value()
         )

@@ -200,6 +200,23 @@ async def resellers_page(
 # ----------------------------------------------------------------------------- notifier
 
 
+async def partner_ids_on_record_page(
+    conn: Executor, distributor_id: str, since: datetime, after: str | None, limit: int
+) -> list[str]:
+    """The eligibility report's population a page at a time: the trimmed PLA ids on the
+    distributor's lines since `since`, in id order, after `after`."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT btrim(partner_id_on_record) AS pid FROM decision_lines"
+        " WHERE distributor_id = $1 AND decided_at >= $2 AND partner_id_on_record IS NOT NULL"
+        " AND ($3::text IS NULL OR btrim(partner_id_on_record) > $3) ORDER BY 1 LIMIT $4",
+        distributor_id,
+        since,
+        after,
+        limit,
+    )
+    return [r["pid"] for r in rows]
+
+
 async def notifications_for(conn: Executor, cause_event_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT notification_id, kind, distributor_id, state, attempts, last_error, created_at,"

@@ -1,24 +1,25 @@
 """The partner registry as the validator sees it, a PLA id checked on the spot, and the
-eligibility report (the CLI's `eligibility_report`, as a table and as CSV)."""
+eligibility report (the CLI's, as a table and as CSV, a page per query from the console's
+shared pool: a view never opens a pool of its own or reads an unbounded population)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from services.console import queries, views
 from services.console.auth import Principal
 from services.console.context import Console
 from services.console.web import language, render
-from services.domain.eligibility import COLUMNS
+from services.domain.eligibility import COLUMNS, EligibilityRow, eligibility_rows
 from services.domain.por_rules import evaluate_por, normalize_partner_id
 from services.por_validator import store
-from services.por_validator.report import eligibility_report
 
 TENANT_STATES = ("active", "suspended", "deleted", "pending")
 
@@ -106,23 +107,46 @@ def _months(text: str | None) -> int:
         return 36
 
 
-async def _report(request: Request, console: Console, principal: Principal):
-    distributor, known = await _distributor_choice(
-        console, principal, request.query_params.get("distributor")
-    )
-    months = _months(request.query_params.get("months"))
+# The CSV reads the report this many PLA ids a query, streaming each page out.
+CSV_PAGE = 1000
+
+
+def _since(months: int) -> datetime:
     # The CLI's window: `porgate report eligibility --months`.
-    since = datetime.now(UTC) - timedelta(days=round(months * 30.4375))
-    rows = (
-        await eligibility_report(console.settings, distributor, since)
-        if distributor is not None
-        else []
-    )
-    return distributor, known, months, since, rows
+    return datetime.now(UTC) - timedelta(days=round(months * 30.4375))
+
+
+async def _report_page(
+    console: Console, distributor: str, since: datetime, after: str | None, limit: int
+) -> tuple[list[EligibilityRow], str | None]:
+    """One page of the report (the CLI's eligibility_rows over the same population) from the
+    console's shared pool, and the PLA id the next page starts after (None: the last)."""
+    pool = await console.pool(store.SCHEMA)
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        ids = await queries.partner_ids_on_record_page(conn, distributor, since, after, limit + 1)
+        more, ids = len(ids) > limit, ids[:limit]
+        registry = await store.registry_for(conn, ids, (distributor,), console.regions)
+    return eligibility_rows(ids, distributor, registry), ids[-1] if more else None
 
 
 async def eligibility(request: Request, console: Console, principal: Principal) -> Response:
-    distributor, known, months, since, rows = await _report(request, console, principal)
+    q = request.query_params
+    distributor, known = await _distributor_choice(console, principal, q.get("distributor"))
+    months = _months(q.get("months"))
+    since = _since(months)
+    rows, last = [], None
+    if distributor is not None:
+        rows, last = await _report_page(
+            console, distributor, since, q.get("after") or None, views.PAGE_SIZE
+        )
+    next_query = None
+    if last is not None:
+        next_query = {"months": months, "after": last}
+        if principal.is_operator:
+            next_query["distributor"] = distributor
     return render(
         console,
         request,
@@ -134,20 +158,36 @@ async def eligibility(request: Request, console: Console, principal: Principal) 
         since=since,
         columns=COLUMNS,
         records=[r.as_record() for r in rows],
+        next_query=next_query,
     )
 
 
 async def eligibility_csv(request: Request, console: Console, principal: Principal) -> Response:
-    distributor, _, _, since, rows = await _report(request, console, principal)
-    out = io.StringIO()
-    # The same columns and records as `porgate report eligibility --format csv`.
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(r.as_record() for r in rows)
+    q = request.query_params
+    distributor, _ = await _distributor_choice(console, principal, q.get("distributor"))
+    since = _since(_months(q.get("months")))
+
+    async def pages() -> AsyncIterator[str]:
+        out = io.StringIO()
+        # The same columns and records as `porgate report eligibility --format csv`.
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        after = None
+        while distributor is not None:
+            rows, after = await _report_page(console, distributor, since, after, CSV_PAGE)
+            writer.writerows(r.as_record() for r in rows)
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if after is None:
+                break
+        if out.tell():
+            yield out.getvalue()
+
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", distributor or "none")
     name = f"ResellerEligibility-{safe}-{since:%Y%m%d}.csv"
-    return Response(
-        out.getvalue(),
+    return StreamingResponse(
+        pages(),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )

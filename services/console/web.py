@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,6 +55,20 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+# A page's form: its few named fields, and up to this many values of a repeated one (a
+# redrive's letters). Starlette's defaults (1,000 fields of 1 MB, files) are for uploads.
+MAX_FORM_FIELDS = 510
+MAX_FIELD_BYTES = 1024
+
+
+async def read_form(
+    request: Request, max_fields: int = MAX_FORM_FIELDS, max_field_bytes: int = MAX_FIELD_BYTES
+) -> FormData:
+    """The request's form, parsed with tight limits (more fields, a longer field, or any
+    file: 400). Starlette keeps the first parse: a later `request.form()` returns it."""
+    return await request.form(max_files=0, max_fields=max_fields, max_part_size=max_field_bytes)
+
+
 def url(request: Request, path: str = "") -> str:
     """A console path under wherever the console is mounted."""
     return request.scope.get("root_path", "").rstrip("/") + "/" + path.lstrip("/")
@@ -71,19 +85,28 @@ def guarded(console: Console, handler: Handler) -> Callable[[Request], Awaitable
     """Only for a signed-in reader; every POST must carry the session's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
+        if _has_nul(request.path_params.values()) or _has_nul(request.query_params.values()):
+            # PostgreSQL text cannot hold NUL, and no page's input ever has one.
+            return Response("NUL in the request", 400, media_type="text/plain")
         principal = console.principal(request)
         if principal is None:
             if request.method != "GET":
                 return Response("sign in first", 403, media_type="text/plain")
             return RedirectResponse(url(request, "sign-in"), 303)
         if request.method == "POST":
-            form = await request.form()  # Starlette keeps it: the handler reads it again
+            form = await read_form(request)  # kept: the handler's request.form() gets it
+            if _has_nul(v for _, v in form.multi_items()):
+                return Response("NUL in the form", 400, media_type="text/plain")
             token = form.get("csrf")
             if not console.sessions.csrf_ok(principal, token if isinstance(token, str) else None):
                 return Response("missing or wrong CSRF token", 403, media_type="text/plain")
         return await handler(request, console, principal)
 
     return endpoint
+
+
+def _has_nul(values) -> bool:
+    return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
 def render(

@@ -14,12 +14,13 @@ The file, as partner-center.md fixes it:
 - a UTF-8 byte-order mark is tolerated; blank lines, and lines of empty fields only,
   are skipped without a word.
 
-A bad row is skipped and reported with its line in the file (the header is line 1; a row
-whose quoted field spans lines is reported at its first line): a field count unlike the
+A bad row is not triaged and is reported with its line in the file, in every output (the
+header is line 1; a row whose quoted field spans lines is reported at its first line): a field count unlike the
 header's, a PartnerId that is not 5 to 10 ASCII digits, an IsCompliant that is no boolean,
 an error code that is not a number, IsCompliant True with codes or False without any, and a
 PartnerId already seen on an earlier line. Whatever makes the whole file unreadable (not
-UTF-8, empty, no required column, a required column named twice, broken CSV quoting) raises
+UTF-8, empty, no required column, a required column named twice, broken CSV quoting, more
+than MAX_ROWS rows) raises
 `EligibilityImportError`, and nothing else is ever raised for any input.
 
 Agreement (partner-center.md's rule, for a list of codes): Partner Center and porgate
@@ -45,6 +46,9 @@ from services.domain.por_rules import Registry, evaluate_por, normalize_partner_
 REQUIRED = ("PartnerId", "IsCompliant", "ErrorCodes")
 OPTIONAL = ("ResellerName", "ResellerTenantId")
 _BOOLEANS = {"true": True, "yes": True, "false": False, "no": False}
+# A report lists one distributor's resellers: far fewer than this. Past it the file is
+# refused whole, so the import's memory (a few KB a row) stays bounded.
+MAX_ROWS = 100_000
 # [0-9], not \d: \d also matches other scripts' digits; 9 digits keep a code an int32.
 _CODE = re.compile(r"[0-9]{1,9}")
 
@@ -67,9 +71,10 @@ class ImportedRow:
 class BadRow:
     line: int
     reason: str
+    partner_id: str = ""  # the PartnerId cell as written (trimmed, cut to 64 characters)
 
     def as_record(self) -> dict[str, object]:
-        return {"line": self.line, "reason": self.reason}
+        return {"line": self.line, "partnerId": self.partner_id, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +184,26 @@ def parse_eligibility_csv(data: bytes) -> ParsedReport:
     rows: list[ImportedRow] = []
     bad_rows: list[BadRow] = []
     first_line_of: dict[str, int] = {}
-    for line, fields in records:
+    at = positions["PartnerId"]
+    for count, (line, fields) in enumerate(records, 1):
+        if count > MAX_ROWS:
+            raise EligibilityImportError(f"more than {MAX_ROWS} rows (line {line}): split the file")
+        written = fields[at].strip()[:64] if at < len(fields) else ""
         if len(fields) != len(first[1]):
             bad_rows.append(
-                BadRow(line, f"{len(fields)} field(s) where the header has {len(first[1])}")
+                BadRow(
+                    line, f"{len(fields)} field(s) where the header has {len(first[1])}", written
+                )
             )
             continue
         row = _row(line, fields, positions)
         if isinstance(row, str):
-            bad_rows.append(BadRow(line, row))
+            bad_rows.append(BadRow(line, row, written))
         elif row.partner_id in first_line_of:
             seen = first_line_of[row.partner_id]
-            bad_rows.append(BadRow(line, f"PartnerId {row.partner_id} already on line {seen}"))
+            bad_rows.append(
+                BadRow(line, f"PartnerId {row.partner_id} already on line {seen}", written)
+            )
         else:
             first_line_of[row.partner_id] = line
             rows.append(row)
@@ -272,6 +285,9 @@ TRIAGE_COLUMNS = (
     "RecentOrderIds",
     "RecentSubscriptionIds",
     "LastDecidedAt",
+    # A bad row's reason (its Agreement is "bad" and its other cells empty but Line and
+    # PartnerId as written): the CSV reports every row of the file, as the JSON does.
+    "Problem",
 )
 
 
@@ -310,10 +326,19 @@ def summary(parsed: ParsedReport, rows: list[TriageRow]) -> dict[str, int]:
     }
 
 
-def render_csv(rows: list[TriageRow]) -> str:
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=TRIAGE_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection): these first
+# characters. Such a cell gets a leading apostrophe, which spreadsheets show as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def render_csv(rows: list[TriageRow], bad_rows: Iterable[BadRow] = ()) -> str:
+    """Every row of the file in line order: each good one triaged, each bad or repeated one
+    with its reason; no cell a spreadsheet would run."""
+    records: list[tuple[int, dict[str, object]]] = []
     for row in rows:
         record = triage_record(row)
         for name, value in record.items():
@@ -323,7 +348,26 @@ def render_csv(rows: list[TriageRow]) -> str:
                 record[name] = _codes_text(value)
             elif value is None:
                 record[name] = ""
-        writer.writerow(record)
+        records.append((row.imported.line, record))
+    for bad in bad_rows:
+        records.append(
+            (
+                bad.line,
+                {
+                    "Line": bad.line,
+                    "PartnerId": bad.partner_id,
+                    "Agreement": "bad",
+                    "Problem": bad.reason,
+                },
+            )
+        )
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=TRIAGE_COLUMNS, lineterminator="\n", restval="")
+    writer.writeheader()
+    for _, record in sorted(records, key=lambda r: r[0]):
+        writer.writerow(
+            {k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in record.items()}
+        )
     return out.getvalue()
 
 

@@ -4,6 +4,12 @@ Pure. The walk is `evaluate_por` itself, told to record: the explanation's codes
 validator's codes by construction, not by a second reading of the table. Provenance (the
 registry row's as-of time and the id of the event that set it) comes from the caller, who
 reads it next to the registry.
+
+An explanation shows provenance only for rows that belong to the distributor it is for (its
+own row and its partnerships): account and tenant rows are shared by every distributor, and
+another distributor's sync may have set them. Their event ids (derived from that
+distributor, the reseller and a version) and as-of times would tell one distributor that a
+reseller is another's, and since when. Their values stay: the rules read them.
 """
 
 from __future__ import annotations
@@ -91,7 +97,7 @@ def explain(
                 step.check,
                 "fail" if failed else "pass",
                 int(step.code) if failed else None,
-                tuple(_reading(fact, provenance) for fact in facts),
+                tuple(_reading(fact, provenance, distributor_id) for fact in facts),
             )
         )
     return Explanation(
@@ -101,9 +107,25 @@ def explain(
     )
 
 
-def _reading(fact: Fact, provenance: Mapping[Source, Provenance]) -> FactReading:
+# The row kinds whose rows belong to one distributor (keyed by its id first).
+_OWN_KINDS = ("distributor", "partnership")
+
+
+def _owned_by(source: Source, distributor_id: str) -> bool:
+    return source is not None and source[0] in _OWN_KINDS and source[1] == distributor_id
+
+
+def _is_own_fact(name: str) -> bool:
+    """A fact a walk read from the walk's distributor's own rows (a wire walk names facts, not
+    rows; its distributor and partnership facts are the walk's distributor's)."""
+    return name.split(".", 1)[0] in _OWN_KINDS
+
+
+def _reading(
+    fact: Fact, provenance: Mapping[Source, Provenance], distributor_id: str
+) -> FactReading:
     name, value, source = fact
-    found = provenance.get(source) if source is not None else None
+    found = provenance.get(source) if _owned_by(source, distributor_id) else None
     return FactReading(
         name,
         _plain(value),
@@ -135,6 +157,8 @@ def to_wire(explanation: Explanation) -> list[ExplainedStep]:
 def from_wire(
     partner_id: str | None, distributor_id: str, steps: Sequence[ExplainedStep]
 ) -> Explanation:
+    """The walk a decision line carries, without the provenance of shared rows that a line
+    decided before that rule may still name."""
     return Explanation(
         partner_id,
         distributor_id,
@@ -144,7 +168,12 @@ def from_wire(
                 s.check,
                 s.outcome,
                 s.error_code,
-                tuple(FactReading(f.fact, f.value, f.as_of, f.event_id) for f in s.facts),
+                tuple(
+                    FactReading(f.fact, f.value, f.as_of, f.event_id)
+                    if _is_own_fact(f.fact)
+                    else FactReading(f.fact, f.value)
+                    for f in s.facts
+                ),
             )
             for s in steps
         ),

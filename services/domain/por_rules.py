@@ -28,6 +28,9 @@ class PartnerAccount:
     account_type: AccountType
     active: bool
     reseller_tenant_id: str | None = None
+    # The PGA id of its organisation (None on a PGA, or unknown); the rules never read it,
+    # remediation and suggestions do.
+    global_partner_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

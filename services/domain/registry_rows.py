@@ -17,7 +17,12 @@ def add_account(registry: Registry, row: Mapping[str, Any], regions: RegionTable
     """A partner account and its reseller tenant (`tenant_id` NULL when it has none) from a
     row of partner_accounts LEFT JOIN reseller_tenants, with the column names used here."""
     registry.accounts[row["partner_id"]] = PartnerAccount(
-        row["partner_id"], row["account_type"], row["status"] == "active", row["reseller_tenant_id"]
+        row["partner_id"],
+        row["account_type"],
+        row["status"] == "active",
+        row["reseller_tenant_id"],
+        # Only the remediation reads select it.
+        row.get("global_partner_id"),
     )
     if row["tenant_id"] is not None:
         registry.tenants[row["tenant_id"]] = ResellerTenant(

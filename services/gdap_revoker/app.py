@@ -6,14 +6,14 @@ from contracts.topics import PARTNER_REGISTRY, REVOCATIONS
 from services.common.config import Settings
 from services.common.service import Consumer, Service
 from services.gdap_revoker import store
-from services.gdap_revoker.gateway import graph_credentials, make_gateway
+from services.gdap_revoker.gateway import check_graph_settings, make_gateway
 from services.gdap_revoker.handlers import on_registry_events
 from services.gdap_revoker.terminator import GatewayFactory, make_terminator
 
 
 def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) -> Service:
     if settings.gdap_gateway == "graph":
-        graph_credentials(settings)  # fail at start, not at the first suspension
+        check_graph_settings(settings)  # fail at start, not at the first suspension
     return Service(
         name="gdap-revoker",
         schema=store.SCHEMA,

@@ -55,6 +55,10 @@ async def _on_relationship(conn: asyncpg.Connection, event: CloudEvent[Any]) -> 
     await store.lock_reseller(conn, r.reseller_tenant_id)
     if not await store.upsert_relationship(conn, r, event.time):
         return []
+    if r.status.strip().lower() in ("terminated", "expired"):
+        # A pending revocation may be settled: the terminator reads Graph now to confirm.
+        await store.settle_soon(conn, r.relationship_id)
+        return []
     rel = await store.relationship(conn, r.relationship_id)
     tenant = await store.tenant(conn, r.reseller_tenant_id)
     if rel is None or tenant is None:

@@ -11,10 +11,13 @@ Reason = Literal["reseller_suspended", "customer_unassigned"]
 
 SUSPENDED = "suspended"
 REMOVED = "removed"
-# Graph's delegatedAdminRelationshipStatus value that grants privileges. Pending states
-# (created, approvalPending, activating...) grant nothing yet: when one turns active the
-# registry sends it again and on_relationship decides then.
-ACTIVE = "active"
+# Graph's delegatedAdminRelationshipStatus values that grant privileges ("expiring" is
+# active until its end). Pending states (approvalPending, approved, activating) grant
+# nothing yet and cannot be terminated: when one turns active, discovery or Partner Center's
+# event sends it again and on_relationship decides then.
+GRANTING = frozenset({"active", "expiring"})
+# Not yet sent for approval: deleted (with its ETag) so that it can never activate.
+CREATED = "created"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,13 @@ class Termination:
 
 def grants_privileges(rel: Relationship, now: datetime) -> bool:
     """Active and not past its end: a relationship past `ends_at` has expired in Graph already."""
-    return rel.status.strip().lower() == ACTIVE and (rel.ends_at is None or rel.ends_at > now)
+    return rel.status.strip().lower() in GRANTING and (rel.ends_at is None or rel.ends_at > now)
+
+
+def revocable(rel: Relationship, now: datetime) -> bool:
+    """Grants privileges now, or could once approved: the terminator reads its live status
+    and terminates or deletes it accordingly."""
+    return grants_privileges(rel, now) or rel.status.strip().lower() == CREATED
 
 
 def _terminate(
@@ -71,7 +80,7 @@ def on_tenant(
         (
             r
             for r in relationships
-            if r.reseller_tenant_id == reseller_tenant_id and grants_privileges(r, now)
+            if r.reseller_tenant_id == reseller_tenant_id and revocable(r, now)
         ),
         "reseller_suspended",
         cause_event_id,
@@ -101,7 +110,7 @@ def on_assignment(
             for r in relationships
             if r.reseller_tenant_id == reseller_tenant_id
             and r.customer_id == customer_id
-            and grants_privileges(r, now)
+            and revocable(r, now)
         ),
         "customer_unassigned",
         cause_event_id,
@@ -120,6 +129,6 @@ def on_relationship(
     The cause is the suspension (the event that made the reseller ineligible), not the
     relationship's own upsert.
     """
-    if tenant_status != SUSPENDED or suspension_event_id is None or not grants_privileges(rel, now):
+    if tenant_status != SUSPENDED or suspension_event_id is None or not revocable(rel, now):
         return []
     return _terminate((rel,), "reseller_suspended", suspension_event_id)

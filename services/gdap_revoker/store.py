@@ -1,4 +1,5 @@
-"""gdap-revoker's SQL: the registry projection, termination intents and their outcome, the ledger."""
+"""gdap-revoker's SQL: the registry projection, and the terminations queue (intents, their
+Graph requests while tracked, their outcome). The ledger gateway's SQL is in ledger_store.py."""
 
 from __future__ import annotations
 
@@ -74,15 +75,18 @@ async def upsert_relationship(
     conn: asyncpg.Connection, r: GdapRelationshipUpserted, as_of: datetime
 ) -> bool:
     # 'terminated' is final in Graph: a registry sync that lags behind our termination
-    # must not bring the relationship back to active locally.
+    # must not bring the relationship back to active locally. An upsert without a
+    # distributor keeps the one an earlier upsert named.
     return bool(
         await conn.fetchval(
             "INSERT INTO gdap_relationships AS t (relationship_id, customer_id, reseller_tenant_id, roles, status,"
-            " ends_at, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ends_at, as_of, distributor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             " ON CONFLICT (relationship_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
             " reseller_tenant_id = EXCLUDED.reseller_tenant_id, roles = EXCLUDED.roles,"
             " status = CASE WHEN t.status = 'terminated' THEN t.status ELSE EXCLUDED.status END,"
-            " ends_at = EXCLUDED.ends_at, as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
+            " ends_at = EXCLUDED.ends_at, as_of = EXCLUDED.as_of,"
+            " distributor_id = COALESCE(EXCLUDED.distributor_id, t.distributor_id)"
+            " WHERE t.as_of <= EXCLUDED.as_of RETURNING true",
             r.relationship_id,
             r.customer_id,
             r.reseller_tenant_id,
@@ -90,6 +94,19 @@ async def upsert_relationship(
             r.status,
             r.ends_at,
             as_of,
+            r.distributor_id,
+        )
+    )
+
+
+async def settle_soon(conn: asyncpg.Connection, relationship_id: str) -> bool:
+    """Graph says (through the sync or Partner Center's event) the relationship ended: its
+    termination, if one is open, is read back now instead of at its next poll."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE terminations SET next_attempt_at = now() WHERE relationship_id = $1"
+            " AND state IN ('pending', 'requested') AND next_attempt_at > now() RETURNING true",
+            relationship_id,
         )
     )
 
@@ -150,13 +167,21 @@ async def assigned_elsewhere(conn: asyncpg.Connection, a: CustomerAssignmentUpse
 
 async def record_terminations(conn: asyncpg.Connection, terminations: Sequence[Termination]) -> int:
     """Insert termination intents; one that exists already (any state) stays as it is. With
-    tracing on, they store the current trace context, so the Graph call joins the cause's trace."""
+    tracing on, they store the current trace context, so the Graph call joins the cause's trace.
+
+    The distributor whose Graph terminates it: the one the relationship was discovered in,
+    else the one the customer is assigned to the reseller through (the newest)."""
     if not terminations:
         return 0
     rows = await conn.fetch(
         "INSERT INTO terminations (relationship_id, customer_id, reseller_tenant_id, reason, cause_event_id,"
-        " traceparent)"
-        " SELECT u.*, $6::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u"
+        " traceparent, distributor_id)"
+        " SELECT u.*, $6::text, COALESCE("
+        "   (SELECT r.distributor_id FROM gdap_relationships r WHERE r.relationship_id = u.rid),"
+        "   (SELECT a.distributor_id FROM customer_assignments a WHERE a.customer_id = u.customer"
+        "    AND a.reseller_tenant_id = u.tenant AND a.status = 'assigned' ORDER BY a.as_of DESC LIMIT 1))"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+        "   AS u(rid, customer, tenant, reason, cause)"
         " ON CONFLICT (relationship_id) DO NOTHING RETURNING relationship_id",
         [t.relationship_id for t in terminations],
         [t.customer_id for t in terminations],
@@ -170,31 +195,76 @@ async def record_terminations(conn: asyncpg.Connection, terminations: Sequence[T
 
 # ------------------------------------------------------------------ the terminator's side
 
+# Written out in each statement: the SQL scan (tests/reliability/test_access.py) accepts only
+# constant strings. Open means queued or awaiting Graph's confirmation.
+
 
 async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.Record]:
-    """Claim due pending rows for `lease_s`: another instance skips them until then.
+    """Claim due open rows (to act on, or to read back) for `lease_s`: another instance skips
+    them until then.
 
-    The lease, not a held lock, covers the gateway call (made outside any transaction); a
-    crashed worker's rows come due again when it runs out.
+    The lease, not a held lock, covers the Graph calls (made outside any transaction); a
+    crashed worker's rows come due again when it runs out, and its tracking resumes.
     """
     return await conn.fetch(
         "UPDATE terminations t SET next_attempt_at = now() + make_interval(secs => $2)"
-        " FROM (SELECT relationship_id FROM terminations WHERE state = 'pending' AND next_attempt_at <= now()"
+        " FROM (SELECT relationship_id FROM terminations WHERE state IN ('pending', 'requested') AND next_attempt_at <= now()"
         "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE t.relationship_id = due.relationship_id"
         " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts,"
-        " t.traceparent",
+        " t.traceparent, t.state, t.distributor_id, t.request_id, t.request_action, t.polls, t.failures",
         limit,
         lease_s,
     )
 
 
-async def mark_terminated(conn: asyncpg.Connection, relationship_id: str, at: datetime) -> bool:
+async def mark_requested(
+    conn: Executor,
+    relationship_id: str,
+    request_id: str | None,
+    action: str,
+    *,
+    poll_in_s: float,
+) -> bool:
+    """A request was made (or one is under way): read it back in `poll_in_s`."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE terminations SET state = 'requested', request_id = $2, request_action = $3,"
+            " polls = 0, last_error = NULL, next_attempt_at = now() + make_interval(secs => $4)"
+            " WHERE relationship_id = $1 AND state IN ('pending', 'requested') RETURNING true",
+            relationship_id,
+            request_id,
+            action,
+            poll_in_s,
+        )
+    )
+
+
+async def mark_polled(
+    conn: Executor, relationship_id: str, status: str, *, poll_in_s: float
+) -> bool:
+    """Read back, not settled yet: the next read in `poll_in_s`."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE terminations SET polls = polls + 1, last_error = $2,"
+            " next_attempt_at = now() + make_interval(secs => $3)"
+            " WHERE relationship_id = $1 AND state = 'requested' RETURNING true",
+            relationship_id,
+            status[:2000],
+            poll_in_s,
+        )
+    )
+
+
+async def mark_terminated(
+    conn: asyncpg.Connection, relationship_id: str, at: datetime, confirmed_by: str
+) -> bool:
     done = await conn.fetchval(
-        "UPDATE terminations SET state = 'terminated', terminated_at = $2, attempts = attempts + 1, last_error = NULL"
-        " WHERE relationship_id = $1 AND state = 'pending' RETURNING true",
+        "UPDATE terminations SET state = 'terminated', terminated_at = $2, last_error = NULL,"
+        " confirmed_by = $3 WHERE relationship_id = $1 AND state IN ('pending', 'requested') RETURNING true",
         relationship_id,
         at,
+        confirmed_by,
     )
     if done:
         await conn.execute(
@@ -212,13 +282,18 @@ async def mark_attempt_failed(
     retry_in_s: float,
     max_attempts: int,
     permanent: bool,
-) -> str | None:
-    """Count a failed attempt; the row turns `failed` when permanent or out of attempts."""
-    return await conn.fetchval(
+) -> asyncpg.Record | None:
+    """Count a failed attempt; the row turns `failed` when permanent or out of attempts. A
+    request being tracked is dropped: the next attempt reads the relationship afresh."""
+    return await conn.fetchrow(
         "UPDATE terminations SET attempts = attempts + 1, last_error = $2,"
         " state = CASE WHEN $5 OR attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END,"
+        " failed_at = CASE WHEN $5 OR attempts + 1 >= $4 THEN now() END,"
+        " failures = failures + CASE WHEN $5 OR attempts + 1 >= $4 THEN 1 ELSE 0 END,"
+        " request_id = NULL, request_action = NULL, polls = 0,"
         " next_attempt_at = now() + make_interval(secs => $3)"
-        " WHERE relationship_id = $1 AND state = 'pending' RETURNING state",
+        " WHERE relationship_id = $1 AND state IN ('pending', 'requested')"
+        " RETURNING state, attempts, failures, distributor_id",
         relationship_id,
         error[:2000],
         retry_in_s,
@@ -230,21 +305,12 @@ async def mark_attempt_failed(
 async def seconds_until_due(conn: Executor) -> float | None:
     return await conn.fetchval(
         "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8"
-        " FROM terminations WHERE state = 'pending'"
+        " FROM terminations WHERE state IN ('pending', 'requested')"
     )
 
 
-async def record_in_ledger(
-    conn: Executor, relationship_id: str, customer_id: str, reseller_tenant_id: str, reason: str
-) -> None:
-    await conn.execute(
-        "INSERT INTO termination_ledger (relationship_id, customer_id, reseller_tenant_id, reason)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (relationship_id) DO NOTHING",
-        relationship_id,
-        customer_id,
-        reseller_tenant_id,
-        reason,
-    )
+async def failed_count(conn: Executor) -> int:
+    return await conn.fetchval("SELECT count(*) FROM terminations WHERE state = 'failed'")
 
 
 # ------------------------------------------------------------------ operators
@@ -252,8 +318,9 @@ async def record_in_ledger(
 
 async def failed_terminations(conn: Executor, limit: int = 1000) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT relationship_id, customer_id, reseller_tenant_id, reason, cause_event_id, attempts, last_error,"
-        " requested_at FROM terminations WHERE state = 'failed' ORDER BY requested_at, relationship_id LIMIT $1",
+        "SELECT relationship_id, customer_id, reseller_tenant_id, distributor_id, reason, cause_event_id,"
+        " attempts, last_error, requested_at, failed_at FROM terminations WHERE state = 'failed'"
+        " ORDER BY requested_at, relationship_id LIMIT $1",
         limit,
     )
 
@@ -261,7 +328,8 @@ async def failed_terminations(conn: Executor, limit: int = 1000) -> list[asyncpg
 async def retry_failed(pool: Executor, relationship_id: str | None = None) -> int:
     """Put failed terminations (or one) back to pending with a fresh attempt budget."""
     rows = await pool.fetch(
-        "UPDATE terminations SET state = 'pending', attempts = 0, next_attempt_at = now()"
+        "UPDATE terminations SET state = 'pending', attempts = 0, polls = 0, request_id = NULL,"
+        " request_action = NULL, next_attempt_at = now()"
         " WHERE state = 'failed' AND ($1::text IS NULL OR relationship_id = $1) RETURNING relationship_id",
         relationship_id,
     )

@@ -1,8 +1,13 @@
-"""The terminator worker: carries out pending terminations, then publishes their revocations.
+"""The terminator worker: reads each open termination's relationship live, acts on what it
+reads, tracks Graph's request until it settles, and publishes the revocation only on
+Graph's confirmation (tracking.py says what counts).
 
-Each gateway call happens outside any transaction; the row's outcome and the revocation
-event are then committed together, so a revocation is published only for a termination
-that happened, and exactly once per relationship (the event id derives from it).
+Every Graph call happens outside any transaction. What it led to (a request to track, a
+poll, a failed attempt, a confirmed revocation with its event) is then committed on the
+termination row, the durable queue: a crash between a request and its confirmation leaves
+a `requested` row whose lease runs out, and another worker (or the restarted one) carries
+on reading it back. The revocation's event id derives from the relationship, so it is
+published once.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
+from prometheus_client import Counter, Gauge
 
 from contracts.codec import new_event
-from contracts.events import GdapPrivilegesRevoked
+from contracts.events import GdapPrivilegesRevoked, GdapTerminationFailed
 from contracts.ids import derived_event_id
 from contracts.topics import REVOCATIONS
 from services.common import tracing
@@ -22,7 +28,15 @@ from services.common.config import Settings
 from services.common.service import Outgoing, Worker
 from services.common.workers import WorkerContext, run_leased
 from services.gdap_revoker import store
-from services.gdap_revoker.gateway import Gateway, GatewayError, make_gateway
+from services.gdap_revoker import tracking as tr
+from services.gdap_revoker.gateway import (
+    Conflict,
+    Gateway,
+    GatewayError,
+    NotFound,
+    PreconditionFailed,
+    make_gateway,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +44,28 @@ SOURCE = "/porgate/gdap-revoker"
 BATCH = 8  # claimed and called concurrently
 MAX_RETRY_AFTER_S = 3600.0
 
+TERMINATIONS = Counter(
+    "porgate_gdap_terminations_total",
+    "GDAP termination outcomes: revoked (Graph confirmed), retried (an attempt failed),"
+    " failed (out of attempts: a person must act).",
+    ["outcome"],
+)
+FAILED = Gauge(
+    "porgate_gdap_terminations_failed",
+    "Terminations that failed for good and wait for `porgate gdap retry`: the reseller may"
+    " still hold these privileges.",
+)
+
 GatewayFactory = Callable[[Settings, asyncpg.Pool], Gateway]
 
 
 def revocation_event_id(relationship_id: str) -> str:
     return derived_event_id("gdap-revoked", relationship_id)
+
+
+def failure_event_id(relationship_id: str, failures: int) -> str:
+    """A new id each time the row fails for good (after a `porgate gdap retry`, say)."""
+    return derived_event_id("gdap-termination-failed", relationship_id, str(failures))
 
 
 def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) -> float:
@@ -48,16 +79,21 @@ def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) 
 def make_terminator(gateway_factory: GatewayFactory = make_gateway) -> Worker:
     async def terminator(ctx: WorkerContext) -> None:
         gateway = gateway_factory(ctx.settings, ctx.pool)
-        # Long enough for a token request and a terminate request, each up to the timeout.
-        lease_s = 2 * ctx.settings.graph_timeout_s + ctx.settings.delivery_lease_margin_s
+        # Long enough for a token request and up to four Graph calls, each up to the timeout.
+        lease_s = 5 * ctx.settings.graph_timeout_s + ctx.settings.delivery_lease_margin_s
+
+        async def seconds_until_due() -> float | None:
+            FAILED.set(await store.failed_count(ctx.pool))
+            return await store.seconds_until_due(ctx.pool)
+
         try:
             await run_leased(
                 ctx,
                 "termination",
                 claim=lambda: store.claim_due(ctx.pool, BATCH, lease_s),
-                # A failure that escapes leaves the lease to run out; the call is idempotent.
+                # A failure that escapes leaves the lease to run out; the reads are idempotent.
                 work=lambda row: terminate_one(ctx, gateway, row),
-                seconds_until_due=lambda: store.seconds_until_due(ctx.pool),
+                seconds_until_due=seconds_until_due,
             )
         finally:
             await gateway.aclose()
@@ -75,13 +111,89 @@ async def terminate_one(ctx: WorkerContext, gateway: Gateway, row: asyncpg.Recor
         {"porgate.relationship_id": rid, "porgate.attempt": row["attempts"] + 1},
     ):
         try:
-            await gateway.terminate(
-                rid, row["customer_id"], row["reseller_tenant_id"], row["reason"]
-            )
+            if row["state"] == "requested":
+                step = await _follow(ctx.settings, gateway, row)
+            else:
+                step = await _act(gateway, row)
         except Exception as exc:  # noqa: BLE001 - every failure counts against the row's budget
             await _failed(ctx, row, exc)
             return
-        await _completed(ctx, row)
+        await _record(ctx, row, step)
+
+
+async def _act(gateway: Gateway, row: asyncpg.Record) -> tr.Step:
+    """A row with nothing asked yet: read the relationship live, and act on what it says."""
+    d, rid = row["distributor_id"], row["relationship_id"]
+    step = tr.decide(await gateway.read(d, rid))
+    if isinstance(step, tr.Terminate):
+        try:
+            request = await gateway.request_termination(d, rid)
+        except (NotFound, Conflict) as exc:
+            return tr.after_refusal(
+                str(exc), tr.decide(await gateway.read(d, rid), acting_on="terminate")
+            )
+        settled = tr.decide_request(request)
+        if isinstance(settled, tr.Revoked | tr.Retry):
+            return settled  # the ledger's requests succeed at once
+        return tr.Requested(request.request_id, "terminate")
+    if isinstance(step, tr.Delete):
+        try:
+            await gateway.delete(d, rid, step.etag)
+        except PreconditionFailed:
+            return tr.Retry("the relationship changed since it was read (ETag): read again")
+        except (NotFound, Conflict) as exc:
+            return tr.after_refusal(
+                str(exc), tr.decide(await gateway.read(d, rid), acting_on="delete")
+            )
+        after = tr.decide(await gateway.read(d, rid), acting_on="delete")
+        return tr.Requested(None, "delete") if isinstance(after, tr.Poll) else after
+    if isinstance(step, tr.Poll):
+        # Someone else's termination is under way: follow it by reading the relationship.
+        return tr.Requested(None, "terminate")
+    return step
+
+
+async def _follow(settings: Settings, gateway: Gateway, row: asyncpg.Record) -> tr.Step:
+    """A row tracking a request (or a termination under way): read it back."""
+    d, rid, action = row["distributor_id"], row["relationship_id"], row["request_action"]
+    step = None
+    if row["request_id"] is not None:
+        step = tr.decide_request(await gateway.read_request(d, rid, row["request_id"]))
+    if step is None:
+        step = tr.decide(await gateway.read(d, rid), acting_on=action or "terminate")
+    if isinstance(step, tr.Poll) and row["polls"] + 1 >= settings.graph_max_polls:
+        return tr.Retry(f"not settled after {row['polls'] + 1} reads: {step.note}")
+    return step
+
+
+async def _record(ctx: WorkerContext, row: asyncpg.Record, step: tr.Step) -> None:
+    settings, rid = ctx.settings, row["relationship_id"]
+    if isinstance(step, tr.Revoked):
+        await _completed(ctx, row, step.confirmed_by)
+    elif isinstance(step, tr.Requested):
+        first = tr.poll_delay_s(0, settings.graph_poll_initial_s, settings.graph_poll_max_s)
+        await ctx.retrying(
+            "termination-requested",
+            lambda: store.mark_requested(
+                ctx.pool, rid, step.request_id, step.action, poll_in_s=first
+            ),
+        )
+        log.info(
+            "GDAP %s requested; tracking it until Graph confirms",
+            step.action,
+            extra={"service": ctx.service, "relationship_id": rid, "request_id": step.request_id},
+        )
+    elif isinstance(step, tr.Poll):
+        wait = tr.poll_delay_s(
+            row["polls"] + 1, settings.graph_poll_initial_s, settings.graph_poll_max_s
+        )
+        await ctx.retrying(
+            "termination-poll", lambda: store.mark_polled(ctx.pool, rid, step.note, poll_in_s=wait)
+        )
+    elif isinstance(step, tr.Retry):
+        await _failed(ctx, row, GatewayError(step.reason))
+    else:  # Terminate or Delete left over: never from _act or _follow
+        await _failed(ctx, row, GatewayError(f"unexpected step {step!r}"))
 
 
 async def _failed(ctx: WorkerContext, row: asyncpg.Record, exc: Exception) -> None:
@@ -90,30 +202,53 @@ async def _failed(ctx: WorkerContext, row: asyncpg.Record, exc: Exception) -> No
     retry_after = exc.retry_after if isinstance(exc, GatewayError) else None
     attempts = row["attempts"] + 1
     error = str(exc) if isinstance(exc, GatewayError) else f"{type(exc).__name__}: {exc}"
-    state = await ctx.retrying(
-        "termination-failure",
-        lambda: store.mark_attempt_failed(
-            ctx.pool,
-            row["relationship_id"],
+    rid = row["relationship_id"]
+
+    async def record(conn: asyncpg.Connection) -> list[Outgoing]:
+        done = await store.mark_attempt_failed(
+            conn,
+            rid,
             error,
             retry_in_s=retry_delay_s(settings, attempts, retry_after),
             max_attempts=settings.graph_max_attempts,
             permanent=permanent,
-        ),
+        )
+        if done is None or done["state"] != "failed":
+            return []
+        # Told to the distributor (the notifier) and to anyone watching the topic.
+        failed_at = datetime.now(UTC)
+        event = new_event(
+            GdapTerminationFailed(
+                relationship_id=rid,
+                customer_id=row["customer_id"],
+                reseller_tenant_id=row["reseller_tenant_id"],
+                distributor_id=done["distributor_id"],
+                reason=row["reason"],
+                cause_event_id=row["cause_event_id"],
+                attempts=done["attempts"],
+                last_error=error[:2000],
+                failed_at=failed_at,
+            ),
+            source=SOURCE,
+            id=failure_event_id(rid, done["failures"]),
+            subject=rid,
+            time=failed_at,
+        )
+        return [Outgoing(REVOCATIONS, row["reseller_tenant_id"], event)]
+
+    sent = await ctx.outbox.commit_and_publish(
+        "termination-failure", f"gdap-termination-failed:{rid}", record
     )
-    extra = {
-        "service": ctx.service,
-        "relationship_id": row["relationship_id"],
-        "attempt": attempts,
-        "error": error,
-    }
-    if state == "failed":
+    extra = {"service": ctx.service, "relationship_id": rid, "attempt": attempts, "error": error}
+    if sent:
+        TERMINATIONS.labels("failed").inc()
         log.error("GDAP termination failed; retry with `porgate gdap retry`", extra=extra)
     else:
+        TERMINATIONS.labels("retried").inc()
         log.warning("GDAP termination attempt failed; will retry", extra=extra)
 
 
-async def _completed(ctx: WorkerContext, row: asyncpg.Record) -> None:
+async def _completed(ctx: WorkerContext, row: asyncpg.Record, confirmed_by: str) -> None:
     rid = row["relationship_id"]
     revoked_at = datetime.now(UTC)
     event = new_event(
@@ -124,6 +259,7 @@ async def _completed(ctx: WorkerContext, row: asyncpg.Record) -> None:
             reason=row["reason"],
             cause_event_id=row["cause_event_id"],
             revoked_at=revoked_at,
+            confirmed_by=confirmed_by,
         ),
         source=SOURCE,
         id=revocation_event_id(rid),
@@ -133,12 +269,18 @@ async def _completed(ctx: WorkerContext, row: asyncpg.Record) -> None:
 
     async def record(conn: asyncpg.Connection) -> list[Outgoing]:
         # Another instance that outlived our lease may have finished it: publish nothing twice.
-        if not await store.mark_terminated(conn, rid, revoked_at):
+        if not await store.mark_terminated(conn, rid, revoked_at, confirmed_by):
             return []
         return [Outgoing(REVOCATIONS, row["reseller_tenant_id"], event)]
 
-    await ctx.outbox.commit_and_publish("termination-complete", event.id, record)
+    if await ctx.outbox.commit_and_publish("termination-complete", event.id, record):
+        TERMINATIONS.labels("revoked").inc()
     log.info(
-        "GDAP relationship terminated",
-        extra={"service": ctx.service, "relationship_id": rid, "reason": row["reason"]},
+        "GDAP privileges revoked, confirmed by Graph",
+        extra={
+            "service": ctx.service,
+            "relationship_id": rid,
+            "reason": row["reason"],
+            "confirmed_by": confirmed_by,
+        },
     )

@@ -19,6 +19,7 @@ from services.common.service import Emitted, by_data_type, per_event, projecting
 from services.domain.authority import drifts
 from services.notifier import at_risk_store, store
 from services.notifier import decision_notices as dn
+from services.notifier import gdap_notices as gn
 from services.notifier import notifications as nt
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,45 @@ async def _on_decision(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emit
     return ()
 
 
+async def _recipients(
+    conn: asyncpg.Connection, customer_id: str, reseller_tenant_id: str
+) -> list[str]:
+    return nt.revocation_recipients(
+        await store.assigned_distributors(conn, customer_id, reseller_tenant_id),
+        await store.partnered_distributors(conn, reseller_tenant_id),
+    )
+
+
+async def _on_termination_failed(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
+    failure: ev.GdapTerminationFailed = event.data
+    recipients = await _recipients(conn, failure.customer_id, failure.reseller_tenant_id)
+    if failure.distributor_id is not None and failure.distributor_id not in recipients:
+        recipients.append(failure.distributor_id)  # whose Graph refused: it must know
+    langs = await store.languages(conn, recipients)
+    now = datetime.now(UTC)
+    for distributor_id in recipients:
+        await store.insert_notification(
+            conn,
+            gn.termination_failed(
+                failure,
+                distributor_id=distributor_id,
+                cause_event_id=event.id,
+                language=language_of(langs.get(distributor_id)),
+                created_at=now,
+            ),
+        )
+    if not recipients:
+        log.error(
+            "GDAP termination failed and no distributor is known to tell",
+            extra={"event_id": event.id, "relationship_id": failure.relationship_id},
+        )
+    return ()
+
+
 async def _on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
     revoked: ev.GdapPrivilegesRevoked = event.data
     await store.mark_revoked(conn, revoked, event.id)
-    recipients = nt.revocation_recipients(
-        await store.assigned_distributors(conn, revoked.customer_id, revoked.reseller_tenant_id),
-        await store.partnered_distributors(conn, revoked.reseller_tenant_id),
-    )
+    recipients = await _recipients(conn, revoked.customer_id, revoked.reseller_tenant_id)
     if not recipients:
         log.warning(
             "revocation with no distributor to notify",
@@ -142,4 +175,11 @@ async def _on_revocation(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Em
 on_decisions = per_event(
     by_data_type({ev.TransactionBlocked: _on_decision, ev.TransactionAccepted: _on_decision})
 )
-on_revocations = per_event(by_data_type({ev.GdapPrivilegesRevoked: _on_revocation}))
+on_revocations = per_event(
+    by_data_type(
+        {
+            ev.GdapPrivilegesRevoked: _on_revocation,
+            ev.GdapTerminationFailed: _on_termination_failed,
+        }
+    )
+)

@@ -24,6 +24,7 @@ Kind = Literal[
     "transaction_would_block",
     "transaction_released",
     "at_risk_digest",
+    "gdap_termination_failed",
 ]
 
 TRANSACTION_BLOCKED: Kind = "transaction_blocked"

@@ -6,7 +6,7 @@ A redriven copy keeps its CloudEvents id, so a second redrive is a no-op at the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -235,18 +235,125 @@ async def redrive(
                 result.selected.append(letter)
             else:
                 result.skipped.append((letter, problem))
-    if dry_run:
-        return result
+    if not dry_run:
+        await _send_selected(settings, result, rate, on_progress)
+    return result
+
+
+async def _send_selected(
+    settings: Settings, result: RedriveResult, rate: float | None, on_progress: ProgressFn | None
+) -> None:
+    """Publish the result's selected letters to their source topics with one producer."""
     total = len(result.selected)
     report_progress(on_progress, 0, total)
-    async with sending(settings, dry_run, rate) as sender:
+    async with sending(settings, False, rate) as sender:
         for done, letter in enumerate(result.selected, 1):
             await sender.send(
-                prefix + letter.source_topic,  # type: ignore[operator]
+                settings.topic_prefix + letter.source_topic,  # type: ignore[operator]
                 letter.value,
                 letter.key,
                 redrive_headers(letter.headers, letter.partition, letter.offset),
             )
             report_progress(on_progress, done, total)
     result.sent = sender.sent
+
+
+# ----------------------------------------------------------------------------- for the console
+# A page view or a form post: one consumer each, however many letters, and never a whole
+# 30-day DLQ read for one distributor's handful.
+
+# The most records one listing reads, going back from the newest, to find a reader's letters.
+MAX_SCANNED = 20_000
+
+
+async def newest_dead_letters(
+    settings: Settings,
+    keep: Callable[[DeadLetter], bool],
+    limit: int,
+    max_scanned: int = MAX_SCANNED,
+) -> tuple[list[DeadLetter], bool]:
+    """The newest `limit` dead letters that `keep` accepts (a distributor's, say), in DLQ
+    order, read back from each partition's end in doubling windows with one consumer; and
+    whether the scan reached `max_scanned` records before the beginning of the DLQ."""
+    topic = settings.topic_prefix + DLQ.name
+    found: list[DeadLetter] = []
+    scanned, truncated = 0, False
+    async with reader(settings) as consumer:
+        beginning, end = await partition_offsets(consumer, topic)
+        for p in sorted(end):
+            stop, window, kept = end[p], max(limit, 1), []
+            while stop > beginning.get(p, 0) and len(kept) < limit:
+                if scanned >= max_scanned:
+                    truncated = True
+                    break
+                start = max(beginning.get(p, 0), stop - min(window, max_scanned - scanned))
+                older = []
+                async for r in records(consumer, topic, [Slice(p, start, stop)]):
+                    scanned += 1
+                    letter = parse_dead_letter(
+                        r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+                    )
+                    if keep(letter):
+                        older.append(letter)
+                kept = older + kept
+                stop, window = start, window * 2
+            found += kept[-limit:] if limit > 0 else []
+    newest = sorted(found, key=lambda d: (d.timestamp_ms, d.partition, d.offset))
+    newest = newest[-limit:] if limit > 0 else []
+    newest.sort(key=lambda d: (d.partition, d.offset))
+    return newest, truncated
+
+
+async def letters_at(
+    settings: Settings, wanted: Mapping[int, Iterable[int]]
+) -> tuple[list[DeadLetter], list[tuple[int, int]]]:
+    """These dead letters (partition -> offsets), read with one consumer; and the (partition,
+    offset) pairs asked for that are not in the DLQ, an unknown partition's included."""
+    topic = settings.topic_prefix + DLQ.name
+    found: list[DeadLetter] = []
+    missing: list[tuple[int, int]] = []
+    async with reader(settings) as consumer:
+        beginning, end = await partition_offsets(consumer, topic)
+        for p, offsets in sorted(wanted.items()):
+            chosen = sorted(set(offsets))
+            if p not in end:
+                missing += [(p, o) for o in chosen]
+                continue
+            present = [o for o in chosen if beginning.get(p, 0) <= o < end[p]]
+            asked = set(present)
+            missing += [(p, o) for o in chosen if o not in asked]
+            async for r in records(consumer, topic, _runs(p, present)):
+                if r.offset in asked:
+                    found.append(
+                        parse_dead_letter(
+                            r.partition, r.offset, r.timestamp, r.key, r.value, r.headers
+                        )
+                    )
+    return found, missing
+
+
+def _runs(partition: int, offsets: Sequence[int]) -> list[Slice]:
+    """Sorted offsets as the fewest slices of consecutive ones."""
+    out: list[Slice] = []
+    for o in offsets:
+        if out and out[-1].stop == o:
+            out[-1] = Slice(partition, out[-1].start, o + 1)
+        else:
+            out.append(Slice(partition, o, o + 1))
+    return out
+
+
+async def redrive_letters(
+    settings: Settings, letters: Sequence[DeadLetter], *, dry_run: bool
+) -> RedriveResult:
+    """Redrive these letters, already read (letters_at), with one producer."""
+    result = RedriveResult()
+    for letter in letters:
+        problem = redrive_problem(letter)
+        if problem is None:
+            result.selected.append(letter)
+        else:
+            result.skipped.append((letter, problem))
+    if not dry_run and result.selected:
+        await _send_selected(settings, result, None, None)
     return result

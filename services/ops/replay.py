@@ -6,7 +6,7 @@ key's partition again: a consumer's inbox turns a second copy into a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -71,11 +71,14 @@ async def replay_topic(
     dry_run: bool = False,
     rate: float | None = None,
     on_progress: ProgressFn | None = None,
+    ends: Mapping[int, int] | None = None,
 ) -> ReplayResult:
     """Copy a slice of `source` (offsets, inclusive, and/or a window of record timestamps) to `target`.
 
     Topic names are the contract's; the settings' topic prefix is prepended. Keys, values
     and headers are kept (plus x-replayed-from), so each copy lands on its key's partition again.
+    `ends`, a dry run's slice ends, stops each partition there: an operator who confirmed a
+    plan gets that plan, not also what arrived since.
     """
     target = target or source
     check_replay_target(source, target)
@@ -88,6 +91,11 @@ async def replay_topic(
         if target != source and prefix + target not in await consumer.topics():
             raise ReplayError(f"topic {prefix + target!r} not found")
         slices = plan_slices(beginning, end, partitions, from_offset, to_offset)
+        if ends is not None:
+            slices = [
+                Slice(s.partition, s.start, max(s.start, min(s.stop, ends.get(s.partition, 0))))
+                for s in slices
+            ]
         result = ReplayResult(
             source, target, slices, per_partition={s.partition: 0 for s in slices}
         )

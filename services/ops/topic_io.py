@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from services.common.config import Settings
-from services.common.kafka import new_producer
+from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.ops.rate import limiter
 
 CLIENT_ID = "porgate-ops"
@@ -125,14 +125,15 @@ def report_progress(on_progress: ProgressFn | None, done: int, total: int) -> No
 @contextlib.asynccontextmanager
 async def reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     # No group: nothing is committed, and no running consumer group is disturbed.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = new_consumer(
+        settings,
+        client_id=CLIENT_ID,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        client_id=CLIENT_ID,
     )
-    await consumer.start()
+    # A start that fails closes the client itself (start_client), so nothing is left open.
+    await start_client(consumer, settings)
     try:
         yield consumer
     finally:
@@ -233,8 +234,7 @@ async def sending(settings: Settings, dry_run: bool, rate: float | None) -> Asyn
     if dry_run:
         yield Sender(None, rate)
         return
-    producer = new_producer(settings, linger_ms=5, client_id=CLIENT_ID)
-    await producer.start()
+    producer = await start_producer(settings, linger_ms=5, client_id=CLIENT_ID)
     try:
         sender = Sender(producer, rate)
         yield sender

@@ -31,11 +31,13 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class TokenKind(StrEnum):
     APP = "app"  # client credentials: enough for validateresellers
     APP_USER = "app_user"  # refresh token: needed for the indirect-reseller list
+    GRAPH = "graph"  # client credentials with Graph's scope: GDAP relationships
 
 
 class TokenProvider:
@@ -103,7 +105,7 @@ class TokenProvider:
         oauth = self._client(creds, kind)
         url = self.token_url(creds)
         try:
-            if kind is TokenKind.APP:
+            if kind is not TokenKind.APP_USER:
                 token = await oauth.fetch_token(url, grant_type="client_credentials")
             else:
                 refresh_token = self._refresh_tokens.get(creds.distributor_id)
@@ -144,12 +146,17 @@ class TokenProvider:
     def _client(self, creds: DistributorCredentials, kind: TokenKind) -> AsyncOAuth2Client:
         key = (creds.distributor_id, kind)
         if key not in self._oauth:
+            client_id, secret = (
+                creds.graph_app
+                if kind is TokenKind.GRAPH
+                else (creds.client_id, creds.client_secret)
+            )
             self._oauth[key] = AsyncOAuth2Client(
-                client_id=creds.client_id,
-                client_secret=creds.client_secret.get_secret_value(),
+                client_id=client_id,
+                client_secret=secret.get_secret_value(),
                 # Entra ID's documented form: client_id and client_secret in the body.
                 token_endpoint_auth_method="client_secret_post",
-                scope=PARTNER_CENTER_SCOPE,
+                scope=GRAPH_SCOPE if kind is TokenKind.GRAPH else PARTNER_CENTER_SCOPE,
                 timeout=self.timeout_s,
             )
         return self._oauth[key]

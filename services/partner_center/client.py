@@ -1,4 +1,5 @@
-"""The Partner Center REST client: validateresellers and the indirect-reseller list.
+"""The Partner Center REST client: validateresellers, the indirect-reseller list, and a
+reseller's Microsoft Partner Agreement status (compliance agreementstatus).
 
 One request keeps its `MS-RequestId` across retries (Partner Center's idempotency key); each
 HTTP call gets a new `MS-CorrelationId`, returned with its answer and logged with the
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.common import metrics
+from services.common import metrics, tracing
 from services.common.config import Settings
 from services.common.retry import backoff_s, retry_after_s
 from services.partner_center.auth import TokenKind, TokenProvider
@@ -28,6 +29,8 @@ from services.partner_center.breaker import BreakerState, CircuitBreaker
 from services.partner_center.credentials import DistributorCredentials, load_credentials
 from services.partner_center.errors import AuthenticationFailed, Rejected, Unavailable
 from services.partner_center.models import (
+    AgreementSignatureStatus,
+    AgreementStatus,
     CallRecord,
     ErrorBody,
     IndirectResellers,
@@ -42,6 +45,9 @@ M = TypeVar("M", bound=BaseModel)
 
 VALIDATE = "validate_resellers"
 RELATIONSHIPS = "indirect_resellers"
+AGREEMENT_STATUS = "agreement_status"
+# The CSP program's name in the compliance API's path (Microsoft's example: compliance/csp).
+CSP_PROGRAM = "csp"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
 CONTINUATION_HEADER = "MS-ContinuationToken"
 # A guard against a continuation that never ends; far beyond any distributor's reseller count.
@@ -151,6 +157,22 @@ class PartnerCenterClient:
             url, token = following
             params, headers = None, ({CONTINUATION_HEADER: token} if token else {})
         raise Rejected(distributor_id, f"the relationships list has more than {MAX_PAGES} pages")
+
+    async def agreement_status(
+        self, distributor_id: str, partner_id: str, *, event_id: str | None = None
+    ) -> AgreementStatus:
+        # App+user only, as Microsoft documents it; by PLA id (mpnId), never with tenantId too.
+        response, call = await self._call(
+            AGREEMENT_STATUS,
+            distributor_id,
+            TokenKind.APP_USER,
+            "GET",
+            f"{self.base_url}/v1/compliance/{CSP_PROGRAM}/agreementstatus",
+            params={"mpnId": partner_id},
+            event_id=event_id,
+        )
+        answer = _parse(distributor_id, AgreementSignatureStatus, response)
+        return AgreementStatus(partner_id, answer.is_agreement_signed, call)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -301,7 +323,6 @@ class PartnerCenterClient:
     ) -> tuple[httpx.Response, str]:
         """One HTTP call, through the breaker's door; 5xx and transport failures raise _Transient."""
         correlation_id = str(uuid.uuid4())
-        breaker = guard.breaker
         extra = {
             "distributor_id": distributor_id,
             "operation": operation,
@@ -309,53 +330,56 @@ class PartnerCenterClient:
             "correlation_id": correlation_id,
             "event_id": event_id,
         }
-        calls = metrics.PARTNER_CENTER_CALLS
-        started = time.monotonic()
-        try:
-            response = await self.http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers={
-                    **(headers or {}),
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json",
-                    "MS-RequestId": request_id,
-                    "MS-CorrelationId": correlation_id,
-                    "MS-Contract-Version": "v1",
-                    "X-Locale": self.settings.partner_center_locale,
-                },
-            )
-        except httpx.TimeoutException as exc:
-            breaker.failed()
-            calls.labels(distributor_id, operation, "timeout").inc()
-            log.warning("Partner Center call timed out", extra=extra)
-            raise _Transient("timeout", type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            breaker.failed()
-            calls.labels(distributor_id, operation, "error").inc()
-            log.warning("Partner Center call failed", extra={**extra, "error": repr(exc)})
-            raise _Transient("error", f"{type(exc).__name__}: {exc}") from None
-        except BaseException:
-            breaker.abandoned()  # cancelled: says nothing about Partner Center
-            raise
-        finally:
-            elapsed = time.monotonic() - started
-            metrics.PARTNER_CENTER_LATENCY.labels(distributor_id, operation).observe(elapsed)
-        status = response.status_code
-        calls.labels(distributor_id, operation, str(status)).inc()
-        extra = {**extra, "status": status, "elapsed_s": round(elapsed, 3)}
-        if status >= 500:
-            breaker.failed()
-            log.warning("Partner Center call failed", extra=extra)
-            raise _Transient(
-                "server_error", f"HTTP {status}", retry_after_s(response.headers.get("retry-after"))
-            )
-        breaker.succeeded()  # any other answer proves the service is up
-        level = logging.DEBUG if status < 400 else logging.WARNING
-        log.log(level, "Partner Center call answered", extra=extra)
-        return response, correlation_id
+        sent = {
+            **(headers or {}),
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "MS-RequestId": request_id,
+            "MS-CorrelationId": correlation_id,
+            "MS-Contract-Version": "v1",
+            "X-Locale": self.settings.partner_center_locale,
+        }
+        # A span per attempt, tagged as it is logged; a 5xx or transport failure marks it.
+        tags = {f"porgate.{k}": v for k, v in extra.items() if v}
+        with tracing.http_call(method, url, tags) as span:
+            tracing.inject(sent)
+            started = time.monotonic()
+            try:
+                response = await self.http.request(
+                    method, url, json=json, params=params, headers=sent
+                )
+            except httpx.TimeoutException as exc:
+                guard.breaker.failed()
+                metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, "timeout").inc()
+                log.warning("Partner Center call timed out", extra=extra)
+                raise _Transient("timeout", type(exc).__name__) from None
+            except httpx.TransportError as exc:
+                guard.breaker.failed()
+                metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, "error").inc()
+                log.warning("Partner Center call failed", extra={**extra, "error": repr(exc)})
+                raise _Transient("error", f"{type(exc).__name__}: {exc}") from None
+            except BaseException:
+                guard.breaker.abandoned()  # cancelled: says nothing about Partner Center
+                raise
+            finally:
+                elapsed = time.monotonic() - started
+                metrics.PARTNER_CENTER_LATENCY.labels(distributor_id, operation).observe(elapsed)
+            status = response.status_code
+            tracing.http_status(span, status)
+            metrics.PARTNER_CENTER_CALLS.labels(distributor_id, operation, str(status)).inc()
+            extra = {**extra, "status": status, "elapsed_s": round(elapsed, 3)}
+            if status >= 500:
+                guard.breaker.failed()
+                log.warning("Partner Center call failed", extra=extra)
+                raise _Transient(
+                    "server_error",
+                    f"HTTP {status}",
+                    retry_after_s(response.headers.get("retry-after")),
+                )
+            guard.breaker.succeeded()  # any other answer proves the service is up
+            level = logging.DEBUG if status < 400 else logging.WARNING
+            log.log(level, "Partner Center call answered", extra=extra)
+            return response, correlation_id
 
 
 def _parse(distributor_id: str, model: type[M], response: httpx.Response) -> M:

@@ -7,6 +7,11 @@
 instead. A refresh token (app+user) is needed only to list indirect resellers. Each
 distributor is its own Partner Center tenant; one without an entry cannot be validated
 through Partner Center. Errors name the distributor and the field, never a secret's value.
+
+Microsoft Graph (GDAP discovery and termination) uses the same app registration in the same
+tenant with Graph's scope, so an existing entry needs nothing more. Where the Graph
+permission (`DelegatedAdminRelationship.ReadWrite.All`) sits on another app of that tenant,
+`graphClientId` with `graphClientSecret` (or `graphClientSecretEnv`) name it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from pydantic import SecretStr
 # Unknown keys are refused: a misspelt "refreshTokenENV" would otherwise silently turn the
 # app+user calls off.
 _KNOWN_FIELDS = frozenset(
-    {"tenantId", "clientId", "clientSecret", "clientSecretEnv", "refreshToken", "refreshTokenEnv"}
+    {
+        "tenantId",
+        "clientId",
+        "clientSecret",
+        "clientSecretEnv",
+        "refreshToken",
+        "refreshTokenEnv",
+        "graphClientId",
+        "graphClientSecret",
+        "graphClientSecretEnv",
+    }
 )
 
 
@@ -37,6 +52,16 @@ class DistributorCredentials:
     client_id: str
     client_secret: SecretStr
     refresh_token: SecretStr | None = None
+    # Another app of the same tenant for Graph; None: the Partner Center app above.
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+
+    @property
+    def graph_app(self) -> tuple[str, SecretStr]:
+        """The client id and secret Graph tokens are requested with."""
+        if self.graph_client_id is not None and self.graph_client_secret is not None:
+            return self.graph_client_id, self.graph_client_secret
+        return self.client_id, self.client_secret
 
     @property
     def acts_as_user(self) -> bool:
@@ -132,12 +157,23 @@ def _entry(distributor: str, entry: object, environ: Mapping[str, str]) -> Distr
     secret = _secret(distributor, entry, "clientSecret", environ)
     if secret is None:
         raise CredentialsError(f"{distributor}: clientSecret or clientSecretEnv is required")
+    graph_client_id = (
+        _text(distributor, entry, "graphClientId") if "graphClientId" in entry else None
+    )
+    graph_secret = _secret(distributor, entry, "graphClientSecret", environ)
+    if (graph_client_id is None) != (graph_secret is None):
+        raise CredentialsError(
+            f"{distributor}: graphClientId and graphClientSecret (or graphClientSecretEnv) go"
+            " together; leave both out to use clientId for Graph too"
+        )
     return DistributorCredentials(
         distributor_id=distributor,
         tenant_id=_text(distributor, entry, "tenantId"),
         client_id=_text(distributor, entry, "clientId"),
         client_secret=secret,
         refresh_token=_secret(distributor, entry, "refreshToken", environ),
+        graph_client_id=graph_client_id,
+        graph_client_secret=graph_secret,
     )
 
 

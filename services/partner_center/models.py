@@ -27,6 +27,13 @@ class ValidationResponse(_Wire):
     validation_results: list[ValidationResult] = Field(alias="validationResults")
 
 
+class AgreementSignatureStatus(_Wire):
+    """`GET /v1/compliance/{ProgramName}/agreementstatus`: whether the reseller has signed the
+    Microsoft Partner Agreement, as the asking distributor's tenant (its CSP region) sees it."""
+
+    is_agreement_signed: bool = Field(alias="isAgreementSigned")
+
+
 class PartnerRelationship(_Wire):
     """An indirect reseller of the distributor: `id` is the reseller's tenant id."""
 
@@ -63,6 +70,13 @@ class CallRecord:
 @dataclass(frozen=True)
 class Validation:
     result: ValidationResult
+    call: CallRecord
+
+
+@dataclass(frozen=True)
+class AgreementStatus:
+    partner_id: str
+    signed: bool
     call: CallRecord
 
 

@@ -1,11 +1,11 @@
-"""The port a service depends on: Partner Center's two calls, whatever answers them."""
+"""The port a service depends on: Partner Center's calls, whatever answers them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from services.partner_center.models import IndirectResellers, Validation
+from services.partner_center.models import AgreementStatus, IndirectResellers, Validation
 
 
 class PartnerCenter(Protocol):
@@ -22,5 +22,11 @@ class PartnerCenter(Protocol):
         self, distributor_id: str, *, event_id: str | None = None
     ) -> IndirectResellers:
         """Every page of the distributor's `IsIndirectCloudSolutionProviderOf` relationships."""
+
+    async def agreement_status(
+        self, distributor_id: str, partner_id: str, *, event_id: str | None = None
+    ) -> AgreementStatus:
+        """Whether the reseller with this PLA id has signed the Microsoft Partner Agreement,
+        as the distributor's tenant sees it (`compliance/csp/agreementstatus`, app+user)."""
 
     async def aclose(self) -> None: ...

@@ -5,7 +5,9 @@ following Microsoft's documented shapes (../shared/spec/partner-center.md), as t
 server of the GDAP tests does: the token endpoint (client-credentials and refresh-token
 grants), `POST /v1/partners/validateresellers` answering from the registry it is given per
 tenant, and `GET /v1/relationships` with continuation-token paging. Which tenant asks is
-the tenant its token was issued for, as at Microsoft.
+the tenant its token was issued for, as at Microsoft. `GET /v1/compliance/{program}/agreementstatus`
+answers whether a PLA id's reseller signed the Microsoft Partner Agreement (by PLA id only:
+porgate never asks by tenant id).
 
 On demand it throttles (429 + Retry-After), fails (500), hangs, or expires every token; it
 counts calls per endpoint and keeps the headers each call carried. Where Microsoft documents
@@ -36,8 +38,10 @@ from services.common.embedded import free_port
 from services.common.health import HttpServer
 
 SCOPE = "https://api.partnercenter.microsoft.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
 TOKEN, VALIDATE, RELATIONSHIPS = "token", "validateresellers", "relationships"
+AGREEMENT_STATUS = "agreementstatus"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class StandinTenant:
     registry: dict[str, Verdict] = field(default_factory=dict)
     relationships: list[dict[str, Any]] = field(default_factory=list)  # PartnerRelationship JSON
     refresh_token: str | None = None  # the one refresh token it accepts now
+    # MPA signed or not, by PLA id, as this tenant's region sees it; an id not here: signed.
+    agreements: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,11 @@ class PartnerCenterStandin:
                 Route("/{tenant}/oauth2/v2.0/token", self._token, methods=["POST"]),
                 Route("/v1/partners/validateresellers", self._validate, methods=["POST"]),
                 Route("/v1/relationships", self._relationships, methods=["GET"]),
+                Route(
+                    "/v1/compliance/{program}/agreementstatus",
+                    self._agreement_status,
+                    methods=["GET"],
+                ),
             ]
         )
 
@@ -149,7 +160,8 @@ class PartnerCenterStandin:
             return _oauth_error(
                 401, "invalid_client", "AADSTS7000215: Invalid client secret provided."
             )
-        if form.get("scope") != SCOPE:
+        # Entra ID issues the same app registration tokens for Microsoft Graph too.
+        if form.get("scope") not in (SCOPE, GRAPH_SCOPE):
             return _oauth_error(400, "invalid_scope", f"AADSTS70011: scope must be {SCOPE}.")
         grant = form.get("grant_type")
         body: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.token_lifetime_s}
@@ -216,6 +228,24 @@ class PartnerCenterStandin:
 
         return await self._api(RELATIONSHIPS, request, answer)
 
+    async def _agreement_status(self, request: Request) -> Response:
+        # The 400s of Microsoft's page: code 2001 with neither id, 2000 with both or a bad one.
+        async def answer(issued: _Issued) -> Response:
+            if not issued.user:
+                return _error(403, "403", "This API needs app+user authentication.")
+            query = {k.lower(): v for k, v in request.query_params.items()}
+            mpn_id, tenant_id = query.get("mpnid"), query.get("tenantid")
+            if not mpn_id and not tenant_id:
+                return _error(400, 2001, "Both MPN Id and Tenant Id cannot be empty.")
+            if mpn_id and tenant_id:
+                return _error(400, 2000, "Both MPN Id and Tenant Id should not be passed.")
+            if mpn_id is None or not mpn_id.isdigit():
+                return _error(400, 2000, "MPN Id must be numeric.")
+            signed = self.tenants[issued.tenant_id].agreements.get(mpn_id, True)
+            return JSONResponse({"isAgreementSigned": signed})
+
+        return await self._api(AGREEMENT_STATUS, request, answer)
+
     async def _api(self, endpoint: str, request: Request, answer) -> Response:
         """What every API call goes through: counting, faults, the token's tenant, echoes."""
         self.calls[endpoint] += 1
@@ -277,7 +307,7 @@ def _result(partner_id: str, verdict: Verdict) -> dict[str, Any]:
     return result
 
 
-def _error(status: int, code: str, description: str, headers: dict | None = None) -> Response:
+def _error(status: int, code: str | int, description: str, headers: dict | None = None) -> Response:
     body = {"code": code, "description": description, "data": [], "source": "PartnerCenter"}
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -185,25 +185,56 @@ def plan(
     return Plan(distributor_id, len(listed), tuple(changes), tuple(skipped))
 
 
-# A list that would remove more than this share of the resellers seen active (and at least
-# MASS_REMOVAL_MIN of them), or all of them, is more likely a broken answer (an empty body, a
-# gateway's page, the wrong tenant's credentials) than a real change: each removal blocks
-# that reseller's transactions and notifies the distributor. It takes an operator to confirm.
+# A list that would end more than this share of the active partnerships (and at least
+# MASS_REMOVAL_MIN of them), or every one, is more likely a broken answer (an empty body, a
+# gateway's page, the wrong tenant's credentials, entries without a `state`) than a real
+# change: each ended partnership blocks that reseller's transactions and notifies the
+# distributor. It takes an operator to confirm. The share is of the active partnerships at
+# the start of MASS_REMOVAL_WINDOW, counting the losses of the runs in it, so that runs that
+# each end just under half (10 -> 6 -> 3 -> 1) add up.
 MASS_REMOVAL_SHARE = 0.5
 MASS_REMOVAL_MIN = 5
+MASS_REMOVAL_WINDOW = timedelta(days=7)
 
 
-def mass_removal(plan: Plan, seen: Mapping[str, Seen]) -> str | None:
-    """Why this plan's removals need an operator's confirmation; None when they do not."""
-    active = sum(1 for s in seen.values() if not s.removed)
-    removed = plan.count("removed")
-    if not removed:
+def _active(entities: Mapping[str, Mapping[str, Any]]) -> bool:
+    return entities[PARTNERSHIP]["status"] == "active"
+
+
+def lost(plan: Plan, seen: Mapping[str, Seen]) -> int:
+    """The active partnerships this plan ends: removed, or downgraded to `requested` (which
+    blocks the reseller with 900414 just the same)."""
+    return sum(
+        1
+        for change in plan.changes
+        if (before := seen.get(change.reseller_tenant_id)) is not None
+        and _active(before.entities)
+        and not _active(change.entities)
+    )
+
+
+def mass_removal(plan: Plan, seen: Mapping[str, Seen], recently_lost: int = 0) -> str | None:
+    """Why this plan's losses need an operator's confirmation; None when they do not.
+    `recently_lost`: the active partnerships that the window's earlier runs ended."""
+    ending = lost(plan, seen)
+    if not ending:
         return None
-    if plan.listed == 0 or (removed >= MASS_REMOVAL_MIN and removed > active * MASS_REMOVAL_SHARE):
+    active = sum(1 for s in seen.values() if _active(s.entities))
+    confirm = (
+        " refused as a likely broken answer; run `porgate sync partner-center --distributor"
+        f" {plan.distributor_id} --allow-mass-removal` to confirm"
+    )
+    if ending >= active:
         return (
-            f"the list would remove {removed} of the {active} resellers seen active"
-            f" ({plan.listed} listed): refused as a likely broken answer; run"
-            " `porgate sync partner-center --distributor ID --allow-mass-removal` to confirm"
+            f"the list would end all {active} active partnership(s) ({plan.listed} listed):"
+            + confirm
+        )
+    in_window, baseline = recently_lost + ending, active + recently_lost
+    if in_window >= MASS_REMOVAL_MIN and in_window > baseline * MASS_REMOVAL_SHARE:
+        days = MASS_REMOVAL_WINDOW.days
+        return (
+            f"the list would end {ending} of the {active} active partnership(s)"
+            f" ({plan.listed} listed), {in_window} of {baseline} within {days} days:" + confirm
         )
     return None
 
@@ -247,8 +278,14 @@ def outgoing(plan: Plan, at: datetime) -> list[Outgoing]:
     return out
 
 
+# Added within v1 and unknown to Partner Center's relationship list: left out while unset,
+# so an entity compares equal to the one stored before the field existed.
+_UNSET_ADDITIONS = frozenset({"globalPartnerId"})
+
+
 def _wire(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", by_alias=True)
+    data = model.model_dump(mode="json", by_alias=True)
+    return {k: v for k, v in data.items() if not (k in _UNSET_ADDITIONS and v is None)}
 
 
 def _by_tenant(

@@ -61,6 +61,46 @@ async def record(
     )
 
 
+async def recently_lost(conn: Executor, distributor_id: str, since: datetime) -> int:
+    """The active partnerships the distributor's runs since `since` ended, counted from its
+    last confirmed mass removal if one is more recent."""
+    return await conn.fetchval(
+        "SELECT coalesce(sum(lost), 0) FROM partnership_losses"
+        " WHERE distributor_id = $1 AND at > $2 AND at > coalesce("
+        "  (SELECT max(at) FROM partnership_losses WHERE distributor_id = $1 AND confirmed),"
+        "  '-infinity')",
+        distributor_id,
+        since,
+    )
+
+
+async def record_losses(
+    conn: asyncpg.Connection,
+    distributor_id: str,
+    at: datetime,
+    lost: int,
+    *,
+    confirmed: bool,
+    forget_before: datetime,
+) -> None:
+    await conn.execute(
+        "DELETE FROM partnership_losses WHERE distributor_id = $1 AND at < $2",
+        distributor_id,
+        forget_before,
+    )
+    if lost:
+        await conn.execute(
+            "INSERT INTO partnership_losses (distributor_id, at, lost, confirmed)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (distributor_id, at) DO UPDATE"
+            " SET lost = partnership_losses.lost + EXCLUDED.lost,"
+            " confirmed = partnership_losses.confirmed OR EXCLUDED.confirmed",
+            distributor_id,
+            at,
+            lost,
+            confirmed,
+        )
+
+
 async def try_run_lock(conn: asyncpg.Connection) -> bool:
     """The session lock of a scheduled run; it goes with the connection, even after a crash."""
     return bool(

@@ -19,7 +19,7 @@ import asyncpg
 from services.common import metrics, outbox
 from services.common.outbox import Outbox
 from services.partner_center.credentials import DistributorCredentials
-from services.partner_center.errors import PartnerCenterError
+from services.partner_center.errors import PartnerCenterError, Unavailable
 from services.partner_center.port import PartnerCenter
 from services.partner_center_sync import changes, store
 from services.partner_center_sync.changes import Plan
@@ -37,6 +37,8 @@ class Outcome:
     plan: Plan | None = None
     pages: int = 0
     error: str | None = None
+    # The error is Partner Center's (or Entra ID's) unavailability, not a refusal or ours.
+    unavailable: bool = False
 
 
 def distributors_to_sync(
@@ -78,8 +80,9 @@ class Syncer:
     # Runs the recording transaction: the service retries it while the database is away;
     # the CLI runs it once and reports a failure.
     transact: Callable[[str, Callable[[], Awaitable[object]]], Awaitable[object]]
-    # An operator's confirmation of removals changes.mass_removal refuses (CLI only).
-    allow_mass_removal: bool = False
+    # The one distributor whose losses changes.mass_removal would refuse an operator
+    # confirmed (CLI only, which requires --distributor with it).
+    confirmed_mass_removal: str | None = None
 
     async def sync(self, distributor_id: str) -> Outcome:
         """List, plan, record and publish one distributor's resellers; never raises for a
@@ -87,7 +90,11 @@ class Syncer:
         try:
             outcome = await self._sync(distributor_id)
         except PartnerCenterError as exc:
-            outcome = Outcome(distributor_id, error=str(exc).removeprefix(f"{distributor_id}: "))
+            outcome = Outcome(
+                distributor_id,
+                error=str(exc).removeprefix(f"{distributor_id}: "),
+                unavailable=isinstance(exc, Unavailable),
+            )
         except MassRemoval as exc:
             outcome = Outcome(distributor_id, error=str(exc))
         except asyncpg.UndefinedTableError:
@@ -100,17 +107,29 @@ class Syncer:
         observe(outcome, dry_run=self.outbox is None)
         return outcome
 
-    def _refuse_mass_removal(self, plan: Plan, seen) -> None:
-        if not self.allow_mass_removal and (why := changes.mass_removal(plan, seen)) is not None:
+    def _refuse_mass_removal(self, plan: Plan, seen, recently_lost: int) -> bool:
+        """Raises MassRemoval unless the losses are within bounds or confirmed; True when a
+        confirmation let them through."""
+        why = changes.mass_removal(plan, seen, recently_lost)
+        if why is None:
+            return False
+        if self.confirmed_mass_removal != plan.distributor_id:
             raise MassRemoval(why)
+        log.warning(
+            "mass removal confirmed by an operator",
+            extra={"service": SERVICE, "distributor_id": plan.distributor_id, "why": why},
+        )
+        return True
 
     async def _sync(self, distributor_id: str) -> Outcome:
         listing = await self.partner_center.indirect_resellers(distributor_id)
         pages = len(listing.calls)
         if self.outbox is None:
+            window_start = datetime.now(UTC) - changes.MASS_REMOVAL_WINDOW
             seen = await store.seen(self.pool, distributor_id)
             plan = changes.plan(distributor_id, listing.items, seen)
-            self._refuse_mass_removal(plan, seen)
+            recent = await store.recently_lost(self.pool, distributor_id, window_start)
+            self._refuse_mass_removal(plan, seen, recent)
             return Outcome(distributor_id, plan, pages)
 
         async def record() -> tuple[Plan, list[asyncpg.Record]]:
@@ -118,9 +137,19 @@ class Syncer:
                 await store.lock_distributor(conn, distributor_id)
                 seen = await store.seen(conn, distributor_id)
                 plan = changes.plan(distributor_id, listing.items, seen)
-                self._refuse_mass_removal(plan, seen)
                 at = datetime.now(UTC)
+                window_start = at - changes.MASS_REMOVAL_WINDOW
+                recent = await store.recently_lost(conn, distributor_id, window_start)
+                confirmed = self._refuse_mass_removal(plan, seen, recent)
                 await store.record(conn, distributor_id, plan.changes, at)
+                await store.record_losses(
+                    conn,
+                    distributor_id,
+                    at,
+                    changes.lost(plan, seen),
+                    confirmed=confirmed,
+                    forget_before=window_start,
+                )
                 source = f"partner-center-sync:{distributor_id}"
                 rows = await outbox.write(conn, [(source, o) for o in changes.outgoing(plan, at)])
                 return plan, rows

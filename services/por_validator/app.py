@@ -12,7 +12,7 @@ from services.common.service import Consumer, Service
 from services.common.workers import WorkerContext
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
-from services.por_validator import answer_store, store
+from services.por_validator import agreement_store, answer_store, store
 from services.por_validator.handlers import Validation, decide_requests, on_registry_events
 from services.por_validator.partner_center import CachedPartnerCenter, PartnerCenterGate
 from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
@@ -84,12 +84,12 @@ def with_partner_center(service: Service, requests: Consumer, settings: Settings
 
 
 async def prune_audit(context: WorkerContext, *, retention_days: int) -> None:
-    """Delete Partner Center's answers older than the audit retention, hourly."""
+    """Delete Partner Center's answers (and agreements) older than the audit retention, hourly."""
     while not context.stopping:
         try:
-            await answer_store.prune_answers(
-                context.pool, datetime.now(UTC) - timedelta(days=retention_days)
-            )
+            cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+            await answer_store.prune_answers(context.pool, cutoff)
+            await agreement_store.prune_agreements(context.pool, cutoff)
         except Exception:
             log.warning("pruning Partner Center answers failed", exc_info=True)
         if not await context.retrying.sleep_unless_stopping(AUDIT_PRUNE_EVERY_S):

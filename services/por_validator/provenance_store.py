@@ -13,19 +13,14 @@ from services.common.db import Executor
 from services.domain.explain import Provenance
 from services.domain.por_rules import Source, normalize_partner_id
 
-# Every row a walk for these PLA ids and distributors can read: the accounts, their tenants,
-# the distributors, and the partnerships between them whatever their status (a removed
-# partnership's row says when and by which event it stopped being active).
+# The rows of these distributors a walk for these PLA ids can read: the distributors, and
+# their partnerships with the PLA ids' tenants whatever their status (a removed
+# partnership's row says when and by which event it stopped being active). Account and
+# tenant rows are shared by every distributor: an explanation shows none of their
+# provenance (services/domain/explain.py), so none is read.
 _PROVENANCE = (
-    "SELECT 'partnerAccount' AS kind, a.partner_id AS key, NULL::text AS tenant_id, a.as_of, a.event_id"
-    " FROM partner_accounts a WHERE a.partner_id = ANY($1::text[])"
-    " UNION ALL"
-    " SELECT 'resellerTenant', t.reseller_tenant_id, NULL, t.as_of, t.event_id FROM reseller_tenants t"
-    " WHERE t.reseller_tenant_id IN (SELECT a.reseller_tenant_id FROM partner_accounts a"
-    "                                WHERE a.partner_id = ANY($1::text[]))"
-    " UNION ALL"
-    " SELECT 'distributor', d.distributor_id, NULL, d.as_of, d.event_id FROM distributors d"
-    " WHERE d.distributor_id = ANY($2::text[])"
+    "SELECT 'distributor' AS kind, d.distributor_id AS key, NULL::text AS tenant_id, d.as_of, d.event_id"
+    " FROM distributors d WHERE d.distributor_id = ANY($2::text[])"
     " UNION ALL"
     " SELECT 'partnership', p.distributor_id, p.reseller_tenant_id, p.as_of, p.event_id FROM partnerships p"
     " WHERE p.distributor_id = ANY($2::text[])"
@@ -37,8 +32,8 @@ _PROVENANCE = (
 async def provenance_for(
     conn: Executor, partner_ids: Iterable[object], distributor_ids: Iterable[str]
 ) -> dict[Source, Provenance]:
-    """The as-of time and setting event of every registry row that explaining these PLA ids
-    for these distributors reads, keyed as the rules name their sources."""
+    """The as-of time and setting event of every row of these distributors that explaining
+    these PLA ids for them reads, keyed as the rules name their sources."""
     pids = sorted({p for p in map(normalize_partner_id, partner_ids) if p is not None})
     dids = sorted(set(distributor_ids))
     out: dict[Source, Provenance] = {}

@@ -38,11 +38,13 @@ async def upsert_distributor(
 ) -> None:
     await conn.execute(
         "INSERT INTO distributors AS t (distributor_id, name, country, csp_region, preferred_language,"
-        " enforcement_mode, as_of, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " enforcement_mode, as_of, event_id, partnership_request_url)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (distributor_id) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country,"
         " csp_region = EXCLUDED.csp_region, preferred_language = EXCLUDED.preferred_language,"
         " enforcement_mode = EXCLUDED.enforcement_mode, as_of = EXCLUDED.as_of,"
-        " event_id = EXCLUDED.event_id WHERE t.as_of <= EXCLUDED.as_of",
+        " event_id = EXCLUDED.event_id, partnership_request_url = EXCLUDED.partnership_request_url"
+        " WHERE t.as_of <= EXCLUDED.as_of",
         d.distributor_id,
         d.name,
         d.country,
@@ -51,6 +53,7 @@ async def upsert_distributor(
         d.enforcement_mode,
         as_of,
         event_id,
+        d.partnership_request_url,
     )
 
 
@@ -62,10 +65,11 @@ async def upsert_partner_account(
 ) -> None:
     await conn.execute(
         "INSERT INTO partner_accounts AS t (partner_id, account_type, status, name, reseller_tenant_id, as_of,"
-        " event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " event_id, global_partner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (partner_id) DO UPDATE SET account_type = EXCLUDED.account_type, status = EXCLUDED.status,"
         " name = EXCLUDED.name, reseller_tenant_id = EXCLUDED.reseller_tenant_id, as_of = EXCLUDED.as_of,"
-        " event_id = EXCLUDED.event_id WHERE t.as_of <= EXCLUDED.as_of",
+        " event_id = EXCLUDED.event_id, global_partner_id = EXCLUDED.global_partner_id"
+        " WHERE t.as_of <= EXCLUDED.as_of",
         a.partner_id.strip(),
         a.account_type,
         a.status,
@@ -73,6 +77,7 @@ async def upsert_partner_account(
         a.reseller_tenant_id,
         as_of,
         event_id,
+        a.global_partner_id.strip() if a.global_partner_id else None,
     )
 
 

@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from services.api.app import create_app
 from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.kafka_security import client_options
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, running
@@ -60,7 +61,7 @@ async def console_server(settings):
 
 async def dead_letter(settings, order_id: str, distributor: str) -> None:
     """An order the consumer gave up on, as the runtime dead-letters it (services/common/dead_letters.py)."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(

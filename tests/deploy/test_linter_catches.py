@@ -117,12 +117,12 @@ COMPOSE_MUTATIONS = {
         compose_health_problems,
         lambda c: _compose_service(c, "notifier")["environment"].update(PORGATE_HEALTH_PORT="9200"),
     ),
-    "api healthcheck on the health port": (
+    "api healthcheck on metrics": (
         compose_health_problems,
         lambda c: _set(
             _compose_service(c, "api"),
             "healthcheck",
-            {"test": ["CMD", "python", "-c", "urlopen('http://127.0.0.1:9100/livez')"]},
+            {"test": ["CMD", "python", "-c", "urlopen('http://127.0.0.1:8080/metrics')"]},
         ),
     ),
     "healthcheck disabled": (
@@ -263,10 +263,10 @@ K8S_MUTATIONS = {
             PORGATE_HEALTH_PORT="9200"
         ),
     ),
-    "api probe on the health port": (
+    "api probe on a port it does not serve": (
         k8s_probe_problems,
         lambda m: _set(
-            _container(m, "api"), "readinessProbe", {"httpGet": {"path": "/healthz", "port": 9100}}
+            _container(m, "api"), "readinessProbe", {"httpGet": {"path": "/healthz", "port": 9200}}
         ),
     ),
     "api liveness on a dependency check": (

@@ -221,10 +221,10 @@ MUTATIONS: dict[str, tuple[str, Breakage]] = {
         "compose",
         lambda m: m.prometheus_config["scrape_configs"][0]["static_configs"][0]["targets"].pop(),
     ),
-    "compose target on the health port of the API": (
+    "compose target on the API's public port": (
         "compose",
         lambda m: m.prometheus_config["scrape_configs"][0]["static_configs"][0]["targets"].append(
-            "api:9100"
+            "api:8080"
         ),
     ),
     "rule file not loaded": ("compose", lambda m: m.prometheus_config.pop("rule_files")),

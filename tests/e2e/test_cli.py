@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import ALL_TOPICS
 from services.common.embedded import free_port
+from services.common.kafka_security import client_options
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually
 
@@ -53,7 +54,7 @@ async def test_migrate_topics_and_run_all(settings):
         } <= schemas
     finally:
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -65,7 +66,7 @@ async def test_migrate_topics_and_run_all(settings):
     env |= {
         "PORGATE_API_PORT": str(api_port),
         "PORGATE_HEALTH_PORT": str(health_port),
-        "PORGATE_API_KEYS": f"k-cli={R.DIST}",
+        "PORGATE_API_KEYS": f"k-cli-2e4c6a8f0b1d3e57={R.DIST}",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "run", "all"],

@@ -17,6 +17,9 @@ import pytest
 
 from contracts.codec import decode
 from contracts.events import DecisionLine, TransactionAccepted, ValidationLine, ValidationRequested
+from services.cli.errors import ExitCode
+
+EXIT_BAD_ROWS = ExitCode.BAD_ROWS
 from services.common.db import migrate
 from services.por_validator import decision_store, store
 from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
@@ -141,7 +144,7 @@ async def test_the_import_triages_partner_centers_rows_against_the_registry_and_
     out = tmp_path / "triage.json"
     args = ["--import", str(report), "--distributor", R.DIST, "--format", "json"]
     result = await run(seeded, *args, "--output", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == EXIT_BAD_ROWS, result.stderr  # lines 5 and 7 are bad
     assert result.stdout == ""
     document = json.loads(out.read_text())
 
@@ -179,12 +182,20 @@ async def test_the_import_triages_partner_centers_rows_against_the_registry_and_
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
 
 
-async def test_the_csv_triage_goes_to_standard_output_one_row_per_good_reseller(seeded, tmp_path):
+async def test_the_csv_triage_goes_to_standard_output_one_row_per_row_of_the_file(seeded, tmp_path):
     report = tmp_path / "report.csv"
     report.write_text(REPORT, encoding="utf-8")
     result = await run(seeded, "--import", str(report), "--distributor", R.DIST)
-    assert result.returncode == 0, result.stderr
-    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.returncode == EXIT_BAD_ROWS, result.stderr
+    every = list(csv.DictReader(io.StringIO(result.stdout)))
+    # The bad rows too, in file order, each with its reason: a CSV reader sees them all.
+    assert [(t["Line"], t["Agreement"]) for t in every if t["Agreement"] == "bad"] == [
+        ("5", "bad"),
+        ("7", "bad"),
+    ]
+    assert all(t["Problem"] for t in every if t["Agreement"] == "bad")
+    assert [int(t["Line"]) for t in every] == sorted(int(t["Line"]) for t in every)
+    table = [t for t in every if t["Agreement"] != "bad"]
     assert [(t["PartnerId"], t["Agreement"]) for t in table] == [
         (pid, agreement) for pid, (_, _, agreement) in EXPECTED.items()
     ]
@@ -196,7 +207,7 @@ async def test_an_unknown_distributor_is_warned_about_and_agrees_on_nothing_vali
     report = tmp_path / "report.csv"
     report.write_text(REPORT, encoding="utf-8")
     result = await run(seeded, "--import", str(report), "--distributor", "dist-nobody")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == EXIT_BAD_ROWS, result.stderr
     assert "does not know distributor dist-nobody" in result.stderr
     table = list(csv.DictReader(io.StringIO(result.stdout)))
     assert table[0]["PorgateErrorCodes"] == "900414"
@@ -248,3 +259,25 @@ async def test_an_output_that_cannot_be_written_is_a_clear_message_not_a_traceba
     )
     assert result.returncode == 1
     assert f"cannot write {out}" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_a_file_without_a_bad_row_exits_zero_and_one_of_bad_rows_only_exits_three(
+    seeded, tmp_path
+):
+    good = tmp_path / "good.csv"
+    good.write_text(f"PartnerId,IsCompliant,ErrorCodes\n{R.VALID},True,\n", encoding="utf-8")
+    result = await run(seeded, "--import", str(good), "--distributor", R.DIST)
+    assert result.returncode == 0, result.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        'PartnerId,IsCompliant,ErrorCodes\n=HYPERLINK("x"),True,\n12ab,True,\n',
+        encoding="utf-8",
+    )
+    result = await run(seeded, "--import", str(bad), "--distributor", R.DIST)
+    assert result.returncode == EXIT_BAD_ROWS, result.stderr
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(t["Line"], t["PartnerId"]) for t in table] == [
+        ("2", '\'=HYPERLINK("x")'),
+        ("3", "12ab"),
+    ]
+    assert "2 row(s) read, 2 bad" in result.stderr

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
-from urllib.parse import parse_qsl
 
 import asyncpg
-import uvicorn
-from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from services.common.db import create_pool
-from services.common.embedded import free_port
-from services.gdap_revoker import store
 from tests.support import Bus, envelope, eventually, running
 
 REGISTRY = "csp.partner-registry.v1"
@@ -260,128 +249,3 @@ async def test_relationship_arriving_active_for_a_suspended_reseller_is_revoked(
         (e["data"]["relationshipId"], e["data"]["reason"], e["data"]["causeEventId"])
         for e in events
     ] == [("a-new", "reseller_suspended", suspension["id"])]
-
-
-# ------------------------------------------------------------------ Microsoft Graph gateway
-
-
-class FakeGraph:
-    """Token endpoint and terminate endpoint: 'rel-ok' fails twice then succeeds, 'rel-bad' always 500s."""
-
-    def __init__(self) -> None:
-        self.token_requests: list[dict] = []
-        self.calls: Counter[str] = Counter()
-        self.bad_requests: list[str] = []
-        self.app = Starlette(
-            routes=[
-                Route("/tenant/oauth2/v2.0/token", self.token, methods=["POST"]),
-                Route(
-                    "/v1.0/tenantRelationships/delegatedAdminRelationships/{rid}/requests",
-                    self.terminate,
-                    methods=["POST"],
-                ),
-            ]
-        )
-
-    async def token(self, request: Request) -> Response:
-        # Parsed by hand: starlette's form parser needs python-multipart, not installed here.
-        self.token_requests.append(dict(parse_qsl((await request.body()).decode())))
-        return JSONResponse({"token_type": "Bearer", "expires_in": 3599, "access_token": "token-1"})
-
-    async def terminate(self, request: Request) -> Response:
-        rid = request.path_params["rid"]
-        self.calls[rid] += 1
-        if request.headers.get("authorization") != "Bearer token-1":
-            self.bad_requests.append(
-                f"{rid}: authorization {request.headers.get('authorization')!r}"
-            )
-        if await request.json() != {"action": "terminate"}:
-            self.bad_requests.append(f"{rid}: body {await request.body()!r}")
-        if rid == "rel-ok":
-            if self.calls[rid] <= 2:
-                return JSONResponse(
-                    {"error": {"code": "ServiceUnavailable"}},
-                    status_code=503,
-                    headers={"Retry-After": "0"},
-                )
-            return JSONResponse(
-                {"id": "req-1", "action": "terminate", "status": "created"}, status_code=201
-            )
-        if rid == "rel-gone":
-            return JSONResponse({"error": {"code": "NotFound"}}, status_code=404)
-        return JSONResponse({"error": {"code": "InternalServerError"}}, status_code=500)
-
-
-async def test_graph_gateway_retries_then_fails_for_good_and_retry_requeues(migrated):
-    graph = FakeGraph()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(graph.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    serving = asyncio.create_task(server.serve())
-    await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
-    base = f"http://127.0.0.1:{port}"
-    settings = migrated.model_copy(
-        update={
-            "gdap_gateway": "graph",
-            "graph_base_url": base,
-            "graph_token_url": f"{base}/tenant/oauth2/v2.0/token",
-            "graph_client_id": "client-1",
-            "graph_client_secret": SecretStr("secret-1"),
-            "graph_timeout_s": 5.0,
-            "graph_max_attempts": 3,
-            "delivery_retry_initial_s": 0.05,
-        }
-    )
-    setup = [
-        tenant("ten-g"),
-        relationship("rel-ok", "cust-1", "ten-g"),
-        relationship("rel-gone", "cust-2", "ten-g"),
-        relationship("rel-bad", "cust-3", "ten-g"),
-    ]
-    pool = await create_pool(settings.database_url, "gdap_revoker")
-    try:
-        async with Bus(settings) as bus, running(settings, SERVICES):
-            await send(bus, *setup)
-            await processed(settings, *setup)
-            await send(bus, tenant("ten-g", "suspended"))
-            events = await revocations(bus, 2)
-            assert sorted(e["data"]["relationshipId"] for e in events) == ["rel-gone", "rel-ok"]
-
-            async def bad_failed():
-                row = (await terminations(settings)).get("rel-bad")
-                return row is not None and row["state"] == "failed" and row
-
-            row = await eventually(bad_failed)
-            assert row["attempts"] == 3 and "HTTP 500" in row["last_error"]
-            assert graph.calls == {"rel-ok": 3, "rel-gone": 1, "rel-bad": 3}
-            assert [r["relationship_id"] for r in await store.failed_terminations(pool)] == [
-                "rel-bad"
-            ]
-
-            # `porgate gdap retry`: a fresh budget, spent again on the still-broken receiver.
-            assert await store.retry_failed(pool) == 1
-            await eventually(lambda: asyncio.sleep(0, graph.calls["rel-bad"] == 6))
-            await eventually(bad_failed)
-        assert await store.retry_failed(pool, "rel-bad") == 1
-        assert await store.retry_failed(pool, "rel-ok") == 0  # terminated rows are not failed ones
-        row = (await terminations(settings))["rel-bad"]
-        assert (row["state"], row["attempts"]) == ("pending", 0)
-    finally:
-        await pool.close()
-        server.should_exit = True
-        await serving
-
-    assert graph.bad_requests == []
-    # One token for every call: it is cached until shortly before it expires.
-    assert graph.token_requests == [
-        {
-            "grant_type": "client_credentials",
-            "client_id": "client-1",
-            "client_secret": "secret-1",
-            "scope": "https://graph.microsoft.com/.default",
-        }
-    ]
-    assert await ledger(settings) == set()  # the ledger is the other gateway
-    states = {rid: r["state"] for rid, r in (await terminations(settings)).items()}
-    assert states == {"rel-ok": "terminated", "rel-gone": "terminated", "rel-bad": "pending"}

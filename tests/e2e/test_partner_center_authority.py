@@ -267,7 +267,9 @@ async def test_the_api_answers_through_partner_center_for_the_keys_distributor_o
     )
     settings = pc_settings.model_copy(update={"partner_center_credentials_file": str(both)})
     body = {"partnerIds": [R.VALID, "12ab"]}
-    async with api_client(settings, f"key-eu={R.DIST},key-jp={R.DIST_JA}") as http:
+    async with api_client(
+        settings, f"key-eu-6b8d0f2a4c1e3a57={R.DIST},key-jp-1c3e5a7b9d0f2e48={R.DIST_JA}"
+    ) as http:
 
         async def ask(key: str) -> tuple[dict, dict]:
             r = await http.post(
@@ -280,22 +282,22 @@ async def test_the_api_answers_through_partner_center_for_the_keys_distributor_o
             results = r.json()["validationResults"]
             return results[0], results[1]
 
-        eu, malformed = await ask("key-eu")
-        jp, _ = await ask("key-jp")
+        eu, malformed = await ask("key-eu-6b8d0f2a4c1e3a57")
+        jp, _ = await ask("key-jp-1c3e5a7b9d0f2e48")
         assert (eu["isValidPartnerIdOnRecord"], eu["errorCode"]) == (False, 900400)
         assert (jp["isValidPartnerIdOnRecord"], jp["errorCode"]) == (True, None)
         assert malformed["errorCode"] == 800016  # never asked: not a PLA id's shape
         # Each asked with its own distributor's token, once; the second asks are cached.
         assert sorted(c.tenant_id for c in pc.calls_to(VALIDATE)) == ["tenant-eu", "tenant-jp"]
-        assert (await ask("key-eu"))[0]["errorCode"] == 900400
-        assert (await ask("key-jp"))[0]["isValidPartnerIdOnRecord"] is True
+        assert (await ask("key-eu-6b8d0f2a4c1e3a57"))[0]["errorCode"] == 900400
+        assert (await ask("key-jp-1c3e5a7b9d0f2e48"))[0]["isValidPartnerIdOnRecord"] is True
         assert len(pc.calls_to(VALIDATE)) == 2
 
         pc.fail(calls=10**9)
         r = await http.post(
             "/v1/partners/validateresellers",
             json={"partnerIds": [R.OTHER_REGION]},
-            headers={"Authorization": "Bearer key-eu"},
+            headers={"Authorization": "Bearer key-eu-6b8d0f2a4c1e3a57"},
         )
         assert r.status_code == 503 and "retry-after" in r.headers
         assert r.json()["code"] == "partner_center_unavailable"

@@ -183,8 +183,9 @@ async def test_cli_syncs_the_others_and_exits_non_zero_naming_a_distributor_that
 
     standin.fail(calls=10)  # Partner Center down: every attempt answers 500
     down = await cli(standin, migrated, creds, "--distributor", "dist-a")
-    assert down.returncode == 1
+    assert down.returncode == 5  # a remote API unreachable (docs/cli.md)
     assert "dist-a: failed: indirect_resellers failed" in down.stderr
+    assert "porgate: cannot reach Partner Center for dist-a (" in down.stderr
 
 
 async def test_the_scheduled_service_syncs_every_period_into_the_validators_registry(
@@ -229,3 +230,42 @@ async def test_the_scheduled_service_syncs_every_period_into_the_validators_regi
 
 async def _equal(read, expected) -> bool:
     return await read() == expected
+
+
+async def test_the_mass_removal_guard_adds_up_runs_counts_downgrades_and_confirms_one_distributor(
+    migrated, standin, tmp_path
+):
+    creds = credentials_file(tmp_path, with_b=False)
+    tenant = standin.tenants["tenant-a"]
+    tenant.relationships = [reseller(n) for n in range(10)]
+    assert (await cli(standin, migrated, creds, "--distributor", "dist-a")).returncode == 0
+
+    # 10 -> 6: four ended, under half. 6 -> 3: seven of the window's ten: refused, even by
+    # a later process (the window is in PostgreSQL), and nothing of it published.
+    tenant.relationships = [reseller(n) for n in range(6)]
+    first = await cli(standin, migrated, creds, "--distributor", "dist-a")
+    assert first.returncode == 0 and "4 removed" in first.stderr, first.stderr
+    tenant.relationships = [reseller(n) for n in range(3)]
+    second = await cli(standin, migrated, creds, "--distributor", "dist-a")
+    assert second.returncode == 1
+    assert "7 of 10 within 7 days" in second.stderr, second.stderr
+
+    # Every reseller kept but none `active`: each partnership downgraded, all of them: refused.
+    tenant.relationships = [reseller(n) | {"state": None} for n in range(6)]
+    downgraded = await cli(standin, migrated, creds, "--distributor", "dist-a")
+    assert downgraded.returncode == 1
+    assert "would end all 6 active partnership(s)" in downgraded.stderr, downgraded.stderr
+
+    # A confirmation names the one distributor it is for.
+    everyone = await cli(standin, migrated, creds, "--allow-mass-removal")
+    assert everyone.returncode == 2
+    assert "--allow-mass-removal needs --distributor" in everyone.stderr
+    tenant.relationships = [reseller(n) for n in range(3)]
+    confirmed = await cli(
+        standin, migrated, creds, "--distributor", "dist-a", "--allow-mass-removal"
+    )
+    assert confirmed.returncode == 0 and "3 removed" in confirmed.stderr, confirmed.stderr
+    # After a confirmation the window starts afresh: one more of three is not "most".
+    tenant.relationships = [reseller(n) for n in range(2)]
+    after = await cli(standin, migrated, creds, "--distributor", "dist-a")
+    assert after.returncode == 0 and "1 removed" in after.stderr, after.stderr

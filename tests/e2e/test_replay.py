@@ -11,8 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from contracts.ids import decision_id_for
+from services.cli import dlq
+from services.cli import replay as replay_commands
 from services.common.config import get_settings
-from services.ops.commands import dlq_app, replay_app
+from services.common.kafka_security import client_options
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
@@ -32,8 +34,8 @@ def cli(settings, monkeypatch):
     monkeypatch.setenv("PORGATE_TOPIC_PREFIX", settings.topic_prefix)
     get_settings.cache_clear()
     app = typer.Typer()
-    app.add_typer(dlq_app, name="dlq")
-    app.add_typer(replay_app, name="replay")
+    app.add_typer(dlq.app, name="dlq")
+    app.add_typer(replay_commands.app, name="replay")
 
     async def invoke(*args: str):
         # The commands call asyncio.run(), so they get a thread (and a loop) of their own.
@@ -51,7 +53,7 @@ async def end_offsets(settings, topic: str) -> dict[int, int]:
 
 
 async def create_topic(settings, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(settings.topic_prefix + topic, 2, 1)])

@@ -20,6 +20,7 @@ from services.common import outbox, pipeline
 from services.common.app import build_app
 from services.common.db import migrate
 from services.common.embedded import free_port
+from services.common.kafka_security import client_options
 from services.common.service import Consumer, Outgoing, Service, per_event
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually, running
@@ -237,9 +238,7 @@ async def test_a_clean_stop_commits_the_offsets_of_everything_it_processed(migra
                 await bus.events("por.validation-requests.v1", 6 * n)
         group = f"{settings.topic_prefix}porgate.order-intake.orders"
         topic = settings.topic_prefix + ORDERS.name
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group
-        )
+        consumer = AIOKafkaConsumer(**client_options(settings), group_id=group)
         await consumer.start()
         try:
             # The tests' topics have two partitions (tests/conftest.py).

@@ -6,11 +6,15 @@ import uuid
 import asyncpg
 from faststream.kafka import KafkaBroker
 
+from services.common.config import Settings
+from services.common.kafka_security import broker_security
+
 
 async def test_faststream_round_trip_and_asyncpg_query(kafka, database_url):
     topic = f"smoke-{uuid.uuid4().hex[:8]}"
     received: asyncio.Future = asyncio.get_running_loop().create_future()
-    broker = KafkaBroker(kafka)
+    # TLS and SASL as the tests' servers use them (PORGATE_TEST_KAFKA_SECURITY).
+    broker = KafkaBroker(kafka, **broker_security(Settings(kafka_bootstrap_servers=kafka)))
 
     @broker.subscriber(topic, group_id=f"g-{topic}", auto_offset_reset="earliest")
     async def handle(body: dict) -> None:

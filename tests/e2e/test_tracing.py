@@ -14,18 +14,13 @@ from collections.abc import Sequence
 
 import asyncpg
 import pytest
-import uvicorn
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from services.common import record_tracing, tracing
-from services.common.embedded import free_port
+from services.graph import standin
 from tests.e2e import registry_data as R
 from tests.e2e.test_gdap import relationship, tenant
 from tests.e2e.webhook_receiver import SECRET, Receiver
@@ -170,53 +165,26 @@ async def test_one_trace_runs_from_an_orders_publish_to_the_webhook_request(
     assert parent_of(other.one("process csp.orders.v1")) == extension_span
 
 
-class GraphStandIn:
-    """Microsoft Graph's token and terminate endpoints, recording each request's headers."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/tenant/oauth2/v2.0/token", self.token, methods=["POST"]),
-                Route(
-                    "/v1.0/tenantRelationships/delegatedAdminRelationships/{rid}/requests",
-                    self.terminate,
-                    methods=["POST"],
-                ),
-            ]
-        )
-
-    async def token(self, request: Request) -> Response:
-        self.requests.append(("token", dict(request.headers)))
-        return JSONResponse({"token_type": "Bearer", "expires_in": 3599, "access_token": "tok"})
-
-    async def terminate(self, request: Request) -> Response:
-        self.requests.append(("terminate", dict(request.headers)))
-        return JSONResponse({"id": "req-1", "status": "created"}, status_code=201)
-
-
-async def test_a_suspensions_trace_runs_through_the_graph_call_to_the_revocation(
+async def test_a_suspensions_trace_runs_through_the_graph_calls_to_the_revocation(
     migrated, exporter
 ):
-    graph = GraphStandIn()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(graph.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # The global Graph app of PORGATE_GRAPH_*: a tenant "tenant" at the stand-in.
+    graph = standin.GraphStandin(
+        {"tenant": standin.GraphTenant("client-1", "secret-1")}, reads_to_settle=1
     )
-    serving = asyncio.create_task(server.serve())
-    base = f"http://127.0.0.1:{port}"
-    settings = migrated.model_copy(
-        update={
-            "gdap_gateway": "graph",
-            "graph_base_url": base,
-            "graph_token_url": f"{base}/tenant/oauth2/v2.0/token",
-            "graph_client_id": "client-1",
-            "graph_client_secret": SecretStr("secret-1"),
-        }
-    )
+    graph.tenants["tenant"].add(standin.relationship_json("rel-t", "cust-1"))
     header, trace_id, commerce_span = traceparent()
-    try:
-        await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
+    async with standin.serving(graph) as base:
+        settings = migrated.model_copy(
+            update={
+                "gdap_gateway": "graph",
+                "graph_base_url": base,
+                "graph_token_url": f"{base}/tenant/oauth2/v2.0/token",
+                "graph_client_id": "client-1",
+                "graph_client_secret": SecretStr("secret-1"),
+                "graph_poll_initial_s": 0.05,
+            }
+        )
         async with Bus(settings) as bus, running(settings, ["gdap-revoker"]):
             for e in (tenant("ten-t"), relationship("rel-t", "cust-1", "ten-t")):
                 await bus.send(REGISTRY, e, key="ten-t")
@@ -224,24 +192,29 @@ async def test_a_suspensions_trace_runs_through_the_graph_call_to_the_revocation
                 REGISTRY, tenant("ten-t", "suspended"), key="ten-t", headers={"traceparent": header}
             )
             [revocation] = await bus.read(REVOCATIONS, lambda rs: len(rs) >= 1)
-    finally:
-        server.should_exit = True
-        await serving
     tracing.flush()
     t = Trace(exporter.get_finished_spans(), trace_id)
 
     processed = t.one(f"process {REGISTRY}", **{"porgate.consumer": "gdap-revoker:registry"})
     assert parent_of(processed) == commerce_span
-    terminating = t.one("terminate GDAP relationship")
-    assert parent_of(terminating) == span_id(processed)
-    calls = [s for s in t.spans if s.name == "POST"]
-    assert {parent_of(s) for s in calls} == {span_id(terminating)}
-    assert [s.attributes["http.response.status_code"] for s in calls] == [200, 201]
-    assert [headers.get("traceparent") for _, headers in graph.requests] == [
+    # The read and the request, then the read back of the request that confirmed it: each a
+    # span of the trace of the suspension, under the event's processing.
+    acting, confirming = sorted(
+        (s for s in t.spans if s.name == "terminate GDAP relationship"), key=lambda s: s.start_time
+    )
+    assert parent_of(acting) == parent_of(confirming) == span_id(processed)
+    calls = sorted((s for s in t.spans if s.name in ("GET", "POST")), key=lambda s: s.start_time)
+    assert [(s.name, parent_of(s), s.attributes["http.response.status_code"]) for s in calls] == [
+        ("POST", span_id(acting), 200),  # token
+        ("GET", span_id(acting), 200),  # the relationship, live
+        ("POST", span_id(acting), 201),  # terminate
+        ("GET", span_id(confirming), 200),  # the request: succeeded
+    ]
+    assert [headers.get("traceparent") for _, headers in graph.received] == [
         f"00-{trace_id}-{span_id(s)}-01" for s in calls
     ]
     sent = t.one(f"send {REVOCATIONS}")
-    assert parent_of(sent) == span_id(terminating)
+    assert parent_of(sent) == span_id(confirming)
     assert trace_header(revocation) == f"00-{trace_id}-{span_id(sent)}-01"
 
 

@@ -104,13 +104,10 @@ class FakeValidatorUnitOfWork(FakeUnitOfWork):
         pids = {p for p in map(normalize_partner_id, partner_ids) if p is not None}
         dids = set(distributor_ids)
         out: dict[Source, Provenance] = {}
-        tenant_ids = set()
-        for pid in pids & self.accounts.keys():
-            fact, as_of, event_id = self.accounts[pid]
-            out[("partnerAccount", pid)] = Provenance(as_of, event_id)
-            tenant_ids.add(fact.reseller_tenant_id)
-        for tid in tenant_ids & self.tenants.keys():
-            out[("resellerTenant", tid)] = Provenance(*self.tenants[tid][1:])
+        # Account and tenant rows are shared by every distributor: none of their provenance.
+        tenant_ids = {
+            self.accounts[pid][0].reseller_tenant_id for pid in pids & self.accounts.keys()
+        }
         for did in dids & self.distributors.keys():
             out[("distributor", did)] = Provenance(*self.distributors[did][1:])
         for (did, tid), (_, as_of, event_id) in self.partnerships.items():

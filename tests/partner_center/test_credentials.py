@@ -126,3 +126,70 @@ def test_coverage_says_who_can_be_validated_and_who_cannot_list_resellers():
         "validated through Partner Center; no refresh token for dist-b: their indirect "
         "resellers cannot be listed"
     )
+
+
+def test_an_existing_entry_gives_graph_the_same_app_registration():
+    creds = parse_credentials({"dist-eu-1": entry(clientSecret=SECRET)}, ENV)["dist-eu-1"]
+    client_id, secret = creds.graph_app
+    assert (client_id, secret.get_secret_value()) == ("c-1", SECRET)
+
+
+def test_a_graph_app_of_the_same_tenant_can_be_named_inline_or_through_the_environment():
+    parsed = parse_credentials(
+        {
+            "a": entry(clientSecret=SECRET, graphClientId="g-1", graphClientSecret="g-secret"),
+            "b": entry(clientSecret=SECRET, graphClientId="g-2", graphClientSecretEnv="DIST_EU_RT"),
+        },
+        ENV,
+    )
+    assert [(c.graph_app[0], c.graph_app[1].get_secret_value()) for c in parsed.values()] == [
+        ("g-1", "g-secret"),
+        ("g-2", "rt-from-env"),
+    ]
+    assert all(c.tenant_id == "t-1" for c in parsed.values())
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"graphClientId": "g-1"}, {"graphClientSecret": "g-secret"}],
+)
+def test_a_graph_app_needs_both_its_id_and_its_secret(fields):
+    with pytest.raises(CredentialsError) as err:
+        parse_credentials({"dist-eu-1": entry(clientSecret=SECRET, **fields)}, ENV)
+    assert "dist-eu-1: graphClientId and graphClientSecret" in str(err.value)
+    assert "g-secret" not in str(err.value)
+
+
+async def test_a_graph_token_is_requested_with_graphs_scope_for_each_distributor():
+    from services.graph import standin
+    from services.graph.auth import GraphTokens
+
+    graph = standin.GraphStandin(
+        {
+            "t-eu": standin.GraphTenant("c-eu", "s-eu"),
+            "t-jp": standin.GraphTenant("g-jp", "gs-jp"),
+        }
+    )
+    parsed = parse_credentials(
+        {
+            "dist-eu": {"tenantId": "t-eu", "clientId": "c-eu", "clientSecret": "s-eu"},
+            "dist-jp": {
+                "tenantId": "t-jp",
+                "clientId": "pc-jp",
+                "clientSecret": "pcs-jp",
+                "graphClientId": "g-jp",
+                "graphClientSecret": "gs-jp",
+            },
+        },
+        {},
+    )
+    async with standin.serving(graph) as base:
+        tokens = GraphTokens(parsed, authority_url=base, margin_s=60, timeout_s=5)
+        try:
+            eu, jp = await tokens.token("dist-eu"), await tokens.token("dist-jp")
+            assert await tokens.token("dist-eu") == eu  # cached
+        finally:
+            await tokens.aclose()
+    # Each token was issued by its distributor's own tenant, for Graph.
+    assert graph._tokens[eu][0] == "t-eu" and graph._tokens[jp][0] == "t-jp"
+    assert graph.calls["token"] == 2

@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from services.common.config import Settings
 from services.common.embedded import free_port
+from services.common.kafka_security import client_options
 from services.notifier.signing import HEADER, WEBHOOK_ID, verify
 from tests import support
 from tests.support import read_topic  # noqa: F401 - re-exported for the reliability tests
@@ -84,6 +85,8 @@ def service_env(
             # not exist the consumer's retry settings above apply.
             "PORGATE_DELIVERY_RETRY_INITIAL_S": "0.05",
             "PORGATE_DELIVERY_RETRY_MAX_S": "0.5",
+            "PORGATE_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
+            "PORGATE_CONSUMER_HEARTBEAT_INTERVAL_MS": str(settings.consumer_heartbeat_interval_ms),
             "PORGATE_LOG_JSON": "true",  # the extras (error, event id...) are in the JSON only
             "PORGATE_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
@@ -226,7 +229,7 @@ class Kafka:
     def __init__(self, settings: Settings, max_request_size: int = 8 * 1024 * 1024) -> None:
         self.settings = settings
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             acks="all",
             linger_ms=5,
             max_request_size=max_request_size,
@@ -279,7 +282,7 @@ class TopicTail:
     def __init__(self, settings: Settings, topic: str) -> None:
         self.consumer = AIOKafkaConsumer(
             settings.topic_prefix + topic,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -449,7 +452,8 @@ class Webhook:
 
 @dataclass
 class FakeGraph:
-    """Token and terminate endpoints of Microsoft Graph. mode: 'ok', 'fail' (500), 'hang'."""
+    """Microsoft Graph's token endpoint and the GDAP calls a termination makes (read the
+    relationship, terminate, read the request back). mode: 'ok', 'fail' (500), 'hang'."""
 
     mode: str = "ok"
     hang_s: float = 5.0
@@ -458,14 +462,13 @@ class FakeGraph:
     )  # (relationship id, time, answer)
 
     def app(self) -> Starlette:
+        base = "/v1.0/tenantRelationships/delegatedAdminRelationships/{rid}"
         return Starlette(
             routes=[
                 Route("/tenant/oauth2/v2.0/token", self.token, methods=["POST"]),
-                Route(
-                    "/v1.0/tenantRelationships/delegatedAdminRelationships/{rid}/requests",
-                    self.terminate,
-                    methods=["POST"],
-                ),
+                Route(base, self.relationship, methods=["GET"]),
+                Route(base + "/requests", self.terminate, methods=["POST"]),
+                Route(base + "/requests/{req}", self.request, methods=["GET"]),
             ]
         )
 
@@ -475,19 +478,47 @@ class FakeGraph:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         return JSONResponse({"token_type": "Bearer", "expires_in": 3599, "access_token": "tok"})
 
-    async def terminate(self, request: Request) -> Response:
-        rid = request.path_params["rid"]
-        mode = self.mode
-        if mode == "hang":
+    async def _outage(self, rid: str) -> Response | None:
+        """The answer of an outage (every call of a termination hits it first), or None."""
+        if self.mode == "hang":
             self.calls.append((rid, time.monotonic(), "hang"))
             await asyncio.sleep(self.hang_s)
-            return JSONResponse({}, status_code=201)
-        if mode == "fail":
+            return JSONResponse({}, status_code=503)
+        if self.mode == "fail":
             self.calls.append((rid, time.monotonic(), "500"))
             return JSONResponse({"error": {"code": "InternalServerError"}}, status_code=500)
+        return None
+
+    async def relationship(self, request: Request) -> Response:
+        rid = request.path_params["rid"]
+        if (outage := await self._outage(rid)) is not None:
+            return outage
+        self.calls.append((rid, time.monotonic(), "200"))
+        return JSONResponse(
+            {
+                "id": rid,
+                "status": "active",
+                "customer": {"tenantId": "cust"},
+                "@odata.etag": 'W/"1"',
+            }
+        )
+
+    async def terminate(self, request: Request) -> Response:
+        rid = request.path_params["rid"]
+        if (outage := await self._outage(rid)) is not None:
+            return outage
         self.calls.append((rid, time.monotonic(), "201"))
         return JSONResponse(
             {"id": str(uuid.uuid4()), "action": "terminate", "status": "created"}, status_code=201
+        )
+
+    async def request(self, request: Request) -> Response:
+        rid = request.path_params["rid"]
+        if (outage := await self._outage(rid)) is not None:
+            return outage
+        self.calls.append((rid, time.monotonic(), "200"))
+        return JSONResponse(
+            {"id": request.path_params["req"], "action": "terminate", "status": "succeeded"}
         )
 
     def graph_env(self, base: str) -> dict[str, str]:
@@ -497,6 +528,7 @@ class FakeGraph:
             "graph_token_url": f"{base}/tenant/oauth2/v2.0/token",
             "graph_client_id": "graph-client",
             "graph_client_secret": "graph-secret",
+            "graph_poll_initial_s": "0.2",
         }
 
 

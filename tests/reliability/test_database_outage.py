@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.common.kafka_security import client_options
 from tests.reliability import world as W
 from tests.reliability.harness import Kafka, eventually, fetch, fetchval, note, read_topic, tally
 
@@ -28,7 +29,7 @@ GROUPS = [
 async def committed_offsets(settings, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The consumer group's committed offsets, read as the group's own coordinator sees them."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+        **client_options(settings), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:

@@ -178,12 +178,21 @@ async def test_webhook_and_graph_outages_retry_fail_for_good_are_requeued_and_ne
         ]
         assert hook.accepted_ids() == set()
 
+        # Each termination that failed for good told the distributor so, once: those notices
+        # met the same outage.
+        told_failed = {W.termination_failed_notification_id(rid) for rid in rels_0 | rels_1}
+        await eventually(
+            lambda: failed_for_good(told_failed, set()),
+            60,
+            what="the notices of failed terminations failed for good",
+        )
+
         # ------------------------------------------------ the operator's view, then recovery
         listed = await asyncio.to_thread(
             run_cli, settings, "notifications", "failed", "--limit", "1000"
         )
         assert listed.returncode == 0, listed.stderr
-        failed_ids = blocked_500 | blocked_hang
+        failed_ids = blocked_500 | blocked_hang | told_failed
         assert all(nid in listed.stdout for nid in list(failed_ids)[:20]), listed.stdout[-2000:]
         listed = await asyncio.to_thread(run_cli, settings, "gdap", "failed")
         assert listed.returncode == 0 and all(rid in listed.stdout for rid in rels_0 | rels_1), (
@@ -194,12 +203,12 @@ async def test_webhook_and_graph_outages_retry_fail_for_good_are_requeued_and_ne
         before = len(hook.receipts)
         await asyncio.sleep(1.0)
         assert len(hook.receipts) == before, "failed deliveries were retried without the command"
-        retried = await asyncio.to_thread(run_cli, settings, "notifications", "retry")
+        retried = await asyncio.to_thread(run_cli, settings, "notifications", "retry", "--yes")
         assert (
             retried.returncode == 0
             and f"{len(failed_ids)} notification(s) re-queued" in retried.stdout
         ), retried.stdout + retried.stderr
-        retried = await asyncio.to_thread(run_cli, settings, "gdap", "retry")
+        retried = await asyncio.to_thread(run_cli, settings, "gdap", "retry", "--yes")
         assert retried.returncode == 0 and "6 termination(s) re-queued" in retried.stdout, (
             retried.stdout
         )
@@ -238,10 +247,12 @@ async def test_webhook_and_graph_outages_retry_fail_for_good_are_requeued_and_ne
     assert {r["state"]: r["n"] for r in rows} == {"delivered": len(expected)}
     revocations = [
         json.loads(r.value)
-        for r in await read_topic(settings, W.REVOCATIONS, lambda rs: len(rs) >= 6, settle=1.0)
+        for r in await read_topic(settings, W.REVOCATIONS, lambda rs: len(rs) >= 12, settle=1.0)
     ]
-    assert Counter(e["data"]["relationshipId"] for e in revocations) == {
-        rid: 1 for rid in rels_0 | rels_1
+    assert Counter((e["type"], e["data"]["relationshipId"]) for e in revocations) == {
+        (kind, rid): 1
+        for rid in rels_0 | rels_1
+        for kind in ("gdap.privileges.revoked.v1", "gdap.termination.failed.v1")
     }
     assert await fetchval(settings, "SELECT count(*) FROM por_validator.decisions") == len(
         orders_500

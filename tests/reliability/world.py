@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from contracts.ids import decision_id_for, derived_event_id
 from contracts.topics import DECISIONS as _DECISIONS
-from services.gdap_revoker.terminator import revocation_event_id
+from services.gdap_revoker.terminator import failure_event_id, revocation_event_id
 from services.notifier.notifications import notification_id
 from tests.e2e import registry_data as R
 from tests.support import envelope
@@ -133,3 +133,12 @@ def blocked_notification_id(order_event_id: str, distributor: str = R.DIST) -> s
 
 def revoked_notification_id(relationship_id: str, distributor: str = R.DIST) -> str:
     return notification_id(revocation_event_id(relationship_id), "privileges_revoked", distributor)
+
+
+def termination_failed_notification_id(
+    relationship_id: str, failures: int = 1, distributor: str = R.DIST
+) -> str:
+    """The notice that the `failures`-th failure for good of a termination sends."""
+    return notification_id(
+        failure_event_id(relationship_id, failures), "gdap_termination_failed", distributor
+    )

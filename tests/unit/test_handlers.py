@@ -120,16 +120,13 @@ async def test_requests_are_decided_from_the_registry_recorded_and_published_onc
     )
     assert set(uow.decisions) == {d.decision_id for d in published}
     assert uow.locks == []  # no release beside it: nothing to keep in step with
-    # The blocked line carries its walk, with the registry event that set the failing fact.
+    # The blocked line carries its walk, with the event that set the distributor's rows it read.
     walk = published[1].lines[1].explanation
     failed = [s for s in walk if s.outcome == "fail"]
     assert [s.error_code for s in failed] == [900151]
-    account_event = next(
-        e for e in registry_facts() if getattr(e.data, "partner_id", None) == INACTIVE
-    )
-    assert {f.event_id for f in failed[0].facts} - {None} != set()
+    partnership_event = uow.partnerships[(DIST, f"ten-{INACTIVE}")][2]
+    assert partnership_event in {f.event_id for step in walk for f in step.facts}
     assert published[1].lines[0].explanation is None and published[0].lines[0].explanation is None
-    del account_event
     # The same requests again (a replay under new event ids): recorded already, nothing new.
     again = [request("ord-ok", VALID), request("ord-blocked", VALID, INACTIVE)]
     assert as_lists(await decide_requests(again, uow, validation=DECIDING)) == [[], []]

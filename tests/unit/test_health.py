@@ -35,4 +35,19 @@ async def test_a_degraded_service_says_why_and_stays_ready():
 async def test_a_failing_check_is_unhealthy_whatever_else_is_degraded():
     r = await get({"database": down}, lambda: {"x": "y"})
     assert (r.status_code, r.json()["status"]) == (503, "unhealthy")
-    assert "refused" in r.json()["checks"]["database"]
+    assert r.json()["checks"]["database"] == "unavailable (ConnectionError)"
+
+
+async def test_a_failing_check_names_no_host_or_user_but_the_log_does(caplog):
+    async def leaky() -> None:
+        raise OSError(
+            "Multiple exceptions: [Errno 111] Connect call failed ('db-internal.corp', 5432);"
+            ' password authentication failed for user "porgate_admin"'
+        )
+
+    r = await get({"database": leaky})
+    assert r.status_code == 503
+    assert "db-internal" not in r.text and "porgate_admin" not in r.text and "5432" not in r.text
+    assert r.json()["checks"]["database"] == "unavailable (OSError)"
+    # The detail, for the operator, in the log.
+    assert any("db-internal.corp" in getattr(r, "error", "") for r in caplog.records)

@@ -19,16 +19,18 @@ SERVICES = {
     "services.gdap_revoker",
     "services.notifier",
     "services.partner_center_sync",
-    # The Partner Center client: an adapter two services share (por-validator, the sync).
+    # The Partner Center and Microsoft Graph clients: adapters several services share.
     "services.partner_center",
+    "services.graph",
 }
-SHARED_ADAPTERS = {"services.partner_center"}
+SHARED_ADAPTERS = {"services.partner_center", "services.graph"}
 ENTRYPOINTS = {
     "services.cli",
     "services.api",
     "services.console",
     "services.ops",
     "services.dev",
+    "services.dev_state",
     "services.demo",
     "services.runner",
     "services.catalog",

@@ -291,7 +291,7 @@ def test_a_sync_period_that_is_not_a_duration_of_a_second_or_more_is_refused(val
         (10, 6, False),  # 4 removed: a real change
         (10, 5, False),  # 5 of 10: not more than half
         (10, 4, True),  # 6 of 10: more than half, and at least 5
-        (4, 1, False),  # 3 of 4: more than half, but fewer than 5
+        (4, 1, False),  # 3 of 4: more than half, but fewer than 5, and one is kept
         (3, 0, True),  # an empty list that would remove every reseller
         (0, 0, False),  # nothing seen, nothing to remove
     ],
@@ -303,3 +303,48 @@ def test_a_list_that_would_remove_most_resellers_needs_an_operator(seen_active, 
     assert (why is not None) is refused
     if refused:
         assert "--allow-mass-removal" in why
+
+
+def _seen_active(n: int) -> dict[str, c.Seen]:
+    return apply({}, c.plan(D, [rel(i) for i in range(n)], {}))
+
+
+def test_downgrading_every_partnership_counts_as_removing_them():
+    # Every reseller kept on the list, but no `state`: each partnership turns `requested`,
+    # which blocks the reseller (900414) as surely as a removal.
+    seen = _seen_active(10)
+    plan = c.plan(D, [rel(n, state=None) for n in range(10)], seen)
+    assert plan.count("removed") == 0 and c.lost(plan, seen) == 10
+    assert c.mass_removal(plan, seen) is not None
+
+
+@pytest.mark.parametrize("active", [1, 2, 4])
+def test_a_list_that_keeps_none_of_the_active_resellers_is_refused_however_few(active):
+    # A list of one stranger: nothing the distributor had stays active.
+    seen = _seen_active(active)
+    plan = c.plan(D, [rel("ten-stranger")], seen)
+    why = c.mass_removal(plan, seen)
+    assert why is not None and f"all {active}" in why
+
+
+def test_runs_that_each_remove_under_half_are_added_up_over_the_window():
+    # 10 -> 6 -> 3 -> 1: each run alone is under the share (or under the minimum).
+    seen = _seen_active(10)
+    recent = 0
+    refused_at = None
+    for step, keep in enumerate((6, 3, 1)):
+        plan = c.plan(D, [rel(n) for n in range(keep)], seen)
+        if c.mass_removal(plan, seen, recently_lost=recent) is not None:
+            refused_at = step
+            break
+        recent += c.lost(plan, seen)
+        seen = apply(seen, plan)
+    assert refused_at == 1  # 4 then 3 more: 7 of the 10 active at the window's start
+
+
+def test_removing_a_few_of_many_is_refused_only_when_the_window_already_lost_most():
+    seen = _seen_active(20)
+    plan = c.plan(D, [rel(n) for n in range(17)], seen)
+    assert c.mass_removal(plan, seen, recently_lost=0) is None
+    assert c.mass_removal(plan, seen, recently_lost=8) is None  # 11 of the 28 of the window
+    assert c.mass_removal(plan, seen, recently_lost=20) is not None  # 23 of 40

@@ -19,6 +19,7 @@ from tests.deploy.linter.porgate import (
     porgate_invocations,
     run_target,
     served_paths,
+    settings_default,
     uses_porgate_image,
 )
 from tests.deploy.linter.topics import EXPECTED_REPLICATION, init_problems
@@ -162,13 +163,15 @@ def k8s_wiring_problems(manifests: list[dict], image: Image) -> Problems:
             and selector.items() <= (d["spec"]["template"]["metadata"].get("labels") or {}).items()
         ]
 
-    pdbs = [
-        p
-        for p in by_kind.get("PodDisruptionBudget", [])
-        if selects(p["spec"]["selector"]["matchLabels"], "por-validator")
-    ]
-    if len(pdbs) != 1:
-        problems.append(f"want one PodDisruptionBudget selecting por-validator, got {len(pdbs)}")
+    for deployment in by_kind.get("Deployment", []):
+        name = deployment["metadata"]["name"]
+        pdbs = [
+            p
+            for p in by_kind.get("PodDisruptionBudget", [])
+            if selects(p["spec"]["selector"]["matchLabels"], name)
+        ]
+        if len(pdbs) != 1:
+            problems.append(f"want one PodDisruptionBudget selecting {name}, got {len(pdbs)}")
     services = [
         s for s in by_kind.get("Service", []) if selects(s["spec"].get("selector") or {}, "api")
     ]
@@ -178,9 +181,11 @@ def k8s_wiring_problems(manifests: list[dict], image: Image) -> Problems:
         api = selects(services[0]["spec"]["selector"], "api")[0]["spec"]["template"]["spec"][
             "containers"
         ][0]
-        served = served_paths("api", container_env(api, manifests))
+        env = container_env(api, manifests)
+        api_port = int(env.get("PORGATE_API_PORT", settings_default("api_port")))
         for port in services[0]["spec"]["ports"]:
-            if resolve_port(port.get("targetPort", port["port"]), api) not in served:
+            # The API port only: the health port (metrics) is not for the Service's clients.
+            if resolve_port(port.get("targetPort", port["port"]), api) != api_port:
                 problems.append(
                     f"Service {services[0]['metadata']['name']}: targetPort is not the API port"
                 )

@@ -13,10 +13,11 @@ from services.cli import app as cli_app
 from services.common.config import Settings
 
 IMAGE = "porgate"
-# What `porgate run X` serves, by port setting: the health server on PORGATE_HEALTH_PORT, or
-# the API, which mounts the same health routes on PORGATE_API_PORT and starts no health server.
+# What `porgate run X` serves, by port setting: the health server on PORGATE_HEALTH_PORT
+# (`run api` starts one too: /metrics is never on the API's port), and the API, which mounts
+# the health routes but not /metrics on PORGATE_API_PORT.
 HEALTH_PATHS = {"/livez", "/readyz", "/healthz", "/metrics"}
-API_PATHS = HEALTH_PATHS
+API_PATHS = HEALTH_PATHS - {"/metrics"}
 
 Problems = list[str]
 
@@ -152,8 +153,6 @@ def served_paths(target: str | None, env: dict[str, str]) -> dict[int, set[str]]
     """Port -> paths a `porgate run TARGET` process answers, given its environment."""
     health = {int(env.get("PORGATE_HEALTH_PORT", settings_default("health_port"))): HEALTH_PATHS}
     api = {int(env.get("PORGATE_API_PORT", settings_default("api_port"))): API_PATHS}
-    if target == "api":
-        return api
-    if target == "all":
+    if target in ("api", "all"):
         return {**health, **api}
     return health

@@ -9,16 +9,33 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from contracts.errors import language_of
+from services.cli.output import Document, DocumentFormat, stdout_console, write_json
 from services.common.config import get_settings
 from services.domain.explain import render
 from services.por_validator.explanation import explanation_now
 
 _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim"}
-_HEADINGS = {
-    "en": ("step", "condition", "outcome", "facts (value, as of, event)", "valid", "codes"),
-    "ja": ("手順", "条件", "結果", "事実 (値、時点、イベント)", "有効", "エラー コード"),
+# The table's words in each language the catalogue has; JSON keeps the wire's values.
+_WORDS = {
+    "en": {
+        "headings": ("step", "condition", "outcome", "facts (value, as of, event)"),
+        "valid": "valid",
+        "invalid": "not valid, error codes: {codes}",
+        "pass": "pass",
+        "fail": "fail",
+        "skipped": "skipped",
+    },
+    "ja": {
+        "headings": ("手順", "条件", "結果", "事実 (値、時点、イベント)"),
+        "valid": "有効",
+        "invalid": "無効、エラー コード: {codes}",
+        "pass": "合格",
+        "fail": "不合格",
+        "skipped": "未評価",
+    },
 }
 
 
@@ -26,18 +43,16 @@ def explain(
     partner_id: Annotated[str, typer.Argument(metavar="PLA_ID", help="The PLA ID to explain.")],
     distributor: Annotated[str, typer.Option("--distributor", help="Distributor id.")],
     lang: Annotated[str, typer.Option("--lang", help="en or ja.")] = "en",
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: DocumentFormat = Document.text,
 ) -> None:
     """The decision table's walk for PLA_ID and the distributor over the registry now: each
     step, the registry facts it read (value, as-of time, setting event), and the remediation."""
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter("--format is text or json")
     walk = asyncio.run(explanation_now(get_settings(), partner_id, distributor))
     rendered = render(walk, language_of(lang))
-    if fmt == "json":
-        print(json.dumps(rendered, ensure_ascii=False, indent=2))
+    if fmt is Document.json:
+        write_json(rendered)
         return
-    print_explanation(Console(), rendered)
+    print_explanation(stdout_console(), rendered)
 
 
 def _fact_line(fact: dict[str, Any]) -> str:
@@ -48,24 +63,25 @@ def _fact_line(fact: dict[str, Any]) -> str:
 
 def print_explanation(console: Console, rendered: dict[str, Any]) -> None:
     """The readable form of `render()`'s output: a table of the steps, then what to do."""
-    step_h, condition_h, outcome_h, facts_h, valid_h, codes_h = _HEADINGS[rendered["language"]]
-    codes = ", ".join(map(str, rendered["errorCodes"])) or "-"
+    words = _WORDS[rendered["language"]]
+    codes = ", ".join(map(str, rendered["errorCodes"]))
+    verdict = words["valid"] if rendered["isValidPartnerIdOnRecord"] else words["invalid"]
     console.print(
         f"PLA ID {rendered['partnerId']!r} / {rendered['distributorId']}:"
-        f" {valid_h} = {rendered['isValidPartnerIdOnRecord']}, {codes_h}: {codes}",
+        f" {verdict.format(codes=codes)}",
         markup=False,
         highlight=False,
     )
     table = Table(show_lines=True)
-    for heading in (step_h, condition_h, outcome_h, facts_h):
+    for heading in words["headings"]:
         table.add_column(heading, overflow="fold")
     for step in rendered["steps"]:
-        outcome = step["outcome"] + (f" {step['errorCode']}" if step["errorCode"] else "")
+        outcome = words[step["outcome"]] + (f" {step['errorCode']}" if step["errorCode"] else "")
         table.add_row(
             str(step["step"]),
-            step["condition"],
-            f"[{_OUTCOME_STYLE[step['outcome']]}]{outcome}[/]",
-            "\n".join(_fact_line(f) for f in step["facts"]),
+            Text(step["condition"]),
+            Text(outcome, style=_OUTCOME_STYLE[step["outcome"]]),
+            Text("\n".join(_fact_line(f) for f in step["facts"])),
         )
     console.print(table)
     for step in rendered["steps"]:

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from aiokafka.errors import KafkaError
-from rich.console import Console
 
 from contracts.codec import encode
+from services.cli.errors import ExitCode, command_group, fail
+from services.cli.output import say
 from services.common.config import Settings, get_settings
 from services.common.db import create_pool
-from services.common.kafka import new_producer
+from services.common.kafka_clients import start_producer
 from services.common.outbox import Outbox
 from services.common.retry import Retrier
 from services.partner_center.client import PartnerCenterClient
@@ -32,21 +32,18 @@ from services.partner_center.credentials import (
 from services.partner_center_sync import changes, store
 from services.partner_center_sync.syncer import SERVICE, Outcome, Syncer, distributors_to_sync
 
-app = typer.Typer(
-    help="Bring porgate's registry in line with Partner Center.", no_args_is_help=True
-)
-console = Console(stderr=True)
+app = command_group("Bring porgate's registry in line with Partner Center.")
 
 # How long the CLI waits for the broker to take what an earlier run left in the outbox.
 PENDING_TIMEOUT_S = 60.0
 
 
 class _Abort(Exception):
-    """The sync cannot start at all; the message says why."""
+    """The sync cannot start at all; the message says why, the code what kind of trouble."""
 
-
-def say(message: str) -> None:
-    console.print(message, markup=False, highlight=False, soft_wrap=True)
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @app.command("partner-center")
@@ -62,27 +59,32 @@ def partner_center(
         bool,
         typer.Option(
             "--allow-mass-removal",
-            help="Publish removals of most (or all) resellers seen, which a sync refuses by default.",
+            help="Publish the end of most (or all) of a distributor's active partnerships, which"
+            " a sync refuses by default; needs --distributor.",
         ),
     ] = False,
 ) -> None:
     """List each distributor's indirect resellers in Partner Center (every distributor with
     credentials) and publish what changed since the last sync to csp.partner-registry.v1:
     partnerships active or removed, reseller tenants and PLA accounts."""
+    if allow_mass_removal and distributor is None:
+        # A confirmation is for the one list an operator has looked at, never for them all.
+        say("cannot sync: --allow-mass-removal needs --distributor ID (the one list it confirms)")
+        raise typer.Exit(2)
     settings = get_settings()
     try:
         credentials = load_credentials(settings.partner_center_credentials_file)
         if not credentials and distributor is None:
             raise _Abort(
                 "no distributor has Partner Center credentials "
-                "(PORGATE_PARTNER_CENTER_CREDENTIALS_FILE is unset or empty)"
+                "(PORGATE_PARTNER_CENTER_CREDENTIALS_FILE is unset or empty)",
+                ExitCode.CONFIG,
             )
         outcomes = asyncio.run(
             _sync(settings, credentials, distributor, dry_run, allow_mass_removal)
         )
     except (CredentialsError, _Abort) as exc:
-        say(f"cannot sync: {exc}")
-        raise typer.Exit(1) from None
+        raise fail(f"cannot sync: {exc}", getattr(exc, "code", ExitCode.CONFIG)) from None
     failed = [o for o in outcomes if o.error is not None]
     done = [o.plan for o in outcomes if o.plan is not None]
     total = {k: sum(p.count(k) for p in done) for k in ("added", "changed", "removed")}
@@ -91,9 +93,15 @@ def partner_center(
         f" {total['added']} added, {total['changed']} changed, {total['removed']} removed"
         f"{f'; {len(failed)} failed' if failed else ''}"
     )
+    if failed and all(o.unavailable for o in failed):
+        say(
+            "porgate: cannot reach Partner Center for "
+            + "; ".join(f"{o.distributor_id} ({o.error})" for o in failed)
+        )
+        raise typer.Exit(ExitCode.REMOTE)
     if failed:
         say("sync failed for " + "; ".join(f"{o.distributor_id} ({o.error})" for o in failed))
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 async def _sync(
@@ -108,10 +116,8 @@ async def _sync(
         say(f"{outcome.distributor_id}: failed: {outcome.error}")
     if not ready:
         return outcomes
-    try:
-        pool = await create_pool(settings.database_url, store.SCHEMA, max_size=2)
-    except Exception as exc:  # noqa: BLE001 - whatever it is, the sync cannot start
-        raise _Abort(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+    # Unreachable PostgreSQL or Kafka: the command group's guard says so, with its exit code.
+    pool = await create_pool(settings.database_url, store.SCHEMA, max_size=2)
     client = PartnerCenterClient(settings, credentials)
     box: Outbox | None = None
     try:
@@ -122,7 +128,7 @@ async def _sync(
             pool,
             box,
             transact=lambda _operation, record: record(),
-            allow_mass_removal=allow_mass_removal,
+            confirmed_mass_removal=only if allow_mass_removal else None,
         )
         for distributor_id in ready:
             say(f"{distributor_id}: listing indirect resellers in Partner Center")
@@ -140,12 +146,8 @@ async def _sync(
 
 async def _outbox(settings: Settings, pool) -> Outbox:
     """The outbox, once the broker has taken whatever an earlier, interrupted run left in it."""
-    producer = new_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
-    try:
-        await producer.start()
-    except KafkaError as exc:
-        await producer.stop()
-        raise _Abort(f"cannot reach the Kafka brokers: {exc}") from None
+    # A broker that cannot be reached as configured: one line and exit 3 (services/cli/errors.py).
+    producer = await start_producer(settings, client_id=f"porgate-{settings.instance_id}-sync")
     box = Outbox(
         SERVICE,
         pool,
@@ -158,7 +160,9 @@ async def _outbox(settings: Settings, pool) -> Outbox:
             sent = await box.publish_pending()
     except TimeoutError:
         await producer.stop()
-        raise _Abort("the broker did not take the earlier run's upserts in time") from None
+        raise _Abort(
+            "the broker did not take the earlier run's upserts in time", ExitCode.KAFKA
+        ) from None
     except BaseException:
         await producer.stop()
         raise

@@ -1,0 +1,1 @@
+"""Microsoft Graph's GDAP API (delegatedAdminRelationships), per distributor, and its stand-in."""

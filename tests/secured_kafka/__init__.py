@@ -1,0 +1,1 @@
+"""A broker that enforces TLS and SASL, for the tests: embedded Tansu behind a proxy."""
