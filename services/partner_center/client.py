@@ -216,11 +216,9 @@ class PartnerCenterClient:
         return guard
 
     def _backoff_s(self, failures: int) -> float:
+        s = self.settings
         return backoff_s(
-            failures,
-            self.settings.partner_center_retry_initial_s,
-            self.settings.partner_center_retry_max_s,
-            jitter=True,
+            failures, s.partner_center_retry_initial_s, s.partner_center_retry_max_s, jitter=True
         )
 
     async def _call(
