@@ -100,7 +100,7 @@ async def pipeline_phase(
     instead of the template (one an earlier phase left, with what it cached); `during`: other
     traffic sent while the orders are (given the producer and the topic prefix), its summary
     kept as `during`."""
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     await wait_quiet(ctx, label)
     prefix = f"{ctx.run_id}-{label}."

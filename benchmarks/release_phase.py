@@ -75,7 +75,7 @@ def _orders_for(pla: str, distributor_id: str, n: int) -> list[Message]:
 
 
 async def time_to_release(ctx: Ctx, transactions: int) -> dict:
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     label = "release"
     await wait_quiet(ctx, label)

@@ -255,7 +255,7 @@ async def load_registry(ctx: Ctx, registry: Sequence[Message]) -> dict:
     """DemoWorld's registry through por-validator's projection into the template database."""
     from services.catalog import build_services
     from services.common.db import migrate
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     admin = await asyncpg.connect(ctx.admin_url)
     try:

@@ -29,7 +29,7 @@ from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
 from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
-from services.common.topics_admin import create_topics
+from services.common.topic_creation import create_topics
 from services.common.webhook_secret import parse_webhook_secret
 from services.dev_state import export_line, remove_state, write_state
 from services.dev_view import Banner, LineView, LiveView, Tally, logs_above_the_frame

@@ -187,7 +187,7 @@ def rechecker(settings: Settings, regions: RegionTable, state: dict) -> Rechecke
         producer=state["producer"],
         regions=regions,
         enforcement_start=settings.enforcement_start,
-        window=timedelta(seconds=settings.revalidate_window),
+        window=timedelta(seconds=settings.release_window),
         topic_prefix=settings.topic_prefix,
         client=state.get("partner_center_client"),
         cache_ttl_s=settings.partner_center_cache_ttl_s,

@@ -1,16 +1,11 @@
-"""What a service declares: its schema, its consumers and their handlers, its workers.
-
-A handler takes a batch: an open connection (the transaction its effects commit in, with
-the inbox claim and the outbox) and the batch's new events, typed; it returns what each
-event emits, in order. `per_event` adapts a function of one event for consumers that gain
-nothing from batching.
+"""What a service declares: its schema, its consumers and their handlers, its unit of work,
+its workers. The words a handler uses (Outgoing, Emitted, Held, after_commit) are in
+handling.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,69 +16,64 @@ import asyncpg
 from contracts.envelope import CloudEvent
 from contracts.topics import Topic
 from services.common import tracing
+from services.common.handling import Emitted, Handler, Outgoing
+from services.common.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 if TYPE_CHECKING:
     from services.common.retry import Retrier
     from services.common.workers import WorkerContext
 
+__all__ = ["Consumer", "Emitted", "Outgoing", "Prefetch", "Service", "Worker", "per_event"]
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message a handler emits; written to the outbox in the handler's transaction."""
-
-    topic: Topic
-    key: str | None
-    event: CloudEvent[Any]
-
-
-Emitted = Sequence[Outgoing]
-Handler = Callable[[asyncpg.Connection, list[CloudEvent[Any]]], Awaitable[list[Emitted]]]
-EventHandler = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Emitted]]
 Worker = Callable[["WorkerContext"], Awaitable[None]]
 # Runs before a batch's transaction, outside it, to fetch what the handler needs from a remote
 # service (no transaction stays open while it answers); returns the batch's handler.
 Prefetch = Callable[[asyncpg.Pool, "Retrier", list[CloudEvent[Any]]], Awaitable[Handler]]
 
 
-# What a handler asked to run once its transaction commits; None outside a pipeline.
-_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
-    "after_commit", default=None
-)
+@dataclass(frozen=True)
+class Consumer:
+    # Names the consumer group (porgate.SERVICE.NAME): each consumer commits its own offsets.
+    name: str
+    topics: tuple[Topic, ...]
+    handle: Handler
+    description: str = ""
+    prefetch: Prefetch | None = None
 
 
-def after_commit(count: Callable[[], None]) -> None:
-    """Run `count` once the handler's transaction has committed: a retried or split
-    transaction must not count its metrics twice. Outside a pipeline, at once."""
-    pending = _after_commit.get()
-    if pending is None:
-        count()
-    else:
-        pending.append(count)
+@dataclass(frozen=True)
+class Service:
+    """A service: its schema and migrations, its consumers, its background workers."""
+
+    name: str
+    schema: str
+    migrations: Path
+    consumers: tuple[Consumer, ...]
+    # Topics it publishes to, declared for the AsyncAPI document.
+    publishes: tuple[Topic, ...] = ()
+    # The unit of work its handlers get, on the connection of the batch's transaction.
+    unit_of_work: Callable[[asyncpg.Connection], UnitOfWork] = PostgresUnitOfWork
+    # Long-running loops (delivery, termination), each given the started service's context.
+    workers: tuple[Worker, ...] = ()
+    pool_size: int = 5
+    # What /healthz reports as degraded (name -> reason), while the service still runs.
+    degraded: Callable[[], dict[str, str]] = dict
+    # Called once when the service stops: clients it holds.
+    closing: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 
-@contextlib.contextmanager
-def deferring_counts() -> Iterator[list[Callable[[], None]]]:
-    """Within it, `after_commit` collects into the list it yields; the pipeline runs them
-    once the transaction has committed, and drops them if it failed."""
-    pending: list[Callable[[], None]] = []
-    token = _after_commit.set(pending)
-    try:
-        yield pending
-    finally:
-        _after_commit.reset(token)
+# ------------------------------------------------------------ handlers of one event on a connection
+# For handlers written against the connection itself, one event at a time (gdap-revoker's).
 
-
-class Held(Exception):
-    """Raised by `prefetch` when the batch cannot be handled yet: nothing is applied, the
-    consumer rewinds and the batch comes again (lag grows; nothing is lost)."""
+EventHandler = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Emitted]]
 
 
 def per_event(handle: EventHandler) -> Handler:
-    """A batch handler that applies `handle` to each event in turn, in the same transaction."""
+    """A batch handler that applies `handle` to each event in turn, on the unit of work's
+    connection, in the same transaction."""
 
-    async def handle_batch(
-        conn: asyncpg.Connection, events: list[CloudEvent[Any]]
-    ) -> list[Emitted]:
+    async def handle_batch(events: list[CloudEvent[Any]], uow: PostgresUnitOfWork) -> list[Emitted]:
+        conn = uow.conn
         if not tracing.enabled():
             return [await handle(conn, event) for event in events]
         emitted: list[Emitted] = []
@@ -120,45 +110,3 @@ def projecting(
         return ()
 
     return project
-
-
-def projecting_with_id(
-    write: Callable[[asyncpg.Connection, Any, datetime, str], Awaitable[object]],
-) -> EventHandler:
-    """`projecting`, also passing the event's id: for projections that say which event set
-    each fact (por-validator's registry, read by explanations)."""
-
-    async def project(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
-        await write(conn, event.data, event.time, event.id)
-        return ()
-
-    return project
-
-
-@dataclass(frozen=True)
-class Consumer:
-    # Names the consumer group (porgate.SERVICE.NAME): each consumer commits its own offsets.
-    name: str
-    topics: tuple[Topic, ...]
-    handle: Handler
-    description: str = ""
-    prefetch: Prefetch | None = None
-
-
-@dataclass(frozen=True)
-class Service:
-    """A service: its schema and migrations, its consumers, its background workers."""
-
-    name: str
-    schema: str
-    migrations: Path
-    consumers: tuple[Consumer, ...]
-    # Topics it publishes to, declared for the AsyncAPI document.
-    publishes: tuple[Topic, ...] = ()
-    # Long-running loops (delivery, termination), each given the started service's context.
-    workers: tuple[Worker, ...] = ()
-    pool_size: int = 5
-    # What /healthz reports as degraded (name -> reason), while the service still runs.
-    degraded: Callable[[], dict[str, str]] = dict
-    # Called once when the service stops: clients it holds.
-    closing: tuple[Callable[[], Awaitable[None]], ...] = ()

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from services.common.db import Executor
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ class Remedies:
             producer=await self._started_producer(),
             regions=self.regions,
             enforcement_start=self.settings.enforcement_start,
-            window=timedelta(seconds=self.settings.revalidate_window),
+            window=timedelta(seconds=self.settings.release_window),
             topic_prefix=self.settings.topic_prefix,
             client=self._client if authority is not None else None,
             cache_ttl_s=self.settings.partner_center_cache_ttl_s,

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from contracts.events import PartnerAccountUpserted, ResellerTenantUpserted, TransactionDecision
+from services.common.db import Executor
 from services.domain.at_risk import SeenSubscription, seen_in
 from services.domain.por_rules import (
     Distributor,
@@ -16,8 +17,6 @@ from services.domain.por_rules import (
 )
 from services.domain.regions import RegionTable
 from services.domain.registry_rows import add_account
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 # As every projection here: `WHERE t.as_of <= EXCLUDED.as_of` keeps the newer state.
 

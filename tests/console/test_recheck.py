@@ -27,7 +27,7 @@ OTHER = "ord-recheck-inactive"  # R.INACTIVE_PLA for dist-eu-1: 900151
 async def blocked_world(migrated):
     """Two blocked orders; automatic release off (only a re-check can release them) and a
     re-check budget of one per key per 100 s (a second press is limited)."""
-    settings = migrated.model_copy(update={"auto_revalidate": False, "recheck_rate_per_key": 0.01})
+    settings = migrated.model_copy(update={"auto_release": False, "recheck_rate_per_key": 0.01})
     async with Bus(settings) as bus, running(settings, SERVICES):
         await load_registry(bus)
         await registry_loaded(settings, 8)

@@ -152,7 +152,7 @@ async def test_remediation_names_the_link_the_regions_and_what_would_pass(migrat
 
 async def test_recheck_releases_the_dependent_blocked_transactions_once_and_only_once(migrated):
     # Automatic release off: only the re-check can release them.
-    settings = migrated.model_copy(update={"auto_revalidate": False, "recheck_rate_per_key": 0})
+    settings = migrated.model_copy(update={"auto_release": False, "recheck_rate_per_key": 0})
     async with (
         Bus(settings) as bus,
         running(settings, ["order-intake", "por-validator"]),

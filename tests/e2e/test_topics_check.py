@@ -10,7 +10,7 @@ from contracts.topics import ALL_TOPICS, MAX_MESSAGE_BYTES, ORDERS
 from services.common.config import Settings
 from services.common.embedded import free_port
 from services.common.kafka_clients import new_admin, start_client
-from services.common.topics_admin import create_topics, topic_states
+from services.common.topic_creation import create_topics, topic_states
 from tests.e2e.test_cli import porgate
 
 

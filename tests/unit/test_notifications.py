@@ -7,7 +7,8 @@ import pytest
 from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
-from services.domain.authority import Answer, decide_with_answers, drifts
+from services.domain.authority import Answer, drifts
+from services.domain.decisions import decide
 from services.domain.explain import explain, to_wire
 from services.notifier import decision_notices as dn
 from services.notifier import notifications as nt
@@ -301,8 +302,12 @@ def _drifting(order_id: str, decided_at: datetime, pc_code: int | None = 900400)
 
     request = order("1000001").model_copy(update={"order_id": order_id})
     answer = Answer("1000001", pc_code is None, pc_code)
-    return decide_with_answers(
-        request, registry(), {"1000001": answer}, enforcement_start=START, decided_at=decided_at
+    return decide(
+        request,
+        registry(),
+        answers={"1000001": answer},
+        enforcement_start=START,
+        decided_at=decided_at,
     )
 
 
@@ -336,8 +341,12 @@ def test_a_drift_is_told_once_per_pla_id_and_codes_pair_per_day():
 
 def test_a_blocked_notice_carries_the_remediation_of_the_walk_the_decision_carries():
     reg = registry()
-    decision = decide_with_answers(
-        order("1000001", "1000002", "1000003"), reg, {}, enforcement_start=START, decided_at=T0
+    decision = decide(
+        order("1000001", "1000002", "1000003"),
+        reg,
+        answers={},
+        enforcement_start=START,
+        decided_at=T0,
     )
     # The line's walk, as por-validator attaches it; the registry then moves on.
     walked = decision.model_copy(
@@ -366,10 +375,10 @@ def test_a_blocked_notice_carries_the_remediation_of_the_walk_the_decision_carri
 
 
 def test_a_line_partner_center_decided_is_remediated_from_its_code_with_no_suggestion():
-    decision = decide_with_answers(
+    decision = decide(
         order("1000001"),
         registry(),
-        {"1000001": Answer("1000001", False, 900999, "A reason of Microsoft's own.")},
+        answers={"1000001": Answer("1000001", False, 900999, "A reason of Microsoft's own.")},
         enforcement_start=START,
         decided_at=T0,
     )
