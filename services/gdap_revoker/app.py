@@ -9,6 +9,7 @@ from services.gdap_revoker import store
 from services.gdap_revoker.gateway import check_graph_settings, make_gateway
 from services.gdap_revoker.handlers import on_registry_events
 from services.gdap_revoker.terminator import GatewayFactory, make_terminator
+from services.gdap_revoker.unit_of_work import PostgresRevokerUnitOfWork
 
 
 def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) -> Service:
@@ -19,6 +20,7 @@ def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) ->
         schema=store.SCHEMA,
         migrations=Path(__file__).parent / "migrations",
         publishes=(REVOCATIONS,),
+        unit_of_work=PostgresRevokerUnitOfWork,
         consumers=(
             Consumer(
                 "registry",
