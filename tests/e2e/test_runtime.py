@@ -19,8 +19,8 @@ from contracts.topics import DLQ, ORDERS
 from services.common import outbox, pipeline
 from services.common.app import build_app
 from services.common.db import migrate
-from services.common.embedded import free_port
 from services.common.kafka_security import client_options
+from services.common.ports import free_port
 from services.common.service import Consumer, Outgoing, Service
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually, running
