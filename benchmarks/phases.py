@@ -37,7 +37,7 @@ from benchmarks.workload import (
     publish,
 )
 from contracts.topics import DECISIONS, DLQ, ORDERS, VALIDATION_REQUESTS
-from services.demo import Message
+from services.devtools.demo import Message
 
 
 def throughput(

@@ -167,8 +167,8 @@ async def trace_one_order() -> dict[str, Any]:
     from services.common.app import build_app
     from services.common.config import Settings
     from services.common.db import migrate
-    from services.common.embedded import EmbeddedKafka, EmbeddedPostgres
     from services.common.topic_creation import create_topics
+    from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 
     kafka, postgres = EmbeddedKafka(), EmbeddedPostgres(tempfile.mkdtemp(prefix="trace-pg-"))
     bootstrap = kafka.start()

@@ -22,7 +22,7 @@ from contracts.errors import ErrorCode
 from contracts.topics import PARTNER_REGISTRY
 from services.common.config import Settings
 from services.common.kafka_clients import new_admin, new_consumer, new_producer
-from services.demo import Message
+from services.devtools.demo import Message
 
 try:  # the load generator's own parsing should cost as little CPU as it can
     import orjson

@@ -116,7 +116,7 @@ def dev(
     ] = False,
 ) -> None:
     """Everything on embedded servers, no set-up: broker, PostgreSQL, every service and the API."""
-    from services.dev import PortTaken, run_dev
+    from services.devtools.dev import PortTaken, run_dev
 
     try:
         asyncio.run(

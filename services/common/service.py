@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,6 @@ import asyncpg
 
 from contracts.envelope import CloudEvent
 from contracts.topics import Topic
-from services.common import tracing
 from services.common.handling import Emitted, Handler, Outgoing
 from services.common.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
     from services.common.retry import Retrier
     from services.common.workers import WorkerContext
 
-__all__ = ["Consumer", "Emitted", "Outgoing", "Prefetch", "Service", "Worker", "per_event"]
+__all__ = ["Consumer", "Emitted", "Outgoing", "Prefetch", "Service", "Worker"]
 
 Worker = Callable[["WorkerContext"], Awaitable[None]]
 # Runs before a batch's transaction, outside it, to fetch what the handler needs from a remote
@@ -60,53 +58,3 @@ class Service:
     degraded: Callable[[], dict[str, str]] = dict
     # Called once when the service stops: clients it holds.
     closing: tuple[Callable[[], Awaitable[None]], ...] = ()
-
-
-# ------------------------------------------------------------ handlers of one event on a connection
-# For handlers written against the connection itself, one event at a time (gdap-revoker's).
-
-EventHandler = Callable[[asyncpg.Connection, CloudEvent[Any]], Awaitable[Emitted]]
-
-
-def per_event(handle: EventHandler) -> Handler:
-    """A batch handler that applies `handle` to each event in turn, on the unit of work's
-    connection, in the same transaction."""
-
-    async def handle_batch(events: list[CloudEvent[Any]], uow: PostgresUnitOfWork) -> list[Emitted]:
-        conn = uow.conn
-        if not tracing.enabled():
-            return [await handle(conn, event) for event in events]
-        emitted: list[Emitted] = []
-        for event in events:
-            # What the handler queues (a notification, a termination) stores this context.
-            with tracing.event_scope(event):
-                emitted.append(await handle(conn, event))
-        return emitted
-
-    handle_batch.__name__ = handle.__name__
-    handle_batch.__qualname__ = handle.__qualname__
-    return handle_batch
-
-
-def by_data_type(handlers: dict[type, EventHandler], *, otherwise: Emitted = ()) -> EventHandler:
-    """One event handler that dispatches on the type of the event's data; events of other
-    types are no concern of this consumer and emit `otherwise` (nothing)."""
-
-    async def dispatch(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
-        handle = handlers.get(type(event.data))
-        return otherwise if handle is None else await handle(conn, event)
-
-    return dispatch
-
-
-def projecting(
-    write: Callable[[asyncpg.Connection, Any, datetime], Awaitable[object]],
-) -> EventHandler:
-    """An event handler that writes the event's data into a projection, as of the event's
-    time, and emits nothing."""
-
-    async def project(conn: asyncpg.Connection, event: CloudEvent[Any]) -> Emitted:
-        await write(conn, event.data, event.time)
-        return ()
-
-    return project

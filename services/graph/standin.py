@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 from services.graph.client import MAX_TOP, RELATIONSHIPS
 from services.graph.models import RESELLER_TYPE
 from services.partner_center.auth import GRAPH_SCOPE

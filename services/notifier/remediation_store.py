@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import asyncpg
-
+from services.common.db import Executor
 from services.domain.por_rules import Registry, normalize_partner_id
 from services.domain.regions import RegionTable
 from services.notifier import at_risk_store
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 # Far beyond any reseller's count of locations: a bound on what one notification reads.
 MAX_ORGANISATION = 500

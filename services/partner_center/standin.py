@@ -35,8 +35,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracts.errors import ErrorCode
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 
 SCOPE = "https://api.partnercenter.microsoft.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from starlette.routing import Mount
 
 from services.api.app import create_app
-from services.common.embedded import free_port
 from services.common.health import HttpServer
 from services.common.kafka_security import client_options
+from services.common.ports import free_port
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, running

@@ -4,14 +4,11 @@ trusted in unit tests. On PostgreSQL each case runs in a transaction rolled back
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
@@ -28,13 +25,13 @@ from contracts.events import (
     ValidationRequested,
 )
 from contracts.topics import DECISIONS, VALIDATION_REQUESTS
-from services.common.db import migrate
 from services.common.handling import Outgoing
 from services.domain.decisions import decide
 from services.domain.regions import RegionTable
 from services.domain.release import release_id
 from services.por_validator import store
 from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
+from tests.contract.databases import migrated_database, rolled_back
 from tests.fakes.por_validator import FakeValidatorUnitOfWork
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -45,16 +42,10 @@ REGIONS = RegionTable.default()
 
 @pytest.fixture(scope="module")
 async def validator_database(database_url) -> AsyncIterator[str]:
-    name = f"c_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = urlunsplit(urlsplit(database_url)._replace(path="/" + name))
-    await migrate(url, store.SCHEMA, Path(store.__file__).parent / "migrations")
-    yield url
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with migrated_database(
+        database_url, store.SCHEMA, Path(store.__file__).parent / "migrations"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(params=["postgres", "memory"])
@@ -69,14 +60,8 @@ def memory_uow() -> FakeValidatorUnitOfWork:
 
 @pytest.fixture
 async def postgres_uow(validator_database) -> AsyncIterator[PostgresValidatorUnitOfWork]:
-    conn = await asyncpg.connect(validator_database, server_settings={"search_path": store.SCHEMA})
-    transaction = conn.transaction()
-    await transaction.start()
-    try:
+    async with rolled_back(validator_database, store.SCHEMA) as conn:
         yield PostgresValidatorUnitOfWork(conn)
-    finally:
-        await transaction.rollback()
-        await conn.close()
 
 
 def item(event, body: bytes | None = None) -> tuple[ConsumerRecord, Any]:

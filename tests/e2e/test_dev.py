@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from services.common.embedded import free_port
+from services.common.ports import free_port
 
 DEV = [sys.executable, "-m", "services.cli", "dev", "--demo"]
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from services.dev_view import Banner, LiveView, row_budget
+from services.devtools.dev_view import Banner, LiveView, row_budget
 
 BANNER = Banner(
     "porgate dev",

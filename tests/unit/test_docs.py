@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.demo import DemoWorld, notable_resellers
+from services.devtools.demo import DemoWorld, notable_resellers
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [

@@ -29,11 +29,8 @@ ENTRYPOINTS = {
     "services.api",
     "services.console",
     "services.ops",
-    "services.dev",
-    "services.dev_state",
-    "services.demo",
-    "services.demo_standins",
-    "services.dev_view",
+    # `porgate dev`, the demo, the embedded servers: only the CLI's dev command reaches it.
+    "services.devtools",
     "services.runner",
     "services.catalog",
     "services.asyncapi",
@@ -155,3 +152,34 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_handler_vocabulary_is_a_leaf_of_services_common():
     assert {package_of(m) for m in imports_of("services.common.handling")} <= {"contracts"}
+
+
+def top_level_imports_of(name: str) -> set[str]:
+    """The porgate modules `name` imports at its top level (not inside a function)."""
+    path = ROOT / (name.replace(".", "/") + ".py")
+    if not path.exists():
+        path = ROOT / name.replace(".", "/") / "__init__.py"
+    found: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return {m for m in found if m in MODULES}
+
+
+def test_only_the_clis_dev_command_reaches_the_dev_tools_and_only_when_run():
+    # The CLI's root callback reads a running `porgate dev`'s state file; `porgate dev` runs it.
+    allowed = {"services.cli", "services.cli.system"}
+    reaching = {
+        name
+        for name in MODULES
+        if package_of(name) != "services.devtools"
+        and any(package_of(i) == "services.devtools" for i in imports_of(name))
+    }
+    assert reaching == allowed
+    assert not [
+        name
+        for name in allowed
+        if any(package_of(i) == "services.devtools" for i in top_level_imports_of(name))
+    ]

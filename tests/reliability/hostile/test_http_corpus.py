@@ -16,8 +16,8 @@ import httpx
 from pydantic import SecretStr
 
 from services.api.app import create_app
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 from tests.e2e import registry_data as R
 from tests.reliability.harness import tally
 

@@ -28,13 +28,9 @@ import time
 import warnings
 from pathlib import Path
 
+from services.common.ports import free_port
+
 log = logging.getLogger(__name__)
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.errors import describe
-from services.demo import COUNTRY_OF, DISTRIBUTORS, DemoWorld
+from services.devtools.demo import COUNTRY_OF, DISTRIBUTORS, DemoWorld
 from services.graph.standin import GraphTenant, relationship_json
 from services.partner_center.standin import StandinTenant, Verdict
 

@@ -25,14 +25,15 @@ from starlette.routing import Route
 from services.catalog import SERVICE_MODULES, all_services
 from services.common.config import Settings
 from services.common.db import migrate
-from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
 from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
+from services.common.ports import free_port
 from services.common.topic_creation import create_topics
 from services.common.webhook_secret import parse_webhook_secret
-from services.dev_state import export_line, remove_state, write_state
-from services.dev_view import Banner, LineView, LiveView, Tally, logs_above_the_frame
+from services.devtools.dev_state import export_line, remove_state, write_state
+from services.devtools.dev_view import Banner, LineView, LiveView, Tally, logs_above_the_frame
+from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 from services.notifier.signing import verify_standard
 from services.runner import run_services
 
@@ -99,7 +100,7 @@ def _banner(settings: Settings, api_key: str, operator_key: str, *, demo: bool) 
     if settings.gdap_gateway == "graph":
         lines.append(("Microsoft Graph stand-in", f"{settings.graph_base_url} (GDAP terminations)"))
     if demo:
-        from services.demo import DemoWorld, banner_ids
+        from services.devtools.demo import DemoWorld, banner_ids
 
         lines.append(("Demo PLA ids", banner_ids(DemoWorld(), "dist-eu-1")))
     return Banner("porgate dev — every service running", lines)
@@ -152,7 +153,7 @@ def _webhook_sink(secret: str, view: Tally | None) -> Starlette:
 
 
 async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, rate: float) -> None:
-    from services.demo import DemoWorld
+    from services.devtools.demo import DemoWorld
 
     world = DemoWorld()
     producer = await start_producer(settings)
@@ -185,8 +186,8 @@ async def _standins(settings: Settings, run_dir: Path, *, demo: bool, partner_ce
     Entra ID for both: Partner Center's, the POR authority with --partner-center-standin,
     and, with --demo, Microsoft Graph's, where gdap-revoker terminates relationships and
     publishes a revocation only once the stand-in confirms it."""
-    from services.demo import DemoWorld
-    from services.demo_standins import graph_tenants, standin_credentials, standin_tenants
+    from services.devtools.demo import DemoWorld
+    from services.devtools.demo_standins import graph_tenants, standin_credentials, standin_tenants
     from services.graph.standin import GraphStandin
     from services.graph.standin import serving as graph_serving
     from services.partner_center.standin import PartnerCenterStandin, serving
