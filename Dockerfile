@@ -32,6 +32,12 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
+# A CJK font, so that the console's Japanese text renders as text, not boxes, wherever the
+# image itself draws a page (a headless browser's screenshot or PDF taken in the container).
+# Debian's Noto CJK, as .ci/run installs it.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid: Kubernetes can only verify runAsNonRoot against a numeric USER.
 RUN groupadd --system --gid 10001 porgate \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

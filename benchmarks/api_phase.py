@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from benchmarks.processes import REPO, Ctx, Proc, PySpy, db_url, log, porgate_env, wait_quiet
 from benchmarks.stats import CpuMeter, RssSampler, latency_summary
 from benchmarks.workload import json_loads
-from services.demo import Message
+from services.devtools.demo import Message
 
 
 async def api_phase(
@@ -23,7 +23,7 @@ async def api_phase(
     httpx clients, against create_app served by HttpServer in its own process."""
     import httpx
 
-    from services.common.embedded import free_port
+    from services.common.ports import free_port
 
     await wait_quiet(ctx, "api")
 

@@ -27,7 +27,7 @@ async def partner_center_phase(
 ) -> dict:
     """`cold` and `warm`: (orders, warm-up orders) each, never the same events twice (the
     warm phase's database holds the cold phase's inbox)."""
-    from services.demo import standin_credentials
+    from services.devtools.demo_standins import standin_credentials
 
     credentials = ctx.out_dir / "partner-center-credentials.json"
     credentials.write_text(json.dumps(standin_credentials()))
@@ -43,7 +43,7 @@ async def partner_center_phase(
         ("pc-warm-paced", (warm[0][:n], warm[1]), "300", ctx.args.rate, "bench_pc_cold"),
     )
     for label, (orders, warmup), ttl, rate, database in runs:
-        from services.common.embedded import free_port
+        from services.common.ports import free_port
 
         port = free_port()
         counts = ctx.out_dir / f"{label}-standin-calls.json"

@@ -37,7 +37,7 @@ from benchmarks.workload import (
     publish,
 )
 from contracts.topics import DECISIONS, DLQ, ORDERS, VALIDATION_REQUESTS
-from services.demo import Message
+from services.devtools.demo import Message
 
 
 def throughput(
@@ -100,7 +100,7 @@ async def pipeline_phase(
     instead of the template (one an earlier phase left, with what it cached); `during`: other
     traffic sent while the orders are (given the producer and the topic prefix), its summary
     kept as `during`."""
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     await wait_quiet(ctx, label)
     prefix = f"{ctx.run_id}-{label}."

@@ -103,7 +103,7 @@ class Ctx:
 
 
 def porgate_env(ctx: Ctx, *, prefix: str, database_url: str, **extra: str) -> dict[str, str]:
-    from services.common.embedded import free_port
+    from services.common.ports import free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORGATE_")}
     env.update(

@@ -29,7 +29,7 @@ from benchmarks.processes import (
 from benchmarks.workload import Collector, Message, load_producer, publish
 from contracts.events import OrderLineItem, OrderPlaced, ResellerTenantUpserted
 from contracts.topics import DECISIONS, ORDERS, PARTNER_REGISTRY
-from services.demo import COUNTRY_OF, DemoWorld, message_for
+from services.devtools.demo import COUNTRY_OF, DemoWorld, message_for
 
 
 def _tenant(world: DemoWorld, status: str, at: datetime) -> tuple[Message, str, str]:
@@ -75,7 +75,7 @@ def _orders_for(pla: str, distributor_id: str, n: int) -> list[Message]:
 
 
 async def time_to_release(ctx: Ctx, transactions: int) -> dict:
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     label = "release"
     await wait_quiet(ctx, label)

@@ -18,7 +18,7 @@ from contracts.codec import decode, encode, new_event
 from contracts.errors import ErrorCode
 from contracts.ids import derived_event_id
 from contracts.topics import ORDERS, VALIDATION_REQUESTS
-from services.demo import Message
+from services.devtools.demo import Message
 from services.domain.decisions import decide
 from services.domain.por_rules import (
     Distributor,

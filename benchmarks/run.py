@@ -48,11 +48,11 @@ from benchmarks.phases import pipeline_phase, relay_phase
 from benchmarks.processes import REPO, RESULTS, Ctx, log
 from benchmarks.report import machine, render, targets
 from benchmarks.workload import load_registry, order_mix
-from services.demo import DemoWorld
+from services.devtools.demo import DemoWorld
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from services.common.embedded import EmbeddedKafka, EmbeddedPostgres
+    from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = RESULTS / stamp

@@ -29,8 +29,8 @@ import asyncpg
 from services.catalog import all_services
 from services.common.config import Settings
 from services.common.db import migrate
-from services.common.embedded import EmbeddedKafka, EmbeddedPostgres
-from services.common.topics_admin import create_topics
+from services.common.topic_creation import create_topics
+from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 from tests.reliability import world as W
 from tests.reliability.harness import Kafka, LocalServer, Processes, Webhook, fetchval, read_topic
 

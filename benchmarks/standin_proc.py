@@ -1,10 +1,10 @@
 """Partner Center's stand-in in a process of its own, for the `partner-center` phase:
 `python3 -m benchmarks.standin_proc PORT RESELLERS SEED DELAY_S COUNTS_FILE`.
 
-It answers for DemoWorld's distributors (services/demo.py `standin_tenants`) after a fixed
-`DELAY_S`, as a far-away service would; prints READY once serving; on SIGTERM writes how
-many calls each endpoint received to COUNTS_FILE. A process of its own, so that serving it
-takes no CPU from the load generator's event loop.
+It answers for DemoWorld's distributors (services/devtools/demo_standins.py `standin_tenants`)
+after a fixed `DELAY_S`, as a far-away service would; prints READY once serving; on SIGTERM
+writes how many calls each endpoint received to COUNTS_FILE. A process of its own, so that
+serving it takes no CPU from the load generator's event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 async def main(port: int, resellers: int, seed: int, delay_s: float, counts_file: Path) -> None:
-    from services.demo import DemoWorld, standin_tenants
+    from services.devtools.demo import DemoWorld
+    from services.devtools.demo_standins import standin_tenants
     from services.partner_center.standin import PartnerCenterStandin, serving
 
     standin = PartnerCenterStandin(

@@ -141,10 +141,10 @@ def install() -> StageTimer:
 
 def timed_handler(handle: Callable, totals: Totals = TOTALS) -> Callable:
     @functools.wraps(handle)
-    async def timed(conn, events):
+    async def timed(events, uow):
         started = time.perf_counter()
         try:
-            return await handle(conn, events)
+            return await handle(events, uow)
         finally:
             totals.add(totals.steps, _current.get(), HANDLER, time.perf_counter() - started)
 

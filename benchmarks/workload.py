@@ -22,7 +22,7 @@ from contracts.errors import ErrorCode
 from contracts.topics import PARTNER_REGISTRY
 from services.common.config import Settings
 from services.common.kafka_clients import new_admin, new_consumer, new_producer
-from services.demo import Message
+from services.devtools.demo import Message
 
 try:  # the load generator's own parsing should cost as little CPU as it can
     import orjson
@@ -255,7 +255,7 @@ async def load_registry(ctx: Ctx, registry: Sequence[Message]) -> dict:
     """DemoWorld's registry through por-validator's projection into the template database."""
     from services.catalog import build_services
     from services.common.db import migrate
-    from services.common.topics_admin import create_topics
+    from services.common.topic_creation import create_topics
 
     admin = await asyncpg.connect(ctx.admin_url)
     try:

@@ -11,7 +11,7 @@ import pytest
 
 from services.common.config import Settings
 from services.common.db import migrate
-from services.common.topics_admin import create_topics
+from services.common.topic_creation import create_topics
 from tests import servers
 from tests.reliability.harness import FIGURES, NOTES, hostile_inputs_line
 

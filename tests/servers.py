@@ -16,7 +16,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from services.common.embedded import EmbeddedKafka, EmbeddedPostgres
+from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 
 
 def docker_available() -> bool:

@@ -155,8 +155,8 @@ async def api_client(settings: Settings, keys: str, asyncapi_json: str = "{}"):
     from pydantic import SecretStr
 
     from services.api.app import create_app
-    from services.common.embedded import free_port
     from services.common.health import HttpServer
+    from services.common.ports import free_port
 
     port = free_port()
     app = create_app(settings.model_copy(update={"api_keys": SecretStr(keys)}), asyncapi_json)

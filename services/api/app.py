@@ -23,7 +23,6 @@ from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
 from services.api.partner_center_events import EVENTS_PATH, partner_center_events_endpoint
-from services.api.rate_limit import RateLimiter
 from services.api.remediation import (
     RECHECK_PATH,
     REMEDIATION_PATH,
@@ -36,16 +35,18 @@ from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka_clients import start_producer
+from services.common.rate_limit import RateLimiter
 from services.common.sign_in_attempts import SignInAttempts
 from services.console.app import create_console
 from services.domain.por_rules import normalize_partner_id
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
-from services.partner_center.errors import NotConfigured, Rejected, Throttled
+from services.partner_center.errors import NotConfigured, Rejected
 from services.partner_center.event_signature import CertificateStore, allowed_hosts
+from services.partner_center.outage import OUTAGES, retry_after_s, when_unanswered
 from services.partner_center_sync import store as sync_store
 from services.por_validator import store
-from services.por_validator.partner_center import OUTAGES, CachedPartnerCenter
+from services.por_validator.partner_center import CachedPartnerCenter
 
 log = logging.getLogger(__name__)
 
@@ -105,22 +106,21 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
             try:
                 answers = await cached.answers(state["pool"], distributor_id, ids)
                 authority = "partner_center"
-            except NotConfigured:
-                pass  # this distributor has no credentials: the registry answers, as it says
-            except Rejected as exc:
-                # As the validator does: retrying cannot help, so the registry answers.
-                log.error("Partner Center rejected a validation", extra={"error": str(exc)})
-                authority = "registry_fallback"
-            except OUTAGES as exc:
-                if settings.partner_center_unavailable != "registry":
-                    wait = exc.retry_after_s if isinstance(exc, Throttled) else 30.0
+            except (NotConfigured, Rejected, *OUTAGES) as exc:
+                # A caller is waiting: an outage has lasted as long as it may wait.
+                fallback = when_unanswered(
+                    exc, when_unavailable=settings.partner_center_unavailable, waited_out=True
+                )
+                if fallback == "wait":
                     return error(
                         503,
                         "partner_center_unavailable",
                         "Partner Center does not answer now; retry later",
-                        **{"Retry-After": str(max(1, round(wait)))},
+                        **{"Retry-After": str(max(1, round(retry_after_s(exc))))},
                     )
-                authority = "registry_fallback"
+                if isinstance(exc, Rejected):
+                    log.error("Partner Center rejected a validation", extra={"error": str(exc)})
+                authority = fallback
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.error("answer cache unavailable", extra={"error": repr(exc)})
                 return error(503, "unavailable", "retry later", **{"Retry-After": "5"})

@@ -23,8 +23,8 @@ from services.api.auth import Authenticator, presented_key
 from services.api.errors import error
 from services.api.models import ErrorBody
 from services.api.openapi import Operation, Reply
-from services.api.rate_limit import RateLimiter
 from services.common.config import Settings
+from services.common.rate_limit import RateLimiter
 from services.domain.regions import RegionTable
 from services.domain.remediation import to_json
 from services.partner_center.errors import PartnerCenterError, Throttled
@@ -187,7 +187,7 @@ def rechecker(settings: Settings, regions: RegionTable, state: dict) -> Rechecke
         producer=state["producer"],
         regions=regions,
         enforcement_start=settings.enforcement_start,
-        window=timedelta(seconds=settings.revalidate_window),
+        window=timedelta(seconds=settings.release_window),
         topic_prefix=settings.topic_prefix,
         client=state.get("partner_center_client"),
         cache_ttl_s=settings.partner_center_cache_ttl_s,

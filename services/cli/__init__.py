@@ -31,7 +31,6 @@ from services.cli import (
 from services.cli.errors import GuardedGroup
 from services.cli.output import say
 from services.common.config import get_settings
-from services.dev_state import running_dev
 
 app = typer.Typer(
     help="porgate: Partner of Record validation for CSP distributors.",
@@ -93,6 +92,8 @@ def root(
             logging.getLogger(name).setLevel(logging.CRITICAL)
     if ctx.invoked_subcommand in SERVERLESS or ctx.resilient_parsing:
         return
+    from services.devtools.dev_state import running_dev  # a dev tool: only when it may be used
+
     found = running_dev()
     if found is None:
         return

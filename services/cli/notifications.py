@@ -41,7 +41,8 @@ add_failed_commands(
     retry_help="Put failed notifications back in the delivery queue with a fresh attempt budget.",
 )
 
-ENDPOINT_COLUMNS = [
+# A plan to re-enable names the endpoints and why they were disabled.
+ENABLE_COLUMNS = [
     Column("url", "url"),
     Column("configured", "configured"),
     Column("state", "state"),
@@ -50,12 +51,22 @@ ENDPOINT_COLUMNS = [
     Column("paused until", "pausedUntil"),
     Column("re-enabled", "enabledAt"),
 ]
+# The listing adds how deliveries go.
+ENDPOINT_COLUMNS = [
+    *ENABLE_COLUMNS[:3],
+    Column("delivered", "delivered"),
+    Column("last delivered", "lastDeliveredAt"),
+    Column("last attempt", "lastAttemptAt", text=False),
+    Column("result", "lastResult"),
+    *ENABLE_COLUMNS[3:],
+]
 
 
 def endpoint_rows(
     records: list[asyncpg.Record], configured: str | None, now: datetime
 ) -> list[dict[str, Any]]:
-    """Each endpoint the notifier has a record of, and the configured one even without one."""
+    """Each endpoint a notifier delivers to (recorded from its start) or that was paused or
+    disabled, with its deliveries; and the configured one even without a record."""
     rows = []
     for r in records:
         state = "disabled" if r["disabled_at"] is not None else "enabled"
@@ -66,6 +77,10 @@ def endpoint_rows(
                 "url": r["url"],
                 "configured": r["url"] == configured,
                 "state": state,
+                "delivered": r["delivered"],
+                "lastDeliveredAt": r["last_delivered_at"],
+                "lastAttemptAt": r["last_attempt_at"],
+                "lastResult": r["last_result"],
                 "disabledAt": r["disabled_at"],
                 "disabledReason": r["disabled_reason"],
                 "pausedUntil": r["paused_until"],
@@ -73,13 +88,14 @@ def endpoint_rows(
             }
         )
     if configured and configured not in {r["url"] for r in records}:
-        rows.append({"url": configured, "configured": True, "state": "enabled"})
+        rows.append({"url": configured, "configured": True, "state": "enabled", "delivered": 0})
     return rows
 
 
 @app.command()
 def endpoints(fmt: TabularFormat = Tabular.text) -> None:
-    """Show the webhook endpoint: enabled, paused (429, 502, 504) or disabled (410 Gone)."""
+    """Every webhook endpoint: enabled, paused (429, 502, 504) or disabled (410 Gone), with
+    its deliveries."""
 
     async def read(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], int]:
         return await store.endpoints(pool), await store.pending_count(pool)
@@ -119,12 +135,10 @@ def enable(
         if r["state"] == "disabled" and (url is None or r["url"] == url)
     ]
     if not plan:
-        emit([], ENDPOINT_COLUMNS, fmt, title="", empty="no disabled endpoints")
+        emit([], ENABLE_COLUMNS, fmt, title="", empty="no disabled endpoints")
         return
     if dry_run or not yes:
-        emit(
-            plan, ENDPOINT_COLUMNS, fmt, title=f"would re-enable {len(plan)} endpoint(s)", empty=""
-        )
+        emit(plan, ENABLE_COLUMNS, fmt, title=f"would re-enable {len(plan)} endpoint(s)", empty="")
     if dry_run:
         return
     confirm(f"re-enable {len(plan)} endpoint(s)", yes=yes)

@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 from services.cli.errors import fail
-from services.ops.topics import ProgressFn, ReplayError, parse_time
+from services.ops.topic_io import ProgressFn, ReplayError, parse_time
 
 err = Console(stderr=True)
 

@@ -64,7 +64,7 @@ async def recheck_now(settings: Settings, partner_id: str, distributor: str) -> 
                 producer=producer,
                 regions=RegionTable.load(settings.region_overrides_file),
                 enforcement_start=settings.enforcement_start,
-                window=timedelta(seconds=settings.revalidate_window),
+                window=timedelta(seconds=settings.release_window),
                 topic_prefix=settings.topic_prefix,
                 client=client,
                 cache_ttl_s=settings.partner_center_cache_ttl_s,

@@ -50,7 +50,7 @@ def topics(
     """Create the contract's topics with their partitions, retention, compaction, replicas,
     min.insync.replicas and max.message.bytes; with --check, only compare (exit 1 on a
     difference)."""
-    from services.common.topics_admin import check_topics, create_topics
+    from services.common.topic_creation import check_topics, create_topics
 
     settings = get_settings()
     replicas = replication_factor or settings.topic_replication_factor
@@ -116,7 +116,7 @@ def dev(
     ] = False,
 ) -> None:
     """Everything on embedded servers, no set-up: broker, PostgreSQL, every service and the API."""
-    from services.dev import PortTaken, run_dev
+    from services.devtools.dev import PortTaken, run_dev
 
     try:
         asyncio.run(

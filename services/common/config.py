@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
 from functools import lru_cache
+from typing import Any
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.retry import backoff_s
 from services.common.webhook_secret import parse_webhook_secret
 from services.domain.scope import DEFAULT_ENFORCEMENT_START
 
+log = logging.getLogger(__name__)
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Deprecated setting names, and the names that replaced them.
+_RENAMED = {"auto_revalidate": "auto_release", "revalidate_window": "release_window"}
 # API and operator keys are bearer secrets: at least this long (about 120 bits as random
 # base64 or hex), so that guessing one is hopeless (services/common/sign_in_attempts.py).
 MIN_KEY_LENGTH = 20
@@ -178,17 +187,37 @@ class Settings(BaseSettings):
     # Observe mode accepts what enforcement would block, saying so (`wouldBlock`); a
     # distributor's `enforcementMode` on csp.distributor.upserted.v1 wins over this.
     enforcement_mode: str = Field(default="enforce", pattern="^(enforce|observe)$")
-    # When a registry fact changes, por-validator re-decides the blocked transactions of this
-    # window whose lines depend on it, and releases those that pass now (registry authority
-    # only: with Partner Center as the authority, `porgate revalidate` asks it).
-    auto_revalidate: bool = True
-    revalidate_window: float = Field(default=30 * 86400.0, ge=1.0)  # "30d", "12h" or seconds
+    # Automatic release: when a registry fact changes, por-validator re-decides the blocked
+    # transactions of this window whose lines depend on it, and releases those that pass now
+    # (registry authority only: with Partner Center as the authority, `porgate replay
+    # revalidate` asks it). Revalidating is the manual replay; releasing is automatic.
+    auto_release: bool = True
+    release_window: float = Field(default=30 * 86400.0, ge=1.0)  # "30d", "12h" or seconds
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_names(cls, values: Any) -> Any:
+        """PORGATE_AUTO_REVALIDATE and PORGATE_REVALIDATE_WINDOW, the settings' names before
+        release and revalidate meant two things, still work for a release, with a warning;
+        the new name wins where both are set."""
+        if not isinstance(values, dict):
+            return values
+        for old, new in _RENAMED.items():
+            # The environment source reads only the fields' own names.
+            given = values.pop(old, os.environ.get(f"PORGATE_{old.upper()}"))
+            if given is None:
+                continue
+            message = f"PORGATE_{old.upper()} is deprecated: set PORGATE_{new.upper()}"
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            log.warning(message)
+            values.setdefault(new, given)
+        return values
 
     @field_validator(
         "partner_center_sync_every",
         "gdap_sync_every",
         "partner_center_webhook_max_age_s",
-        "revalidate_window",
+        "release_window",
         mode="before",
     )
     @classmethod
@@ -292,9 +321,7 @@ class Settings(BaseSettings):
 
     def delivery_backoff_s(self, attempts: int) -> float:
         """Delay before the next attempt, after `attempts` attempts: exponential, capped."""
-        return min(
-            self.delivery_retry_max_s, self.delivery_retry_initial_s * 2 ** max(0, attempts - 1)
-        )
+        return backoff_s(attempts, self.delivery_retry_initial_s, self.delivery_retry_max_s)
 
     def api_key_map(self) -> dict[str, str]:
         return {} if self.api_keys is None else api_key_map_of(self.api_keys.get_secret_value())

@@ -13,6 +13,8 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+# What a store's reads run on: a transaction's connection, or the pool for a lone statement.
+Executor = asyncpg.Connection | asyncpg.Pool
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _FILE_RE = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
 

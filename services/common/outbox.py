@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -20,9 +21,9 @@ from aiokafka import AIOKafkaProducer
 from contracts.codec import encode
 from services.common import metrics, record_tracing, tracing
 from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
+from services.common.handling import Outgoing
 from services.common.kafka import CONTENT_TYPE, send_all
 from services.common.retry import Retrier, Stopping
-from services.common.service import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ async def pending_for(
 
 
 _NEWEST_ID = "SELECT max(id) FROM outbox"
+_DELETE_SENT = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _PENDING_PAGE = (
     "SELECT id, source_event_id, topic, key, value, traceparent, tracestate FROM outbox"
     " WHERE published_at IS NULL AND undeliverable IS NULL AND id > $1 AND id <= $2"
@@ -126,7 +128,7 @@ class Outbox:
                 )
                 for row in rows
             ]
-            outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
+            outcome = await self.retrying("publish", partial(send_all, self.producer, messages))
         self._to_delete.add(
             row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None
         )
@@ -148,7 +150,7 @@ class Outbox:
             for row, row_headers in zip(rows, headers, strict=True)
         ]
         try:
-            outcome = await self.retrying("publish", lambda: send_all(self.producer, messages))
+            outcome = await self.retrying("publish", partial(send_all, self.producer, messages))
         except BaseException as exc:
             record_tracing.sent(spans, exc)
             raise
@@ -175,10 +177,7 @@ class Outbox:
     async def _delete(self, ids: list[int]) -> None:
         # Deleted, not marked: the broker (and each consumer's inbox) keeps what was sent.
         with contextlib.suppress(Stopping):
-            await self.retrying(
-                "outbox",
-                lambda: self.pool.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids),
-            )
+            await self.retrying("outbox", partial(self.pool.execute, _DELETE_SENT, ids))
 
     async def drain(self) -> None:
         """Wait until the rows sent so far are deleted."""

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -36,14 +37,16 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from contracts.codec import InvalidMessage, decode
-from services.common import inbox, metrics, outbox, record_tracing, tracing
+from services.common import metrics, record_tracing, tracing
 from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.dead_letters import DeadLetters
+from services.common.handling import Handler, Held, deferring_counts
 from services.common.inbox import Item
 from services.common.kafka import contract_topic, next_offsets, record_lag, rewind
 from services.common.outbox import Outbox
-from services.common.retry import Retrier, Stopping
-from services.common.service import Consumer, Handler, Held, deferring_counts
+from services.common.retry import Retrier, Stopping, backoff_s
+from services.common.service import Consumer
+from services.common.unit_of_work import OutboxRow, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class Committed:
     items they came from (to dead-letter the cause of a row the broker refuses), and the
     copies of processed events that came with a different body, to dead-letter."""
 
-    rows: list[asyncpg.Record]
+    rows: list[OutboxRow]
     items: list[Item]
     reused: list[tuple[ConsumerRecord, str]]
 
@@ -87,6 +90,7 @@ class BatchPipeline:
         *,
         service: str,
         consumer: Consumer,
+        unit_of_work: Callable[[asyncpg.Connection], UnitOfWork],
         group_id: str,
         pool: asyncpg.Pool,
         outbox: Outbox,
@@ -99,6 +103,7 @@ class BatchPipeline:
     ) -> None:
         self.service = service
         self.consumer = consumer
+        self.unit_of_work = unit_of_work
         self.group_id = group_id
         self.pool = pool
         self.outbox = outbox
@@ -213,7 +218,7 @@ class BatchPipeline:
                 prefetch, events = self.consumer.prefetch, [event for _, event in good]
                 # Its own database reads and writes fail like the transaction's: with backoff.
                 handle = await self.retrying(
-                    "prefetch", lambda: prefetch(self.pool, self.retrying, events)
+                    "prefetch", partial(prefetch, self.pool, self.retrying, events)
                 )
         if dead:
             await self.dead_letters.send(self.group_id, dead)
@@ -224,7 +229,7 @@ class BatchPipeline:
 
     async def _apply(self, handle: Handler, items: list[Item]) -> list[Committed]:
         try:
-            return [await self.retrying("apply", lambda: self._transaction(handle, items))]
+            return [await self.retrying("apply", partial(self._transaction, handle, items))]
         except Stopping:
             raise
         except Exception:
@@ -240,7 +245,7 @@ class BatchPipeline:
             for item in items:
                 try:
                     committed.append(
-                        await self.retrying("apply", lambda i=item: self._transaction(handle, [i]))
+                        await self.retrying("apply", partial(self._transaction, handle, [item]))
                     )
                 except Stopping:
                     raise
@@ -252,10 +257,10 @@ class BatchPipeline:
         last: BaseException | None = None
         for attempt in range(1, self.poison_attempts):
             await self.retrying.sleep(
-                min(self.retrying.max_s, self.retrying.initial_s * 2**attempt)
+                backoff_s(attempt + 1, self.retrying.initial_s, self.retrying.max_s)
             )
             try:
-                return [await self.retrying("apply", lambda: self._transaction(handle, [item]))]
+                return [await self.retrying("apply", partial(self._transaction, handle, [item]))]
             except Stopping:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure counts against the budget
@@ -280,11 +285,11 @@ class BatchPipeline:
 
     async def _apply_in_transaction(self, handle: Handler, items: list[Item]) -> Committed:
         async with self.pool.acquire() as conn, conn.transaction():
-            claim = await inbox.claim(conn, items)
+            uow = self.unit_of_work(conn)
+            claim = await uow.claim(items)
             events = [event for _, event in claim.fresh]
-            emitted = await handle(conn, events) if events else []
-            rows = await outbox.write(
-                conn,
+            emitted = await handle(events, uow) if events else []
+            rows = await uow.write_outbox(
                 [(e.id, o) for e, outs in zip(events, emitted, strict=True) for o in outs],
                 # Each row stores the context of the event that caused it.
                 record_tracing.carriers_for([e for e, outs in zip(events, emitted) for _ in outs])
@@ -300,8 +305,8 @@ class BatchPipeline:
                 fresh = {e.id for e in events}
                 earlier = [e.id for _, e in claim.duplicates if e.id not in fresh]
                 # In id order, the order they were written: a key's messages stay in order.
-                rows = await outbox.pending_for(conn, earlier) + rows
-                reused = await inbox.reused(conn, claim.duplicates)
+                rows = await uow.pending_for(earlier) + rows
+                reused = await uow.reused(claim.duplicates)
         # Counted after commit, once per batch: a retried transaction must not count twice.
         counts = Counter((r.topic, "processed") for r, _ in claim.fresh)
         counts.update((r.topic, "duplicate") for r, _ in claim.duplicates)

@@ -29,8 +29,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from services.common import tracing
+from services.common.handling import Held
 from services.common.kafka import Headers, contract_topic
-from services.common.service import Held
 
 MESSAGING = {"messaging.system": "kafka"}
 

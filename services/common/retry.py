@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,12 +13,20 @@ from typing import TypeVar
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
 from services.common import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def backoff_s(failures: int, initial_s: float, max_s: float, *, jitter: bool = False) -> float:
+    """The delay after `failures` failed attempts: `initial_s` after the first, doubling
+    with each one after it, capped at `max_s`; with `jitter`, a uniform draw below that
+    ("full jitter"), so that callers failing together do not come back together."""
+    delay = min(max_s, initial_s * 2 ** max(0, failures - 1))
+    return random.uniform(0, delay) if jitter else delay
 
 
 class Stopping(Exception):
@@ -72,7 +81,7 @@ class Retrier:
 
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: is_transient(e) and not self.stopping.is_set()),
-            wait=wait_exponential_jitter(initial=self.initial_s, max=self.max_s),
+            wait=self._wait,
             stop=stop_never,
             before_sleep=before_sleep,
             sleep=self.sleep,
@@ -81,6 +90,9 @@ class Retrier:
             with attempt:
                 return await fn()
         raise AssertionError("unreachable: stop_never")
+
+    def _wait(self, state: RetryCallState) -> float:
+        return backoff_s(state.attempt_number, self.initial_s, self.max_s, jitter=True)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, or raise Stopping as soon as shutdown begins: SIGTERM never waits out a backoff."""

@@ -63,6 +63,7 @@ class ServiceRuntime:
             c.name: BatchPipeline(
                 service=service.name,
                 consumer=c,
+                unit_of_work=service.unit_of_work,
                 group_id=group_id(settings, service, c),
                 pool=pool,
                 outbox=box,
@@ -80,7 +81,9 @@ class ServiceRuntime:
         await box.publish_pending()
         runtime._spawn("housekeeping", runtime._housekeeping())
         for worker in service.workers:
-            runtime._spawn(worker.__name__, worker(context))
+            # A worker with settings bound (functools.partial) is named by its function.
+            name = getattr(worker, "__name__", None) or worker.func.__name__  # type: ignore[attr-defined]
+            runtime._spawn(name, worker(context))
         return runtime
 
     def _spawn(self, name: str, work: Awaitable[None]) -> None:

@@ -1,7 +1,7 @@
 """OpenTelemetry tracing across the pipeline: off unless the standard `OTEL_*` variables turn
 it on, and free when off (no span, no header, nothing created per event).
 
-The convention (README, "Tracing"): W3C Trace Context in the Kafka record headers
+The convention (docs/tracing.md): W3C Trace Context in the Kafka record headers
 `traceparent` and `tracestate`, as OpenTelemetry's Kafka instrumentations carry it. Headers,
 not the envelope: a decision's event id derives from its cause, and the inbox tells a true
 redelivery from a reused id by the body's hash, so a body that changed with each trace would

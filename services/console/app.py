@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from services.common.body_limit import BodyLimit
 from services.common.config import Settings
 from services.common.sign_in_attempts import SignInAttempts
-from services.console import operations, pages, registry, signin
+from services.console import operations, pages, registry, signin, transaction
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
 
@@ -49,11 +49,13 @@ def create_console(settings: Settings, attempts: SignInAttempts | None = None) -
             page("/sign-out", signin.sign_out, ["POST"]),
             page("/", pages.overview),
             page("/transactions", pages.transactions),
-            page("/transactions/{decision_id}", pages.transaction),
+            page("/transactions/{decision_id}", transaction.transaction),
+            page("/transactions/{decision_id}/recheck", transaction.recheck, ["POST"]),
             page("/dead-letters", operations.dead_letter_list),
             page("/dead-letters/redrive", operations.redrive, ["POST"]),
             page("/dead-letters/{partition:int}/{offset:int}", operations.dead_letter),
             page("/resellers", registry.resellers),
+            page("/resellers/recheck", registry.recheck_reseller, ["POST"]),
             page("/gdap", operations.gdap),
             page("/gdap/retry-termination", operations.retry_termination, ["POST"]),
             page("/gdap/retry-notification", operations.retry_notification, ["POST"]),

@@ -29,6 +29,8 @@ class Principal:
     distributor_id: str | None
     session_id: str
     csrf_token: str
+    # The fingerprint of the key that opened the session: what a per-key limit counts.
+    key_id: str = ""
 
     @property
     def is_operator(self) -> bool:
@@ -99,7 +101,10 @@ class Sessions:
         if not isinstance(session_id, str) or scope is None or session_id in self._signed_out:
             return None
         return Principal(
-            None if scope == OPERATOR else scope, session_id, self._csrf_for(session_id)
+            None if scope == OPERATOR else scope,
+            session_id,
+            self._csrf_for(session_id),
+            data["fp"],
         )
 
     def sign_out(self, principal: Principal) -> None:

@@ -21,7 +21,7 @@ from services.common.config import Settings
 from services.common.kafka_clients import new_consumer, start_client
 from services.common.kafka_security import KafkaSetupError
 from services.common.runtime import group_id
-from services.ops.topics import ReplayError, partition_offsets, reader
+from services.ops.topic_io import ReplayError, partition_offsets, reader
 
 log = logging.getLogger(__name__)
 

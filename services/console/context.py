@@ -17,6 +17,7 @@ from services.common.db import create_pool
 from services.common.sign_in_attempts import SignInAttempts
 from services.console.auth import SESSION_COOKIE, Principal, Sessions
 from services.console.broker import BrokerFigures
+from services.console.remedies import Remedies
 from services.domain.regions import RegionTable
 
 HERE = Path(__file__).parent
@@ -55,6 +56,7 @@ class Console:
         )
         self.templates = Jinja2Templates(env=env)
         self.broker = BrokerFigures(settings)
+        self.remedies = Remedies(settings, self.regions)
         self._pools: dict[str, asyncpg.Pool] = {}
         self._lock = asyncio.Lock()
 
@@ -83,3 +85,4 @@ class Console:
         pools, self._pools = self._pools, {}
         for pool in pools.values():
             await pool.close()
+        await self.remedies.aclose()

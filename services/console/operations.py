@@ -18,7 +18,7 @@ from services.console.web import not_found, read_form, render, url
 from services.gdap_revoker import store as gdap_store
 from services.notifier import store as notifier_store
 from services.ops import dead_letters
-from services.ops.topics import ReplayError
+from services.ops.topic_io import ReplayError
 
 MAX_LISTED = 500
 # A redrive's letters are read with one consumer and sent with one producer; the listing's

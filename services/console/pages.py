@@ -1,26 +1,26 @@
-"""The read pages over decisions: the overview, the transactions, one transaction."""
+"""The read pages over decisions: the overview and the transactions (one transaction is
+transaction.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from contracts.errors import CANONICAL_ORDER
-from contracts.ids import derived_event_id
 from services.console import queries, views
 from services.console.auth import Principal
 from services.console.charts import horizontal_bars
 from services.console.context import Console
-from services.console.web import language, not_found, render
+from services.console.web import render
 from services.domain.por_rules import normalize_partner_id
 from services.gdap_revoker import store as gdap_store
 from services.notifier import store as notifier_store
 from services.por_validator import store as validator_store
 
+LAG_SCALE_AT_LEAST = 100
 SEARCH_FIELDS = {
     "order": "Order id",
     "subscription": "Subscription id",
@@ -50,8 +50,11 @@ async def overview(request: Request, console: Console, principal: Principal) -> 
     if broker is not None and broker.lags:
         lag_chart = horizontal_bars(
             "Consumer lag per group (records behind)",
-            [(g.group, g.lag) for g in broker.lags],
+            [(g.group, "", g.lag) for g in broker.lags],
             "lag",
+            unit="records behind",
+            # A lag of a few records is normal traffic, not a full bar.
+            at_least=LAG_SCALE_AT_LEAST,
         )
     return render(
         console,
@@ -86,12 +89,19 @@ async def transactions(request: Request, console: Console, principal: Principal)
     elif text and by == "reseller":
         partner_ids = await queries.partner_ids_of_reseller(pool, text)
     outcome = q.get("outcome") if q.get("outcome") in ("accepted", "blocked") else None
+    times, problems = {}, []
+    for name, label, end_of_day in (("since", "From", False), ("until", "Until", True)):
+        try:
+            times[name] = views.parse_local_time(q.get(name), end_of_day=end_of_day)
+        except ValueError:
+            times[name] = None
+            problems.append(f"{label}: {q.get(name)!r} is not a date ({views.TIME_FORMAT_HINT})")
     f = queries.DecisionFilter(
         distributor_id=principal.scope(q.get("distributor")),
         outcome=outcome,
         code=views.parse_code(q.get("code")),
-        since=views.parse_local_time(q.get("since")),
-        until=views.parse_local_time(q.get("until")),
+        since=times["since"],
+        until=times["until"],
         order_id=text if text and by == "order" else None,
         subscription_id=text if text and by == "subscription" else None,
         customer_id=text if text and by == "customer" else None,
@@ -102,6 +112,10 @@ async def transactions(request: Request, console: Console, principal: Principal)
     )
     more = len(rows) > views.PAGE_SIZE
     rows = rows[: views.PAGE_SIZE]
+    partner_ids = await queries.partner_ids_of_decisions(pool, [r["decision_id"] for r in rows])
+    names = await queries.account_names(
+        pool, sorted({p for ps in partner_ids.values() for p in ps})
+    )
     next_query = None
     if more:
         params = {k: v for k, v in q.items() if k != "after" and v}
@@ -113,6 +127,10 @@ async def transactions(request: Request, console: Console, principal: Principal)
         principal,
         "transactions.html",
         rows=rows,
+        partner_ids=partner_ids,
+        names=names,
+        problems=problems,
+        time_hint=views.TIME_FORMAT_HINT,
         next_query=next_query,
         first_query={k: v for k, v in q.items() if k != "after" and v} if q.get("after") else None,
         fields=SEARCH_FIELDS,
@@ -125,42 +143,4 @@ async def transactions(request: Request, console: Console, principal: Principal)
         until=q.get("until") or "",
         distributors=await _distributors(console, principal),
         chosen=f.distributor_id or "",
-    )
-
-
-async def transaction(request: Request, console: Console, principal: Principal) -> Response:
-    decision_id = request.path_params["decision_id"]
-    pool = await console.pool(validator_store.SCHEMA)
-    row = await queries.decision(pool, decision_id)
-    if row is None or not principal.may_see(row["distributor_id"]):
-        return not_found(console, request, principal)
-    lang = language(request)
-    decision = json.loads(row["decision"])
-    chain = [
-        c
-        for c in await queries.supersede_chain(pool, decision_id)
-        if principal.may_see(c["distributor_id"])
-    ]
-    notifier = await console.pool(notifier_store.SCHEMA)
-    notifications = [
-        n
-        for n in await queries.notifications_for(
-            notifier, derived_event_id("decision-event", decision_id)
-        )
-        if principal.may_see(n["distributor_id"])
-    ]
-    return render(
-        console,
-        request,
-        principal,
-        "transaction.html",
-        row=row,
-        decision=decision,
-        request_json=views.as_text(row["request"].encode()),
-        lines=views.decision_lines(decision, lang),
-        codes=views.code_texts(row["error_codes"], lang),
-        chain=chain,
-        notifications=notifications,
-        explanations=views.line_explanations(decision, lang),
-        lang=lang,
     )

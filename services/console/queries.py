@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from services.common.db import Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,25 @@ async def partner_ids_of_reseller(conn: Executor, text: str) -> list[str]:
         text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
     )
     return [r["partner_id"] for r in rows]
+
+
+async def partner_ids_of_decisions(conn: Executor, decision_ids: list[str]) -> dict[str, list[str]]:
+    """Each decision's distinct PLA ids (trimmed, sorted), through the lines' primary key."""
+    rows = await conn.fetch(
+        "SELECT decision_id, array_agg(DISTINCT btrim(partner_id_on_record) ORDER BY"
+        " btrim(partner_id_on_record)) FILTER (WHERE partner_id_on_record IS NOT NULL) AS ids"
+        " FROM decision_lines WHERE decision_id = ANY ($1::text[]) GROUP BY decision_id",
+        decision_ids,
+    )
+    return {r["decision_id"]: list(r["ids"] or []) for r in rows}
+
+
+async def account_names(conn: Executor, partner_ids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT partner_id, name FROM partner_accounts WHERE partner_id = ANY ($1::text[])",
+        partner_ids,
+    )
+    return {r["partner_id"]: r["name"] for r in rows}
 
 
 async def decision(conn: Executor, decision_id: str) -> asyncpg.Record | None:

@@ -16,9 +16,10 @@ from starlette.responses import Response, StreamingResponse
 from services.console import queries, views
 from services.console.auth import Principal
 from services.console.context import Console
+from services.console.recheck import RecheckOutcome, form_text, run_recheck
 from services.console.web import language, render
 from services.domain.eligibility import COLUMNS, EligibilityRow, eligibility_rows
-from services.domain.por_rules import evaluate_por, normalize_partner_id
+from services.domain.por_rules import normalize_partner_id
 from services.por_validator import store
 
 TENANT_STATES = ("active", "suspended", "deleted", "pending")
@@ -42,7 +43,32 @@ def _yes_no(text: str | None) -> bool | None:
 
 
 async def resellers(request: Request, console: Console, principal: Principal) -> Response:
-    q = request.query_params
+    return await _resellers_page(request, console, principal, dict(request.query_params))
+
+
+async def recheck_reseller(request: Request, console: Console, principal: Principal) -> Response:
+    """Re-check a PLA id for the reader's distributor (an operator's pick); the page again,
+    checking that id, saying what changed."""
+    form = await request.form()
+    partner_id = form_text(form.get("partner_id"))
+    requested = form_text(form.get("distributor"))
+    distributor, _ = await _distributor_choice(console, principal, requested)
+    if principal.is_operator and distributor != requested:
+        distributor = None  # an operator names one: never another by default
+    if partner_id is None or distributor is None:
+        return Response("a PLA id and a distributor are needed", 400, media_type="text/plain")
+    outcome = await run_recheck(console, principal, partner_id, distributor, language(request))
+    query = {"distributor": distributor, "check": partner_id}
+    return await _resellers_page(request, console, principal, query, outcome)
+
+
+async def _resellers_page(
+    request: Request,
+    console: Console,
+    principal: Principal,
+    q: dict[str, str],
+    recheck: RecheckOutcome | None = None,
+) -> Response:
     distributor, known = await _distributor_choice(console, principal, q.get("distributor"))
     region = q.get("region") or None
     countries = sorted(c for c, r in console.regions.mapping.items() if r == region)
@@ -67,16 +93,13 @@ async def resellers(request: Request, console: Console, principal: Principal) ->
             registry = await store.registry_for(conn, ids, (distributor,), console.regions)
         lang = language(request)
         verdicts = {
-            r["partner_id"]: views.code_texts(
-                [int(c) for c in evaluate_por(r["partner_id"], distributor, registry)], lang
-            )
+            r["partner_id"]: views.reseller_verdict(r["partner_id"], distributor, registry, lang)
             for r in rows
         }
         if check:
-            codes = [int(c) for c in evaluate_por(check, distributor, registry)]
             checked = {
                 "partner_id": normalize_partner_id(check) or check,
-                "codes": views.code_texts(codes, lang),
+                "verdict": views.reseller_verdict(check, distributor, registry, lang),
             }
     next_query = None
     if more:
@@ -87,6 +110,7 @@ async def resellers(request: Request, console: Console, principal: Principal) ->
         request,
         principal,
         "resellers.html",
+        status=recheck.status if recheck else 200,
         rows=rows,
         verdicts=verdicts,
         regions=sorted(set(console.regions.mapping.values())),
@@ -96,6 +120,7 @@ async def resellers(request: Request, console: Console, principal: Principal) ->
         filters={k: q.get(k) or "" for k in ("authorized", "status", "region", "check")},
         region_of=lambda r: console.regions.region_for(r["country"], r["csp_region"]),
         checked=checked,
+        recheck=recheck,
         next_query=next_query,
     )
 

@@ -1,4 +1,5 @@
-"""Deciding with Partner Center as the authority, the registry's codes riding along. Pure.
+"""Partner Center as the authority: its answers, and where they drift from the registry. Pure.
+`decide` (decisions.py) takes the answers.
 
 Partner Center answers one code per PLA id; the registry gives a list. partner-center.md's
 rule: they agree when both say valid, or both say invalid and Partner Center's code is in
@@ -7,14 +8,14 @@ the registry's list. Anything else is drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.errors import ErrorCode
-from contracts.events import Authority, DecisionLine, TransactionDecision, ValidationRequested
-from services.domain.decisions import decision_line, make_decision, request_basis
-from services.domain.por_rules import Registry, evaluate_por, normalize_partner_id
+from contracts.events import TransactionDecision, ValidationRequested
+from services.domain.por_rules import normalize_partner_id
+from services.domain.scope import request_basis
 
 # Partner Center said invalid without a code (undocumented): the catalogue's most general one.
 CODE_WHEN_NONE_GIVEN = int(ErrorCode.PLA_INACTIVE)
@@ -82,62 +83,4 @@ def partner_ids_to_ask(request: ValidationRequested, enforcement_start: datetime
     return {pid for pid in ids if pid is not None}
 
 
-def decide_with_answers(
-    request: ValidationRequested,
-    registry: Registry,
-    answers: Mapping[str, Answer],
-    *,
-    enforcement_start: datetime,
-    decided_at: datetime,
-) -> TransactionDecision:
-    """The decision with Partner Center's answer for each line; the registry's codes ride
-    along. A line whose id has no answer (Partner Center unreachable) is decided from the
-    registry, and the decision names `registry_fallback` as its authority."""
-    basis = request_basis(request, enforcement_start)
-    authority: Authority = "partner_center"
-    lines: list[DecisionLine] = []
-    for line in request.lines:
-        if basis != "validated":
-            lines.append(decision_line(line.line_item_id, line.partner_id_on_record, ()))
-            continue
-        registry_codes = [
-            int(c)
-            for c in evaluate_por(line.partner_id_on_record, request.distributor_id, registry)
-        ]
-        pid = normalize_partner_id(line.partner_id_on_record)
-        if pid is None:  # not a PLA id's shape: both say so, nothing was asked
-            codes, descriptions = registry_codes, {}
-        elif (answer := answers.get(pid)) is None:
-            authority = "registry_fallback"
-            lines.append(
-                decision_line(line.line_item_id, line.partner_id_on_record, registry_codes)
-            )
-            continue
-        else:
-            codes = list(answer.codes)
-            descriptions = {c: answer.error_description for c in codes}
-        lines.append(
-            decision_line(
-                line.line_item_id,
-                line.partner_id_on_record,
-                codes,
-                registry_codes=registry_codes,
-                descriptions=descriptions,
-            )
-        )
-    drift = any(
-        line.registry_error_codes is not None
-        and not agree(line.error_codes, line.registry_error_codes)
-        for line in lines
-    )
-    return make_decision(
-        request,
-        basis=basis,
-        lines=lines,
-        decided_at=decided_at,
-        authority=authority,
-        registry_drift=drift,
-    )
-
-
-__all__ = ["Answer", "Drift", "agree", "decide_with_answers", "drifts", "partner_ids_to_ask"]
+__all__ = ["Answer", "Drift", "agree", "drifts", "partner_ids_to_ask"]

@@ -1,8 +1,14 @@
-"""From rules-engine codes to the decision events billing consumes. Pure."""
+"""The decision for a validation request: the rules (or Partner Center's answers), observe
+mode and the blocked lines' explanations, applied once, the decision built once. Pure.
+
+`decide` is the one path from a request to the decision billing consumes: por-validator's
+batches, automatic release and the tests all take it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
@@ -19,8 +25,16 @@ from contracts.events import (
     ValidationRequested,
 )
 from contracts.ids import decision_id_for
-from services.domain.por_rules import Registry, evaluate_por
-from services.domain.scope import Basis, order_basis
+from services.domain.authority import Answer, agree
+from services.domain.explain import Provenance, explain, to_wire
+from services.domain.observe import mode_for
+from services.domain.por_rules import Registry, Source, evaluate_por, normalize_partner_id
+from services.domain.scope import Basis, request_basis
+
+# A walk adds about 2 KB to a line. Past this many blocked lines a decision's later ones
+# carry none (`porgate explain` still gives it), so that a large blocked order stays far from
+# the broker's message limit (1 MB on Apache Kafka by default).
+MAX_EXPLAINED_LINES = 20
 
 
 @cache
@@ -41,7 +55,11 @@ def _detail(code: int, description: str | None) -> ErrorDetail:
 def _union(code_lists: list[list[int]]) -> list[int]:
     """Each code once, in the catalogue's canonical order; unknown codes after, by number."""
     seen = {c for codes in code_lists for c in codes}
-    return sorted(seen, key=lambda c: (RANK.get(c, len(RANK)), c))  # type: ignore[call-overload]
+    return sorted(seen, key=_rank)
+
+
+def _rank(code: int) -> tuple[int, int]:
+    return RANK.get(code, len(RANK)), code  # type: ignore[call-overload]
 
 
 _REF_FIELDS = tuple(TransactionRef.model_fields)
@@ -74,12 +92,25 @@ def make_decision(
     decided_at: datetime,
     authority: Authority = "registry",
     registry_drift: bool = False,
+    observed_codes: list[int] | None = None,
+    decision_id: str | None = None,
 ) -> TransactionDecision:
-    codes = _union([line.error_codes for line in lines])
+    """The decision of `lines` as they stand: blocked when any has a code. With
+    `observed_codes` (observe mode), accepted though those codes would have blocked it.
+    `decision_id`: by default derived from the request (its source event and the decision
+    it supersedes)."""
+    codes = [] if observed_codes is not None else _union([line.error_codes for line in lines])
     model = TransactionBlocked if codes else TransactionAccepted
+    # Only what observe mode sets, so that an enforced decision is what it always was.
+    observed = (
+        {}
+        if observed_codes is None
+        else {"would_block": True, "observed_error_codes": observed_codes}
+    )
     return model(
         **dict(zip(_REF_FIELDS, _ref_values(request))),
-        decision_id=decision_id_for(request.source_event_id, request.supersedes_decision_id),
+        decision_id=decision_id
+        or decision_id_for(request.source_event_id, request.supersedes_decision_id),
         basis=basis,
         error_codes=codes,
         primary_error_code=codes[0] if codes else None,
@@ -87,14 +118,138 @@ def make_decision(
         decided_at=decided_at,
         authority=authority,
         registry_drift=registry_drift,
+        **observed,
     )
 
 
-def request_basis(request: ValidationRequested, enforcement_start: datetime) -> Basis:
-    # subscription-change sends only the changes that need validating; orders are all sent.
-    if request.transaction_kind == "new_order":
-        return order_basis(request.requested_at, enforcement_start)
-    return "validated"
+# A line as decided, before it becomes a DecisionLine: (line item id, PLA id as given, codes,
+# the registry's codes when Partner Center decided, Partner Center's descriptions).
+_Verdict = tuple[str, str | None, list[int], list[int] | None, Mapping[int, str | None]]
+_NO_DESCRIPTIONS: Mapping[int, str | None] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The rules' (or Partner Center's) word on each line of a request, and whether observe
+    mode accepts what they block: the first half of `decide`, before the decision exists."""
+
+    request: ValidationRequested
+    basis: Basis
+    authority: Authority
+    verdicts: list[_Verdict]
+    codes: list[int]
+    registry_drift: bool
+    observed: bool
+
+    def to_explain(self) -> list[str | None]:
+        """The PLA ids whose walks the decision carries: its blocked lines', up to the bound
+        (none in observe mode, where no line is blocked)."""
+        if self.observed:
+            return []
+        return [v[1] for v in self.verdicts if v[2]][:MAX_EXPLAINED_LINES]
+
+
+def judge(
+    request: ValidationRequested,
+    registry: Registry,
+    *,
+    enforcement_start: datetime,
+    mode: str = "enforce",
+    answers: Mapping[str, Answer] | None = None,
+) -> Judgement:
+    """Each line's codes: from the registry's rules, or from Partner Center's `answers` (by
+    PLA id) when it is the authority for the request's distributor, the registry's codes
+    riding along (a line whose id has no answer is decided from the registry:
+    `registry_fallback`). `mode`: the setting; the distributor's own mode wins over it."""
+    basis = request_basis(request, enforcement_start)
+    authority: Authority = "registry" if answers is None else "partner_center"
+    verdicts: list[_Verdict] = []
+    for line in request.lines:
+        pid = line.partner_id_on_record
+        if basis != "validated":
+            verdicts.append((line.line_item_id, pid, [], None, _NO_DESCRIPTIONS))
+            continue
+        registry_codes = [int(c) for c in evaluate_por(pid, request.distributor_id, registry)]
+        if answers is None:
+            verdicts.append((line.line_item_id, pid, registry_codes, None, _NO_DESCRIPTIONS))
+            continue
+        normalized = normalize_partner_id(pid)
+        if normalized is None:  # not a PLA id's shape: both say so, nothing was asked
+            verdicts.append(
+                (line.line_item_id, pid, registry_codes, registry_codes, _NO_DESCRIPTIONS)
+            )
+        elif (answer := answers.get(normalized)) is None:
+            authority = "registry_fallback"
+            verdicts.append((line.line_item_id, pid, registry_codes, None, _NO_DESCRIPTIONS))
+        else:
+            codes = list(answer.codes)
+            descriptions = {c: answer.error_description for c in codes}
+            verdicts.append((line.line_item_id, pid, codes, registry_codes, descriptions))
+    codes = _union([v[2] for v in verdicts])
+    return Judgement(
+        request,
+        basis,
+        authority,
+        verdicts,
+        codes,
+        registry_drift=any(v[3] is not None and not agree(v[2], v[3]) for v in verdicts),
+        observed=bool(codes) and mode_for(request.distributor_id, registry, mode) == "observe",
+    )
+
+
+def decision(
+    judgement: Judgement,
+    registry: Registry,
+    *,
+    decided_at: datetime,
+    provenance: Mapping[Source, Provenance] | None = None,
+    decision_id: str | None = None,
+) -> TransactionDecision:
+    """The decision of a judgement, built once. In observe mode what would be blocked is
+    accepted, saying so (`wouldBlock`, `observedErrorCodes`). `provenance`: the registry
+    rows' as-of times and events; given, each blocked line (`Judgement.to_explain`) carries
+    the decision table's walk over the registry (the registry's walk even where Partner
+    Center decided), for the notifier to tell the distributor why. `decision_id`: by
+    default derived from the request (automatic release names its own)."""
+    j = judgement
+    if j.observed:
+        lines = [
+            DecisionLine(
+                line_item_id=item,
+                partner_id_on_record=pid,
+                error_codes=[],
+                errors=[],
+                registry_error_codes=registry_codes,
+                observed_error_codes=line_codes,
+            )
+            for item, pid, line_codes, registry_codes, _ in j.verdicts
+        ]
+    else:
+        explained = 0
+        lines = []
+        for item, pid, line_codes, registry_codes, descriptions in j.verdicts:
+            line = DecisionLine(
+                line_item_id=item,
+                partner_id_on_record=pid,
+                error_codes=line_codes,
+                errors=[_detail(c, descriptions.get(c)) for c in line_codes],
+                registry_error_codes=registry_codes,
+            )
+            if line_codes and provenance is not None and explained < MAX_EXPLAINED_LINES:
+                explained += 1
+                distributor_id = j.request.distributor_id
+                line.explanation = to_wire(explain(pid, distributor_id, registry, provenance))
+            lines.append(line)
+    return make_decision(
+        j.request,
+        basis=j.basis,
+        lines=lines,
+        decided_at=decided_at,
+        authority=j.authority,
+        registry_drift=j.registry_drift,
+        observed_codes=j.codes if j.observed else None,
+        decision_id=decision_id,
+    )
 
 
 def decide(
@@ -103,20 +258,20 @@ def decide(
     *,
     enforcement_start: datetime,
     decided_at: datetime,
+    mode: str = "enforce",
+    answers: Mapping[str, Answer] | None = None,
+    provenance: Mapping[Source, Provenance] | None = None,
+    decision_id: str | None = None,
 ) -> TransactionDecision:
-    """The decision for one validation request against a registry snapshot."""
-    basis = request_basis(request, enforcement_start)
-    lines = [
-        decision_line(
-            line.line_item_id,
-            line.partner_id_on_record,
-            evaluate_por(line.partner_id_on_record, request.distributor_id, registry)
-            if basis == "validated"
-            else (),
-        )
-        for line in request.lines
-    ]
-    return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
+    """The decision for one validation request against a registry snapshot: `judge`, then
+    `decision` (their arguments are explained there). A batch calls the two halves itself,
+    to read the registry's provenance only when some line needs a walk."""
+    judgement = judge(
+        request, registry, enforcement_start=enforcement_start, mode=mode, answers=answers
+    )
+    return decision(
+        judgement, registry, decided_at=decided_at, provenance=provenance, decision_id=decision_id
+    )
 
 
 def exempt_decision(
@@ -130,4 +285,12 @@ def exempt_decision(
     return make_decision(request, basis=basis, lines=lines, decided_at=decided_at)
 
 
-__all__ = ["decide", "exempt_decision", "make_decision"]
+__all__ = [
+    "MAX_EXPLAINED_LINES",
+    "Judgement",
+    "decide",
+    "decision",
+    "exempt_decision",
+    "judge",
+    "make_decision",
+]

@@ -1,4 +1,4 @@
-"""Observe mode: accept what enforcement would block, and say so. Pure.
+"""Observe mode: accept what enforcement would block, and say so. Pure. (`decide` applies it.)
 
 A distributor switching POR gating on in front of live revenue first watches what the gate
 would block: the decision is accepted, carries `wouldBlock` and the codes it would have had
@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from contracts.events import TransactionAccepted, TransactionDecision
 from services.domain.por_rules import Registry
 
 EnforcementMode = Literal["enforce", "observe"]
@@ -24,32 +23,6 @@ def mode_for(distributor_id: str, registry: Registry, default: str) -> str:
     if distributor is not None and distributor.enforcement_mode:
         return distributor.enforcement_mode
     return default
-
-
-def observed(decision: TransactionDecision) -> TransactionDecision:
-    """The decision as observe mode publishes it: a blocked one accepted, with what would
-    have blocked it; any other unchanged."""
-    if decision.outcome != "blocked":
-        return decision
-    lines = [
-        line.model_copy(
-            update={
-                "error_codes": [],
-                "errors": [],
-                "observed_error_codes": list(line.error_codes),
-            }
-        )
-        for line in decision.lines
-    ]
-    fields = {k: v for k, v in decision.__dict__.items() if k not in ("outcome", "lines")}
-    fields.update(
-        error_codes=[],
-        primary_error_code=None,
-        lines=lines,
-        would_block=True,
-        observed_error_codes=list(decision.error_codes),
-    )
-    return TransactionAccepted(**fields)
 
 
 # ------------------------------------------------------------------------- the report

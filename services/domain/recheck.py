@@ -15,7 +15,8 @@ from datetime import datetime
 
 from contracts.events import TransactionDecision, ValidationRequested
 from contracts.ids import derived_event_id
-from services.domain.authority import Answer, decide_with_answers
+from services.domain.authority import Answer
+from services.domain.decisions import decide
 from services.domain.por_rules import Registry
 from services.domain.release import release_id, released
 
@@ -47,12 +48,15 @@ def rechecked(
             decided_at=decided_at,
         )
     revised = request.model_copy(update={"supersedes_decision_id": blocked_decision_id})
-    decision = decide_with_answers(
-        revised, registry, answers, enforcement_start=enforcement_start, decided_at=decided_at
+    decision = decide(
+        revised,
+        registry,
+        answers=answers,
+        enforcement_start=enforcement_start,
+        decided_at=decided_at,
+        decision_id=release_id(blocked_decision_id, recheck),
     )
     # A line Partner Center could not answer fell back on the registry: not a release.
     if decision.outcome != "accepted" or decision.authority != "partner_center":
         return None
-    return revised, decision.model_copy(
-        update={"decision_id": release_id(blocked_decision_id, recheck)}
-    )
+    return revised, decision

@@ -68,8 +68,11 @@ def released(
     """The accepted decision superseding a blocked one, if it passes now (and the request
     as re-decided, naming the decision it supersedes); None if it is still blocked."""
     revised = request.model_copy(update={"supersedes_decision_id": blocked_decision_id})
-    decision = decide(revised, registry, enforcement_start=enforcement_start, decided_at=decided_at)
-    if decision.outcome != "accepted":
-        return None
-    decision_id = release_id(blocked_decision_id, registry_event_id)
-    return revised, decision.model_copy(update={"decision_id": decision_id})
+    decision = decide(
+        revised,
+        registry,
+        enforcement_start=enforcement_start,
+        decided_at=decided_at,
+        decision_id=release_id(blocked_decision_id, registry_event_id),
+    )
+    return None if decision.outcome == "blocked" else (revised, decision)

@@ -19,7 +19,7 @@ from typing import Any
 from contracts.errors import ErrorCode, Language, language_of
 from services.domain.alternatives import in_region, organisation_pla_ids
 from services.domain.authority import Answer
-from services.domain.explain import explain
+from services.domain.explain import Explanation, explain
 from services.domain.por_rules import STEPS, Registry, normalize_partner_id
 from services.domain.remediation_text import (
     AUDIENCE,
@@ -65,6 +65,9 @@ class Context:
     mpa_signed: bool | None = None
     # The organisation's PLA ids that pass now (alternatives.passing_alternatives).
     suggestions: tuple[str, ...] = ()
+    # The walk a decision already made carries (its line's `explanation`): its failed steps
+    # are the remedies, whatever the registry says by the time the message is written.
+    walk: Explanation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +96,10 @@ def remediate(
     """The remedies for this PLA id and distributor; none when it passes."""
     context = context or Context()
     lang = language_of(language)
-    walk = explain(partner_id, distributor_id, registry)
+    walk = context.walk or explain(partner_id, distributor_id, registry)
     failed = [(s.step, s.check, s.code) for s in walk.steps if s.outcome == "fail"]
     answer = context.partner_center
-    facts = _facts(partner_id, distributor_id, registry, context, lang)
+    facts = _facts(partner_id, distributor_id, registry, context, lang, walk)
     remedies: list[Remedy] = []
     if answer is None:
         codes = tuple(walk.codes)
@@ -131,25 +134,41 @@ def remediate(
 
 
 def _facts(
-    partner_id: object, distributor_id: str, registry: Registry, context: Context, lang: Language
+    partner_id: object,
+    distributor_id: str,
+    registry: Registry,
+    context: Context,
+    lang: Language,
+    walk: Explanation,
 ) -> dict[str, str]:
     pid = normalize_partner_id(partner_id)
     account = registry.accounts.get(pid) if pid else None
     tenant_id = account.reseller_tenant_id if account else None
     tenant = registry.tenants.get(tenant_id) if tenant_id else None
     distributor = registry.distributors.get(distributor_id)
-    distributor_region = distributor.region if distributor else None
-    organisation = organisation_pla_ids(registry, partner_id)
-    unknown = WORDS[lang]["unknown_region"]
     if tenant_id is None:
         state = "none"
     else:
         state = "missing" if tenant is None else tenant.status
+    tenant_region = tenant.region if tenant else None
+    distributor_region = distributor.region if distributor else None
+    # What the walk read wins: a decision's walk states the facts it was decided on.
+    read = {f.fact: f.value for s in walk.steps for f in s.facts}
+    if "resellerTenant.status" in read:
+        state = (
+            "none"
+            if read.get("partnerAccount.resellerTenantId") is None
+            else str(read["resellerTenant.status"] or "missing")
+        )
+    tenant_region = str(read.get("resellerTenant.cspRegion", tenant_region) or "") or None
+    distributor_region = str(read.get("distributor.cspRegion", distributor_region) or "") or None
+    organisation = organisation_pla_ids(registry, partner_id)
+    unknown = WORDS[lang]["unknown_region"]
     return {
         "pid": pid or repr(partner_id if partner_id is not None else ""),
         "distributor": distributor_id,
         "url": context.partnership_request_url or "",
-        "tenant_region": (tenant.region if tenant else None) or unknown,
+        "tenant_region": tenant_region or unknown,
         "distributor_region": distributor_region or unknown,
         "tenant_state": TENANT_STATE[lang].get(state, state),
         "org_ids": ", ".join(organisation),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from contracts.events import Basis
+from contracts.events import Basis, ValidationRequested
 
 DEFAULT_ENFORCEMENT_START = datetime(2025, 12, 1, tzinfo=UTC)
 
@@ -26,6 +26,13 @@ KNOWN_CHANGE_KINDS = VALIDATED_CHANGE_KINDS | {"renewal"}
 
 def order_basis(placed_at: datetime, enforcement_start: datetime) -> Basis:
     return "validated" if placed_at >= enforcement_start else "before_enforcement"
+
+
+def request_basis(request: ValidationRequested, enforcement_start: datetime) -> Basis:
+    # subscription-change sends only the changes that need validating; orders are all sent.
+    if request.transaction_kind == "new_order":
+        return order_basis(request.requested_at, enforcement_start)
+    return "validated"
 
 
 def change_basis(

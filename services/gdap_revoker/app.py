@@ -1,5 +1,6 @@
 """gdap-revoker wiring."""
 
+from functools import partial
 from pathlib import Path
 
 from contracts.topics import PARTNER_REGISTRY, REVOCATIONS
@@ -8,7 +9,8 @@ from services.common.service import Consumer, Service
 from services.gdap_revoker import store
 from services.gdap_revoker.gateway import check_graph_settings, make_gateway
 from services.gdap_revoker.handlers import on_registry_events
-from services.gdap_revoker.terminator import GatewayFactory, make_terminator
+from services.gdap_revoker.terminator import GatewayFactory, terminator
+from services.gdap_revoker.unit_of_work import PostgresRevokerUnitOfWork
 
 
 def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) -> Service:
@@ -19,6 +21,7 @@ def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) ->
         schema=store.SCHEMA,
         migrations=Path(__file__).parent / "migrations",
         publishes=(REVOCATIONS,),
+        unit_of_work=PostgresRevokerUnitOfWork,
         consumers=(
             Consumer(
                 "registry",
@@ -27,5 +30,5 @@ def build(settings: Settings, gateway_factory: GatewayFactory = make_gateway) ->
                 "Reseller tenants, customer assignments and GDAP relationships; records terminations.",
             ),
         ),
-        workers=(make_terminator(gateway_factory),),
+        workers=(partial(terminator, gateway_factory=gateway_factory),),
     )

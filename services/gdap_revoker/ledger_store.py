@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.common.db import Executor
 from services.graph.models import Relationship, Request
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 _READ = (
     "SELECT r.relationship_id, r.customer_id, r.status, r.roles, r.ends_at, r.as_of, l.action"

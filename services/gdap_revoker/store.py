@@ -14,12 +14,12 @@ from contracts.events import (
     ResellerTenantUpserted,
 )
 from services.common import tracing
+from services.common.db import Executor
 from services.gdap_revoker.revocation import Relationship, Termination
 
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
 SCHEMA = "gdap_revoker"
 
-Executor = asyncpg.Connection | asyncpg.Pool
 
 # Each upsert keeps the newer state (`WHERE t.as_of <= EXCLUDED.as_of`) and says whether
 # it applied: a stale event must not trigger revocations either.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 from prometheus_client import Counter, Gauge
@@ -25,7 +26,7 @@ from contracts.ids import derived_event_id
 from contracts.topics import REVOCATIONS
 from services.common import tracing
 from services.common.config import Settings
-from services.common.service import Outgoing, Worker
+from services.common.service import Outgoing
 from services.common.workers import WorkerContext, run_leased
 from services.gdap_revoker import store
 from services.gdap_revoker import tracking as tr
@@ -76,29 +77,27 @@ def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) 
     return delay
 
 
-def make_terminator(gateway_factory: GatewayFactory = make_gateway) -> Worker:
-    async def terminator(ctx: WorkerContext) -> None:
-        gateway = gateway_factory(ctx.settings, ctx.pool)
-        # Long enough for a token request and up to four Graph calls, each up to the timeout.
-        lease_s = 5 * ctx.settings.graph_timeout_s + ctx.settings.delivery_lease_margin_s
+async def terminator(ctx: WorkerContext, *, gateway_factory: GatewayFactory = make_gateway) -> None:
+    """Carry out the queued terminations through the gateway until the service stops."""
+    gateway = gateway_factory(ctx.settings, ctx.pool)
+    # Long enough for a token request and up to four Graph calls, each up to the timeout.
+    lease_s = 5 * ctx.settings.graph_timeout_s + ctx.settings.delivery_lease_margin_s
+    try:
+        await run_leased(
+            ctx,
+            "termination",
+            claim=partial(store.claim_due, ctx.pool, BATCH, lease_s),
+            # A failure that escapes leaves the lease to run out; the reads are idempotent.
+            work=partial(terminate_one, ctx, gateway),
+            seconds_until_due=partial(_seconds_until_due, ctx.pool),
+        )
+    finally:
+        await gateway.aclose()
 
-        async def seconds_until_due() -> float | None:
-            FAILED.set(await store.failed_count(ctx.pool))
-            return await store.seconds_until_due(ctx.pool)
 
-        try:
-            await run_leased(
-                ctx,
-                "termination",
-                claim=lambda: store.claim_due(ctx.pool, BATCH, lease_s),
-                # A failure that escapes leaves the lease to run out; the reads are idempotent.
-                work=lambda row: terminate_one(ctx, gateway, row),
-                seconds_until_due=seconds_until_due,
-            )
-        finally:
-            await gateway.aclose()
-
-    return terminator
+async def _seconds_until_due(pool: asyncpg.Pool) -> float | None:
+    FAILED.set(await store.failed_count(pool))
+    return await store.seconds_until_due(pool)
 
 
 async def terminate_one(ctx: WorkerContext, gateway: Gateway, row: asyncpg.Record) -> None:

@@ -1,7 +1,7 @@
 """A Microsoft Graph stand-in for GDAP, for development and tests.
 
 It stands in for a remote service no test machine can reach, following Microsoft's
-documented shapes (../shared/spec/partner-center.md, Graph v1.0 reference): the token
+documented shapes (docs/microsoft.md, Graph v1.0 reference): the token
 endpoint (client credentials, Graph's scope), and per tenant (the tenant the token was
 issued for, as at Microsoft) `delegatedAdminRelationships`: the list (`$top` at most 300,
 `$filter=id eq '...'`, paging by `@odata.nextLink`), one relationship (with `@odata.etag` and
@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 from services.graph.client import MAX_TOP, RELATIONSHIPS
 from services.graph.models import RESELLER_TYPE
 from services.partner_center.auth import GRAPH_SCOPE

@@ -1,21 +1,26 @@
 """notifier wiring."""
 
+from functools import partial
 from pathlib import Path
 
 from contracts.topics import DECISIONS, PARTNER_REGISTRY, REVOCATIONS
 from services.common.config import Settings
 from services.common.service import Consumer, Service
+from services.domain.regions import RegionTable
 from services.notifier import store
 from services.notifier.at_risk import digester
 from services.notifier.handlers import on_decisions, on_registry_events, on_revocations
+from services.notifier.unit_of_work import PostgresNotifierUnitOfWork
 from services.notifier.webhook import deliverer
 
 
 def build(settings: Settings) -> Service:
+    regions = RegionTable.load(settings.region_overrides_file)
     return Service(
         name="notifier",
         schema=store.SCHEMA,
         migrations=Path(__file__).parent / "migrations",
+        unit_of_work=PostgresNotifierUnitOfWork,
         consumers=(
             Consumer(
                 "registry",
@@ -26,7 +31,7 @@ def build(settings: Settings) -> Service:
             Consumer(
                 "decisions",
                 (DECISIONS,),
-                on_decisions,
+                partial(on_decisions, regions=regions),
                 "Blocked transactions to tell the distributor about; the subscriptions seen.",
             ),
             Consumer(

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from contracts.events import PartnerAccountUpserted, ResellerTenantUpserted, TransactionDecision
+from services.common.db import Executor
 from services.domain.at_risk import SeenSubscription, seen_in
 from services.domain.por_rules import (
     Distributor,
@@ -17,8 +18,6 @@ from services.domain.por_rules import (
 from services.domain.regions import RegionTable
 from services.domain.registry_rows import add_account
 
-Executor = asyncpg.Connection | asyncpg.Pool
-
 # As every projection here: `WHERE t.as_of <= EXCLUDED.as_of` keeps the newer state.
 
 
@@ -26,15 +25,17 @@ async def upsert_partner_account(
     conn: asyncpg.Connection, a: PartnerAccountUpserted, as_of: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO partner_accounts AS t (partner_id, account_type, status, reseller_tenant_id, as_of)"
-        " VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO partner_accounts AS t (partner_id, account_type, status, reseller_tenant_id,"
+        " global_partner_id, as_of) VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (partner_id) DO UPDATE SET account_type = EXCLUDED.account_type,"
         " status = EXCLUDED.status, reseller_tenant_id = EXCLUDED.reseller_tenant_id,"
+        " global_partner_id = EXCLUDED.global_partner_id,"
         " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
         a.partner_id.strip(),
         a.account_type,
         a.status,
         a.reseller_tenant_id,
+        a.global_partner_id.strip() if a.global_partner_id else None,
         as_of,
     )
 
@@ -150,7 +151,7 @@ async def registry_slice(
             row["preferred_language"],
         )
     for r in await conn.fetch(
-        "SELECT a.partner_id, a.account_type, a.status, a.reseller_tenant_id,"
+        "SELECT a.partner_id, a.account_type, a.status, a.reseller_tenant_id, a.global_partner_id,"
         "       t.reseller_tenant_id AS tenant_id, t.kind, t.status AS tenant_status,"
         "       t.indirect_reseller_authorized, t.country, t.csp_region,"
         "       EXISTS (SELECT 1 FROM partnerships p WHERE p.distributor_id = $2"

@@ -170,8 +170,14 @@ def localized_errors(
 
 
 def transaction_blocked(
-    decision: TransactionDecision, *, cause_event_id: str, language: Language, created_at: datetime
+    decision: TransactionDecision,
+    *,
+    cause_event_id: str,
+    language: Language,
+    created_at: datetime,
+    remediations: Mapping[str, dict[str, Any]] | None = None,
 ) -> Notification:
+    """`remediations`: each blocked line's, by line item id (remediation.line_remediations)."""
     codes = list(decision.error_codes)
     primary = decision.primary_error_code or (codes[0] if codes else None)
     change = decision.transaction_kind == "subscription_change"
@@ -195,6 +201,9 @@ def transaction_blocked(
             ]
             if line.explanation
             else None,
+            # What to do, as `porgate remediation` and the API say it; null past the first
+            # lines of a large order (remediation.MAX_REMEDIATED_LINES).
+            "remediation": (remediations or {}).get(line.line_item_id),
         }
         for line in decision.lines
         if line.error_codes

@@ -30,15 +30,17 @@ async def upsert_distributor(
     conn: asyncpg.Connection, d: DistributorUpserted, as_of: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO distributors AS t (distributor_id, preferred_language, country, csp_region, as_of)"
-        " VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO distributors AS t (distributor_id, preferred_language, country, csp_region,"
+        " partnership_request_url, as_of) VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (distributor_id) DO UPDATE SET preferred_language = EXCLUDED.preferred_language,"
         " country = EXCLUDED.country, csp_region = EXCLUDED.csp_region,"
+        " partnership_request_url = EXCLUDED.partnership_request_url,"
         " as_of = EXCLUDED.as_of WHERE t.as_of <= EXCLUDED.as_of",
         d.distributor_id,
         d.preferred_language,
         d.country,
         d.csp_region,
+        d.partnership_request_url,
         as_of,
     )
 
@@ -328,6 +330,30 @@ async def pause_endpoint(pool: asyncpg.Pool, url: str, delay_s: float) -> None:
     )
 
 
+async def register_endpoint(pool: asyncpg.Pool, url: str) -> None:
+    """Make `url` known from the deliverer's start, before any delivery: listed as enabled."""
+    await pool.execute(
+        "INSERT INTO webhook_endpoints (url, registered_at) VALUES ($1, now())"
+        " ON CONFLICT (url) DO UPDATE SET registered_at ="
+        " COALESCE(webhook_endpoints.registered_at, now())",
+        url,
+    )
+
+
+async def note_attempt(pool: asyncpg.Pool, url: str, result: str) -> None:
+    """Record an attempt's result (a `porgate_notification_deliveries_total` label) on `url`."""
+    await pool.execute(
+        "INSERT INTO webhook_endpoints (url, registered_at, last_attempt_at, last_result,"
+        " last_delivered_at, delivered) VALUES ($1, now(), now(), $2,"
+        " CASE WHEN $2 = 'delivered' THEN now() END, CASE WHEN $2 = 'delivered' THEN 1 ELSE 0 END)"
+        " ON CONFLICT (url) DO UPDATE SET last_attempt_at = now(), last_result = $2,"
+        " last_delivered_at = COALESCE(EXCLUDED.last_delivered_at, webhook_endpoints.last_delivered_at),"
+        " delivered = webhook_endpoints.delivered + EXCLUDED.delivered",
+        url,
+        result,
+    )
+
+
 async def endpoint_disabled(pool: asyncpg.Pool, url: str) -> bool:
     return bool(
         await pool.fetchval(
@@ -338,8 +364,8 @@ async def endpoint_disabled(pool: asyncpg.Pool, url: str) -> bool:
 
 async def endpoints(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT url, disabled_at, disabled_reason, paused_until, enabled_at FROM webhook_endpoints"
-        " ORDER BY url"
+        "SELECT url, disabled_at, disabled_reason, paused_until, enabled_at, delivered,"
+        " last_delivered_at, last_attempt_at, last_result FROM webhook_endpoints ORDER BY url"
     )
 
 

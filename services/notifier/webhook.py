@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge
 
 from services.common import tracing
 from services.common.config import Settings
-from services.common.retry import retry_after_s
+from services.common.retry import Stopping, retry_after_s
 from services.common.webhook_secret import WebhookSecret, parse_webhook_secret
 from services.common.workers import WorkerContext, run_leased
 from services.notifier import store
@@ -107,6 +107,10 @@ async def deliverer(ctx: WorkerContext) -> None:
     lease_s = timeout + settings.delivery_lease_margin_s
     pool = ctx.pool
     extra = {"service": ctx.service}
+    try:  # listed from now on, healthy or not (`porgate notifications endpoints`)
+        await ctx.retrying("notify-register", lambda: store.register_endpoint(pool, url))
+    except Stopping:
+        return
 
     async def record(claim: store.Claimed, outcome: Outcome) -> None:
         step = next_step(
@@ -118,11 +122,11 @@ async def deliverer(ctx: WorkerContext) -> None:
         )
         if step.action is Action.DELIVERED:
             await store.mark_delivered(pool, claim)
-            DELIVERIES.labels("delivered").inc()
+            result = "delivered"
         elif step.action is Action.DISABLE:
             await store.disable_endpoint(pool, url, claim, outcome.error)
             ENDPOINT_DISABLED.set(1)
-            DELIVERIES.labels("endpoint_gone").inc()
+            result = "endpoint_gone"
             log.error(
                 "the webhook endpoint answered 410 Gone: disabled; notifications wait until"
                 " `porgate notifications enable`",
@@ -132,10 +136,10 @@ async def deliverer(ctx: WorkerContext) -> None:
             if step.pause_endpoint:
                 await store.pause_endpoint(pool, url, step.delay_s)
             await store.schedule_retry(pool, claim, outcome.error, step.delay_s)
-            DELIVERIES.labels("throttled" if step.pause_endpoint else "retry").inc()
+            result = "throttled" if step.pause_endpoint else "retry"
         else:
             await store.mark_failed(pool, claim, outcome.error)
-            DELIVERIES.labels("failed").inc()
+            result = "failed"
             log.error(
                 "notification delivery failed",
                 extra={
@@ -145,6 +149,10 @@ async def deliverer(ctx: WorkerContext) -> None:
                     "error": outcome.error,
                 },
             )
+        # Last: if it fails, the retry of `record` finds the outcome above already recorded
+        # (its statements are guarded by the claim) and counts the attempt here only once.
+        await store.note_attempt(pool, url, result)
+        DELIVERIES.labels(result).inc()
 
     async def seconds_until_due() -> float | None:
         # Read each pass: an operator re-enables the endpoint from another process.

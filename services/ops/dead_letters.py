@@ -14,7 +14,7 @@ from typing import Any
 
 from contracts.topics import DLQ, DLQ_HEADERS, TOPICS_BY_NAME
 from services.common.config import Settings
-from services.ops.topics import (
+from services.ops.topic_io import (
     Headers,
     ProgressFn,
     Slice,

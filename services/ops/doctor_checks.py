@@ -17,7 +17,7 @@ from services.common.db import RUNTIME_MIGRATIONS, applied_migrations, load_migr
 from services.common.kafka_clients import idempotence_refusal, new_admin, reach, start_client
 from services.common.kafka_security import KafkaSetupError, describe, uses_sasl
 from services.common.runtime import group_id
-from services.common.topics_admin import differences, expected_topics, topic_states
+from services.common.topic_creation import differences, expected_topics, topic_states
 from services.ops import acls
 from services.ops.doctor import Check, Report, Status
 from services.ops.doctor_remote import remote_checks

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from contracts.topics import DLQ, TOPICS_BY_NAME
 from services.common.config import Settings
-from services.ops.topics import (
+from services.ops.topic_io import (
     Headers,
     ProgressFn,
     ReplayError,

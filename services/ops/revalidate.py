@@ -18,8 +18,8 @@ from contracts.topics import VALIDATION_REQUESTS
 from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.kafka import CONTENT_TYPE
-from services.ops.topics import ProgressFn, report_progress, sending
-from services.por_validator import store
+from services.ops.topic_io import ProgressFn, report_progress, sending
+from services.por_validator import decision_store, store
 
 REVALIDATION_SOURCE = "/porgate/ops/revalidate"
 
@@ -87,11 +87,12 @@ async def revalidate(
 ) -> RevalidateResult:
     """Ask por-validator again about blocked transactions, each request naming the decision it supersedes.
 
-    One request per source event whose latest decision is blocked and not yet superseded.
+    One request per decision still blocked (decision_store.still_blocked: blocked and not
+    superseded), the same ones a registry change may release.
     """
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)
     try:
-        blocked = await store.blocked_decisions(
+        blocked = await decision_store.still_blocked(
             pool, distributor=distributor, code=code, since=since, decision_ids=decision_ids
         )
     finally:

@@ -7,6 +7,7 @@ from services.common.config import Settings
 from services.common.service import Consumer, Service
 from services.order_intake import store
 from services.order_intake.handlers import on_orders_placed
+from services.order_intake.unit_of_work import PostgresIntakeUnitOfWork
 
 
 def build(settings: Settings) -> Service:
@@ -15,6 +16,7 @@ def build(settings: Settings) -> Service:
         schema=store.SCHEMA,
         migrations=Path(__file__).parent / "migrations",
         publishes=(VALIDATION_REQUESTS,),
+        unit_of_work=PostgresIntakeUnitOfWork,
         consumers=(
             Consumer(
                 "orders", (ORDERS,), on_orders_placed, "Orders placed upstream, to be validated."

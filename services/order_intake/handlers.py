@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from contracts.codec import new_event
 from contracts.envelope import CloudEvent
 from contracts.events import OrderPlaced
 from contracts.ids import derived_event_id
 from contracts.topics import VALIDATION_REQUESTS
-from services.common.service import Emitted, Outgoing
-from services.order_intake import intake, store
+from services.common.handling import Emitted, Outgoing
+from services.order_intake import intake
+from services.order_intake.unit_of_work import IntakeUnitOfWork
 
 SOURCE = "/porgate/order-intake"
 
@@ -33,8 +32,7 @@ def _request(event: CloudEvent[OrderPlaced]) -> Outgoing:
     )
 
 
-async def on_orders_placed(
-    conn: asyncpg.Connection, events: list[CloudEvent[Any]]
-) -> list[Emitted]:
-    await store.record_orders(conn, [(e.id, e.data) for e in events])
+async def on_orders_placed(events: list[CloudEvent[Any]], uow: IntakeUnitOfWork) -> list[Emitted]:
+    """Record the orders; ask for the validation of each."""
+    await uow.record_orders([(e.id, e.data) for e in events])
     return [[_request(e)] for e in events]

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.common import metrics, tracing
 from services.common.config import Settings
-from services.common.retry import retry_after_s
+from services.common.retry import backoff_s, retry_after_s
 from services.partner_center.auth import TokenKind, TokenProvider
 from services.partner_center.breaker import BreakerState, CircuitBreaker
 from services.partner_center.credentials import DistributorCredentials, load_credentials
@@ -38,7 +38,7 @@ from services.partner_center.models import (
     Validation,
     ValidationResponse,
 )
-from services.partner_center.resilience import DistributorGuard, backoff_s
+from services.partner_center.resilience import DistributorGuard
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -216,10 +216,9 @@ class PartnerCenterClient:
         return guard
 
     def _backoff_s(self, failures: int) -> float:
+        s = self.settings
         return backoff_s(
-            failures,
-            self.settings.partner_center_retry_initial_s,
-            self.settings.partner_center_retry_max_s,
+            failures, s.partner_center_retry_initial_s, s.partner_center_retry_max_s, jitter=True
         )
 
     async def call(

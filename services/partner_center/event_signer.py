@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 
 CERT_PATH = "/cert/pcnotifications-dispatch.microsoft.com.cer"
 

@@ -36,8 +36,3 @@ class DistributorGuard:
                 )
             # A little jitter, so that the calls one 429 held back do not all go at once.
             await asyncio.sleep(left + random.uniform(0, min(0.1, left / 10)))
-
-
-def backoff_s(failures: int, initial_s: float, max_s: float) -> float:
-    """Full-jitter exponential backoff after `failures` failed attempts, capped at `max_s`."""
-    return random.uniform(0, min(max_s, initial_s * 2 ** max(0, failures - 1)))

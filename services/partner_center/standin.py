@@ -1,7 +1,7 @@
 """A Partner Center stand-in, for development and tests.
 
 It stands in for a remote service no test machine can reach (Entra ID and Partner Center),
-following Microsoft's documented shapes (../shared/spec/partner-center.md), as the Graph
+following Microsoft's documented shapes (docs/microsoft.md), as the Graph
 server of the GDAP tests does: the token endpoint (client-credentials and refresh-token
 grants), `POST /v1/partners/validateresellers` answering from the registry it is given per
 tenant, and `GET /v1/relationships` with continuation-token paging. Which tenant asks is
@@ -35,8 +35,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracts.errors import ErrorCode
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 
 SCOPE = "https://api.partnercenter.microsoft.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

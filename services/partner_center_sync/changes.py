@@ -4,7 +4,7 @@ Pure: the distributor's `IsIndirectCloudSolutionProviderOf` relationships and wh
 sync recorded per reseller go in; the changes come out, each with the registry upserts to
 publish and the state to record as seen. Nothing here does I/O.
 
-Where Microsoft is silent, porgate chooses (also in the README, "Registry sync"):
+Where Microsoft is silent, porgate chooses (also in docs/operations.md, "Registry sync from Partner Center"):
 - A relationship whose `state` is `active` (any case) is an active partnership; its reseller
   tenant (`id`) is an active CSP indirect reseller tenant, authorized (being listed as an
   indirect reseller says so), in the country `location` names; its `mpnId` is an active PLA

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.partner_center_sync.store import Executor
+from services.common.db import Executor
 
 # Open means pending; written out in each statement, since the SQL scan
 # (tests/reliability/test_access.py) accepts only constant strings.

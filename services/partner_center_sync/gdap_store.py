@@ -8,8 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from services.common.db import Executor
 from services.partner_center_sync.gdap_changes import Change, SeenRelationship
-from services.partner_center_sync.store import Executor
 
 
 async def seen(

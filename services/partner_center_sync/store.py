@@ -8,12 +8,12 @@ from datetime import datetime
 
 import asyncpg
 
+from services.common.db import Executor
 from services.partner_center_sync.changes import Change, Seen
 
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
 SCHEMA = "partner_center_sync"
 
-Executor = asyncpg.Connection | asyncpg.Pool
 
 # The schedules (rows of `schedules`): the indirect-reseller lists, the GDAP lists.
 SCHEDULE, GDAP_SCHEDULE = "partner-center", "gdap"

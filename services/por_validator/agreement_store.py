@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
+from services.common.db import Executor
 from services.partner_center.models import AgreementStatus
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 
 async def fresh_agreement(

@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
+from services.common.db import Executor
 from services.domain.authority import Answer
 from services.partner_center.models import Validation
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 
 async def fresh_answers(

@@ -1,134 +1,158 @@
-"""por-validator's handlers: project the registry; decide validation requests."""
+"""por-validator's handlers: decide validation requests; keep the registry, releasing the
+blocked transactions a registry change frees.
+
+Each handler takes a batch: its new events and the unit of work of its transaction. A batch
+reads the registry once and writes its decisions in one statement: per-event round trips to
+PostgreSQL were the validator's main cost.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
-from contracts import events as ev
 from contracts.codec import decision_event
 from contracts.envelope import CloudEvent
-from contracts.events import TransactionDecision
+from contracts.events import DistributorUpserted, TransactionDecision, ValidationRequested
 from contracts.topics import DECISIONS
 from services.common import metrics
-from services.common.service import (
-    Emitted,
-    Handler,
-    Outgoing,
-    after_commit,
-    by_data_type,
-    per_event,
-    projecting_with_id,
-)
-from services.domain.authority import decide_with_answers, drifts
-from services.domain.decisions import decide
-from services.domain.observe import mode_for, observed
-from services.domain.por_rules import Registry
+from services.common.handling import Emitted, Outgoing, after_commit
+from services.domain.authority import Answer, drifts
+from services.domain.decisions import decision, judge
 from services.domain.regions import RegionTable
-from services.por_validator import release_store, store
-from services.por_validator.explanation import with_explanations
-from services.por_validator.partner_center import Answers
+from services.por_validator.release import release_after
+from services.por_validator.unit_of_work import ValidatorUnitOfWork
 
 SOURCE = "/porgate/por-validator"
 log = logging.getLogger(__name__)
 
-
-# Customer assignments and GDAP relationships are not the validator's concern.
-project_registry_event = by_data_type(
-    {
-        ev.DistributorUpserted: projecting_with_id(store.upsert_distributor),
-        ev.PartnerAccountUpserted: projecting_with_id(store.upsert_partner_account),
-        ev.ResellerTenantUpserted: projecting_with_id(store.upsert_reseller_tenant),
-        ev.PartnershipUpserted: projecting_with_id(store.upsert_partnership),
-    }
-)
-on_registry_events = per_event(project_registry_event)
+# Partner Center's answers by PLA id for each distributor of a batch; None for a distributor
+# without credentials (the registry decides its transactions).
+Answers = Mapping[str, Mapping[str, Answer] | None]
 
 
-def make_validation_handler(
-    enforcement_start: datetime,
-    regions: RegionTable,
-    answers: Answers | None = None,
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """What deciding reads of the settings."""
+
+    enforcement_start: datetime
+    regions: RegionTable
+    # The setting; a distributor's own enforcement mode wins over it.
+    enforcement_mode: str = "enforce"
+    # Registry changes release the blocked decisions of this window that they free (seconds);
+    # None: no automatic release.
+    release_window_s: float | None = None
+
+
+async def decide_requests(
+    events: list[CloudEvent[Any]],
+    uow: ValidatorUnitOfWork,
     *,
-    enforcement_mode: str = "enforce",
-    beside_release: bool = False,
-) -> Handler:
-    """The handler for a batch of validation requests: decided by the registry, or by
-    Partner Center's `answers` (by distributor) when it is the authority; in observe mode
-    (the setting, or the distributor's own) what would be blocked is accepted, saying so.
-    `beside_release`: registry changes release blocked decisions (release_store.lock_for_deciding).
-
-    A batch reads the registry once and writes its decisions in one statement: per-event
-    round trips to PostgreSQL were the validator's main cost.
-    """
-
-    def decide_one(request: ev.ValidationRequested, registry: Registry, decided_at: datetime):
-        by_partner_center = None if answers is None else answers.get(request.distributor_id)
-        if by_partner_center is None:
-            decision = decide(
-                request, registry, enforcement_start=enforcement_start, decided_at=decided_at
-            )
-        else:
-            decision = decide_with_answers(
-                request,
-                registry,
-                by_partner_center,
-                enforcement_start=enforcement_start,
-                decided_at=decided_at,
-            )
-        observing = mode_for(request.distributor_id, registry, enforcement_mode) == "observe"
-        return observed(decision) if observing else decision
-
-    async def on_validation_requests(
-        conn: asyncpg.Connection, events: list[CloudEvent[Any]]
-    ) -> list[Emitted]:
-        requests: list[ev.ValidationRequested] = [e.data for e in events]
-        if beside_release:
-            await release_store.lock_for_deciding(conn)
-        registry = await store.registry_for(
-            conn,
-            (line.partner_id_on_record for r in requests for line in r.lines),
-            {r.distributor_id for r in requests},
-            regions,
+    validation: Validation,
+    answers: Answers | None = None,
+) -> list[Emitted]:
+    """Decide each validation request: by the registry, or by Partner Center's `answers`
+    where it is the authority (prefetched by partner_center.PartnerCenterGate)."""
+    requests: list[ValidationRequested] = [e.data for e in events]
+    if validation.release_window_s is not None:
+        await uow.lock_for_deciding()
+    registry = await uow.registry_for(
+        [line.partner_id_on_record for r in requests for line in r.lines],
+        {r.distributor_id for r in requests},
+        validation.regions,
+    )
+    judgements = [
+        judge(
+            r,
+            registry,
+            enforcement_start=validation.enforcement_start,
+            mode=validation.enforcement_mode,
+            answers=None if answers is None else answers.get(r.distributor_id),
         )
-        decided_at = datetime.now(UTC)
-        decisions = [decide_one(r, registry, decided_at) for r in requests]
-        decisions = await with_explanations(conn, decisions, registry)
-        inserted = await store.record_decisions(conn, list(zip(requests, decisions, strict=True)))
-        after_commit(lambda: _count(decisions, partner_center_mode=answers is not None))
-        # One line per batch, not per decision: logging is on the hot path.
-        log.info(
-            "decided",
-            extra={
-                "decisions": [
-                    {
-                        "event_id": e.id,
-                        "decision_id": d.decision_id,
-                        "outcome": d.outcome,
-                        "codes": d.error_codes,
-                        "authority": d.authority,
-                    }
-                    for e, d in zip(events, decisions, strict=True)
-                ]
-            },
+        for r in requests
+    ]
+    # The walks of blocked lines read the registry rows' provenance: one more statement, for
+    # the batches that have any. Here, not in the notifier: the notifier projects no accounts
+    # or tenants, and a walk done later would explain a later registry.
+    provenance = None
+    if explained := [(j, pid) for j in judgements for pid in j.to_explain()]:
+        provenance = await uow.provenance_for(
+            [pid for _, pid in explained], {j.request.distributor_id for j, _ in explained}
         )
-        # A decision not inserted was recorded, and queued in the outbox, before: or it lost
-        # the race to supersede a blocked decision (a release got there first).
-        return [
-            [Outgoing(DECISIONS, d.transaction_key, decision_event(d, source=SOURCE))]
-            if d.decision_id in inserted
-            else []
-            for d in decisions
-        ]
+    decided_at = datetime.now(UTC)
+    decisions = [
+        decision(j, registry, decided_at=decided_at, provenance=provenance) for j in judgements
+    ]
+    inserted = await uow.record_decisions(list(zip(requests, decisions, strict=True)))
+    after_commit(_count, decisions, answers is not None)
+    # One line per batch, not per decision: logging is on the hot path.
+    log.info(
+        "decided",
+        extra={
+            "decisions": [
+                {
+                    "event_id": e.id,
+                    "decision_id": d.decision_id,
+                    "outcome": d.outcome,
+                    "codes": d.error_codes,
+                    "authority": d.authority,
+                }
+                for e, d in zip(events, decisions, strict=True)
+            ]
+        },
+    )
+    # A decision not inserted was recorded, and queued in the outbox, before: or it lost
+    # the race to supersede a blocked decision (a release got there first).
+    return [[published(d)] if d.decision_id in inserted else [] for d in decisions]
 
-    return on_validation_requests
+
+async def on_registry_events(
+    events: list[CloudEvent[Any]], uow: ValidatorUnitOfWork, *, validation: Validation
+) -> list[Emitted]:
+    """Keep each registry fact; with automatic release, then publish the decisions that
+    release the blocked transactions it frees."""
+    if validation.release_window_s is None:
+        for event in events:
+            await uow.project(event.data, event.time, event.id)
+        return [()] * len(events)
+    await uow.lock_for_registry_change()
+    emitted: list[Emitted] = []
+    for event in events:  # in order: each release sees the facts before it
+        fact = event.data
+        region_before = await _region_of(uow, fact)
+        if not await uow.project(fact, event.time, event.id) or (
+            region_before is not None and region_before == await _region_of(uow, fact)
+        ):
+            emitted.append(())  # not the validator's, or a distributor's name or language
+            continue
+        released = await release_after(
+            event,
+            uow,
+            enforcement_start=validation.enforcement_start,
+            regions=validation.regions,
+            window_s=validation.release_window_s,
+        )
+        emitted.append([published(d) for d in released])
+    return emitted
 
 
-def _count(decisions: list[TransactionDecision], *, partner_center_mode: bool) -> None:
+def published(decision: TransactionDecision) -> Outgoing:
+    return Outgoing(DECISIONS, decision.transaction_key, decision_event(decision, source=SOURCE))
+
+
+async def _region_of(uow: ValidatorUnitOfWork, fact: object) -> tuple | None:
+    """For a distributor's fact, what region matching reads of the distributor now; None for
+    other facts."""
+    if not isinstance(fact, DistributorUpserted):
+        return None
+    return await uow.distributor_region(fact.distributor_id) or ("unknown",)
+
+
+def _count(decisions: list[TransactionDecision], partner_center_mode: bool) -> None:
     counts = Counter((d.outcome, d.basis, str(d.primary_error_code or "")) for d in decisions)
     for labels, n in counts.items():
         metrics.DECISIONS.labels(*labels).inc(n)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -20,26 +21,16 @@ import asyncpg
 from contracts.envelope import CloudEvent
 from contracts.events import ValidationRequested
 from services.common import metrics
-from services.common.retry import Retrier
-from services.common.service import Handler, Held
+from services.common.handling import Handler, Held
+from services.common.retry import Retrier, backoff_s
 from services.domain.authority import Answer, partner_ids_to_ask
-from services.partner_center.errors import (
-    AuthenticationFailed,
-    NotConfigured,
-    PartnerCenterError,
-    Rejected,
-    Throttled,
-    Unavailable,
-)
+from services.partner_center.errors import NotConfigured, PartnerCenterError, Rejected, Throttled
+from services.partner_center.outage import OUTAGES, when_unanswered
 from services.partner_center.port import PartnerCenter
 from services.por_validator import answer_store
 
 log = logging.getLogger(__name__)
 
-# Answers by PLA id for each distributor; None for a distributor without credentials.
-Answers = dict[str, dict[str, Answer] | None]
-# Outages: what an operator fixes or waits out, never the event's fault.
-OUTAGES = (Unavailable, Throttled, AuthenticationFailed)
 # A held batch goes back to the consumer at least this often, so it keeps polling.
 HOLD_CYCLE_S = 30.0
 # An outage with no failed call for this long is no longer reported (no traffic, no news).
@@ -85,8 +76,9 @@ class CachedPartnerCenter:
 
 class PartnerCenterGate:
     """por-validator's `prefetch` in partner-center mode: Partner Center's answers for a batch,
-    fetched before its transaction; an outage past `max_wait_s` holds the batch (`wait`) or
-    lets the registry decide (`registry`)."""
+    fetched before its transaction and handed to `decide` (handlers.decide_requests with its
+    settings bound); without an answer, services/partner_center/outage.py decides who
+    decides, an outage's wait being `max_wait_s`."""
 
     def __init__(
         self,
@@ -95,14 +87,14 @@ class PartnerCenterGate:
         enforcement_start: datetime,
         max_wait_s: float,
         when_unavailable: str,
-        handler_for: Callable[[Answers], Handler],
+        decide: Handler,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cached = cached
         self.enforcement_start = enforcement_start
         self.max_wait_s = max_wait_s
         self.when_unavailable = when_unavailable
-        self.handler_for = handler_for
+        self.decide = decide
         self.clock = clock
         # Since when each distributor's Partner Center has failed to answer, and why.
         self._down_since: dict[str, float] = {}
@@ -147,7 +139,7 @@ class PartnerCenterGate:
         except BaseExceptionGroup as failed:
             # Held or Stopping as the pipeline knows them, not wrapped in a group.
             raise failed.exceptions[0] from None
-        return self.handler_for({d: task.result() for d, task in tasks.items()})
+        return partial(self.decide, answers={d: task.result() for d, task in tasks.items()})
 
     async def _answers(
         self,
@@ -164,41 +156,46 @@ class PartnerCenterGate:
         while True:
             try:
                 found = await self.cached.answers(pool, distributor_id, ids, event_id=event_id)
-            except NotConfigured:
-                if distributor_id not in self._not_configured:
-                    self._not_configured.add(distributor_id)
-                    log.warning(
-                        "no Partner Center credentials for this distributor: its transactions"
-                        " are decided from the registry",
-                        extra={"distributor_id": distributor_id},
-                    )
-                return None
-            except Rejected as exc:
-                # Permanent for these ids (a 400, a broken answer): waiting will not help.
-                log.error(
-                    "Partner Center rejected the validation; deciding from the registry",
-                    extra={
-                        "distributor_id": distributor_id,
-                        "event_id": event_id,
-                        "error": str(exc),
-                    },
+            except (NotConfigured, Rejected, *OUTAGES) as exc:
+                waited_out = isinstance(exc, OUTAGES) and self._unreachable(distributor_id, exc)
+                fallback = when_unanswered(
+                    exc, when_unavailable=self.when_unavailable, waited_out=waited_out
                 )
-                return {}
-            except OUTAGES as exc:
-                failures += 1
-                if self._unreachable(distributor_id, exc) and self.when_unavailable == "registry":
+                if fallback == "registry":
+                    self._without_credentials(distributor_id)
+                    return None
+                if fallback == "registry_fallback":
+                    if isinstance(exc, Rejected):
+                        log.error(
+                            "Partner Center rejected the validation; deciding from the registry",
+                            extra={
+                                "distributor_id": distributor_id,
+                                "event_id": event_id,
+                                "error": str(exc),
+                            },
+                        )
                     return {}
                 # Back to the consumer every cycle, past the wait or not: a poll keeps it in
                 # its group (max.poll.interval), whatever PARTNER_CENTER_MAX_WAIT_S says.
                 if self.clock() - held_since >= HOLD_CYCLE_S:
                     raise Held(str(exc)) from None
-                delay = min(retrying.max_s, retrying.initial_s * 2**failures)
+                failures += 1
+                delay = backoff_s(failures + 1, retrying.initial_s, retrying.max_s)
                 if isinstance(exc, Throttled):
                     delay = max(delay, exc.retry_after_s)  # never call before Retry-After ends
                 await retrying.sleep(min(delay, HOLD_CYCLE_S))
                 continue
             self._reachable(distributor_id)
             return found
+
+    def _without_credentials(self, distributor_id: str) -> None:
+        if distributor_id not in self._not_configured:
+            self._not_configured.add(distributor_id)
+            log.warning(
+                "no Partner Center credentials for this distributor: its transactions"
+                " are decided from the registry",
+                extra={"distributor_id": distributor_id},
+            )
 
     def _unreachable(self, distributor_id: str, exc: PartnerCenterError) -> bool:
         """Note the failure; True once Partner Center has been unreachable past the wait."""

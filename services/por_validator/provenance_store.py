@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from services.common.db import Executor
 from services.domain.explain import Provenance
 from services.domain.por_rules import Source, normalize_partner_id
-from services.por_validator.store import Executor
 
 # The rows of these distributors a walk for these PLA ids can read: the distributors, and
 # their partnerships with the PLA ids' tenants whatever their status (a removed

@@ -1,6 +1,6 @@
 """Re-check now: ask the authority about one PLA id again, bypassing the cache, record its
 answer, and release this distributor's blocked transactions that depend on the id and pass
-now: automatic release's machinery (release_store's queries and lock, record_decisions'
+now: automatic release's machinery (the still-blocked query, the lock, record_decisions'
 supersede-at-most-once), started by a person instead of a registry event.
 
 The released decisions go to the outbox in the same transaction and are published at once;
@@ -23,15 +23,15 @@ from contracts.codec import decision_event
 from contracts.events import TransactionDecision, ValidationRequested
 from contracts.topics import DECISIONS
 from services.common import outbox
+from services.common.handling import Outgoing
 from services.common.kafka import CONTENT_TYPE, send_all
-from services.common.service import Outgoing
 from services.domain.authority import Answer
 from services.domain.por_rules import evaluate_por, normalize_partner_id
 from services.domain.recheck import recheck_id, rechecked
 from services.domain.regions import RegionTable
 from services.partner_center.errors import NotConfigured
 from services.partner_center.port import PartnerCenter
-from services.por_validator import answer_store, release_store, store
+from services.por_validator import answer_store, decision_store, store
 from services.por_validator.handlers import SOURCE
 from services.por_validator.partner_center import CachedPartnerCenter
 
@@ -95,8 +95,8 @@ class Rechecker:
         answers = None
         if fresh is not None:
             # The other ids on the same transactions: through the cache, as the validator.
-            preview = await release_store.blocked_with_partner_ids(
-                self.pool, [pid], since, distributor_id
+            preview = await decision_store.still_blocked(
+                self.pool, partner_ids=[pid], since=since, distributor=distributor_id
             )
             others = {
                 n
@@ -152,9 +152,11 @@ class Rechecker:
     ) -> tuple[Recheck, list[asyncpg.Record]]:
         # Exclusive, as a registry change: a decision in flight either sees this re-check's
         # releases or is seen by it.
-        await release_store.lock_for_registry_change(conn)
+        await store.lock_for_registry_change(conn)
         blocked = (
-            await release_store.blocked_with_partner_ids(conn, [pid], since, distributor_id)
+            await decision_store.still_blocked(
+                conn, partner_ids=[pid], since=since, distributor=distributor_id
+            )
             if pid is not None
             else []
         )
@@ -194,7 +196,7 @@ class Rechecker:
                 pairs.append(release)
         if not pairs:
             return result, []
-        inserted = await store.record_decisions(conn, pairs)
+        inserted = await decision_store.record_decisions(conn, pairs)
         result.released = [d for _, d in pairs if d.decision_id in inserted]
         rows = await outbox.write(
             conn,

@@ -3,9 +3,7 @@ partnership-request link. Read beside `store.registry_for`, never on the decisio
 
 from __future__ import annotations
 
-import asyncpg
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from services.common.db import Executor
 
 # Far beyond any reseller's count of locations: a bound on what one remediation reads.
 MAX_ORGANISATION = 500

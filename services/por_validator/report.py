@@ -14,7 +14,7 @@ from services.domain.eligibility import EligibilityRow, eligibility_rows
 from services.domain.eligibility_import import ImportedRow, PorHistory, TriageRow, triage
 from services.domain.observe import observe_summary, would_block_from
 from services.domain.regions import RegionTable
-from services.por_validator import store
+from services.por_validator import decision_store, store
 
 
 async def eligibility_report(
@@ -27,7 +27,7 @@ async def eligibility_report(
             pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            ids = await store.partner_ids_on_record(conn, distributor_id, since)
+            ids = await decision_store.partner_ids_on_record(conn, distributor_id, since)
             registry = await store.registry_for(conn, ids, (distributor_id,), regions)
     finally:
         await pool.close()
@@ -48,7 +48,7 @@ async def eligibility_import_triage(
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             registry = await store.registry_for(conn, ids, (distributor_id,), regions)
-            found = await store.por_transactions(conn, distributor_id, ids, since)
+            found = await decision_store.por_transactions(conn, distributor_id, ids, since)
     finally:
         await pool.close()
     histories = {
@@ -84,7 +84,7 @@ async def observe_report(settings: Settings, distributor_id: str, since: datetim
     """What enforcement would have blocked for the distributor since `since` (observe mode)."""
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)
     try:
-        decisions = await store.would_block_decisions(pool, distributor_id, since)
+        decisions = await decision_store.would_block_decisions(pool, distributor_id, since)
     finally:
         await pool.close()
     return {

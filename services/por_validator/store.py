@@ -1,11 +1,11 @@
-"""por-validator's SQL: the registry projection, registry slices for the rules engine, decisions."""
+"""por-validator's SQL for the registry: the projection, the slices the rules engine reads, the
+lock that keeps deciding and a registry change from missing each other. Decisions:
+decision_store.py."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -14,9 +14,8 @@ from contracts.events import (
     PartnerAccountUpserted,
     PartnershipUpserted,
     ResellerTenantUpserted,
-    TransactionDecision,
-    ValidationRequested,
 )
+from services.common.db import Executor
 from services.domain.por_rules import (
     Distributor,
     Registry,
@@ -28,7 +27,6 @@ from services.domain.registry_rows import add_account
 # The PostgreSQL schema this service owns; nothing else reads or writes it.
 SCHEMA = "por_validator"
 
-Executor = asyncpg.Connection | asyncpg.Pool
 
 # Each upsert keeps the newer state: `WHERE t.as_of <= EXCLUDED.as_of` makes a replayed
 # older event a no-op instead of a regression. `event_id` is the id of the event that set
@@ -171,200 +169,32 @@ async def registry_for(
     return registry
 
 
-def _int_array(codes: list[int]) -> str:
-    # A ragged int[][] cannot be passed through unnest: each row's codes go as an array
-    # literal ('{900414,900152}'), cast back per row, far cheaper than a jsonb per row.
-    return "{" + ",".join(map(str, codes)) + "}"
-
-
-async def record_decisions(
-    conn: asyncpg.Connection, pairs: list[tuple[ValidationRequested, TransactionDecision]]
-) -> set[str]:
-    """Insert decisions (and their lines) not recorded yet; the ids inserted.
-
-    A decision id is recorded once, and a decision is superseded at most once (a unique
-    index): of two re-decisions racing for one blocked decision, one is inserted, and only
-    the inserted ones may be published."""
-    inserted = {
-        r["decision_id"]
-        for r in await conn.fetch(
-            "INSERT INTO decisions (decision_id, source_event_id, transaction_kind, order_id, subscription_id,"
-            " change_id, distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
-            " supersedes_decision_id, requested_at, decided_at, request, decision, would_block)"
-            " SELECT d.decision_id, d.source_event_id, d.transaction_kind, d.order_id, d.subscription_id,"
-            "  d.change_id, d.distributor_id, d.customer_id, d.outcome, d.basis,"
-            "  d.error_codes::int[], d.primary_error_code,"
-            "  d.supersedes_decision_id, d.requested_at, d.decided_at, d.request, d.decision, d.would_block"
-            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-            "  $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[],"
-            "  $15::timestamptz[], $16::jsonb[], $17::jsonb[], $18::bool[])"
-            "  AS d(decision_id, source_event_id, transaction_kind, order_id, subscription_id, change_id,"
-            "  distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
-            "  supersedes_decision_id, requested_at, decided_at, request, decision, would_block)"
-            " ON CONFLICT DO NOTHING RETURNING decision_id",
-            [d.decision_id for _, d in pairs],
-            [d.source_event_id for _, d in pairs],
-            [d.transaction_kind for _, d in pairs],
-            [d.order_id for _, d in pairs],
-            [d.subscription_id for _, d in pairs],
-            [d.change_id for _, d in pairs],
-            [d.distributor_id for _, d in pairs],
-            [d.customer_id for _, d in pairs],
-            [d.outcome for _, d in pairs],
-            [d.basis for _, d in pairs],
-            [_int_array(d.error_codes) for _, d in pairs],
-            [d.primary_error_code for _, d in pairs],
-            [d.supersedes_decision_id for _, d in pairs],
-            [r.requested_at for r, _ in pairs],
-            [d.decided_at for _, d in pairs],
-            [r.model_dump_json(by_alias=True) for r, _ in pairs],
-            [d.model_dump_json(by_alias=True) for _, d in pairs],
-            [d.would_block for _, d in pairs],
-        )
-    }
-    lines = [
-        (
-            d.decision_id,
-            line.line_item_id,
-            line.partner_id_on_record,
-            d.distributor_id,
-            d.decided_at,
-            _int_array(line.error_codes),
-            normalize_partner_id(line.partner_id_on_record),
-        )
-        for _, d in pairs
-        if d.decision_id in inserted
-        for line in d.lines
-    ]
-    if lines:
-        cols = list(zip(*lines, strict=True))
-        await conn.execute(
-            "INSERT INTO decision_lines (decision_id, line_item_id, partner_id_on_record, distributor_id,"
-            " decided_at, error_codes, pla_id)"
-            " SELECT l.decision_id, l.line_item_id, l.pid, l.distributor_id, l.decided_at,"
-            "  l.codes::int[], l.pla_id"
-            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
-            "  $7::text[])"
-            "  AS l(decision_id, line_item_id, pid, distributor_id, decided_at, codes, pla_id)"
-            " ON CONFLICT DO NOTHING",
-            *(list(c) for c in cols),
-        )
-    return inserted
-
-
-async def partner_ids_on_record(
-    conn: asyncpg.Connection, distributor_id: str, since: datetime
-) -> list[str]:
-    """Every PLA ID that was the POR on one of this distributor's transactions since `since`."""
+async def partner_ids_of_tenant(conn: Executor, tenant_id: str) -> list[str]:
     rows = await conn.fetch(
-        "SELECT DISTINCT btrim(partner_id_on_record) AS pid FROM decision_lines"
-        " WHERE distributor_id = $1 AND decided_at >= $2 AND partner_id_on_record IS NOT NULL",
-        distributor_id,
-        since,
+        "SELECT partner_id FROM partner_accounts WHERE reseller_tenant_id = $1", tenant_id
     )
-    return [r["pid"] for r in rows]
+    return [r["partner_id"] for r in rows]
 
 
-class BlockedDecision(NamedTuple):
-    decision_id: str
-    request: dict[str, Any]  # the ValidationRequested it decided, as stored
-    decided_at: datetime
-    error_codes: list[int]
-
-
-_BLOCKED = """
-SELECT d.decision_id, d.decided_at, d.error_codes, d.request::text AS request
-FROM decisions d
-WHERE d.outcome = 'blocked'
-  AND ($1::text IS NULL OR d.distributor_id = $1)
-  AND ($2::int IS NULL OR $2 = ANY (d.error_codes))
-  AND ($3::timestamptz IS NULL OR d.decided_at >= $3)
-  AND ($4::text[] IS NULL OR d.decision_id = ANY ($4::text[]))
-  -- only the latest decision of its source event, and not already superseded
-  AND NOT EXISTS (
-    SELECT 1 FROM decisions n
-    WHERE n.source_event_id = d.source_event_id AND n.decision_id <> d.decision_id
-      AND (n.decided_at > d.decided_at OR n.supersedes_decision_id = d.decision_id))
-ORDER BY d.decided_at, d.decision_id
-"""
-
-
-async def blocked_decisions(
-    conn: Executor,
-    *,
-    distributor: str | None = None,
-    code: int | None = None,
-    since: datetime | None = None,
-    decision_ids: Sequence[str] | None = None,
-) -> list[BlockedDecision]:
-    """Each source event's latest decision, where it is blocked and no later one supersedes it."""
-    rows = await conn.fetch(
-        _BLOCKED, distributor, code, since, list(decision_ids) if decision_ids else None
+async def distributor_region(conn: Executor, distributor_id: str) -> tuple | None:
+    """(country, csp_region) of a distributor, None if unknown."""
+    row = await conn.fetchrow(
+        "SELECT country, csp_region FROM distributors WHERE distributor_id = $1", distributor_id
     )
-    return [
-        BlockedDecision(
-            r["decision_id"], json.loads(r["request"]), r["decided_at"], r["error_codes"]
-        )
-        for r in rows
-    ]
+    return None if row is None else (row["country"], row["csp_region"])
 
 
-class PorTransactions(NamedTuple):
-    partner_id: str
-    transactions: int
-    recent_order_ids: list[str]
-    recent_subscription_ids: list[str]
-    last_decided_at: datetime
+# Deciding reads the registry; a registry change looks for what it releases among the
+# decisions. Without this lock a decision made from the old facts but committed after the
+# change's search would never be released: decisions take it shared, registry changes
+# exclusive, so each sees the other's committed result.
+_DECIDING = "SELECT pg_advisory_xact_lock_shared(hashtext('porgate:registry-and-decisions'))"
+_CHANGING = "SELECT pg_advisory_xact_lock(hashtext('porgate:registry-and-decisions'))"
 
 
-# A transaction is a source event: its re-decisions (replays) count once. The recent ids are
-# distinct, newest decision first.
-_POR_TRANSACTIONS = """
-WITH hits AS (
-  SELECT btrim(l.partner_id_on_record) AS pid, d.source_event_id, d.order_id, d.subscription_id,
-         l.decided_at
-  FROM decision_lines l JOIN decisions d ON d.decision_id = l.decision_id
-  WHERE l.distributor_id = $1 AND l.decided_at >= $2
-    AND btrim(l.partner_id_on_record) = ANY ($3::text[])
-)
-SELECT h.pid, count(DISTINCT h.source_event_id) AS transactions, max(h.decided_at) AS last_decided_at,
-  ARRAY(SELECT o.order_id FROM hits o WHERE o.pid = h.pid AND o.order_id IS NOT NULL
-        GROUP BY o.order_id ORDER BY max(o.decided_at) DESC, o.order_id LIMIT $4) AS orders,
-  ARRAY(SELECT s.subscription_id FROM hits s WHERE s.pid = h.pid AND s.subscription_id IS NOT NULL
-        GROUP BY s.subscription_id ORDER BY max(s.decided_at) DESC, s.subscription_id LIMIT $4)
-    AS subscriptions
-FROM hits h GROUP BY h.pid
-"""
+async def lock_for_deciding(conn: asyncpg.Connection) -> None:
+    await conn.execute(_DECIDING)
 
 
-async def por_transactions(
-    conn: Executor,
-    distributor_id: str,
-    partner_ids: Iterable[str],
-    since: datetime,
-    recent: int = 5,
-) -> dict[str, PorTransactions]:
-    """This distributor's transactions since `since` with each of these PLA IDs as the POR,
-    by PLA ID; an ID without any has no entry."""
-    rows = await conn.fetch(
-        _POR_TRANSACTIONS, distributor_id, since, sorted(set(partner_ids)), recent
-    )
-    return {
-        r["pid"]: PorTransactions(
-            r["pid"], r["transactions"], r["orders"], r["subscriptions"], r["last_decided_at"]
-        )
-        for r in rows
-    }
-
-
-async def would_block_decisions(
-    conn: asyncpg.Connection | asyncpg.Pool, distributor_id: str, since: datetime
-) -> list[dict[str, Any]]:
-    """What observe mode accepted that enforcement would have blocked, as published."""
-    rows = await conn.fetch(
-        "SELECT decision::text AS decision FROM decisions"
-        " WHERE distributor_id = $1 AND decided_at >= $2 AND would_block ORDER BY decided_at",
-        distributor_id,
-        since,
-    )
-    return [json.loads(r["decision"]) for r in rows]
+async def lock_for_registry_change(conn: asyncpg.Connection) -> None:
+    await conn.execute(_CHANGING)

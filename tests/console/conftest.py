@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from starlette.routing import Mount
 
 from services.api.app import create_app
-from services.common.embedded import free_port
 from services.common.health import HttpServer
 from services.common.kafka_security import client_options
+from services.common.ports import free_port
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, running
@@ -134,7 +134,7 @@ async def world(migrated):
 
 @pytest.fixture
 def browser(tmp_path):
-    """Headless Chromium at 1280×800 through chromedriver; downloads go to tmp_path."""
+    """Headless Chromium at 1400×900 through chromedriver; downloads go to tmp_path."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -151,7 +151,7 @@ def browser(tmp_path):
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
-        "--window-size=1280,800",
+        "--window-size=1400,900",
     ):
         options.add_argument(arg)
     options.add_experimental_option(
@@ -159,7 +159,7 @@ def browser(tmp_path):
         {"download.default_directory": str(tmp_path), "download.prompt_for_download": False},
     )
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_window_size(1280, 800)
+    driver.set_window_size(1400, 900)
     driver.implicitly_wait(0)
     try:
         yield driver

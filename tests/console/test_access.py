@@ -12,7 +12,14 @@ import re
 import asyncpg
 import httpx
 
-from tests.console.conftest import JA_LETTER_ORDER, JA_ORDER, KEY_EU, KEY_JA, OPERATOR_KEY
+from tests.console.conftest import (
+    BLOCKED_ORDER,
+    JA_LETTER_ORDER,
+    JA_ORDER,
+    KEY_EU,
+    KEY_JA,
+    OPERATOR_KEY,
+)
 from tests.e2e import registry_data as R
 
 
@@ -97,6 +104,33 @@ async def test_a_distributor_cannot_see_or_act_on_another_distributors_data(worl
         assert r.status_code == 200 and R.DIST in r.headers["content-disposition"]
         assert R.DIST_JA not in r.headers["content-disposition"]
 
+        # Re-check now: not on their transaction, not for an id its lines do not carry, and
+        # on the resellers page only ever for one's own distributor.
+        r = await client.post(
+            f"/console/transactions/{ja_decision}/recheck",
+            data={"csrf": csrf, "partner_id": R.VALID},
+        )
+        assert r.status_code == 404
+        eu_blocked = await fetch(
+            settings,
+            "SELECT decision_id FROM por_validator.decisions WHERE order_id = $1",
+            BLOCKED_ORDER,
+        )
+        r = await client.post(
+            f"/console/transactions/{eu_blocked}/recheck",
+            data={"csrf": csrf, "partner_id": R.VALID},  # on no line of this order
+        )
+        assert r.status_code == 404
+        r = await client.post(
+            "/console/resellers/recheck",
+            data={"csrf": csrf, "partner_id": R.VALID, "distributor": R.DIST_JA},
+        )
+        assert r.status_code == 200 and f"for {R.DIST}</h2>" in r.text
+        assert not await fetch(
+            settings,
+            "SELECT count(*) FROM por_validator.decisions WHERE supersedes_decision_id IS NOT NULL",
+        )
+
         # Filters naming the other distributor are ignored.
         r = await client.get("/console/transactions", params={"distributor": R.DIST_JA})
         assert JA_ORDER not in r.text
@@ -115,6 +149,11 @@ async def test_every_post_without_the_sessions_csrf_token_is_refused(world):
             assert r.status_code == 403, data
             r = await client.post(
                 "/console/dead-letters/redrive", data={**data, "letter": "0:0", "mode": "redrive"}
+            )
+            assert r.status_code == 403
+            r = await client.post(
+                "/console/resellers/recheck",
+                data={**data, "partner_id": R.SUSPENDED_TENANT, "distributor": R.DIST},
             )
             assert r.status_code == 403
         # Another session's token does not do either.

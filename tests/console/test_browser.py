@@ -1,5 +1,6 @@
 """The console in a real headless Chromium against the real servers: what an operator and a
-distributor do with it, each page's screenshot at 1280×800 (tests/console/screenshots/)."""
+distributor do with it, each page's screenshot at 1400 px wide (tests/console/screenshots/),
+and on each page no text overflows its box and no label is cut (tests/console/layout.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import csv
 import time
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -21,12 +23,23 @@ from tests.console.conftest import (
     REDRIVEN_ORDER,
     SCREENSHOTS,
 )
+from tests.console.layout import assert_fits
 from tests.e2e import registry_data as R
+
+WINDOW = (1400, 900)
 
 
 def shot(driver, name: str) -> None:
+    """The page's screenshot, whole; and it must fit its width (layout.assert_fits)."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    width, height = driver.get_window_size().values()
+    page = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(height, page + 150))  # the window's frame: 150 px
+    try:
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        assert_fits(driver, name, phone=width < 600)
+    finally:
+        driver.set_window_size(width, height)
 
 
 def wait_for(what: str, check, timeout: float = 30.0, interval: float = 0.5):
@@ -61,8 +74,17 @@ def go(driver, element, how: str = "click") -> None:
     returns before the navigation it starts."""
     old = driver.find_element(By.TAG_NAME, "html")
     getattr(element, how)()
-    WebDriverWait(driver, 20).until(EC.staleness_of(old))
+    WebDriverWait(driver, 20).until(lambda _: _gone(old))
     WebDriverWait(driver, 20).until(EC.presence_of_element_located((By.TAG_NAME, "main")))
+
+
+def _gone(element) -> bool:
+    # Stale, or (asked mid-navigation) a node "that does not belong to the document".
+    try:
+        element.is_enabled()
+    except (StaleElementReferenceException, WebDriverException):
+        return True
+    return False
 
 
 def operator_flow(driver, url: str, download_dir: Path) -> None:
@@ -87,9 +109,10 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     # Its remediation, in Japanese.
     go(driver, driver.find_element(By.LINK_TEXT, "日本語"))
     wait_for("Japanese", lambda: "lang=ja" in driver.current_url)
-    code = driver.find_element(By.CSS_SELECTOR, "section.code")
-    assert code.get_attribute("lang") == "ja"
-    assert "リセラー" in code.text, code.text
+    remedy = driver.find_element(By.CSS_SELECTOR, "section.remediation")
+    assert remedy.get_attribute("lang") == "ja"
+    assert "リセラーの対応" in remedy.text and "停止" in remedy.text, remedy.text
+    assert driver.find_element(By.CSS_SELECTOR, "section.remedy button").text == "今すぐ再確認"
     # The decision-table walk por-validator attached: the failed step, in Japanese too.
     walk = driver.find_element(By.XPATH, "//h2[text()='Explanation']/following-sibling::div")
     assert "fail 900400" in walk.text and "テナント" in walk.text, walk.text
@@ -108,6 +131,7 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
     shot(driver, "dead-letter")
     go(driver, driver.find_element(By.CSS_SELECTOR, "button[value=preview]"))
     assert "Redrive preview (dry run)" in text(driver) and "nothing was sent" in text(driver)
+    shot(driver, "redrive-preview")
     go(driver, driver.find_element(By.CSS_SELECTOR, "button[value=redrive]"))
     assert "1 dead letter(s) redriven" in text(driver)
 
@@ -149,11 +173,10 @@ def operator_flow(driver, url: str, download_dir: Path) -> None:
 
     # On a phone the pages still work: the navigation wraps, nothing needs a wider screen.
     driver.set_window_size(390, 844)
-    driver.get(url + "/console/transactions")
-    shot(driver, "phone-transactions")
-    width = driver.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 400, f"the page is {width}px wide on a 390px phone"
-    driver.set_window_size(1280, 800)
+    for path in ("", "transactions", "resellers", "gdap", "dead-letters", "eligibility"):
+        driver.get(url + "/console/" + path)
+        shot(driver, f"phone-{path or 'overview'}")
+    driver.set_window_size(*WINDOW)
 
     go(driver, driver.find_element(By.CSS_SELECTOR, "form.who button"))
     assert driver.current_url.endswith("/console/sign-in")

@@ -14,9 +14,9 @@ import pytest
 from tests.deploy.linter.monitoring import (
     PROMETHEUS_CONFIG,
     PROMETHEUS_RULE,
-    README,
     RULES,
     RULES_TESTS,
+    RUNBOOKS,
     Monitoring,
     alert_convention_problems,
     alerts,
@@ -157,9 +157,9 @@ def test_a_misspelt_metric_in_a_rule_or_a_panel_is_caught(monitoring) -> None:
 # ----------------------------------------------------------------------------- conventions
 
 
-def test_every_alert_waits_has_a_severity_annotations_and_a_readme_runbook(monitoring) -> None:
+def test_every_alert_waits_has_a_severity_annotations_and_a_runbook(monitoring) -> None:
     assert len(alerts(monitoring.rules)) >= 10
-    assert alert_convention_problems(monitoring.rules, README.read_text()) == []
+    assert alert_convention_problems(monitoring.rules, RUNBOOKS.read_text()) == []
 
 
 def test_the_prometheus_rule_is_rendered_from_the_rule_file(monitoring) -> None:
@@ -199,7 +199,9 @@ MUTATIONS: dict[str, tuple[str, Breakage]] = {
     ),
     "runbook to a missing heading": (
         "alerts",
-        lambda m: _alert(m, "PorgateUnhealthy")["annotations"].update(runbook="README.md#nowhere"),
+        lambda m: _alert(m, "PorgateUnhealthy")["annotations"].update(
+            runbook="docs/alerts.md#nowhere"
+        ),
     ),
     "PrometheusRule behind the rule file": (
         "rule",
@@ -249,7 +251,7 @@ def test_each_monitoring_check_fails_on_a_broken_copy(
     broken = copy.deepcopy(monitoring)
     mutate(broken)
     checks = {
-        "alerts": lambda: alert_convention_problems(broken.rules, README.read_text()),
+        "alerts": lambda: alert_convention_problems(broken.rules, RUNBOOKS.read_text()),
         "rule": lambda: prometheus_rule_problems(broken),
         "k8s": lambda: service_monitor_problems(manifests, broken, image),
         "compose": lambda: compose_monitoring_problems(compose, broken, image),

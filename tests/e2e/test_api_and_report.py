@@ -12,8 +12,8 @@ from contracts.codec import decode
 from services.domain.por_rules import Distributor, Registry, normalize_partner_id
 from services.domain.regions import RegionTable
 from services.por_validator import store
-from services.por_validator.handlers import on_registry_events
 from services.por_validator.report import eligibility_report
+from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, api_client, running
@@ -147,9 +147,8 @@ async def test_the_one_statement_registry_read_equals_the_plain_read(migrated):
     try:
         async with conn.transaction():
             for e in R.registry_events():
-                await on_registry_events(
-                    conn, [decode(json.dumps(e).encode(), "csp.partner-registry.v1")]
-                )
+                event = decode(json.dumps(e).encode(), "csp.partner-registry.v1")
+                await PostgresValidatorUnitOfWork(conn).project(event.data, event.time, event.id)
         # What the events above do not cover: an account without a tenant, one whose tenant is
         # unknown, an ended partnership, and a tenant partnered with both distributors.
         await conn.execute(

@@ -11,8 +11,8 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import ALL_TOPICS
-from services.common.embedded import free_port
 from services.common.kafka_security import client_options
+from services.common.ports import free_port
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually
 

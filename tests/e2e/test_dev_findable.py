@@ -75,8 +75,9 @@ def test_porgate_dev_prints_an_export_line_and_the_cli_finds_it_while_it_runs(tm
         assert listed.returncode == 0, listed.stderr
         assert json.loads(listed.stdout) == [
             {"url": exported["PORGATE_NOTIFY_WEBHOOK_URL"], "configured": True,
-             "state": "enabled", "disabledAt": None, "disabledReason": None,
-             "pausedUntil": None, "enabledAt": None}
+             "state": "enabled", "delivered": 0, "lastDeliveredAt": None,
+             "lastAttemptAt": None, "lastResult": None, "disabledAt": None,
+             "disabledReason": None, "pausedUntil": None, "enabledAt": None}
         ]  # fmt: skip
     finally:
         dev.send_signal(signal.SIGINT)

@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.common.embedded import free_port
 from services.common.health import HttpServer
-from services.common.topics_admin import create_topics
+from services.common.ports import free_port
+from services.common.topic_creation import create_topics
 from services.partner_center.standin import PartnerCenterStandin, StandinTenant, serving
 from tests.e2e.test_cli import porgate
 

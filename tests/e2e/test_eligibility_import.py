@@ -21,8 +21,8 @@ from services.cli.errors import ExitCode
 
 EXIT_BAD_ROWS = ExitCode.BAD_ROWS
 from services.common.db import migrate
-from services.por_validator import store
-from services.por_validator.handlers import on_registry_events
+from services.por_validator import decision_store, store
+from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
 from tests.e2e import registry_data as R
 
 NOW = datetime.now(UTC)
@@ -112,10 +112,9 @@ async def seeded(fresh_database) -> str:
     try:
         async with conn.transaction():
             for e in R.registry_events():
-                await on_registry_events(
-                    conn, [decode(json.dumps(e).encode(), "csp.partner-registry.v1")]
-                )
-            await store.record_decisions(conn, seeded_decisions())
+                event = decode(json.dumps(e).encode(), "csp.partner-registry.v1")
+                await PostgresValidatorUnitOfWork(conn).project(event.data, event.time, event.id)
+            await decision_store.record_decisions(conn, seeded_decisions())
     finally:
         await conn.close()
     return fresh_database

@@ -8,14 +8,18 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
+from pydantic import SecretStr
+
 from tests.e2e import registry_data as R
 from tests.e2e.test_cli import porgate
 from tests.e2e.test_orders import load_registry, registry_loaded
 from tests.e2e.test_replay import count
 from tests.e2e.test_rollout import by_order
+from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, api_client, envelope, eventually, running
 
 KEY_EU = "k-eu-remedy-3a5c7e9b1d2f4a68"
+KEY_JA = "k-ja-remedy-6b8d0f2a4c1e3b57"
 KEYS = f"{KEY_EU}={R.DIST}"
 AUTH = {"Authorization": f"Bearer {KEY_EU}"}
 REGISTRY = "csp.partner-registry.v1"
@@ -148,7 +152,7 @@ async def test_remediation_names_the_link_the_regions_and_what_would_pass(migrat
 
 async def test_recheck_releases_the_dependent_blocked_transactions_once_and_only_once(migrated):
     # Automatic release off: only the re-check can release them.
-    settings = migrated.model_copy(update={"auto_revalidate": False, "recheck_rate_per_key": 0})
+    settings = migrated.model_copy(update={"auto_release": False, "recheck_rate_per_key": 0})
     async with (
         Bus(settings) as bus,
         running(settings, ["order-intake", "por-validator"]),
@@ -252,3 +256,105 @@ async def test_recheck_is_rate_limited_per_key(migrated):
     assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
     assert second.json()["code"] == "rate_limited"
     assert other.status_code == 200
+
+
+URL_JA = "https://partner.microsoft.com/dashboard/v2/customers/indirectresellers/invite?x=jp1"
+
+
+async def test_a_blocked_notification_carries_each_lines_remediation_in_the_distributors_language(
+    migrated,
+):
+    async with Receiver(SECRET) as receiver:
+        settings = migrated.model_copy(
+            update={"notify_webhook_url": receiver.url, "notify_webhook_secret": SecretStr(SECRET)}
+        )
+        async with (
+            Bus(settings) as bus,
+            running(settings, ["order-intake", "por-validator", "notifier"]),
+            api_client(settings, f"{KEYS},{KEY_JA}={R.DIST_JA}") as api,
+        ):
+            await load_registry(bus, R.registry_events() + organisation_events() + [ja_link()])
+            await registry_loaded(settings, 10)
+
+            async def notifier_knows_both_links() -> bool:
+                return (
+                    await count(
+                        settings,
+                        "SELECT count(*) FROM notifier.distributors"
+                        " WHERE partnership_request_url IS NOT NULL",
+                    )
+                    == 2
+                    and await count(
+                        settings,
+                        "SELECT count(*) FROM notifier.partner_accounts"
+                        " WHERE global_partner_id IS NOT NULL",
+                    )
+                    == 2
+                )
+
+            await eventually(notifier_knows_both_links)
+            orders = {
+                "o-notice-en": (R.DIST, [R.NO_PARTNERSHIP, R.OTHER_REGION, R.VALID]),
+                "o-notice-ja": (R.DIST_JA, [R.VALID]),
+            }
+            for order_id, (dist, pids) in orders.items():
+                await bus.send("csp.orders.v1", R.order(order_id, *pids, dist=dist), key=order_id)
+            await eventually(lambda: _notified(receiver, 2), timeout=30, what="2 notifications")
+            # What the API says now for each blocked line, in each distributor's language.
+            expected = {
+                (R.DIST, pid): await _api_remediation(api, KEY_EU, pid, "en-US")
+                for pid in (R.NO_PARTNERSHIP, R.OTHER_REGION)
+            }
+            expected[(R.DIST_JA, R.VALID)] = await _api_remediation(api, KEY_JA, R.VALID, "ja-JP")
+
+    by_order = {p["orderId"]: p for p in receiver.of_kind("transaction_blocked")}
+    en, ja = by_order["o-notice-en"], by_order["o-notice-ja"]
+    assert en["language"] == "en" and ja["language"] == "ja"
+    assert [line["partnerIdOnRecord"] for line in en["lines"]] == [
+        R.NO_PARTNERSHIP,
+        R.OTHER_REGION,
+    ]  # the accepted line needs nothing
+    for payload in (en, ja):
+        for line in payload["lines"]:
+            remedy = line["remediation"]
+            # The same remediation, word for word, as the API, the CLI and the console give.
+            assert remedy == expected[(payload["distributorId"], line["partnerIdOnRecord"])]
+            assert remedy["errorCodes"] == [e["code"] for e in line["errors"]]
+
+    partnership, region = (line["remediation"] for line in en["lines"])
+    assert partnership["remedies"][0]["step"] == 8 and URL in partnership["message"]
+    assert "Request a partnership" in partnership["message"]
+    assert region["suggestedPartnerIds"] == [ORG_EU_PLA] and "United States" in region["message"]
+    (line,) = ja["lines"]
+    message = line["remediation"]["message"]
+    assert line["remediation"]["errorCodes"] == [900414, 900152]
+    assert "パートナーシップを要求します" in message and URL_JA in message
+    assert "CSP リージョン Europe にあり、お客様は Japan です" in message
+
+
+def ja_link() -> dict:
+    """The Japanese distributor with its own partnership-request link."""
+    return envelope(
+        "csp.distributor.upserted.v1",
+        {
+            "distributorId": R.DIST_JA,
+            "name": "JP Dist",
+            "country": "JP",
+            "preferredLanguage": "ja",
+            "partnershipRequestUrl": URL_JA,
+        },
+        time_=later(),
+    )
+
+
+async def _api_remediation(api, key: str, pid: str, locale: str) -> dict:
+    response = await api.get(
+        f"/v1/partners/{pid}/remediation",
+        headers={"Authorization": f"Bearer {key}", "X-Locale": locale},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _notified(receiver: Receiver, count: int) -> bool:
+    return len(receiver.of_kind("transaction_blocked")) >= count

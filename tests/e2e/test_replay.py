@@ -18,7 +18,7 @@ from services.common.kafka_security import client_options
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
-from services.ops.topics import partition_offsets, reader
+from services.ops.topic_io import partition_offsets, reader
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running
@@ -254,7 +254,7 @@ async def test_topic_slices_are_copied_exactly_and_replays_into_the_source_chang
 
 async def test_revalidation_supersedes_the_blocked_decision_once(migrated, cli):
     # The manual tool, as with Partner Center as the authority or automatic release off.
-    settings = migrated.model_copy(update={"auto_revalidate": False})
+    settings = migrated.model_copy(update={"auto_release": False})
     prefix = settings.topic_prefix
     async with Bus(settings) as bus, running(settings, SERVICES):
         await load_registry(bus)

@@ -197,7 +197,7 @@ async def test_a_partnership_made_active_releases_only_that_distributors_transac
 
 
 async def test_automatic_release_off_releases_nothing(migrated):
-    settings = migrated.model_copy(update={"auto_revalidate": False})
+    settings = migrated.model_copy(update={"auto_release": False})
     async with Bus(settings) as bus, running(settings, ["order-intake", "por-validator"]):
         await load_registry(bus)
         await registry_loaded(settings, 8)

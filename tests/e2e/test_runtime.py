@@ -19,9 +19,9 @@ from contracts.topics import DLQ, ORDERS
 from services.common import outbox, pipeline
 from services.common.app import build_app
 from services.common.db import migrate
-from services.common.embedded import free_port
 from services.common.kafka_security import client_options
-from services.common.service import Consumer, Outgoing, Service, per_event
+from services.common.ports import free_port
+from services.common.service import Consumer, Outgoing, Service
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually, running
 
@@ -31,21 +31,22 @@ def recording_service(tmp_path, fail: dict[str, int]) -> Service:
     with ValueError (never succeeds) when the count is -1, else with ConnectionError that many times."""
     (tmp_path / "001_seen.sql").write_text("CREATE TABLE seen (order_id text PRIMARY KEY);")
 
-    async def handle(conn, event):
-        oid = event.data.order_id
-        if fail.get(oid) == -1:
-            raise ValueError(f"cannot handle {oid}")
-        if fail.get(oid, 0) > 0:
-            fail[oid] -= 1
-            raise ConnectionResetError("database went away")
-        await conn.execute("INSERT INTO seen VALUES ($1)", oid)
-        return []
+    async def handle(events, uow):
+        for event in events:
+            oid = event.data.order_id
+            if fail.get(oid) == -1:
+                raise ValueError(f"cannot handle {oid}")
+            if fail.get(oid, 0) > 0:
+                fail[oid] -= 1
+                raise ConnectionResetError("database went away")
+            await uow.conn.execute("INSERT INTO seen VALUES ($1)", oid)
+        return [[] for _ in events]
 
     return Service(
         name="rt-test",
         schema="rt_test",
         migrations=tmp_path,
-        consumers=(Consumer("orders", (ORDERS,), per_event(handle)),),
+        consumers=(Consumer("orders", (ORDERS,), handle),),
     )
 
 

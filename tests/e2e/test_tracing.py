@@ -1,7 +1,7 @@
 """Tracing on the real broker and PostgreSQL: one trace from an order's publish to the webhook
 request (and from a suspension to the Graph call), with spans recorded in memory.
 
-The convention (README, "Tracing"): W3C `traceparent` in the Kafka record headers; the
+The convention (docs/tracing.md): W3C `traceparent` in the Kafka record headers; the
 CloudEvents distributed-tracing extension is honoured on the way in; queued rows store it.
 """
 

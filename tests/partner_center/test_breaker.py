@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.retry import retry_after_s
+from services.common.retry import backoff_s, retry_after_s
 from services.partner_center.breaker import BreakerState, CircuitBreaker
-from services.partner_center.resilience import backoff_s
 
 
 class Clock:
@@ -114,6 +113,11 @@ def test_retry_after_as_an_http_date_in_the_past_means_now():
 @pytest.mark.parametrize("failures", [1, 2, 5, 30])
 def test_backoff_is_jittered_below_its_exponential_bound_and_capped(failures):
     bound = min(2.0, 0.1 * 2 ** (failures - 1))
-    delays = [backoff_s(failures, 0.1, 2.0) for _ in range(200)]
+    delays = [backoff_s(failures, 0.1, 2.0, jitter=True) for _ in range(200)]
     assert all(0 <= d <= bound for d in delays)
     assert len(set(delays)) > 1
+
+
+@pytest.mark.parametrize(("failures", "delay"), [(0, 0.1), (1, 0.1), (2, 0.2), (5, 1.6), (30, 2.0)])
+def test_backoff_without_jitter_doubles_from_the_first_failure_up_to_its_cap(failures, delay):
+    assert backoff_s(failures, 0.1, 2.0) == pytest.approx(delay)

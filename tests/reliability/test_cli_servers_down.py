@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.cli.errors import ExitCode
 from services.common.config import get_settings
-from services.common.embedded import EmbeddedPostgres, free_port
+from services.common.ports import free_port
+from services.devtools.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = "dist-down"

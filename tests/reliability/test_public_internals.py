@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from services.api.app import create_app
 from services.common.config import Settings
-from services.common.embedded import free_port
+from services.common.ports import free_port
 from services.console.web import SECURITY_HEADERS
 from services.runner import run_services
 from tests.console.conftest import OPERATOR_KEY, console_server

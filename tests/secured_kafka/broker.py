@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.embedded import EmbeddedKafka, free_port
+from services.common.ports import free_port
+from services.devtools.embedded import EmbeddedKafka
 from tests.secured_kafka.certs import Pki, make_pki
 from tests.secured_kafka.proxy import KafkaProxy, Users
 

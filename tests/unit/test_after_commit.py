@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.common.service import after_commit, deferring_counts
+from services.common.handling import after_commit, deferring_counts
 
 
 def test_outside_a_pipeline_a_count_runs_at_once():

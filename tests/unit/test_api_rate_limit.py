@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.api.rate_limit import RateLimiter
+from services.common.rate_limit import RateLimiter
 
 
 class Clock:

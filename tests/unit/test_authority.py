@@ -14,12 +14,10 @@ from services.domain.authority import (
     Answer,
     Drift,
     agree,
-    decide_with_answers,
     drifts,
     partner_ids_to_ask,
 )
 from services.domain.decisions import decide
-from services.domain.observe import observed
 from services.order_intake.intake import validation_request
 from tests.unit.test_decisions import START, D, registry
 from tests.unit.test_por_rules import DIST, registries
@@ -44,13 +42,14 @@ def order(*pids, placed_at=NOW, distributor=D):
     )
 
 
-def by_partner_center(request, answers, reg=None):
-    return decide_with_answers(
+def by_partner_center(request, answers, reg=None, mode="enforce"):
+    return decide(
         request,
         reg or registry(),
-        {a.partner_id: a for a in answers},
+        answers={a.partner_id: a for a in answers},
         enforcement_start=START,
         decided_at=NOW,
+        mode=mode,
     )
 
 
@@ -178,7 +177,7 @@ def test_answers_that_agree_with_the_registry_never_drift(reg_ids, data):
         # Partner Center names one of the registry's codes: which one is its choice.
         code = data.draw(st.sampled_from(line.error_codes)) if line.error_codes else None
         answers[pid] = Answer(pid, code is None, code)
-    d = decide_with_answers(request, reg, answers, enforcement_start=START, decided_at=NOW)
+    d = decide(request, reg, answers=answers, enforcement_start=START, decided_at=NOW)
     assert d.registry_drift is False and drifts(d) == []
     assert d.outcome == by_registry.outcome
     assert [line.registry_error_codes for line in d.lines] == [
@@ -194,7 +193,7 @@ def test_the_outcome_is_always_partner_centers(reg_ids, data):
     request = order(*pids, distributor=DIST)
     valid = {pid: data.draw(st.booleans()) for pid in pids}
     answers = {pid: Answer(pid, ok, None if ok else 900400) for pid, ok in valid.items()}
-    d = decide_with_answers(request, reg, answers, enforcement_start=START, decided_at=NOW)
+    d = decide(request, reg, answers=answers, enforcement_start=START, decided_at=NOW)
     assert d.outcome == ("accepted" if all(valid.values()) else "blocked")
     assert d.authority == "partner_center"
 
@@ -202,9 +201,12 @@ def test_the_outcome_is_always_partner_centers(reg_ids, data):
 def test_observe_mode_keeps_the_drift_partner_center_and_the_registry_had():
     # Partner Center and the registry agree on 900152: no drift, observed or not.
     agreeing = by_partner_center(order("1000003"), [Answer("1000003", False, 900152)])
-    assert drifts(observed(agreeing)) == drifts(agreeing) == []
+    observed = by_partner_center(
+        order("1000003"), [Answer("1000003", False, 900152)], mode="observe"
+    )
+    assert observed.would_block and drifts(observed) == drifts(agreeing) == []
     # Partner Center blocks what the registry accepts: the same drift, observed or not.
     drifting = by_partner_center(order("1000001"), [Answer("1000001", False, 900400)])
-    seen = observed(drifting)
+    seen = by_partner_center(order("1000001"), [Answer("1000001", False, 900400)], mode="observe")
     assert seen.registry_drift and seen.would_block
     assert drifts(seen) == drifts(drifting) == [Drift("1000001", 900400, ())]

@@ -13,7 +13,7 @@ from benchmarks.rules import cpu_breakdown, registry_from_messages, rules_benchm
 from benchmarks.trace import Totals
 from benchmarks.workload import decision_mix, order_mix
 from contracts.errors import ErrorCode
-from services.demo import DemoWorld
+from services.devtools.demo import DemoWorld
 
 
 def test_percentiles_are_nearest_rank():

@@ -21,8 +21,8 @@ from services.cli.errors import ExitCode, postgres_where
 from services.cli.explain import print_explanation
 from services.cli.output import Column, Tabular, emit, spreadsheet_safe, stdout_console
 from services.common.config import get_settings
-from services.common.embedded import free_port
-from services.dev_state import (
+from services.common.ports import free_port
+from services.devtools.dev_state import (
     export_line,
     read_state,
     remove_state,

@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.console import auth, charts, views
+from services.domain.explain import explain, to_wire
+from tests.unit.test_por_rules import DIST, PID, registry
 
 SECRET = "test-secret"
 
@@ -110,11 +112,50 @@ def test_the_overview_counts_the_last_hour_and_day_by_minute():
     assert (model.accepted_hour, model.blocked_hour) == (6, 2)
     assert (model.accepted_day, model.blocked_day) == (6, 32)
     assert model.blocked_share_hour == "25.0%" and model.blocked_share_day == "84.2%"
-    assert len(model.hour.x_labels) == 6 and model.hour.y_max == 10
+    assert len(model.hour.x_labels) == 6 and model.hour.y_max == 8
+    assert model.hour.y_ticks == ("8", "6", "4", "2", "0")
     # The three-hour-old 30 sits in one 15-minute slot of the day chart: 2 per minute.
     assert max(b.height for b in model.day.bars if b.series == "blocked") > 0
+    assert model.day.y_ticks == ("2", "1.5", "1", "0.5", "0")
     assert "900400" in model.codes.summary
     assert views.overview([], [], now).blocked_share_day == "–"
+
+
+def test_an_error_codes_label_is_its_whole_message_and_its_count_stands_apart():
+    now = datetime(2026, 1, 10, 12, 30, tzinfo=UTC)
+    model = views.overview([], [{"code": 900151, "n": 11}, {"code": 900999, "n": 2}], now)
+    first, unknown = model.codes.rows
+    assert (first.label, first.value) == ("900151", 11)
+    assert first.detail == views.code_texts([900151], "en")[0].message  # not cut mid-word
+    assert unknown.detail == "unknown code 900999"
+    assert (first.share, unknown.share) == (55, 10)  # on a round scale of 20
+
+
+@pytest.mark.parametrize(
+    ("top", "whole", "y_max", "ticks"),
+    [
+        (0, True, 1, (1, 0)),
+        (1, True, 1, (1, 0)),
+        (3, True, 3, (3, 2, 1, 0)),
+        (5, True, 6, (6, 4, 2, 0)),
+        (37, True, 40, (40, 30, 20, 10, 0)),
+        (0.2, False, 0.2, (0.2, 0.15, 0.1, 0.05, 0)),
+        (0.07, False, 0.08, (0.08, 0.06, 0.04, 0.02, 0)),
+    ],
+)
+def test_an_axis_has_round_evenly_spaced_ticks_from_zero_to_at_least_the_top(
+    top, whole, y_max, ticks
+):
+    assert charts.axis(top, whole=whole) == (pytest.approx(y_max), pytest.approx(ticks))
+
+
+def test_a_small_lag_draws_a_small_bar_on_a_scale_of_at_least_100():
+    ranking = charts.horizontal_bars(
+        "lag", [("g1", "", 1), ("g2", "", 0)], "lag", unit="records", at_least=100
+    )
+    assert ranking.x_max == 100 and [r.share for r in ranking.rows] == [1, 0]
+    big = charts.horizontal_bars("lag", [("g1", "", 480)], "lag", unit="records", at_least=100)
+    assert big.x_max == 500 and big.rows[0].share == 96
 
 
 @pytest.mark.parametrize(
@@ -133,8 +174,10 @@ def test_stacked_bars_stay_inside_the_chart():
         label_every=1,
     )
     for bar in chart.bars:
-        assert bar.y >= 0 and bar.y + bar.height <= chart.height - chart.pad_bottom + 0.01
+        assert bar.y >= 0 and bar.y + bar.height <= chart.height + 0.01
+        assert bar.x >= 0 and bar.x + bar.width <= chart.width + 0.01
     assert len(chart.bars) == 4
+    assert chart.gridlines[0] == 0 and chart.gridlines[-1] == chart.height
 
 
 def test_a_dead_letters_distributor_and_bytes_are_shown_safely():
@@ -172,3 +215,84 @@ def test_code_texts_are_in_the_readers_language():
     (ja,) = views.code_texts([900400], "ja")
     assert en.message != ja.message and ja.remediation
     assert views.code_texts([123], "en")[0].message == "unknown code 123"
+
+
+def test_another_distributors_reseller_is_not_yours_not_broken():
+    other = registry(partnership=False, tenant_region="Japan")
+    verdict = views.reseller_verdict(PID, DIST, other, "en")
+    assert [c.code for c in verdict.codes] == [900414, 900152]
+    assert verdict.not_yours == (
+        f"no active partnership with {DIST}",
+        f"in Japan, {DIST} in Europe",
+    )
+    # A direct-bill tenant's 900414 (step 6) is broken, whatever the partnership says.
+    broken = views.reseller_verdict(
+        PID, DIST, registry(kind="direct_bill", partnership=False), "ja"
+    )
+    assert broken.not_yours == () and [c.code for c in broken.codes] == [900414]
+    assert broken.codes[0].message == views.code_texts([900414], "ja")[0].message
+    assert views.reseller_verdict(PID, DIST, registry(), "en").valid
+
+
+def test_a_transactions_blocked_ids_are_each_pla_id_once_with_its_lines_and_codes():
+    decision = {
+        "lines": [
+            {"lineItemId": "1", "partnerIdOnRecord": "1000003", "errorCodes": [900400]},
+            {"lineItemId": "2", "partnerIdOnRecord": "1000001", "errorCodes": []},
+            {"lineItemId": "3", "partnerIdOnRecord": " 1000003 ", "errorCodes": [900400]},
+            {"lineItemId": "4", "partnerIdOnRecord": None, "errorCodes": [800016]},
+        ]
+    }
+    assert views.blocked_ids(decision) == [
+        views.BlockedId("1000003", ("1", "3"), (900400,)),
+        views.BlockedId("", ("4",), (800016,)),
+    ]
+    assert [b.recheckable for b in views.blocked_ids(decision)] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(True, "true"), (False, "false"), (None, "unknown"), ("PLA", "PLA")]
+)
+def test_facts_read_as_the_apis_json_not_pythons(value, shown):
+    assert views.fact_text(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "end_of_day", "expected"),
+    [
+        ("2026-01-10", False, datetime(2026, 1, 10, tzinfo=UTC)),
+        ("2026-01-10", True, datetime(2026, 1, 11, tzinfo=UTC)),
+        ("2026-01-10 09:30", True, datetime(2026, 1, 10, 9, 30, tzinfo=UTC)),
+        ("2026-01-10T09:30+09:00", False, datetime(2026, 1, 10, 0, 30, tzinfo=UTC)),
+        ("", False, None),
+    ],
+)
+def test_date_fields_take_iso_dates_and_an_until_date_includes_its_day(text, end_of_day, expected):
+    assert views.parse_local_time(text, end_of_day=end_of_day) == expected
+
+
+def test_a_date_in_the_browsers_locale_order_is_refused():
+    with pytest.raises(ValueError):
+        views.parse_local_time("01/10/2026 09:30")
+
+
+def test_lines_with_one_pla_id_share_one_walk_whose_facts_read_as_json():
+    walk = to_wire(explain(PID, DIST, registry(status="suspended")))
+    line = {"partnerIdOnRecord": PID, "errorCodes": [900400], "errors": []}
+    decision = {
+        "distributorId": DIST,
+        "lines": [
+            {
+                **line,
+                "lineItemId": str(i),
+                "explanation": [s.model_dump(mode="json", by_alias=True) for s in walk],
+            }
+            for i in (1, 2)
+        ],
+    }
+    (shown,) = views.line_explanations(decision, "en")
+    assert shown["line_item_ids"] == ["1", "2"] and shown["partner_id"] == PID
+    facts = {f["fact"]: f["text"] for s in shown["steps"] for f in s["facts"]}
+    assert (
+        facts["partnerAccount.active"] == "true" and facts["resellerTenant.status"] == "suspended"
+    )

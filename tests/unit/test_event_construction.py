@@ -27,7 +27,7 @@ from contracts.events import (
 )
 from contracts.ids import NAMESPACE, decision_id_for, derived_event_id
 from contracts.topics import EVENT_TYPES, ORDERS, VALIDATION_REQUESTS
-from services.demo import DemoWorld
+from services.devtools.demo import DemoWorld
 from services.domain import decisions
 from services.domain.decisions import decide, exempt_decision, make_decision
 from services.domain.por_rules import evaluate_por, union_codes

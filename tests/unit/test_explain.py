@@ -232,15 +232,9 @@ def test_a_blocked_notification_renders_each_lines_walk_in_the_distributors_lang
     assert payload["lines"][0]["explanation"] is None
 
 
-class _NoProvenance:
-    async def fetch(self, *args):
-        return []
-
-
-async def test_blocked_lines_carry_their_walk_up_to_a_bound_and_accepted_lines_none():
+def test_blocked_lines_carry_their_walk_up_to_a_bound_and_accepted_lines_none():
     from contracts.events import ValidationLine, ValidationRequested
-    from services.domain.decisions import decide
-    from services.por_validator.explanation import MAX_EXPLAINED_LINES, with_explanations
+    from services.domain.decisions import MAX_EXPLAINED_LINES, decide
 
     at = datetime(2026, 1, 10, 9, tzinfo=UTC)
     reg = registry(active=False)
@@ -261,12 +255,21 @@ async def test_blocked_lines_carry_their_walk_up_to_a_bound_and_accepted_lines_n
         )
         for n, ps in enumerate([pids, [PID]])
     ]
-    big = decide(requests[0], reg, enforcement_start=at, decided_at=at)
-    fine = decide(requests[1], valid, enforcement_start=at, decided_at=at)
-    out = await with_explanations(_NoProvenance(), [big, fine], reg)
-    assert out[1] is fine
-    walks = [line.explanation for line in out[0].lines]
+    big = decide(requests[0], reg, enforcement_start=at, decided_at=at, provenance={})
+    fine = decide(requests[1], valid, enforcement_start=at, decided_at=at, provenance={})
+    assert [line.explanation for line in fine.lines] == [None]
+    walks = [line.explanation for line in big.lines]
     assert all(w is not None for w in walks[:MAX_EXPLAINED_LINES])
     assert walks[MAX_EXPLAINED_LINES:] == [None] * (len(pids) - MAX_EXPLAINED_LINES)
-    for line, walk in zip(out[0].lines, walks[:MAX_EXPLAINED_LINES], strict=False):
+    for line, walk in zip(big.lines, walks[:MAX_EXPLAINED_LINES], strict=False):
         assert {s.error_code for s in walk if s.outcome == "fail"} == set(line.error_codes)
+    # Without the registry's provenance no walk is attached (automatic release's accepted
+    # decisions need none), and in observe mode no line is blocked, so none carries one.
+    assert all(
+        line.explanation is None
+        for line in decide(requests[0], reg, enforcement_start=at, decided_at=at).lines
+    )
+    observed = decide(
+        requests[0], reg, enforcement_start=at, decided_at=at, provenance={}, mode="observe"
+    )
+    assert observed.would_block and all(line.explanation is None for line in observed.lines)

@@ -7,14 +7,17 @@ import pytest
 from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
 from services.common.config import Settings
-from services.domain.authority import Answer, decide_with_answers, drifts
+from services.domain.authority import Answer, drifts
+from services.domain.decisions import decide
+from services.domain.explain import explain, to_wire
 from services.notifier import decision_notices as dn
 from services.notifier import notifications as nt
 from services.notifier.delivery import delivery_outcome
+from services.notifier.remediation import line_remediations
 from services.notifier.signing import sign, verify
 from services.notifier.webhook import body_of
 from tests.unit.test_authority import order
-from tests.unit.test_decisions import START, registry
+from tests.unit.test_decisions import START, D, registry
 
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
@@ -299,8 +302,12 @@ def _drifting(order_id: str, decided_at: datetime, pc_code: int | None = 900400)
 
     request = order("1000001").model_copy(update={"order_id": order_id})
     answer = Answer("1000001", pc_code is None, pc_code)
-    return decide_with_answers(
-        request, registry(), {"1000001": answer}, enforcement_start=START, decided_at=decided_at
+    return decide(
+        request,
+        registry(),
+        answers={"1000001": answer},
+        enforcement_start=START,
+        decided_at=decided_at,
     )
 
 
@@ -327,3 +334,55 @@ def test_a_drift_is_told_once_per_pla_id_and_codes_pair_per_day():
     )
     assert "1000001" in told(_drifting("o-1", morning), "ja").payload["title"]
     assert "パートナー センター" in told(_drifting("o-1", morning), "ja").payload["title"]
+
+
+# ----------------------------------------------------------------------------- remediation
+
+
+def test_a_blocked_notice_carries_the_remediation_of_the_walk_the_decision_carries():
+    reg = registry()
+    decision = decide(
+        order("1000001", "1000002", "1000003"),
+        reg,
+        answers={},
+        enforcement_start=START,
+        decided_at=T0,
+    )
+    # The line's walk, as por-validator attaches it; the registry then moves on.
+    walked = decision.model_copy(
+        update={
+            "lines": [
+                line.model_copy(
+                    update={
+                        "explanation": to_wire(explain(line.partner_id_on_record, D, reg))
+                        if line.error_codes
+                        else None
+                    }
+                )
+                for line in decision.lines
+            ]
+        }
+    )
+    reg.tenants["t-us"] = reg.tenants["t-ok"]  # 1000003's tenant is fixed since
+    found = line_remediations(walked, reg, "https://partner.example/invite", "ja")
+    assert sorted(found) == ["1", "2"]  # the valid line needs nothing
+    assert found["2"]["errorCodes"] == [900400, 900152]
+    assert "停止" in found["2"]["message"] and "United States" in found["2"]["message"]
+    notice = nt.transaction_blocked(
+        walked, cause_event_id="e", language="ja", created_at=T0, remediations=found
+    )
+    assert [line["remediation"] for line in notice.payload["lines"]] == [found["1"], found["2"]]
+
+
+def test_a_line_partner_center_decided_is_remediated_from_its_code_with_no_suggestion():
+    decision = decide(
+        order("1000001"),
+        registry(),
+        answers={"1000001": Answer("1000001", False, 900999, "A reason of Microsoft's own.")},
+        enforcement_start=START,
+        decided_at=T0,
+    )
+    (found,) = line_remediations(decision, registry(), None, "en").values()
+    assert found["authority"] == "partner_center" and found["errorCodes"] == [900999]
+    assert found["remedies"][0]["cause"] == "A reason of Microsoft's own."
+    assert found["suggestedPartnerIds"] == []

@@ -16,6 +16,7 @@ from services.domain.alternatives import (
     passing_alternatives,
 )
 from services.domain.authority import Answer
+from services.domain.explain import explain
 from services.domain.por_rules import (
     STEPS,
     Distributor,
@@ -203,6 +204,15 @@ def test_an_unsigned_mpa_is_named_as_the_cause_when_partner_center_blocks():
         assert to_json(result)["mpaSigned"] is False
     passing = Context(partner_center=Answer(PID, True), mpa_signed=False)
     assert remediate(PID, DIST, registry(), "en", passing).remedies == ()
+
+
+def test_a_decisions_own_walk_gives_the_remedies_though_the_registry_has_moved_on():
+    # The notifier writes the message after the decision: its failed steps are the decision's.
+    walk = explain(PID, DIST, registry(status="suspended"))
+    result = remediate(PID, DIST, registry(), "en", Context(walk=walk))
+    assert result.error_codes == (900400,) and [m.step for m in result.remedies] == [5]
+    assert "suspended" in result.remedies[0].cause
+    assert remediate(PID, DIST, registry(), "en").valid
 
 
 def test_a_valid_id_needs_nothing_and_says_so():

@@ -15,7 +15,7 @@ from services.ops.dead_letters import (
 from services.ops.rate import TokenBucket
 from services.ops.replay import check_replay_target, replay_headers
 from services.ops.revalidate import revalidation_for
-from services.ops.topics import (
+from services.ops.topic_io import (
     ReplayError,
     Slice,
     format_age,

@@ -12,7 +12,7 @@ from contracts.events import (
     ResellerTenantUpserted,
 )
 from services.domain.decisions import decide
-from services.domain.observe import mode_for, observe_summary, observed, would_block_from
+from services.domain.observe import mode_for, observe_summary, would_block_from
 from services.domain.por_rules import Distributor
 from services.domain.release import Dependents, dependents_of, release_id, released
 from tests.unit.test_authority import order
@@ -21,13 +21,15 @@ from tests.unit.test_decisions import START, D, registry
 NOW = datetime(2026, 1, 10, 9, tzinfo=UTC)
 
 
-def decided(*pids, reg=None):
-    return decide(order(*pids), reg or registry(), enforcement_start=START, decided_at=NOW)
+def decided(*pids, reg=None, mode="enforce"):
+    return decide(
+        order(*pids), reg or registry(), enforcement_start=START, decided_at=NOW, mode=mode
+    )
 
 
 def test_observe_mode_accepts_what_would_block_and_keeps_the_codes_and_the_id():
     blocked = decided("1000001", "1000003")
-    seen = observed(blocked)
+    seen = decided("1000001", "1000003", mode="observe")
     assert (seen.outcome, seen.would_block, seen.decision_id) == (
         "accepted",
         True,
@@ -42,7 +44,7 @@ def test_observe_mode_accepts_what_would_block_and_keeps_the_codes_and_the_id():
 
 def test_observe_mode_leaves_an_accepted_decision_alone():
     accepted = decided("1000001")
-    assert observed(accepted) is accepted
+    assert decided("1000001", mode="observe") == accepted
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,7 @@ def test_the_distributors_own_mode_wins_over_the_setting(own, setting, mode):
 
 def test_the_observe_report_counts_by_code_reseller_and_customer():
     rows = [
-        would_block_from(observed(decided(*pids)).model_dump(by_alias=True, mode="json"))
+        would_block_from(decided(*pids, mode="observe").model_dump(by_alias=True, mode="json"))
         for pids in (["1000002"], ["1000002", "1000003"], ["1000003"])
     ]
     summary = observe_summary(rows)

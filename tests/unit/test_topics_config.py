@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.topics import ALL_TOPICS, DLQ, MAX_MESSAGE_BYTES, ORDERS, PARTNER_REGISTRY
-from services.common.topics_admin import TopicState, differences, expected_topics
+from services.common.topic_creation import TopicState, differences, expected_topics
 
 
 @pytest.mark.parametrize(("replicas", "min_insync"), [(1, "1"), (2, "1"), (3, "2"), (5, "2")])

@@ -1,5 +1,5 @@
 """Alerts and dashboards: the rule file, its PrometheusRule copy, the scrape wiring in compose
-and Kubernetes, the Grafana files, and the README runbooks the alerts point at."""
+and Kubernetes, the Grafana files, and the runbooks the alerts point at (docs/alerts.md)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ MONITORING = DEPLOY / "monitoring"
 PROMETHEUS_RULE = MONITORING / "prometheus-rule.yaml"
 GRAFANA = DEPLOY / "grafana"
 DASHBOARDS = GRAFANA / "dashboards"
-README = ROOT / "README.md"
+RUNBOOKS = ROOT / "docs" / "alerts.md"
 JOB = "porgate"  # the job every alert selects, in compose and on Kubernetes
 SEVERITIES = {"critical", "warning"}
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -124,16 +124,16 @@ def dashboard_exprs(name: str, dashboard: dict) -> dict[str, str]:
 # ----------------------------------------------------------------------------- conventions
 
 
-def readme_anchors(markdown: str) -> set[str]:
+def heading_anchors(markdown: str) -> set[str]:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
     headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", markdown, re.MULTILINE)
     return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
 
 
-def alert_convention_problems(rules: dict, readme: str) -> Problems:
+def alert_convention_problems(rules: dict, runbooks: str) -> Problems:
     """Every alert waits (`for:`), has a severity, a summary, a description and a runbook
-    that is a heading of the README; names are unique."""
-    problems, anchors, seen = [], readme_anchors(readme), set()
+    that is a heading of docs/alerts.md (`runbooks`, its text); names are unique."""
+    problems, anchors, seen = [], heading_anchors(runbooks), set()
     for r in alerts(rules):
         name = r["alert"]
         if name in seen:
@@ -148,8 +148,8 @@ def alert_convention_problems(rules: dict, readme: str) -> Problems:
             if not str(notes.get(key, "")).strip():
                 problems.append(f"alert {name}: no {key} annotation")
         runbook = str(notes.get("runbook", ""))
-        if not runbook.startswith("README.md#") or runbook.split("#", 1)[1] not in anchors:
-            problems.append(f"alert {name}: runbook {runbook!r} is no heading of README.md")
+        if not runbook.startswith("docs/alerts.md#") or runbook.split("#", 1)[1] not in anchors:
+            problems.append(f"alert {name}: runbook {runbook!r} is no heading of docs/alerts.md")
     return problems
 
 

@@ -17,8 +17,8 @@ import httpx
 from pydantic import SecretStr
 
 from services.api.app import create_app
-from services.common.embedded import free_port
 from services.common.health import HttpServer
+from services.common.ports import free_port
 from services.partner_center.event_signature import MAX_KEPT, CertificateStore, allowed_hosts
 from tests.e2e import registry_data as R
 from tests.reliability.harness import tally
@@ -353,6 +353,11 @@ async def console_corpus(c: httpx.AsyncClient) -> int:
         ("/console/gdap/retry-notification", {"notification_id": "' OR 1=1 --"}),
         ("/console/gdap/retry-notification", {}),
         ("/console/gdap/retry-notification", {"notification_id": "ntf\u0000"}),
+        ("/console/transactions/no-such/recheck", {"partner_id": "1000001"}),
+        ("/console/transactions/" + "x" * 2000 + "/recheck", {"partner_id": "' OR 1=1 --"}),
+        ("/console/resellers/recheck", {"partner_id": "x" * 1000, "distributor": "d"}),
+        ("/console/resellers/recheck", {"partner_id": "\u202e1000001", "distributor": "\u0000"}),
+        ("/console/resellers/recheck", {}),
         ("/console/sign-out", {"extra": "\u202e"}),
     ]
     for path, form in actions:

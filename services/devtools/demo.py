@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.codec import encode, new_event
-from contracts.errors import describe
 from contracts.events import (
     CustomerAssignmentUpserted,
     DistributorUpserted,
@@ -25,8 +24,6 @@ from contracts.events import (
     SubscriptionChangeRequested,
 )
 from contracts.topics import ORDERS, PARTNER_REGISTRY, SUBSCRIPTION_CHANGES, Topic
-from services.graph.standin import GraphTenant, relationship_json
-from services.partner_center.standin import StandinTenant, Verdict
 
 SOURCE = "/porgate/demo"
 DISTRIBUTORS = [
@@ -255,9 +252,17 @@ class DemoWorld:
         )
         return message_for(SUBSCRIPTION_CHANGES, sub, data)
 
+    def to_suspend(self) -> Reseller:
+        """The reseller `suspend_one` suspends: the first healthy one with customers."""
+        return next(x for x in self.resellers if x.profile == "valid" and x.customers)
+
+    def to_remove(self) -> Reseller:
+        """The reseller `remove_partnership` parts from its distributor: the last healthy one."""
+        return next(x for x in reversed(self.resellers) if x.profile == "valid" and x.customers)
+
     def suspend_one(self) -> Message:
         """A healthy reseller with customers gets suspended: its GDAP relationships are revoked."""
-        r = next(x for x in self.resellers if x.profile == "valid" and x.customers)
+        r = self.to_suspend()
         r.profile = "suspended"
         return message_for(
             PARTNER_REGISTRY,
@@ -274,7 +279,7 @@ class DemoWorld:
 
     def remove_partnership(self) -> Message:
         """A partnership is removed: nothing is revoked, the distributor is told who keeps access."""
-        r = next(x for x in reversed(self.resellers) if x.profile == "valid" and x.customers)
+        r = self.to_remove()
         r.profile = "no_partnership"
         return message_for(
             PARTNER_REGISTRY,
@@ -285,83 +290,44 @@ class DemoWorld:
         )
 
 
-# What Partner Center answers for each kind of reseller, as its distributor's tenant sees it.
-_PARTNER_CENTER_CODE = {
-    "valid": None,
-    "inactive_pla": 900151,
-    "suspended": 900400,
-    "direct_bill": 900414,
-    "unauthorized": 900154,
-    "no_partnership": 900414,
-    "other_region": 900152,
-    "pga_only": None,  # its orders carry the PGA id, which Partner Center does not know
+# What each profile means, as the README's list of the demo registry says it.
+PROFILE_TEXT = {
+    "valid": "valid",
+    "inactive_pla": "its PLA account is inactive",
+    "suspended": "its reseller tenant is suspended",
+    "direct_bill": "a direct-bill partner, not an indirect reseller",
+    "unauthorized": "not authorized as an indirect reseller",
+    "no_partnership": "no partnership with its distributor",
+    "other_region": "its tenant is in another CSP region (BR)",
+    "pga_only": "its orders carry its PGA id instead of its PLA id",
 }
 
 
-def standin_tenants(world: DemoWorld) -> dict[str, StandinTenant]:
-    """One Partner Center tenant per demo distributor (tenant id = "tenant-" + distributor id,
-    client id and secret "dev-" + distributor id) answering as the demo registry implies, except
-    one reseller per distributor that Partner Center already knows to be suspended: the drift
-    `porgate dev --partner-center-standin` shows."""
-    tenants: dict[str, StandinTenant] = {}
-    for distributor_id, *_ in DISTRIBUTORS:
-        registry: dict[str, Verdict] = {}
-        relationships: list[dict[str, Any]] = []
-        drifted = False
-        for r in world.resellers:
-            mine = r.distributor_id == distributor_id
-            code = _PARTNER_CENTER_CODE[r.profile] if mine else 900414
-            if mine and code is None and not drifted:
-                code, drifted = 900400, True
-            registry[r.pla] = (
-                Verdict(True) if code is None else Verdict(False, code, describe(code).message)
-            )
-            if mine and r.profile == "valid":
-                relationships.append(
-                    {
-                        "id": r.tenant_id,
-                        "name": f"Reseller {r.tenant_id}",
-                        "relationshipType": "IsIndirectCloudSolutionProviderOf",
-                        "state": "active",
-                        "mpnId": r.pla,
-                        "location": COUNTRY_OF[distributor_id][0],
-                    }
-                )
-        tenants[f"tenant-{distributor_id}"] = StandinTenant(
-            client_id=f"dev-{distributor_id}",
-            client_secret=f"dev-{distributor_id}",
-            registry=registry,
-            relationships=relationships,
-            refresh_token=f"dev-refresh-{distributor_id}",
-        )
-    return tenants
-
-
-def standin_credentials() -> dict[str, dict[str, str]]:
-    """The credentials file's content for the stand-in's tenants."""
-    return {
-        d: {
-            "tenantId": f"tenant-{d}",
-            "clientId": f"dev-{d}",
-            "clientSecret": f"dev-{d}",
-            "refreshToken": f"dev-refresh-{d}",
-        }
-        for d, *_ in DISTRIBUTORS
+def notable_resellers(world: DemoWorld) -> list[tuple[str, str, str]]:
+    """(PLA id, distributor, what is special) for each demo reseller that is not simply valid
+    for its own distributor, in PLA id order: the README lists them."""
+    changes = {
+        world.to_suspend().pla: "valid until the 40th transaction, then its tenant is suspended"
+        " and its GDAP relationships revoked",
+        world.to_remove().pla: "valid until the 80th transaction, then its partnership is removed",
     }
+    return [
+        (r.pla, r.distributor_id, changes.get(r.pla) or PROFILE_TEXT[r.profile])
+        for r in world.resellers
+        if r.pla in changes or r.profile != "valid"
+    ]
 
 
-def graph_tenants(world: DemoWorld) -> dict[str, GraphTenant]:
-    """Each demo distributor's Graph list (the stand-in's tenant "tenant-" + distributor id,
-    the app of standin_credentials): the GDAP relationships the demo registry announces, each
-    one the distributor created for its reseller, active."""
-    tenants = {
-        f"tenant-{d}": GraphTenant(client_id=f"dev-{d}", client_secret=f"dev-{d}")
-        for d, *_ in DISTRIBUTORS
-    }
-    for r in world.resellers:
-        tenant_id = f"tenant-{r.distributor_id}"
-        for c in r.customers:
-            tenants[tenant_id].add(
-                relationship_json(f"rel-{c}", c, indirect_provider_tenant_id=tenant_id)
-            )
-    return tenants
+def banner_ids(world: DemoWorld, distributor_id: str) -> str:
+    """The demo's PLA ids in a line, with a few to try with `distributor_id`'s API key."""
+    first, last = world.resellers[0], world.resellers[-1]
+    special = {world.to_suspend().pla, world.to_remove().pla}
+    mine = [r for r in world.resellers if r.distributor_id == distributor_id]
+    valid = next(r.pla for r in mine if r.profile == "valid" and r.pla not in special)
+    failing = [r.pla for r in mine if r.profile != "valid"]
+    other = next(r.pla for r in world.resellers if r.distributor_id != distributor_id)
+    return (
+        f"{first.pla}-{last.pla} (PGA ids {first.pga}-{last.pga}); with {distributor_id}'s key"
+        f" try {valid} (valid), {' and '.join(failing)} (not valid),"
+        f" {other} (another distributor's)"
+    )

@@ -10,16 +10,13 @@ import secrets
 import signal
 import socket
 import tempfile
-from collections import deque
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
 
 from pydantic import SecretStr
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,13 +25,15 @@ from starlette.routing import Route
 from services.catalog import SERVICE_MODULES, all_services
 from services.common.config import Settings
 from services.common.db import migrate
-from services.common.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.common.health import HttpServer
 from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
-from services.common.topics_admin import create_topics
+from services.common.ports import free_port
+from services.common.topic_creation import create_topics
 from services.common.webhook_secret import parse_webhook_secret
-from services.dev_state import export_line, remove_state, write_state
+from services.devtools.dev_state import export_line, remove_state, write_state
+from services.devtools.dev_view import Banner, LineView, LiveView, Tally, logs_above_the_frame
+from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 from services.notifier.signing import verify_standard
 from services.runner import run_services
 
@@ -74,67 +73,48 @@ def _api_port(port: int) -> int:
     return moved
 
 
-class LiveView:
-    """What the demo shows: the latest decisions, revocations and notifications."""
+def _say(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    def __init__(self) -> None:
-        self.decisions: deque = deque(maxlen=14)
-        self.revocations: deque = deque(maxlen=6)
-        self.notifications: deque = deque(maxlen=6)
-        self.counts = {"accepted": 0, "blocked": 0, "revoked": 0, "notified": 0}
-        # Decisions by authority, and those where Partner Center and the registry disagree.
-        self.authorities: dict[str, int] = {}
-        self.drifts = 0
 
-    def render(self) -> Group:
-        t = Table(title="POR decisions (por.decisions.v1)", expand=True)
-        for col in ("time", "transaction", "distributor", "basis", "outcome", "codes"):
-            t.add_column(col)
-        for d in self.decisions:
-            colour = "red" if d["outcome"] == "blocked" else "green"
-            ref = d.get("orderId") or f"{d.get('changeKind')} {d.get('subscriptionId')}"
-            t.add_row(
-                d["decidedAt"][11:19],
-                ref,
-                d["distributorId"],
-                d["basis"],
-                f"[{colour}]{d['outcome']}[/]",
-                ",".join(map(str, d["errorCodes"])),
-            )
-        r = Table(title="GDAP revocations (gdap.revocations.v1)", expand=True)
-        for col in ("relationship", "customer", "reseller", "reason", "confirmed by Graph"):
-            r.add_column(col)
-        for x in self.revocations:
-            confirmed = x.get("confirmedBy") or ("[red]FAILED[/]" if "lastError" in x else "")
-            r.add_row(
-                x["relationshipId"],
-                x["customerId"],
-                x["resellerTenantId"],
-                f"[yellow]{x['reason']}[/]",
-                confirmed,
-            )
-        n = Table(title="Notifications delivered to the webhook (signature verified)", expand=True)
-        for col in ("kind", "distributor", "lang", "title"):
-            n.add_column(col)
-        for x in self.notifications:
-            n.add_row(
-                x.get("kind", ""),
-                x.get("distributorId", ""),
-                x.get("language", ""),
-                str(x.get("title", ""))[:70],
-            )
-        c = self.counts
-        summary = (
-            f"[green]accepted {c['accepted']}[/]  [red]blocked {c['blocked']}[/]  "
-            f"[yellow]revoked {c['revoked']}[/]  notified {c['notified']}   (Ctrl-C to stop)"
+def _banner(settings: Settings, api_key: str, operator_key: str, *, demo: bool) -> Banner:
+    api = f"http://127.0.0.1:{settings.api_port}"
+    lines = [
+        (
+            "Kafka bootstrap servers",
+            f"{settings.kafka_bootstrap_servers}  (point any Kafka client here)",
+        ),
+        ("PostgreSQL", settings.database_url),
+        ("POR validation API", f"{api}/v1/partners/validateresellers"),
+        ("", f"API key for dist-eu-1: {api_key}"),
+        ("API docs", f"{api}/docs  (OpenAPI 3.1: /openapi.json)"),
+        ("Console", f"{api}/console/  operator key: {operator_key}"),
+        ("Health", f"{api}/healthz  /asyncapi.json"),
+        ("Metrics", f"http://127.0.0.1:{settings.health_port}/metrics"),
+        ("Webhook receiver", settings.notify_webhook_url or ""),
+    ]
+    if settings.por_authority == "partner-center":
+        lines.append(
+            ("Partner Center stand-in", f"{settings.partner_center_url} (the POR authority)")
         )
-        if set(self.authorities) - {"registry"}:
-            by = "  ".join(f"{k} {n}" for k, n in sorted(self.authorities.items()))
-            summary += f"\ndecided by: {by}  registry drift {self.drifts}"
-        return Group(t, r, n, Panel(summary))
+    if settings.gdap_gateway == "graph":
+        lines.append(("Microsoft Graph stand-in", f"{settings.graph_base_url} (GDAP terminations)"))
+    if demo:
+        from services.devtools.demo import DemoWorld, banner_ids
+
+        lines.append(("Demo PLA ids", banner_ids(DemoWorld(), "dist-eu-1")))
+    return Banner("porgate dev — every service running", lines)
 
 
-async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> None:
+def _print_banner(banner: Banner) -> None:
+    if console.is_terminal:
+        console.print(banner.panel())
+    else:
+        for line in banner.plain():
+            _say(line)
+
+
+async def _watch(settings: Settings, view: Tally, stop: asyncio.Event) -> None:
     p = settings.topic_prefix
     consumer = new_consumer(
         settings,
@@ -149,22 +129,16 @@ async def _watch(settings: Settings, view: LiveView, stop: asyncio.Event) -> Non
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=300)).values():
                 for rec in records:
-                    data = json.loads(rec.value)["data"]
+                    event = json.loads(rec.value)
                     if rec.topic.endswith("por.decisions.v1"):
-                        view.decisions.appendleft(data)
-                        view.counts[data["outcome"]] += 1
-                        authority = data.get("authority", "registry")
-                        view.authorities[authority] = view.authorities.get(authority, 0) + 1
-                        view.drifts += bool(data.get("registryDrift"))
+                        view.decision(event["data"])
                     else:
-                        view.revocations.appendleft(data)
-                        # gdap.termination.failed.v1 shares the topic: listed, not counted.
-                        view.counts["revoked"] += "lastError" not in data
+                        view.revocation(event["type"], event["data"])
     finally:
         await consumer.stop()
 
 
-def _webhook_sink(secret: str, view: LiveView | None) -> Starlette:
+def _webhook_sink(secret: str, view: Tally | None) -> Starlette:
     key = parse_webhook_secret(secret).key
 
     async def receive(request: Request) -> Response:
@@ -172,15 +146,14 @@ def _webhook_sink(secret: str, view: LiveView | None) -> Starlette:
         if not verify_standard(key, body, request.headers):
             return Response(status_code=401)
         if view is not None:
-            view.notifications.appendleft(json.loads(body))
-            view.counts["notified"] += 1
+            view.notification(json.loads(body))
         return Response(status_code=204)
 
     return Starlette(routes=[Route("/webhook", receive, methods=["POST"])])
 
 
 async def _demo_traffic(settings: Settings, stop: asyncio.Event, orders: int, rate: float) -> None:
-    from services.demo import DemoWorld
+    from services.devtools.demo import DemoWorld
 
     world = DemoWorld()
     producer = await start_producer(settings)
@@ -213,7 +186,8 @@ async def _standins(settings: Settings, run_dir: Path, *, demo: bool, partner_ce
     Entra ID for both: Partner Center's, the POR authority with --partner-center-standin,
     and, with --demo, Microsoft Graph's, where gdap-revoker terminates relationships and
     publishes a revocation only once the stand-in confirms it."""
-    from services.demo import DemoWorld, graph_tenants, standin_credentials, standin_tenants
+    from services.devtools.demo import DemoWorld
+    from services.devtools.demo_standins import graph_tenants, standin_credentials, standin_tenants
     from services.graph.standin import GraphStandin
     from services.graph.standin import serving as graph_serving
     from services.partner_center.standin import PartnerCenterStandin, serving
@@ -309,6 +283,8 @@ async def _run_dev(
         notify_webhook_secret=SecretStr(secret),
         api_keys=SecretStr(f"{api_key}=dist-eu-1"),
         operator_keys=SecretStr(operator_key),
+        # One process, so sessions need not outlive it: no warning about an unset secret.
+        console_secret=SecretStr(secrets.token_urlsafe(32)),
         log_level="WARNING",
         log_json=False,
     )
@@ -321,7 +297,10 @@ async def _run_dev(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    view = LiveView() if demo else None
+    banner = _banner(settings, api_key, operator_key, demo=demo)
+    view: Tally | None = None
+    if demo:
+        view = LiveView(banner) if console.is_terminal else LineView(console)
     sink = HttpServer(_webhook_sink(secret, view), "127.0.0.1", sink_port)
     try:
         with console.status("migrating schemas and creating topics"):
@@ -332,42 +311,18 @@ async def _run_dev(
         system = asyncio.create_task(
             run_services(settings, list(SERVICE_MODULES), with_api=True, until=stop)
         )
-        console.print(
-            Panel.fit(
-                f"Kafka bootstrap servers: [bold]{settings.kafka_bootstrap_servers}[/]  (point any Kafka client here)\n"
-                f"PostgreSQL:              {database_url}\n"
-                f"POR validation API:      http://127.0.0.1:{settings.api_port}/v1/partners/validateresellers\n"
-                f"                         API key for dist-eu-1: {api_key}\n"
-                f"API docs:                http://127.0.0.1:{settings.api_port}/docs  (OpenAPI 3.1: /openapi.json)\n"
-                f"Console:                 http://127.0.0.1:{settings.api_port}/console/"
-                f"  operator key: {operator_key}\n"
-                f"Health:                  http://127.0.0.1:{settings.api_port}/healthz  /asyncapi.json\n"
-                f"Metrics:                 http://127.0.0.1:{settings.health_port}/metrics\n"
-                f"Webhook receiver:        {settings.notify_webhook_url}"
-                + (
-                    f"\nPartner Center stand-in: {settings.partner_center_url} (the POR authority)"
-                    if partner_center_standin
-                    else ""
-                )
-                + (
-                    f"\nMicrosoft Graph stand-in: {settings.graph_base_url} (GDAP terminations)"
-                    if demo
-                    else ""
-                ),
-                title="porgate dev — every service running",
-                border_style="green",
-            )
-        )
+        if not isinstance(view, LiveView):  # the live frame shows the banner itself
+            _print_banner(banner)
         # For a second terminal: the line to paste, and a file the CLI reads by itself.
         findable = {
             "PORGATE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
             "PORGATE_DATABASE_URL": database_url,
             "PORGATE_NOTIFY_WEBHOOK_URL": settings.notify_webhook_url or "",
         }
-        console.print(export_line(findable), markup=False, highlight=False, soft_wrap=True)
+        _say(export_line(findable))
         stack.callback(remove_state, write_state(findable))
-        if not demo:
-            console.print(
+        if view is None:
+            _say(
                 "Publish orders to csp.orders.v1 and watch por.decisions.v1. Ctrl-C stops everything."
             )
             await system
@@ -376,21 +331,31 @@ async def _run_dev(
             asyncio.create_task(_watch(settings, view, stop)),
             asyncio.create_task(_demo_traffic(settings, stop, orders, rate)),
         ]
-        with Live(view.render(), console=console, refresh_per_second=4) as live:
+        with contextlib.ExitStack() as showing:
+            if isinstance(view, LiveView):
+                logs_above_the_frame()
+                # Refreshed from this loop, not rich's thread: the view's deques change here.
+                live = showing.enter_context(
+                    Live(view, console=console, auto_refresh=False, vertical_overflow="crop")
+                )
             while not stop.is_set() and not system.done():
-                live.update(view.render())
+                if isinstance(view, LiveView):
+                    live.refresh()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.25)
                 if (
                     orders
                     and tasks[1].done()
-                    and sum(view.counts[k] for k in ("accepted", "blocked")) >= orders
+                    and view.counts["accepted"] + view.counts["blocked"] >= orders
                 ):
-                    await asyncio.sleep(3)
-                    live.update(view.render())
+                    await asyncio.sleep(3)  # the last revocations and notifications
                     stop.set()
+            if isinstance(view, LiveView):
+                live.refresh()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(view, LineView):
+            view.finish()
         await system
     finally:
         stop.set()
@@ -398,4 +363,4 @@ async def _run_dev(
         with console.status("stopping"):
             kafka.stop()
             pg.stop()
-        console.print(f"stopped at {datetime.now(UTC):%H:%M:%S} UTC")
+        _say(f"stopped at {datetime.now(UTC):%H:%M:%S} UTC")

@@ -1,4 +1,5 @@
-"""Pure: a token bucket per API key, so one caller cannot take the API from the others.
+"""Pure: a token bucket per API key, so one caller cannot take the API (or the console's
+re-check) from the others.
 
 In process memory: with N replicas a key may make up to N times the rate in all. Only keys
 that authenticated get a bucket, so the table is bounded by the configured keys."""
