@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 
 import httpx
 from aiokafka.abc import AbstractTokenProvider
+from aiokafka.errors import KafkaConnectionError
+
+log = logging.getLogger(__name__)
 
 # Fetch a new token this long before the old one expires (at most half its lifetime): a
 # connection opened with a token about to expire is dropped by the broker soon after.
@@ -17,8 +21,15 @@ REFRESH_MARGIN_S = 300.0
 TIMEOUT_S = 10.0
 
 
-class EntraTokenError(Exception):
-    """Entra ID gave no token; the message is one line with Entra's own error code."""
+class EntraTokenError(KafkaConnectionError):
+    """Entra ID gave no token; the message is one line with Entra's own error code.
+
+    A connection error to aiokafka: its sender and coordinator retry those on reconnect,
+    where any other exception would end the producer's sender task for good."""
+
+    def __str__(self) -> str:
+        # KafkaError prefixes the class name; the message is already the whole line.
+        return str(self.args[0]) if self.args else type(self).__name__
 
 
 class EntraTokenProvider(AbstractTokenProvider):
@@ -40,12 +51,20 @@ class EntraTokenProvider(AbstractTokenProvider):
         self._clock = clock
         self._token: str | None = None
         self._refresh_at = 0.0
+        self._expires_at = 0.0
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
         async with self._lock:
             if self._token is None or self._clock() >= self._refresh_at:
-                await self._fetch()
+                try:
+                    await self._fetch()
+                except EntraTokenError as exc:
+                    # Entra down for a while need not stop clients whose token is still
+                    # good: keep using it until it expires, and ask again next time.
+                    if self._token is None or self._clock() >= self._expires_at:
+                        raise
+                    log.warning("%s; using the current token until it expires", exc)
             assert self._token is not None
             return self._token
 
@@ -77,8 +96,10 @@ class EntraTokenProvider(AbstractTokenProvider):
                 " the secret, PORGATE_KAFKA_OAUTH_TENANT_ID and the scope"
             )
         lifetime = float(body.get("expires_in", 3600))
+        now = self._clock()
         self._token = body["access_token"]
-        self._refresh_at = self._clock() + lifetime - min(REFRESH_MARGIN_S, lifetime / 2)
+        self._expires_at = now + lifetime
+        self._refresh_at = now + lifetime - min(REFRESH_MARGIN_S, lifetime / 2)
 
 
 def _json(response: httpx.Response) -> dict:

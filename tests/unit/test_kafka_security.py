@@ -7,6 +7,7 @@ import ssl
 
 import httpx
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
 
 from services.asyncapi import asyncapi_document
@@ -191,6 +192,37 @@ async def test_entra_refusing_the_secret_is_one_line_with_its_error_code() -> No
     message = str(caught.value)
     assert "invalid_client" in message and "AADSTS7000215" in message
     assert "wrong" not in message and "\n" not in message
+
+
+def test_an_entra_refusal_is_a_connection_error_aiokafka_retries() -> None:
+    # aiokafka's sender and coordinator survive only (OSError, TimeoutError, KafkaError).
+    error = EntraTokenError("Kafka OAUTHBEARER: Entra ID refused")
+    assert isinstance(error, KafkaConnectionError)
+    assert str(error) == "Kafka OAUTHBEARER: Entra ID refused"
+
+
+async def test_a_failed_refresh_keeps_the_cached_token_until_it_expires() -> None:
+    clock = Clock()
+    refusal = {"error": "temporarily_unavailable", "error_description": "AADSTS50196"}
+    provider = EntraTokenProvider(
+        token_url="https://login.example/t",
+        client_id="c",
+        client_secret="s",
+        scope="x",
+        http=entra(
+            [(200, token_body("one", 3600)), (503, refusal), (503, refusal), (503, refusal)],
+            [],
+        ),
+        clock=clock,
+    )
+    assert await provider.token() == "one"
+    clock.now += 3400  # past the refresh point, before expiry
+    assert await provider.token() == "one"
+    clock.now += 199
+    assert await provider.token() == "one"
+    clock.now += 1  # expired: no token to fall back on
+    with pytest.raises(EntraTokenError, match="temporarily_unavailable"):
+        await provider.token()
 
 
 def test_oauthbearer_clients_share_one_token_provider_with_event_hubs_scope() -> None:
