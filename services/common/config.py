@@ -48,8 +48,9 @@ def duration_s(text: str) -> float:
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused setting may be a secret, and errors end up in logs.
+    # env_ignore_empty: docker-compose passes `${VAR:-}` through as "", which means unset.
     model_config = SettingsConfigDict(
-        env_prefix="PORGATE_", extra="ignore", hide_input_in_errors=True
+        env_prefix="PORGATE_", extra="ignore", hide_input_in_errors=True, env_ignore_empty=True
     )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -204,7 +205,7 @@ class Settings(BaseSettings):
             return values
         for old, new in _RENAMED.items():
             # The environment source reads only the fields' own names.
-            given = values.pop(old, os.environ.get(f"PORGATE_{old.upper()}"))
+            given = values.pop(old, os.environ.get(f"PORGATE_{old.upper()}") or None)
             if given is None:
                 continue
             message = f"PORGATE_{old.upper()} is deprecated: set PORGATE_{new.upper()}"

@@ -96,6 +96,21 @@ def test_a_setting_that_cannot_work_is_one_line_naming_it(values, names) -> None
     assert "\n" not in str(caught.value)
 
 
+def test_empty_kafka_variables_from_docker_compose_count_as_unset(monkeypatch) -> None:
+    # docker-compose.yml passes `${PORGATE_KAFKA_SSL_CA_FILE:-}` and the like as "".
+    monkeypatch.setenv("PORGATE_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("PORGATE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("PORGATE_KAFKA_SASL_USERNAME", "porgate")
+    monkeypatch.setenv("PORGATE_KAFKA_SASL_PASSWORD", "pw")
+    for name in ("OAUTH_TENANT_ID", "SSL_CA_FILE", "SSL_CERT_FILE", "SSL_KEY_FILE"):
+        monkeypatch.setenv(f"PORGATE_KAFKA_{name}", "")
+    loaded = Settings()
+    assert loaded.kafka_ssl_ca_file is None and loaded.kafka_oauth_tenant_id is None
+    options = client_options(loaded)
+    assert options["sasl_plain_username"] == "porgate"
+    assert isinstance(options["ssl_context"], ssl.SSLContext)
+
+
 def test_a_ca_file_that_is_not_pem_is_refused_with_the_settings_to_fix(tmp_path) -> None:
     bad = tmp_path / "ca.pem"
     bad.write_text("not a certificate")
