@@ -21,11 +21,14 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     AuthenticationFailedError,
+    ClusterAuthorizationFailedError,
     IllegalSaslStateError,
+    IncompatibleBrokerVersion,
     KafkaConnectionError,
     KafkaError,
     SaslAuthenticationFailed,
     UnsupportedSaslMechanismError,
+    UnsupportedVersionError,
     for_code,
 )
 from aiokafka.protocol.metadata import MetadataRequest
@@ -236,6 +239,16 @@ def explain(settings: Settings, where: str, exc: BaseException, timeout_s: float
 # ----------------------------------------------------------------------------- idempotence
 
 _refusals: dict[tuple[str, str, str | None], str | None] = {}
+# Refusals that asking again cannot change: no right to a producer id, or no such API.
+# Anything else (a coordinator loading, a dropped connection) is asked again next time.
+PERMANENT_REFUSALS: tuple[type[BaseException], ...] = (
+    ClusterAuthorizationFailedError,
+    UnsupportedVersionError,
+    IncompatibleBrokerVersion,  # the broker does not offer InitProducerId at all
+    NotImplementedError,  # it offers only versions aiokafka cannot speak
+)
+PROBE_ATTEMPTS = 3
+PROBE_RETRY_S = 0.5
 
 
 async def idempotence_granted(settings: Settings) -> bool:
@@ -247,25 +260,39 @@ async def idempotence_granted(settings: Settings) -> bool:
 
 
 async def idempotence_refusal(settings: Settings) -> str | None:
-    """Why the broker grants no idempotent producer; None when it does."""
+    """Why the broker grants no idempotent producer; None when it does. A permanent refusal
+    is remembered for the process; a transient one is tried again a few times, then only
+    this producer goes without, and the next one asks again."""
     key = (
         settings.kafka_bootstrap_servers,
         settings.kafka_security_protocol,
         settings.kafka_sasl_username,
     )
-    if key not in _refusals:
-        refusal = await _init_producer_id_refusal(settings)
-        _refusals[key] = refusal
-        if refusal is not None:
-            log.warning(
-                "idempotent producer off: %s; retried sends may duplicate a record, which"
-                " the consumers' inbox skips",
-                refusal,
-            )
-    return _refusals[key]
+    if key in _refusals:
+        return _refusals[key]
+    for attempt in range(PROBE_ATTEMPTS):
+        refusal, permanent = await _init_producer_id_refusal(settings)
+        if refusal is None or permanent:
+            _refusals[key] = refusal
+            if refusal is not None:
+                log.warning(
+                    "idempotent producer off: %s; retried sends may duplicate a record,"
+                    " which the consumers' inbox skips",
+                    refusal,
+                )
+            return refusal
+        if attempt + 1 < PROBE_ATTEMPTS:
+            await asyncio.sleep(PROBE_RETRY_S * 2**attempt)
+    log.warning("idempotent producer off for this producer only: %s (transient)", refusal)
+    return refusal
 
 
-async def _init_producer_id_refusal(settings: Settings) -> str | None:
+def is_permanent(error: type[BaseException]) -> bool:
+    return issubclass(error, PERMANENT_REFUSALS)
+
+
+async def _init_producer_id_refusal(settings: Settings) -> tuple[str | None, bool]:
+    """(why the broker grants no producer id, whether asking again cannot change that)."""
     client = AIOKafkaClient(client_id="porgate-probe", **client_options(settings))
     await start_client(_Bootstrapping(client), settings)
     try:
@@ -273,12 +300,13 @@ async def _init_producer_id_refusal(settings: Settings) -> str | None:
         request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
         try:
             response = await client.send(node, request)
-        except KafkaError as exc:
-            return f"the broker cannot grant a producer id ({type(exc).__name__}: {exc})"
+        except (KafkaError, NotImplementedError) as exc:
+            why = f"the broker cannot grant a producer id ({type(exc).__name__}: {exc})"
+            return why, is_permanent(type(exc))
         if response.error_code != 0:
-            name = for_code(response.error_code).__name__
-            return f"the broker refused InitProducerId ({name})"
-        return None
+            error = for_code(response.error_code)
+            return f"the broker refused InitProducerId ({error.__name__})", is_permanent(error)
+        return None, True
     finally:
         await client.close()
 

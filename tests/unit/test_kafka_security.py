@@ -7,11 +7,12 @@ import ssl
 
 import httpx
 import pytest
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaConnectionError, for_code
 from pydantic import SecretStr
 
 from services.asyncapi import asyncapi_document
 from services.common.config import Settings
+from services.common.kafka_clients import is_permanent
 from services.common.kafka_oauth import EntraTokenError, EntraTokenProvider
 from services.common.kafka_security import KafkaSetupError, client_options
 
@@ -291,3 +292,23 @@ def test_the_asyncapi_document_names_the_servers_security_scheme(values, scheme,
     (reference,) = server["security"]
     name = reference["$ref"].rsplit("/", 1)[1]
     assert document["components"]["securitySchemes"][name]["type"] == scheme["type"]
+
+
+@pytest.mark.parametrize(
+    ("code", "permanent"),
+    [
+        (31, True),  # CLUSTER_AUTHORIZATION_FAILED: no IdempotentWrite right
+        (35, True),  # UNSUPPORTED_VERSION
+        (15, False),  # COORDINATOR_NOT_AVAILABLE: loading, asked again next time
+        (19, False),  # NOT_ENOUGH_REPLICAS
+        (7, False),  # REQUEST_TIMED_OUT
+    ],
+)
+def test_only_a_permanent_init_producer_id_refusal_is_remembered(code, permanent) -> None:
+    assert is_permanent(for_code(code)) is permanent
+
+
+def test_a_broker_without_init_producer_id_is_a_permanent_refusal() -> None:
+    assert is_permanent(IncompatibleBrokerVersion)
+    assert is_permanent(NotImplementedError)
+    assert not is_permanent(KafkaConnectionError)
