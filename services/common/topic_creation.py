@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from contracts.topics import ALL_TOPICS
 from services.common.config import Settings
 from services.common.kafka_clients import new_admin, start_client
+from services.common.kafka_security import KafkaSetupError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ def expected_topics(
     }
 
 
+# Settings where more than the contract asks is as good: a cluster's larger default message
+# size (Confluent Cloud's 2097164), a longer or infinite (-1) retention, a stricter ISR.
+AT_LEAST = frozenset({"max.message.bytes", "retention.ms", "min.insync.replicas"})
+
+
 def differences(name: str, want: TopicState, have: TopicState | None) -> list[str]:
     """What differs, one phrase each; empty when the topic is as the contract wants it."""
     if have is None:
@@ -51,11 +57,34 @@ def differences(name: str, want: TopicState, have: TopicState | None) -> list[st
             f" {want.replication_factor} configured"
         )
     for key, value in want.config.items():
-        if have.config.get(key) != value:
-            found.append(
-                f"{name}: {key}={have.config.get(key, '(unset)')}, the contract says {value}"
-            )
+        got = have.config.get(key)
+        if key in AT_LEAST and _at_least(key, got, value):
+            continue
+        if key not in AT_LEAST and got == value:
+            continue
+        least = " at least" if key in AT_LEAST else ""
+        found.append(f"{name}: {key}={got or '(unset)'}, the contract says{least} {value}")
+    isr = _integer(have.config.get("min.insync.replicas"))
+    if isr is not None and have.replication_factor and isr > have.replication_factor:
+        found.append(
+            f"{name}: min.insync.replicas={isr} is above its replication factor"
+            f" {have.replication_factor}, so every write with acks=all fails"
+        )
     return found
+
+
+def _at_least(key: str, got: str | None, want: str) -> bool:
+    if key == "retention.ms" and got == "-1":
+        return True  # kept forever
+    have, need = _integer(got), _integer(want)
+    return have is not None and need is not None and have >= need
+
+
+def _integer(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 async def create_topics(
@@ -86,17 +115,43 @@ async def create_topics(
                 topic_configs=want.config,
             )
             response = await admin.create_topics([new])
-            errors = [
-                e
-                for e in getattr(response, "topic_errors", ())
-                if e[1] not in (0, TopicAlreadyExistsError.errno)
-            ]
-            if errors:
-                raise RuntimeError(f"creating {name}: {errors}")
+            for error in getattr(response, "topic_errors", ()):
+                # (topic, error_code) and, from v1, the broker's error_message.
+                if error[1] not in (0, TopicAlreadyExistsError.errno):
+                    raise creation_refused(settings, name, want, error[1], error[2:])
             result[name] = "created"
         return result
     finally:
         await admin.close()
+
+
+# What to change for the refusals a broker commonly gives a topic's creation.
+_FIXES = {
+    "TopicAuthorizationFailedError": "grant the client's principal CREATE on the cluster"
+    " (or the topic), or create the topics yourself as contracts/topics.py lists them",
+    "ClusterAuthorizationFailedError": "grant the client's principal CREATE on the cluster,"
+    " or create the topics yourself as contracts/topics.py lists them",
+    "InvalidReplicationFactorError": "set PORGATE_TOPIC_REPLICATION_FACTOR (or --replicas) to"
+    " at most the number of brokers",
+    "InvalidPartitionsError": "the cluster limits partitions per topic: raise its limit",
+    "PolicyViolationError": "the cluster's create-topic policy refuses these settings: relax"
+    " it or create the topics yourself as contracts/topics.py lists them",
+    "InvalidConfigurationError": "the cluster refuses a topic setting (a max.message.bytes"
+    " above its limit?): raise its limit or create the topics yourself",
+}
+
+
+def creation_refused(
+    settings: Settings, name: str, want: TopicState, code: int, rest: tuple
+) -> KafkaSetupError:
+    error = for_code(code).__name__
+    said = f": {' '.join(str(rest[0]).split())[:200]}" if rest and rest[0] else ""
+    return KafkaSetupError(
+        f"Kafka at {settings.kafka_bootstrap_servers} refused to create topic {name}"
+        f" ({want.partitions} partitions, replication factor {want.replication_factor})"
+        f": {error}{said}",
+        _FIXES.get(error, "see the broker's log for why, or create the topic yourself"),
+    )
 
 
 async def topic_states(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, TopicState]:
