@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     kafka_ssl_ca_file: str | None = None
     kafka_ssl_cert_file: str | None = None
     kafka_ssl_key_file: str | None = None
+    # The principal the brokers give porgate (`porgate doctor` checks its ACLs), where it is
+    # not User:<SASL user name>: Confluent Cloud's User:<service account id>, an mTLS or
+    # OAUTHBEARER principal.
+    kafka_principal: str | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/porgate"
     enforcement_start: AwareDatetime = DEFAULT_ENFORCEMENT_START
 

@@ -110,17 +110,27 @@ def needed_rights(settings: Settings) -> list[acls.Need]:
     return list(needs)
 
 
+def principal_of(settings: Settings) -> str | None:
+    """The principal the broker gives porgate: PORGATE_KAFKA_PRINCIPAL, else User:<SASL user>
+    (PLAIN, SCRAM); None where the broker names it itself (OAUTHBEARER, mTLS)."""
+    if settings.kafka_principal:
+        return settings.kafka_principal
+    if uses_sasl(settings) and settings.kafka_sasl_mechanism != "OAUTHBEARER":
+        return f"User:{settings.kafka_sasl_username}"
+    return None
+
+
 async def _acl_checks(
     admin: AIOKafkaAdminClient, settings: Settings, versions: dict[int, tuple[int, int]]
 ) -> list[Check]:
-    def unchecked(why: str) -> list[Check]:
-        return [Check("acls", "consumer groups and topics", Status.UNCHECKED, why)]
-
+    principal = principal_of(settings)
     if DESCRIBE_ACLS not in versions:
-        return unchecked("the broker offers no DescribeAcls")
-    if not uses_sasl(settings) or settings.kafka_sasl_mechanism == "OAUTHBEARER":
-        return unchecked("the broker names porgate's principal itself (no SASL user name here)")
-    principal = f"User:{settings.kafka_sasl_username}"
+        return _unchecked("the broker offers no DescribeAcls")
+    if principal is None:
+        return _unchecked(
+            "the broker names porgate's principal itself (no SASL user name here)",
+            "set PORGATE_KAFKA_PRINCIPAL to it (User:...) to check its ACLs",
+        )
     # Any resource, pattern, principal, host, operation and permission (1 = ANY).
     request = DescribeAclsRequest(1, None, 1, None, None, 1, 1)
     # aiokafka has no ACL API; its admin client sends any request.
@@ -135,20 +145,39 @@ async def _acl_checks(
             )
         ]
     if response.error_code == CLUSTER_AUTHORIZATION_FAILED:
-        return unchecked(f"{principal} may not describe ACLs (Describe on the cluster)")
+        return _unchecked(f"{principal} may not describe ACLs (Describe on the cluster)")
     if response.error_code != 0:
-        return unchecked(f"DescribeAcls answered error {response.error_code}")
+        return _unchecked(f"DescribeAcls answered error {response.error_code}")
     bindings = [
         acls.Binding(r[0], r[1], r[2], a[0], a[1], a[2], a[3])
         for r in response.resources
         for a in r[3]
     ]
+    return acl_verdicts(bindings, principal, needed_rights(settings))
+
+
+def _unchecked(why: str, fix: str | None = None) -> list[Check]:
+    return [Check("acls", "consumer groups and topics", Status.UNCHECKED, why, fix)]
+
+
+def acl_verdicts(
+    bindings: list[acls.Binding], principal: str, needs: list[acls.Need]
+) -> list[Check]:
+    """Each right allowed or not, where some ACL names the principal; else not checkable:
+    the broker may know porgate by another name (Confluent Cloud's User:<account id> for an
+    API key) or grant by RBAC, which lists no ACL."""
     if not bindings:
-        return unchecked(
+        return _unchecked(
             "the broker lists no ACL at all: either it enforces none, or it denies everything"
         )
+    if not any(b.principal == principal for b in bindings):
+        return _unchecked(
+            f"no ACL names {principal}: the broker may know porgate by another principal"
+            " (Confluent Cloud: User:<service account id>), or grant by RBAC",
+            "set PORGATE_KAFKA_PRINCIPAL to the principal the broker gives porgate",
+        )
     checks = []
-    for need in needed_rights(settings):
+    for need in needs:
         if acls.allowed(bindings, principal, need):
             checks.append(Check("acls", need.describe(), Status.OK, f"allowed to {principal}"))
         else:

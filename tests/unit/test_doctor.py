@@ -12,7 +12,7 @@ from services.common.config import Settings
 from services.ops import acls
 from services.ops.acls import ALLOW, DENY, GROUP, LITERAL, PREFIXED, READ, TOPIC, WRITE, Binding
 from services.ops.doctor import Check, Report, Status
-from services.ops.doctor_checks import needed_rights
+from services.ops.doctor_checks import acl_verdicts, needed_rights, principal_of
 from services.ops.doctor_remote import _missing_role
 
 ME = "User:porgate"
@@ -98,6 +98,30 @@ def test_porgate_needs_to_read_its_groups_and_topics_and_write_what_it_publishes
     assert acls.Need(TOPIC, "env.por.validation-requests.v1", WRITE) in needs
     assert acls.Need(TOPIC, f"env.{DLQ.name}", WRITE) in needs
     assert len(needs) == len(set(needs))
+
+
+def test_acls_naming_only_other_principals_are_not_checkable_rather_than_failing() -> None:
+    # Confluent Cloud: an API key's principal is User:<service account id>, not the key.
+    needs = [acls.Need(TOPIC, ORDERS.name, READ)]
+    others = [bind(TOPIC, "*", acls.ALL, principal="User:sa-abc123")]
+    (check,) = acl_verdicts(others, "User:APIKEY42", needs)
+    assert check.status is Status.UNCHECKED
+    assert "no ACL names User:APIKEY42" in check.detail
+    assert "PORGATE_KAFKA_PRINCIPAL" in check.fix
+    (named,) = acl_verdicts(others, "User:sa-abc123", needs)
+    assert named.status is Status.OK
+    (missing,) = acl_verdicts([bind(GROUP, "g", READ)], ME, needs)
+    assert missing.status is Status.FAIL and missing.fix.startswith("kafka-acls.sh --add")
+
+
+def test_the_principal_is_the_setting_else_the_sasl_user_else_unknown() -> None:
+    scram = {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_mechanism": "SCRAM-SHA-512"}
+    assert principal_of(Settings(**scram, kafka_sasl_username="porgate")) == "User:porgate"
+    given = Settings(**scram, kafka_sasl_username="KEY", kafka_principal="User:sa-1")
+    assert principal_of(given) == "User:sa-1"
+    assert principal_of(Settings(kafka_security_protocol="SSL")) is None
+    oauth = Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="OAUTHBEARER")
+    assert principal_of(oauth) is None
 
 
 def jwt(payload: dict) -> str:
