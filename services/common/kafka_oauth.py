@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Callable
 
 import httpx
@@ -52,10 +53,21 @@ class EntraTokenProvider(AbstractTokenProvider):
         self._token: str | None = None
         self._refresh_at = 0.0
         self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+        # One lock per event loop, made when first needed there: providers are shared per
+        # process, and an asyncio.Lock used in one loop refuses to work in another.
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
 
     async def token(self) -> str:
-        async with self._lock:
+        async with self._lock():
             if self._token is None or self._clock() >= self._refresh_at:
                 try:
                     await self._fetch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 
@@ -239,6 +240,32 @@ async def test_a_failed_refresh_keeps_the_cached_token_until_it_expires() -> Non
     clock.now += 1  # expired: no token to fall back on
     with pytest.raises(EntraTokenError, match="temporarily_unavailable"):
         await provider.token()
+
+
+def test_one_provider_serves_clients_in_successive_event_loops() -> None:
+    # Providers are cached per process; each asyncio.run (a CLI command, a test) is a loop.
+    tokens = ["one", "two"]
+
+    async def slow_entra(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)  # the second caller waits on the lock meanwhile
+        return httpx.Response(200, json=token_body(tokens.pop(0), 120))
+
+    clock = Clock()
+    provider = EntraTokenProvider(
+        token_url="https://login.example/t",
+        client_id="c",
+        client_secret="s",
+        scope="x",
+        http=httpx.AsyncClient(transport=httpx.MockTransport(slow_entra)),
+        clock=clock,
+    )
+
+    async def two_clients() -> list[str]:
+        return list(await asyncio.gather(provider.token(), provider.token()))
+
+    assert asyncio.run(two_clients()) == ["one", "one"]
+    clock.now += 121
+    assert asyncio.run(two_clients()) == ["two", "two"]
 
 
 def test_oauthbearer_clients_share_one_token_provider_with_event_hubs_scope() -> None:
