@@ -161,12 +161,12 @@ class Crossed:
 
 async def trace_one_order() -> dict[str, Any]:
     import asyncpg
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from services.catalog import build_services
     from services.common.app import build_app
     from services.common.config import Settings
     from services.common.db import migrate
+    from services.common.kafka_clients import new_consumer, start_client, start_producer
     from services.common.topic_creation import create_topics
     from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 
@@ -181,16 +181,17 @@ async def trace_one_order() -> dict[str, Any]:
         services = build_services(["order-intake", "por-validator"], settings)
         for service in services:
             await migrate(url, service.schema, service.migrations)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        decisions = AIOKafkaConsumer(
+        # The factory's clients, as every porgate process builds them (docs/kafka.md).
+        decisions = new_consumer(
+            settings,
             "por.decisions.v1",
-            bootstrap_servers=bootstrap,
+            client_id="porgate-trace",
             group_id=None,
             auto_offset_reset="earliest",
         )
         app, _ = build_app(services, settings)
-        await producer.start()
-        await decisions.start()
+        producer = await start_producer(settings, client_id="porgate-trace")
+        await start_client(decisions, settings)
         await app.start()
         crossed = Crossed()
         try:
