@@ -135,14 +135,18 @@ def api_error_shape(r: httpx.Response) -> None:
     assert body["code"] in API_CODES, body
 
 
-async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migrated):
+async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migrated, tmp_path):
     async with certificate_host() as cert_host:
-        await http_corpus(migrated, cert_host)
+        await http_corpus(migrated, cert_host, tmp_path)
 
 
-async def http_corpus(migrated, cert_host) -> None:
+async def http_corpus(migrated, cert_host, tmp_path) -> None:
+    # The webhook accepts events for the credentials file's distributors only.
+    creds = tmp_path / "credentials.json"
+    creds.write_text(json.dumps({R.DIST: {"tenantId": "t", "clientId": "c", "clientSecret": "s"}}))
     settings = migrated.model_copy(
         update={
+            "partner_center_credentials_file": str(creds),
             "api_keys": SecretStr(f"{KEY}={R.DIST}"),
             "operator_keys": SecretStr(OPERATOR),
             "api_rate_per_key": 0,
