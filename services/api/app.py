@@ -22,7 +22,11 @@ from services.api.conventions import PartnerCenterConventions, locale_of
 from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
 from services.api.errors import error
 from services.api.explanation import explanation_endpoint
-from services.api.partner_center_events import EVENTS_PATH, partner_center_events_endpoint
+from services.api.partner_center_events import (
+    EVENTS_PATH,
+    partner_center_events_endpoint,
+    webhook_distributors,
+)
 from services.api.remediation import (
     RECHECK_PATH,
     REMEDIATION_PATH,
@@ -168,6 +172,7 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
         state["pc_events_pool"] = await create_pool(
             settings.database_url, sync_store.SCHEMA, min_size=0, max_size=2
         )
+        state["pc_distributors"] = webhook_distributors(settings)
         state["pc_certificates"] = CertificateStore(
             allowed_hosts(settings.partner_center_webhook_cert_hosts),
             ttl_s=settings.partner_center_webhook_cert_ttl_s,

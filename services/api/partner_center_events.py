@@ -3,7 +3,10 @@
 Verified before anything else is read (services/partner_center/event_signature.py): a body
 over PORGATE_PARTNER_CENTER_WEBHOOK_MAX_BODY is 413; an unsigned or forged request, a
 certificate from another host, out of its validity or not Microsoft's, or an event older
-than PORGATE_PARTNER_CENTER_WEBHOOK_MAX_AGE_S (a replay) is 401; none is recorded. A verified
+than PORGATE_PARTNER_CENTER_WEBHOOK_MAX_AGE_S (a replay) is 401; none is recorded. The
+signature says only that Partner Center sent the event, not for which distributor: the URL's
+distributorId must be one in PORGATE_PARTNER_CENTER_CREDENTIALS_FILE (401 otherwise, nothing
+recorded), so a signed event cannot be filed under a distributor porgate does not serve. A verified
 event goes to partner-center-sync's inbox, keyed by the distributor and the body's SHA-256,
 so Partner Center's redeliveries (up to 10) have one effect; the events porgate acts on are
 queued there for its worker, which reads what they name (event_worker.py). The answer is 200
@@ -27,6 +30,7 @@ from services.api.models import ErrorBody, EventReceived
 from services.api.openapi import Operation, Reply
 from services.common.config import Settings
 from services.partner_center import event_signature as sig
+from services.partner_center.credentials import CredentialsError, load_credentials
 from services.partner_center.events import NotAnEvent, PartnerCenterEvent, parse_event
 from services.partner_center_sync import event_store
 
@@ -72,7 +76,10 @@ PARTNER_CENTER_EVENTS = Operation(
     replies={
         200: Reply("Recorded (or a redelivery of an event recorded before)", EventReceived),
         400: _error("bad_request: signed, but not an event, or no distributorId"),
-        401: _error("unauthorized: unsigned, forged, an untrusted certificate, or stale"),
+        401: _error(
+            "unauthorized: unsigned, forged, an untrusted certificate, stale, or a distributorId"
+            " not in PORGATE_PARTNER_CENTER_CREDENTIALS_FILE"
+        ),
         413: _error("payload_too_large: a body over PORGATE_PARTNER_CENTER_WEBHOOK_MAX_BODY"),
         500: _error("internal: a defect in porgate (never expected)"),
         503: _error("unavailable: the certificate's host or the database; retry", "Retry-After"),
@@ -118,6 +125,15 @@ def partner_center_events_endpoint(settings: Settings, state: dict):
         distributor_id = _distributor_id(request.scope["query_string"])
         if distributor_id is None:
             return rejected(400, "bad_request", "the URL has no single valid distributorId", name)
+        if distributor_id not in state["pc_distributors"]:
+            return rejected(
+                401,
+                "unauthorized",
+                "the URL's distributorId is not a distributor of"
+                " PORGATE_PARTNER_CENTER_CREDENTIALS_FILE: the credentials file names the"
+                " distributors whose events are accepted",
+                name,
+            )
         act = event.action != "none"
         try:
             new = await event_store.receive(
@@ -142,6 +158,16 @@ def partner_center_events_endpoint(settings: Settings, state: dict):
         return JSONResponse({"eventName": name, "outcome": outcome})
 
     return receive
+
+
+def webhook_distributors(settings: Settings) -> frozenset[str]:
+    """The distributors whose events are accepted: those of the credentials file (none without
+    one). A file that does not load refuses every event rather than stopping the API."""
+    try:
+        return frozenset(load_credentials(settings.partner_center_credentials_file))
+    except CredentialsError as exc:
+        log.error("Partner Center events refused: %s", exc)
+        return frozenset()
 
 
 def _distributor_id(query: bytes) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -101,11 +102,17 @@ async def upsert_relationship(
 
 async def settle_soon(conn: asyncpg.Connection, relationship_id: str) -> bool:
     """Graph says (through the sync or Partner Center's event) the relationship ended: its
-    termination, if one is open, is read back now instead of at its next poll."""
+    termination, if one is open, is read back now instead of at its next poll. A row a worker
+    holds keeps its lease (cutting it short would hand the row to a second worker): it is
+    flagged, and its holder's outcome makes it due at once."""
     return bool(
         await conn.fetchval(
-            "UPDATE terminations SET next_attempt_at = now() WHERE relationship_id = $1"
-            " AND state IN ('pending', 'requested') AND next_attempt_at > now() RETURNING true",
+            "UPDATE terminations SET"
+            " settle_asked = (claim_token IS NOT NULL AND next_attempt_at > now()),"
+            " next_attempt_at = CASE WHEN claim_token IS NOT NULL AND next_attempt_at > now()"
+            "   THEN next_attempt_at ELSE now() END"
+            " WHERE relationship_id = $1 AND state IN ('pending', 'requested') AND next_attempt_at > now()"
+            " AND NOT settle_asked RETURNING true",
             relationship_id,
         )
     )
@@ -222,12 +229,14 @@ async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.
     crashed worker's rows come due again when it runs out, and its tracking resumes.
     """
     return await conn.fetch(
-        "UPDATE terminations t SET next_attempt_at = now() + make_interval(secs => $2)"
+        "UPDATE terminations t SET next_attempt_at = now() + make_interval(secs => $2),"
+        " claim_token = gen_random_uuid(), settle_asked = false"
         " FROM (SELECT relationship_id FROM terminations WHERE state IN ('pending', 'requested') AND next_attempt_at <= now()"
         "       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE t.relationship_id = due.relationship_id"
         " RETURNING t.relationship_id, t.customer_id, t.reseller_tenant_id, t.reason, t.cause_event_id, t.attempts,"
-        " t.traceparent, t.state, t.distributor_id, t.request_id, t.request_action, t.polls, t.failures",
+        " t.traceparent, t.state, t.distributor_id, t.request_id, t.request_action, t.polls, t.failures,"
+        " t.claim_token",
         limit,
         lease_s,
     )
@@ -236,6 +245,7 @@ async def claim_due(conn: Executor, limit: int, lease_s: float) -> list[asyncpg.
 async def mark_requested(
     conn: Executor,
     relationship_id: str,
+    claim_token: UUID,
     request_id: str | None,
     action: str,
     *,
@@ -245,41 +255,53 @@ async def mark_requested(
     return bool(
         await conn.fetchval(
             "UPDATE terminations SET state = 'requested', request_id = $2, request_action = $3,"
-            " polls = 0, last_error = NULL, next_attempt_at = now() + make_interval(secs => $4)"
-            " WHERE relationship_id = $1 AND state IN ('pending', 'requested') RETURNING true",
+            " polls = 0, last_error = NULL, claim_token = NULL, settle_asked = false,"
+            " next_attempt_at = CASE WHEN settle_asked THEN now() ELSE now() + make_interval(secs => $4) END"
+            " WHERE relationship_id = $1 AND state IN ('pending', 'requested') AND claim_token = $5"
+            " RETURNING true",
             relationship_id,
             request_id,
             action,
             poll_in_s,
+            claim_token,
         )
     )
 
 
 async def mark_polled(
-    conn: Executor, relationship_id: str, status: str, *, poll_in_s: float
+    conn: Executor, relationship_id: str, claim_token: UUID, status: str, *, poll_in_s: float
 ) -> bool:
     """Read back, not settled yet: the next read in `poll_in_s`."""
     return bool(
         await conn.fetchval(
-            "UPDATE terminations SET polls = polls + 1, last_error = $2,"
-            " next_attempt_at = now() + make_interval(secs => $3)"
-            " WHERE relationship_id = $1 AND state = 'requested' RETURNING true",
+            "UPDATE terminations SET polls = polls + 1, last_error = $2, claim_token = NULL,"
+            " settle_asked = false,"
+            " next_attempt_at = CASE WHEN settle_asked THEN now() ELSE now() + make_interval(secs => $3) END"
+            " WHERE relationship_id = $1 AND state = 'requested' AND claim_token = $4 RETURNING true",
             relationship_id,
             status[:2000],
             poll_in_s,
+            claim_token,
         )
     )
 
 
 async def mark_terminated(
-    conn: asyncpg.Connection, relationship_id: str, at: datetime, confirmed_by: str
+    conn: asyncpg.Connection,
+    relationship_id: str,
+    claim_token: UUID,
+    at: datetime,
+    confirmed_by: str,
 ) -> bool:
     done = await conn.fetchval(
         "UPDATE terminations SET state = 'terminated', terminated_at = $2, last_error = NULL,"
-        " confirmed_by = $3 WHERE relationship_id = $1 AND state IN ('pending', 'requested') RETURNING true",
+        " confirmed_by = $3, claim_token = NULL, settle_asked = false"
+        " WHERE relationship_id = $1 AND state IN ('pending', 'requested') AND claim_token = $4"
+        " RETURNING true",
         relationship_id,
         at,
         confirmed_by,
+        claim_token,
     )
     if done:
         await conn.execute(
@@ -292,6 +314,7 @@ async def mark_terminated(
 async def mark_attempt_failed(
     conn: Executor,
     relationship_id: str,
+    claim_token: UUID,
     error: str,
     *,
     retry_in_s: float,
@@ -305,15 +328,16 @@ async def mark_attempt_failed(
         " state = CASE WHEN $5 OR attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END,"
         " failed_at = CASE WHEN $5 OR attempts + 1 >= $4 THEN now() END,"
         " failures = failures + CASE WHEN $5 OR attempts + 1 >= $4 THEN 1 ELSE 0 END,"
-        " request_id = NULL, request_action = NULL, polls = 0,"
+        " request_id = NULL, request_action = NULL, polls = 0, claim_token = NULL,"
         " next_attempt_at = now() + make_interval(secs => $3)"
-        " WHERE relationship_id = $1 AND state IN ('pending', 'requested')"
+        " WHERE relationship_id = $1 AND state IN ('pending', 'requested') AND claim_token = $6"
         " RETURNING state, attempts, failures, distributor_id",
         relationship_id,
         error[:2000],
         retry_in_s,
         max_attempts,
         permanent,
+        claim_token,
     )
 
 

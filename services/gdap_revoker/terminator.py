@@ -69,6 +69,23 @@ def failure_event_id(relationship_id: str, failures: int) -> str:
     return derived_event_id("gdap-termination-failed", relationship_id, str(failures))
 
 
+# The most Graph requests one attempt makes: a token, and for _act a read (by id, then the
+# list), the action and a read again; each may be retried once with a fresh token on a 401.
+CALLS_PER_ATTEMPT = 2 * 6
+# The lists (two at most) each wait out Retry-After up to the throttle budget.
+THROTTLED_LISTS = 2
+
+
+def lease_seconds(settings: Settings) -> float:
+    """Longer than one attempt can take, throttled or not. The claim token, not the lease,
+    is what keeps a slower worker from writing over the next holder's outcome."""
+    return (
+        CALLS_PER_ATTEMPT * settings.graph_timeout_s
+        + THROTTLED_LISTS * settings.partner_center_max_throttle_wait_s
+        + settings.delivery_lease_margin_s
+    )
+
+
 def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) -> float:
     """Exponential in the attempts made so far, capped; never sooner than the server asked."""
     delay = settings.delivery_backoff_s(attempts)
@@ -80,8 +97,7 @@ def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) 
 async def terminator(ctx: WorkerContext, *, gateway_factory: GatewayFactory = make_gateway) -> None:
     """Carry out the queued terminations through the gateway until the service stops."""
     gateway = gateway_factory(ctx.settings, ctx.pool)
-    # Long enough for a token request and up to four Graph calls, each up to the timeout.
-    lease_s = 5 * ctx.settings.graph_timeout_s + ctx.settings.delivery_lease_margin_s
+    lease_s = lease_seconds(ctx.settings)
     try:
         await run_leased(
             ctx,
@@ -129,7 +145,9 @@ async def _act(gateway: Gateway, row: asyncpg.Record) -> tr.Step:
             request = await gateway.request_termination(d, rid)
         except (NotFound, Conflict) as exc:
             return tr.after_refusal(
-                str(exc), tr.decide(await gateway.read(d, rid), acting_on="terminate")
+                str(exc),
+                tr.decide(await gateway.read(d, rid), acting_on="terminate"),
+                "terminate",
             )
         settled = tr.decide_request(request)
         if isinstance(settled, tr.Revoked | tr.Retry):
@@ -142,7 +160,7 @@ async def _act(gateway: Gateway, row: asyncpg.Record) -> tr.Step:
             return tr.Retry("the relationship changed since it was read (ETag): read again")
         except (NotFound, Conflict) as exc:
             return tr.after_refusal(
-                str(exc), tr.decide(await gateway.read(d, rid), acting_on="delete")
+                str(exc), tr.decide(await gateway.read(d, rid), acting_on="delete"), "delete"
             )
         after = tr.decide(await gateway.read(d, rid), acting_on="delete")
         return tr.Requested(None, "delete") if isinstance(after, tr.Poll) else after
@@ -178,7 +196,7 @@ async def _record(ctx: WorkerContext, row: asyncpg.Record, step: tr.Step) -> Non
         await ctx.retrying(
             "termination-requested",
             lambda: store.mark_requested(
-                ctx.pool, rid, step.request_id, step.action, poll_in_s=first
+                ctx.pool, rid, row["claim_token"], step.request_id, step.action, poll_in_s=first
             ),
         )
         log.info(
@@ -191,7 +209,8 @@ async def _record(ctx: WorkerContext, row: asyncpg.Record, step: tr.Step) -> Non
             row["polls"] + 1, settings.graph_poll_initial_s, settings.graph_poll_max_s
         )
         await ctx.retrying(
-            "termination-poll", lambda: store.mark_polled(ctx.pool, rid, step.note, poll_in_s=wait)
+            "termination-poll",
+            lambda: store.mark_polled(ctx.pool, rid, row["claim_token"], step.note, poll_in_s=wait),
         )
     elif isinstance(step, tr.Retry):
         await _failed(ctx, row, GatewayError(step.reason))
@@ -211,6 +230,7 @@ async def _failed(ctx: WorkerContext, row: asyncpg.Record, exc: Exception) -> No
         done = await store.mark_attempt_failed(
             conn,
             rid,
+            row["claim_token"],
             error,
             retry_in_s=retry_delay_s(settings, attempts, retry_after),
             max_attempts=settings.graph_max_attempts,
@@ -272,7 +292,7 @@ async def _completed(ctx: WorkerContext, row: asyncpg.Record, confirmed_by: str)
 
     async def record(conn: asyncpg.Connection) -> list[Outgoing]:
         # Another instance that outlived our lease may have finished it: publish nothing twice.
-        if not await store.mark_terminated(conn, rid, revoked_at, confirmed_by):
+        if not await store.mark_terminated(conn, rid, row["claim_token"], revoked_at, confirmed_by):
             return []
         return [Outgoing(REVOCATIONS, row["reseller_tenant_id"], event)]
 

@@ -2,8 +2,12 @@
 
 A relationship counts as revoked only on Graph's word: a terminate request that reads
 `succeeded`, or the relationship reading `terminated`/`expired`, or absent from the
-distributor's own list (the gateway's read returns None only then). A 404 or 409 to an
-action is never enough by itself: the relationship is read again and that read decides.
+distributor's own list (the gateway's read returns None only then, and only with that
+distributor's own credentials: services/graph/auth.py). Absence counts only after a delete
+or while no terminate is outstanding: after a terminate request only `terminated` or the
+request's `succeeded` will do, since a terminated relationship stays in the list. A 404 or
+409 to an action is never enough by itself: the relationship is read again and that read
+decides.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ def decide(live: Relationship | None, *, acting_on: Action | None = None) -> Ste
     """From a read of the relationship. `acting_on`: the action already asked for (or under
     way), so only its confirmation or more waiting can follow, never a second action."""
     if live is None:
+        if acting_on == "terminate":
+            return Poll(
+                "the relationship is absent from the list after a terminate: waiting for Graph"
+                " to read it terminated or the request succeeded"
+            )
         return Revoked("deleted" if acting_on == "delete" else "absent")
     state = live.state
     if state == TERMINATED:
@@ -107,9 +116,12 @@ def decide_request(request: Request | None) -> Step | None:
     return Poll(f"the terminate request {request.request_id} is {request.status}")
 
 
-def after_refusal(refusal: str, reread: Step) -> Step:
+def after_refusal(refusal: str, reread: Step, action: Action | None = None) -> Step:
     """An action answered 404/409: the read that followed decides; an action it would take
-    again means the refusal was not Graph saying "already done", so the attempt failed."""
+    again means the refusal was not Graph saying "already done", so the attempt failed.
+    Waiting on `action` means tracking it: the row is not yet a tracked one."""
+    if isinstance(reread, Poll) and action is not None:
+        return Requested(None, action)
     if isinstance(reread, Terminate | Delete):
         return Retry(f"{refusal}; the distributor's list still shows the relationship")
     if isinstance(reread, Retry):

@@ -1,9 +1,10 @@
 """Graph access tokens: each distributor's own app (the Partner Center credentials file, Graph's
 scope), else the one app of `PORGATE_GRAPH_TOKEN_URL`/`_CLIENT_ID`/`_CLIENT_SECRET`.
 
-The global app predates per-distributor credentials and is kept for one tenant set-ups: a
-distributor with an entry in the file always uses its own, so one distributor's tenant
-never answers for another's relationships.
+The global app predates per-distributor credentials and is kept for one tenant set-ups
+only: once the file names any distributor, a call for a distributor not in it (or for an
+unknown one) fails for good instead of borrowing the global app, so one tenant never
+answers for, or confirms the end of, another distributor's relationships.
 """
 
 from __future__ import annotations
@@ -78,8 +79,12 @@ class GraphTokens:
             global_app=GlobalApp.from_settings(settings),
         )
 
+    def _uses_global(self, distributor_id: str | None) -> bool:
+        """The global app answers only where there are no per-distributor credentials at all."""
+        return not self.credentials and self.global_app is not None
+
     def configured(self, distributor_id: str | None) -> bool:
-        return (distributor_id in self.credentials) or self.global_app is not None
+        return (distributor_id in self.credentials) or self._uses_global(distributor_id)
 
     def whose(self, distributor_id: str | None) -> str:
         """Whose token a call for this distributor carries (for messages)."""
@@ -97,6 +102,15 @@ class GraphTokens:
             except Unavailable as exc:
                 metrics.GRAPH_CALLS.labels("token", "error").inc()
                 raise GraphError(str(exc)) from None
+        if self.credentials:
+            # Another tenant's app (or the global one) would read another tenant's list.
+            raise GraphError(
+                f"no Graph credentials for distributor {distributor_id or '(unknown)'}: the"
+                " credentials file names other distributors only, and their apps (or the global"
+                " PORGATE_GRAPH_CLIENT_ID) cannot answer for this one; add it to"
+                " PORGATE_PARTNER_CENTER_CREDENTIALS_FILE",
+                permanent=True,
+            )
         if self.global_app is None:
             raise GraphError(
                 f"no Graph credentials for distributor {distributor_id or '(unknown)'}: add it to"

@@ -137,7 +137,7 @@ class GraphClient:
                 if not isinstance(items, list):
                     raise TypeError("value is not a list")
                 out.extend(Relationship.from_graph(item) for item in items)
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 # A proxy's page or another API's answer is not an empty list.
                 raise GraphError(
                     f"list: not a delegatedAdminRelationship collection: {exc}"

@@ -20,7 +20,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from functools import partial
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from cryptography import x509
@@ -33,10 +34,13 @@ ALGORITHM = "rsa-sha256"
 CERT_URL, ALGORITHM_HEADER = "x-ms-certificate-url", "x-ms-signature-algorithm"
 SIGNATURE_HEADER = "x-ms-signature"
 MAX_CERT_BYTES = 64 * 1024
-# Certificates kept at once. Partner Center signs with one certificate at a time, but any
-# caller can name the allowed host's certificate under endless URLs (a query string, an
-# escaped path): the least recently used goes, so memory stays bounded.
+# Certificates (and failures) kept at once. Partner Center signs with one certificate at a
+# time, but any caller can name endless paths on the allowed host (an escaped path, say): the
+# least recently used goes, so memory stays bounded.
 MAX_KEPT = 16
+# How long a failed fetch answers for its URL: long enough to absorb a burst, short enough
+# that Partner Center's retry after a 503 finds the host again.
+FAILURE_TTL_S = 5.0
 
 
 class Rejected(Exception):
@@ -124,8 +128,20 @@ def parse_certificate(data: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(data)
 
 
+def certificate_key(url: str) -> str:
+    """The URL a certificate is fetched from and kept under: without query and fragment, so
+    no caller can make a fresh fetch by naming the same certificate under another query."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 class CertificateStore:
-    """Fetches signing certificates from the allowed hosts and keeps each for `ttl_s`."""
+    """Fetches signing certificates from the allowed hosts and keeps each for `ttl_s`.
+
+    One fetch at a time per URL (a burst of events shares it), never one for all URLs: a slow
+    URL must not hold up the events signed with another. A failed fetch is remembered for
+    FAILURE_TTL_S, so a stream of requests naming a dead or wrong URL costs one fetch each
+    few seconds, not one each."""
 
     def __init__(
         self,
@@ -140,7 +156,8 @@ class CertificateStore:
         self.http = http or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
         self.fetches = 0
         self._kept: OrderedDict[str, tuple[x509.Certificate, float]] = OrderedDict()
-        self._lock = asyncio.Lock()
+        self._failed: OrderedDict[str, tuple[Exception, float]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Task[x509.Certificate]] = {}
 
     def __len__(self) -> int:
         """How many certificates are kept."""
@@ -149,41 +166,78 @@ class CertificateStore:
     async def certificate(self, url: str) -> x509.Certificate:
         if not certificate_url_allowed(url, self.hosts):
             raise Rejected(f"{CERT_URL} is not on an allowed host")
-        if (cert := self._kept_now(url)) is not None:
+        key = certificate_key(url)
+        if (cert := _fresh(self._kept, key)) is not None:
             return cert
-        async with self._lock:  # a burst of events shares one fetch
-            if (cert := self._kept_now(url)) is not None:
-                return cert
-            cert = await self._fetch(url)
-            self._kept[url] = (cert, time.monotonic() + self.ttl_s)
-            while len(self._kept) > MAX_KEPT:
-                self._kept.popitem(last=False)
-            return cert
+        if (failure := _fresh(self._failed, key)) is not None:
+            raise type(failure)(*failure.args)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch_and_keep(key))
+            self._inflight[key] = task
+            task.add_done_callback(partial(self._landed, key))
+        # Shielded: one waiter's cancellation (a client gone) does not cancel the others' fetch.
+        return await asyncio.shield(task)
 
-    def _kept_now(self, url: str) -> x509.Certificate | None:
-        kept = self._kept.get(url)
-        if kept is None or time.monotonic() >= kept[1]:
-            return None
-        self._kept.move_to_end(url)
-        return kept[0]
+    def _landed(self, key: str, task: asyncio.Task) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every waiter may have gone
+
+    async def _fetch_and_keep(self, key: str) -> x509.Certificate:
+        try:
+            cert = await self._fetch(key)
+        except (Rejected, CertificateUnavailable) as exc:
+            _keep(self._failed, key, exc, FAILURE_TTL_S)
+            raise
+        _keep(self._kept, key, cert, self.ttl_s)
+        return cert
 
     async def _fetch(self, url: str) -> x509.Certificate:
         self.fetches += 1
         try:
-            resp = await self.http.get(url)
+            # identity: the limit below counts the bytes the certificate is, not compressed ones.
+            headers = {"Accept-Encoding": "identity"}
+            async with self.http.stream("GET", url, headers=headers) as resp:
+                if resp.status_code >= 500 or resp.status_code == 429:
+                    raise CertificateUnavailable(f"certificate fetch: HTTP {resp.status_code}")
+                if resp.status_code != 200:
+                    # A redirect is not followed: the certificate must be on the allowed host.
+                    raise Rejected(f"{CERT_URL} answered HTTP {resp.status_code}")
+                if resp.headers.get("content-encoding", "identity").lower() != "identity":
+                    raise Rejected(f"{CERT_URL} answered compressed, though asked not to")
+                data = bytearray()
+                # Read no further than the limit, whatever Content-Length says or omits.
+                async for chunk in resp.aiter_bytes():
+                    data += chunk
+                    if len(data) > MAX_CERT_BYTES:
+                        raise Rejected(f"{CERT_URL} answered more than {MAX_CERT_BYTES} bytes")
         except httpx.HTTPError as exc:
             raise CertificateUnavailable(f"certificate fetch: {type(exc).__name__}") from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise CertificateUnavailable(f"certificate fetch: HTTP {resp.status_code}")
-        if resp.status_code != 200:
-            # A redirect is not followed: the certificate must be on the allowed host itself.
-            raise Rejected(f"{CERT_URL} answered HTTP {resp.status_code}")
-        if len(resp.content) > MAX_CERT_BYTES:
-            raise Rejected(f"{CERT_URL} answered more than {MAX_CERT_BYTES} bytes")
         try:
-            return parse_certificate(resp.content)
+            return parse_certificate(bytes(data))
         except ValueError:
             raise Rejected(f"{CERT_URL} answered no X.509 certificate") from None
 
     async def aclose(self) -> None:
+        for task in list(self._inflight.values()):
+            task.cancel()
         await self.http.aclose()
+
+
+def _fresh(kept: OrderedDict, key: str):
+    entry = kept.get(key)
+    if entry is None:
+        return None
+    if time.monotonic() >= entry[1]:
+        del kept[key]
+        return None
+    kept.move_to_end(key)
+    return entry[0]
+
+
+def _keep(kept: OrderedDict, key: str, value: object, ttl_s: float) -> None:
+    kept[key] = (value, time.monotonic() + ttl_s)
+    kept.move_to_end(key)
+    while len(kept) > MAX_KEPT:
+        kept.popitem(last=False)

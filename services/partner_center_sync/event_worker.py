@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -80,16 +81,14 @@ def make_event_worker(partner_center: SharedPartnerCenter, graph_factory: GraphF
         lease_s = 4 * timeout + settings.delivery_lease_margin_s
         clients: _Clients | None = None
 
-        async def work(row: asyncpg.Record) -> None:
+        async def acting(row: asyncpg.Record) -> None:
             nonlocal clients
-            try:
-                if clients is None:
-                    clients = _Clients(ctx, partner_center, graph_factory)
-                await act(ctx, clients, row)
-            except CredentialsError as exc:
-                await _failed(ctx, row, _Failed(f"credentials: {exc}"))
-            except _Failed as exc:
-                await _failed(ctx, row, exc)
+            if clients is None:
+                clients = _Clients(ctx, partner_center, graph_factory)
+            await act(ctx, clients, row)
+
+        async def work(row: asyncpg.Record) -> None:
+            await attempt(ctx, row, acting)
 
         try:
             await run_leased(
@@ -104,6 +103,22 @@ def make_event_worker(partner_center: SharedPartnerCenter, graph_factory: GraphF
                 await clients.graph.aclose()
 
     return partner_center_events
+
+
+async def attempt(
+    ctx: WorkerContext, row: asyncpg.Record, acting: Callable[[asyncpg.Record], Awaitable[None]]
+) -> None:
+    """One attempt at an event; every failure counts against its budget (a defect escaping
+    as anything else would only wait out the lease, again and again, uncounted)."""
+    try:
+        await acting(row)
+    except CredentialsError as exc:
+        await _failed(ctx, row, _Failed(f"credentials: {exc}"))
+    except _Failed as exc:
+        await _failed(ctx, row, exc)
+    except Exception as exc:  # every failure is counted, as terminate_one does
+        log.exception("Partner Center event attempt failed", extra={"service": ctx.service})
+        await _failed(ctx, row, _Failed(f"{type(exc).__name__}: {exc}"))
 
 
 async def act(ctx: WorkerContext, clients: _Clients, row: asyncpg.Record) -> None:

@@ -39,13 +39,24 @@ class PostgresSide:
     def __init__(self, uow: PostgresRevokerUnitOfWork) -> None:
         self.uow = uow
 
+    async def claim(self, rid: str, lease_s: float = 60) -> Any:
+        await self.uow.conn.execute(
+            "UPDATE terminations SET next_attempt_at = now() - interval '1 second'"
+            " WHERE relationship_id = $1",
+            rid,
+        )
+        rows = await store.claim_due(self.uow.conn, 100, lease_s)
+        return next(r["claim_token"] for r in rows if r["relationship_id"] == rid)
+
     async def fail(self, rid: str) -> None:
+        token = await self.claim(rid)
         await store.mark_attempt_failed(
-            self.uow.conn, rid, "refused", retry_in_s=0, max_attempts=1, permanent=True
+            self.uow.conn, rid, token, "refused", retry_in_s=0, max_attempts=1, permanent=True
         )
 
     async def poll_later(self, rid: str) -> None:
-        await store.mark_requested(self.uow.conn, rid, "req-1", "terminate", poll_in_s=600)
+        token = await self.claim(rid)
+        await store.mark_requested(self.uow.conn, rid, token, "req-1", "terminate", poll_in_s=600)
 
 
 class MemorySide:
@@ -176,3 +187,41 @@ async def test_act_again_restarts_only_a_failed_termination(side):
     await side.fail("r-1")
     assert await uow.act_again("r-1")
     assert not await uow.act_again("r-1")
+
+
+async def test_only_the_current_claim_holder_can_record_an_outcome(postgres_side):
+    side, conn = postgres_side, postgres_side.uow.conn
+    await side.uow.upsert_relationship(relationship("r-1"), T0)
+    await side.uow.record_terminations([termination("r-1")])
+    stale = await side.claim("r-1")
+    fresh = await side.claim("r-1")  # the first lease ran out and another worker claimed it
+    assert stale != fresh
+    assert not await store.mark_terminated(conn, "r-1", stale, T0, "absent")
+    assert not await store.mark_polled(conn, "r-1", stale, "x", poll_in_s=1)
+    assert not await store.mark_requested(conn, "r-1", stale, "req-9", "terminate", poll_in_s=1)
+    assert (
+        await store.mark_attempt_failed(
+            conn, "r-1", stale, "late", retry_in_s=0, max_attempts=1, permanent=True
+        )
+        is None
+    )
+    assert await store.mark_requested(conn, "r-1", fresh, "req-1", "terminate", poll_in_s=600)
+    # Written once: the token is spent.
+    assert not await store.mark_polled(conn, "r-1", fresh, "x", poll_in_s=1)
+    row = await conn.fetchrow("SELECT state, request_id FROM terminations")
+    assert tuple(row) == ("requested", "req-1")
+
+
+async def test_settle_soon_keeps_a_live_lease_and_the_holder_reads_back_at_once(postgres_side):
+    side, conn = postgres_side, postgres_side.uow.conn
+    await side.uow.upsert_relationship(relationship("r-1"), T0)
+    await side.uow.record_terminations([termination("r-1")])
+    token = await side.claim("r-1", lease_s=600)
+    leased_until = await conn.fetchval("SELECT next_attempt_at FROM terminations")
+    assert await side.uow.settle_soon("r-1")
+    # Not handed to a second worker: the lease stands.
+    assert await conn.fetchval("SELECT next_attempt_at FROM terminations") == leased_until
+    assert await store.claim_due(conn, 100, 60) == []
+    # The holder's outcome honours it: due now instead of in ten minutes.
+    assert await store.mark_requested(conn, "r-1", token, "req-1", "terminate", poll_in_s=600)
+    assert await conn.fetchval("SELECT next_attempt_at <= now() FROM terminations")

@@ -151,7 +151,14 @@ async def _refused(api: httpx.AsyncClient, signer: EventSigner, body: bytes) -> 
         r = await api.post(events_url(), content=content, headers=headers)
         assert set(r.json()) == {"code", "description", "data", "source"}, r.text
         statuses.append(r.status_code)
-    assert statuses == [401, 401, 401, 401, 401, 413]
+    # Signed by Partner Center, but in the name of a distributor porgate holds no credentials
+    # for: the URL's distributorId is not authenticated by the signature.
+    for distributor in ("dist-unknown", f"{DIST}x"):
+        r = await api.post(events_url(distributor), content=body, headers=signer.headers(body))
+        assert set(r.json()) == {"code", "description", "data", "source"}, r.text
+        assert "credentials file" in r.json()["description"], r.text
+        statuses.append(r.status_code)
+    assert statuses == [401, 401, 401, 401, 401, 413, 401, 401]
 
 
 def cli(settings, base: str, creds, *args: str):
@@ -179,7 +186,12 @@ async def test_webhooks_register_show_and_test_and_a_third_test_in_a_minute_is_r
     creds = credentials(tmp_path)
     who = ("--distributor", DIST)
     async with pc_serving(partner_center) as base, pc.serving(signer) as cert_origin:
-        settings = migrated.model_copy(update={"partner_center_webhook_cert_hosts": cert_origin})
+        settings = migrated.model_copy(
+            update={
+                "partner_center_webhook_cert_hosts": cert_origin,
+                "partner_center_credentials_file": str(creds),
+            }
+        )
         async with api_client(settings, "k-pc-events-3e5a7c9b1d2f4=dist-x") as api:
             url = f"{api.base_url}/v1/partner-center/events"
             registered = await cli(settings, base, creds, "register", *who, "--url", url)

@@ -16,7 +16,15 @@ def live(status: str, etag: str | None = 'W/"1"') -> Relationship:
     ("read", "acting_on", "expected"),
     [
         (None, None, tr.Revoked("absent")),
-        (None, "terminate", tr.Revoked("absent")),
+        # A terminated relationship stays listed: absence after a terminate confirms nothing.
+        (
+            None,
+            "terminate",
+            tr.Poll(
+                "the relationship is absent from the list after a terminate: waiting for Graph"
+                " to read it terminated or the request succeeded"
+            ),
+        ),
         (None, "delete", tr.Revoked("deleted")),
         (live("terminated"), None, tr.Revoked("terminated")),
         (live("expired"), "terminate", tr.Revoked("expired")),
@@ -90,6 +98,12 @@ def test_a_404_or_409_counts_only_when_the_read_that_follows_confirms_it(reread,
     assert type(step) is expected_type
     if isinstance(step, tr.Retry):
         assert step.reason.startswith("terminate: HTTP 404")
+
+
+@pytest.mark.parametrize("action", ["terminate", "delete"])
+def test_a_refused_action_still_under_way_is_tracked_not_polled_as_pending(action):
+    step = tr.after_refusal(f"{action}: HTTP 409", tr.Poll("under way"), action)
+    assert step == tr.Requested(None, action)
 
 
 def test_poll_delay_doubles_and_is_capped():

@@ -14,12 +14,18 @@ import re
 import tracemalloc
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from services.api.app import create_app
 from services.common.health import HttpServer
 from services.common.ports import free_port
-from services.partner_center.event_signature import MAX_KEPT, CertificateStore, allowed_hosts
+from services.partner_center.event_signature import (
+    MAX_KEPT,
+    CertificateStore,
+    Rejected,
+    allowed_hosts,
+)
 from tests.e2e import registry_data as R
 from tests.reliability.harness import tally
 from tests.reliability.hostile.partner_center_corpus import certificate_host, partner_center_corpus
@@ -135,14 +141,18 @@ def api_error_shape(r: httpx.Response) -> None:
     assert body["code"] in API_CODES, body
 
 
-async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migrated):
+async def test_hostile_input_on_every_http_surface_gets_its_own_error_shape(migrated, tmp_path):
     async with certificate_host() as cert_host:
-        await http_corpus(migrated, cert_host)
+        await http_corpus(migrated, cert_host, tmp_path)
 
 
-async def http_corpus(migrated, cert_host) -> None:
+async def http_corpus(migrated, cert_host, tmp_path) -> None:
+    # The webhook accepts events for the credentials file's distributors only.
+    creds = tmp_path / "credentials.json"
+    creds.write_text(json.dumps({R.DIST: {"tenantId": "t", "clientId": "c", "clientSecret": "s"}}))
     settings = migrated.model_copy(
         update={
+            "partner_center_credentials_file": str(creds),
             "api_keys": SecretStr(f"{KEY}={R.DIST}"),
             "operator_keys": SecretStr(OPERATOR),
             "api_rate_per_key": 0,
@@ -170,22 +180,25 @@ async def http_corpus(migrated, cert_host) -> None:
 
 
 async def test_the_certificates_kept_stay_bounded_however_many_urls_name_one():
-    """Any caller can name the allowed host's certificate under endless URLs (query strings):
-    the least recently used certificate goes, the one in use stays."""
+    """Any caller can name the allowed host's certificate under endless URLs: a query string
+    names the same certificate (one fetch), and endless paths keep at most MAX_KEPT
+    certificates and failures, the one in use staying."""
     async with certificate_host() as host:
         store = CertificateStore(allowed_hosts(host.origin), ttl_s=3600)
         try:
             in_use = host.url("good.cer")
             await store.certificate(in_use)
             for n in range(MAX_KEPT * 4):
-                await store.certificate(f"{in_use}?copy={n}")
+                await store.certificate(f"{in_use}?copy={n}#f{n}")
+            assert host.fetches == 1 and len(store) == 1
+            for n in range(MAX_KEPT * 4):
+                with pytest.raises(Rejected):
+                    await store.certificate(host.url(f"missing-{n}.cer"))
                 await store.certificate(in_use)
-            assert len(store) == MAX_KEPT
+            assert len(store) == 1 and len(store._failed) <= MAX_KEPT
             fetches = host.fetches
             await store.certificate(in_use)
             assert host.fetches == fetches  # still kept
-            await store.certificate(f"{in_use}?copy=0")
-            assert host.fetches == fetches + 1  # gone, fetched again
         finally:
             await store.aclose()
 
