@@ -104,7 +104,6 @@ async def _sync(
             partner_center_lookup(client, credentials),
             pool,
             box,
-            transact=lambda _operation, record: record(),
             allow_mass_removal=allow_mass_removal,
         )
         for distributor_id in wanted:

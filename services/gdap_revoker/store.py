@@ -322,13 +322,15 @@ async def mark_attempt_failed(
     permanent: bool,
 ) -> asyncpg.Record | None:
     """Count a failed attempt; the row turns `failed` when permanent or out of attempts. A
-    request being tracked is dropped: the next attempt reads the relationship afresh."""
+    request being tracked is dropped (the next attempt reads the relationship afresh), but
+    not that one was asked for: a terminate may still be under way, so the relationship's
+    absence no longer confirms it (tracking.py). `retry_failed` forgets that too."""
     return await conn.fetchrow(
         "UPDATE terminations SET attempts = attempts + 1, last_error = $2,"
         " state = CASE WHEN $5 OR attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END,"
         " failed_at = CASE WHEN $5 OR attempts + 1 >= $4 THEN now() END,"
         " failures = failures + CASE WHEN $5 OR attempts + 1 >= $4 THEN 1 ELSE 0 END,"
-        " request_id = NULL, request_action = NULL, polls = 0, claim_token = NULL,"
+        " request_id = NULL, polls = 0, claim_token = NULL,"
         " next_attempt_at = now() + make_interval(secs => $3)"
         " WHERE relationship_id = $1 AND state IN ('pending', 'requested') AND claim_token = $6"
         " RETURNING state, attempts, failures, distributor_id",

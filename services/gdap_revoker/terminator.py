@@ -139,7 +139,10 @@ async def terminate_one(ctx: WorkerContext, gateway: Gateway, row: asyncpg.Recor
 async def _act(gateway: Gateway, row: asyncpg.Record) -> tr.Step:
     """A row with nothing asked yet: read the relationship live, and act on what it says."""
     d, rid = row["distributor_id"], row["relationship_id"]
-    step = tr.decide(await gateway.read(d, rid))
+    # A failed attempt keeps request_action: a terminate asked before may still be under way.
+    step = tr.decide(
+        await gateway.read(d, rid), asked_terminate=row["request_action"] == "terminate"
+    )
     if isinstance(step, tr.Terminate):
         try:
             request = await gateway.request_termination(d, rid)

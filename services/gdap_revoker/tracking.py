@@ -70,10 +70,19 @@ class Retry:
 Step = Revoked | Terminate | Delete | Requested | Poll | Retry
 
 
-def decide(live: Relationship | None, *, acting_on: Action | None = None) -> Step:
+def decide(
+    live: Relationship | None, *, acting_on: Action | None = None, asked_terminate: bool = False
+) -> Step:
     """From a read of the relationship. `acting_on`: the action already asked for (or under
-    way), so only its confirmation or more waiting can follow, never a second action."""
+    way), so only its confirmation or more waiting can follow, never a second action.
+    `asked_terminate`: an earlier attempt's terminate request may still be outstanding."""
     if live is None:
+        if asked_terminate and acting_on is None:
+            return Retry(
+                "the relationship is absent from the list after porgate's terminate request:"
+                " only `terminated` or the request's `succeeded` confirms it (once a person has"
+                " checked, `porgate gdap retry` accepts the absence)"
+            )
         if acting_on == "terminate":
             return Poll(
                 "the relationship is absent from the list after a terminate: waiting for Graph"

@@ -69,7 +69,6 @@ class _Clients:
             partner_center_lookup(self.client, self.credentials),  # type: ignore[arg-type]
             ctx.pool,
             ctx.outbox,
-            ctx.retrying,
         )
 
 

@@ -47,3 +47,19 @@ async def record(
         [c.version for c in changes],
         at,
     )
+
+
+def _run_key(distributor_id: str) -> str:
+    return f"partner-center-sync:{distributor_id}:gdap-run"
+
+
+async def lock_gdap_run(conn: asyncpg.Connection, distributor_id: str) -> None:
+    """Held from before Graph is read until the record commits (a session lock: Graph is read
+    outside any transaction), so syncs and refreshes of one distributor take turns."""
+    await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", _run_key(distributor_id))
+
+
+async def unlock_gdap_run(conn: asyncpg.Connection, distributor_id: str) -> None:
+    await conn.execute(
+        "SELECT pg_advisory_unlock(hashtextextended($1, 0))", _run_key(distributor_id)
+    )

@@ -1,10 +1,12 @@
 """One GDAP sync: list a distributor's delegatedAdminRelationships in Graph, name the reseller
 of each new one through Partner Center, record the changes and publish them.
 
-As syncer.py does for the indirect-reseller list: Graph and Partner Center are read outside
-any transaction; then, in one transaction under the distributor's lock, what was seen is
-read, the plan computed (gdap_changes.py), the new state recorded and its upserts written to
-the outbox. A webhook's refresh of one relationship goes the same way.
+Graph and Partner Center are read outside any transaction, but under the distributor's GDAP
+run lock (a session advisory lock on the connection that then records): the scheduled sync,
+a webhook's refresh and the CLI take turns, so an older listing is never recorded over a
+newer one. Then, in one transaction on that connection, what was seen is read, the plan
+computed (gdap_changes.py), the new state recorded and its upserts written to the outbox.
+A dry run records nothing and takes no lock.
 """
 
 from __future__ import annotations
@@ -84,7 +86,6 @@ class GdapSyncer:
     pool: asyncpg.Pool
     # None for a dry run: nothing is recorded or published.
     outbox: Outbox | None
-    transact: Callable[[str, Callable[[], Awaitable[object]]], Awaitable[object]]
     allow_mass_removal: bool = False
 
     async def sync(self, distributor_id: str) -> GdapOutcome:
@@ -103,7 +104,7 @@ class GdapSyncer:
     async def _guarded(self, distributor_id: str, run, *, whole: bool) -> GdapOutcome:
         try:
             outcome = await run(distributor_id)
-        except (GraphError, *SYNC_FAILURES) as exc:
+        except (GraphError, asyncpg.InterfaceError, *SYNC_FAILURES) as exc:
             outcome = GdapOutcome(distributor_id, error=failure(distributor_id, exc))
         observe(outcome, dry_run=self.outbox is None, whole=whole)
         return outcome
@@ -114,12 +115,27 @@ class GdapSyncer:
             raise PartnerCenterError(
                 distributor_id, "no entry in PORGATE_PARTNER_CENTER_CREDENTIALS_FILE"
             )
+        if self.outbox is None:
+            return await self._plan_and_record(None, creds, only)
+        # One connection for the lock, the reads of what was seen and the record: a pool of a
+        # few connections shared by concurrent refreshes cannot run dry under held locks.
+        async with self.pool.acquire() as conn:
+            await gdap_store.lock_gdap_run(conn, distributor_id)
+            try:
+                return await self._plan_and_record(conn, creds, only)
+            finally:
+                await gdap_store.unlock_gdap_run(conn, distributor_id)
+
+    async def _plan_and_record(
+        self, conn: asyncpg.Connection | None, creds: DistributorCredentials, only: str | None
+    ) -> GdapOutcome:
+        distributor_id = creds.distributor_id
         if only is None:
             listing = await self.graph.relationships(distributor_id)
         else:
             live = await self.graph.read(distributor_id, only)
             listing = [live] if live is not None else []
-        seen = await gdap_store.seen(self.pool, distributor_id, only)
+        seen = await gdap_store.seen(conn or self.pool, distributor_id, only)
         customers = gdap_changes.customers_to_resolve(listing, seen, creds.tenant_id)
         resolved = await self._resolve(creds, customers)
 
@@ -135,20 +151,19 @@ class GdapSyncer:
                 raise MassRemoval(refusal)
             return plan
 
-        if self.outbox is None:
+        if conn is None or self.outbox is None:
             return GdapOutcome(distributor_id, planned(seen))
 
-        async def record() -> tuple[GdapPlan, list[asyncpg.Record]]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await store.lock_distributor(conn, distributor_id, "gdap")
-                plan = planned(await gdap_store.seen(conn, distributor_id, only))
-                at = datetime.now(UTC)
-                await gdap_store.record(conn, distributor_id, plan.changes, at)
-                source = f"gdap-sync:{distributor_id}"
-                out = gdap_changes.outgoing(plan, at)
-                return plan, await outbox.write(conn, [(source, o) for o in out])
-
-        plan, rows = await self.transact(f"record GDAP {distributor_id}", record)  # type: ignore[misc]
+        # Once, on the locked connection (a retry loop on a broken one would never end): a
+        # failure is the run's, and the next sync or the event's next attempt reads afresh.
+        async with conn.transaction():
+            await store.lock_distributor(conn, distributor_id, "gdap")
+            plan = planned(await gdap_store.seen(conn, distributor_id, only))
+            at = datetime.now(UTC)
+            await gdap_store.record(conn, distributor_id, plan.changes, at)
+            source = f"gdap-sync:{distributor_id}"
+            out = gdap_changes.outgoing(plan, at)
+            rows = await outbox.write(conn, [(source, o) for o in out])
         await self.outbox.publish(rows)
         return GdapOutcome(distributor_id, plan)
 

@@ -185,7 +185,6 @@ class GdapRunner:
             partner_center_lookup(client, self.credentials),  # type: ignore[arg-type]
             ctx.pool,
             ctx.outbox,
-            ctx.retrying,
         )
 
     async def run(self) -> bool:

@@ -225,3 +225,18 @@ async def test_settle_soon_keeps_a_live_lease_and_the_holder_reads_back_at_once(
     # The holder's outcome honours it: due now instead of in ten minutes.
     assert await store.mark_requested(conn, "r-1", token, "req-1", "terminate", poll_in_s=600)
     assert await conn.fetchval("SELECT next_attempt_at <= now() FROM terminations")
+
+
+async def test_a_failed_attempt_remembers_that_a_terminate_was_asked(postgres_side):
+    side, conn = postgres_side, postgres_side.uow.conn
+    await side.uow.upsert_relationship(relationship("r-1"), T0)
+    await side.uow.record_terminations([termination("r-1")])
+    token = await side.claim("r-1")
+    assert await store.mark_requested(conn, "r-1", token, "req-1", "terminate", poll_in_s=0)
+    token = await side.claim("r-1")
+    done = await store.mark_attempt_failed(
+        conn, "r-1", token, "not settled", retry_in_s=0, max_attempts=5, permanent=False
+    )
+    assert done["state"] == "pending"
+    row = await conn.fetchrow("SELECT request_id, request_action FROM terminations")
+    assert tuple(row) == (None, "terminate")

@@ -100,6 +100,13 @@ def test_a_404_or_409_counts_only_when_the_read_that_follows_confirms_it(reread,
         assert step.reason.startswith("terminate: HTTP 404")
 
 
+def test_absence_after_an_earlier_attempts_terminate_request_is_no_confirmation():
+    assert isinstance(tr.decide(None, asked_terminate=True), tr.Retry)
+    assert tr.decide(None, acting_on="delete", asked_terminate=True) == tr.Revoked("deleted")
+    # Still acted on as usual: a failed request does not stop a new one.
+    assert tr.decide(live("active"), asked_terminate=True) == tr.Terminate()
+
+
 @pytest.mark.parametrize("action", ["terminate", "delete"])
 def test_a_refused_action_still_under_way_is_tracked_not_polled_as_pending(action):
     step = tr.after_refusal(f"{action}: HTTP 409", tr.Poll("under way"), action)
