@@ -25,6 +25,14 @@ log = logging.getLogger(__name__)
 MAX_PARTNER_ID = 256  # as a wire partnerIdOnRecord
 
 
+def partner_id_or_refusal(request: Request) -> str | Response:
+    """The route's `partnerId`, or the 400 that refuses one too long to be a PLA id."""
+    partner_id = request.path_params["partnerId"]
+    if len(partner_id) > MAX_PARTNER_ID:
+        return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
+    return partner_id
+
+
 def explanation_endpoint(
     auth: Authenticator, regions: RegionTable, state: dict
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -34,9 +42,9 @@ def explanation_endpoint(
         distributor_id = auth.distributor_or_refusal(request)
         if isinstance(distributor_id, Response):
             return distributor_id
-        partner_id = request.path_params["partnerId"]
-        if len(partner_id) > MAX_PARTNER_ID:
-            return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
+        partner_id = partner_id_or_refusal(request)
+        if isinstance(partner_id, Response):
+            return partner_id
         language = language_of(
             request.headers.get("x-locale") or request.headers.get("accept-language")
         )

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from contracts.errors import language_of
 from services.api.auth import Authenticator, presented_key
 from services.api.errors import error
+from services.api.explanation import partner_id_or_refusal
 from services.api.models import ErrorBody
 from services.api.openapi import Operation, Reply
 from services.common.config import Settings
@@ -32,7 +33,6 @@ from services.por_validator.recheck import Rechecker
 from services.por_validator.remediation import PartnerCenterAuthority, remediation_for
 
 log = logging.getLogger(__name__)
-MAX_PARTNER_ID = 256
 REMEDIATION_PATH = "/v1/partners/{partnerId}/remediation"
 RECHECK_PATH = "/v1/partners/{partnerId}/recheck"
 _HEADERS = ("MS-CorrelationId", "MS-RequestId", "X-Locale", "Accept-Language")
@@ -115,9 +115,9 @@ def remediation_endpoint(
         distributor_id = auth.distributor_or_refusal(request)
         if isinstance(distributor_id, Response):
             return distributor_id
-        partner_id = request.path_params["partnerId"]
-        if len(partner_id) > MAX_PARTNER_ID:
-            return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
+        partner_id = partner_id_or_refusal(request)
+        if isinstance(partner_id, Response):
+            return partner_id
         language = language_of(
             request.headers.get("x-locale") or request.headers.get("accept-language")
         )
@@ -159,9 +159,9 @@ def recheck_endpoint(
                 f"over {settings.recheck_rate_per_key:g} re-checks a second for this key",
                 **{"Retry-After": str(wait)},
             )
-        partner_id = request.path_params["partnerId"]
-        if len(partner_id) > MAX_PARTNER_ID:
-            return error(400, "bad_request", f"partnerId over {MAX_PARTNER_ID} characters")
+        partner_id = partner_id_or_refusal(request)
+        if isinstance(partner_id, Response):
+            return partner_id
         try:
             result = await rechecker(settings, regions, state).recheck(partner_id, distributor_id)
         except PartnerCenterError as exc:

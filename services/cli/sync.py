@@ -186,13 +186,18 @@ def _report(outcome: Outcome, dry_run: bool) -> None:
         f" {plan.upserts} upsert(s) {'would be published' if dry_run else 'published'}"
     )
     if dry_run:
-        for message in changes.outgoing(plan, datetime.now(UTC)):
-            line = {
-                "topic": message.topic.name,
-                "key": message.key,
-                "event": json.loads(encode(message.event)),
-            }
-            sys.stdout.write(json.dumps(line) + "\n")
+        print_messages(changes.outgoing(plan, datetime.now(UTC)))
+
+
+def print_messages(messages) -> None:
+    """A dry run's upserts on stdout, a JSON line each: what would have been published."""
+    for message in messages:
+        line = {
+            "topic": message.topic.name,
+            "key": message.key,
+            "event": json.loads(encode(message.event)),
+        }
+        sys.stdout.write(json.dumps(line) + "\n")
 
 
 def _mount_gdap() -> None:

@@ -4,18 +4,15 @@ progress and outcomes on stderr, one line each; a dry run's upserts on stdout as
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
-from contracts.codec import encode
 from services.cli.errors import ExitCode, fail
 from services.cli.output import say
-from services.cli.sync import Abort, open_outbox
+from services.cli.sync import Abort, open_outbox, print_messages
 from services.common.config import Settings, get_settings
 from services.common.db import create_pool
 from services.graph.client import GraphClient
@@ -136,10 +133,4 @@ def _report(outcome: GdapOutcome, dry_run: bool) -> None:
         f" {len(plan.changes)} upsert(s) {'would be published' if dry_run else 'published'}"
     )
     if dry_run:
-        for message in gdap_changes.outgoing(plan, datetime.now(UTC)):
-            line = {
-                "topic": message.topic.name,
-                "key": message.key,
-                "event": json.loads(encode(message.event)),
-            }
-            sys.stdout.write(json.dumps(line) + "\n")
+        print_messages(gdap_changes.outgoing(plan, datetime.now(UTC)))
