@@ -58,11 +58,17 @@ async def test_porgate_run_api_serves_metrics_on_the_health_port_only(migrated):
     task = asyncio.create_task(run_services(settings, [], with_api=True, until=stop))
     try:
         async with httpx.AsyncClient(timeout=5) as client:
-            for _ in range(100):
+            # The runner checks Kafka before it serves; on a loaded machine that takes a while.
+            # Both servers: the health port's may come up after the API's.
+            for _ in range(600):
                 with contextlib.suppress(httpx.HTTPError):
+                    await client.get(f"http://127.0.0.1:{health_port}/livez")
                     if (await client.get(f"http://127.0.0.1:{api_port}/livez")).status_code:
                         break
+                assert not task.done(), task.exception()
                 await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("porgate run api did not serve within 60 s")
             await client.post(f"http://127.0.0.1:{api_port}/v1/partners/validateresellers")
             public = await client.get(f"http://127.0.0.1:{api_port}/metrics")
             assert public.status_code == 404
