@@ -72,18 +72,13 @@ def failure_event_id(relationship_id: str, failures: int) -> str:
 # The most Graph requests one attempt makes: a token, and for _act a read (by id, then the
 # list), the action and a read again; each may be retried once with a fresh token on a 401.
 CALLS_PER_ATTEMPT = 2 * 6
-# The lists (two at most) each wait out Retry-After up to the throttle budget.
-THROTTLED_LISTS = 2
 
 
 def lease_seconds(settings: Settings) -> float:
-    """Longer than one attempt can take, throttled or not. The claim token, not the lease,
-    is what keeps a slower worker from writing over the next holder's outcome."""
-    return (
-        CALLS_PER_ATTEMPT * settings.graph_timeout_s
-        + THROTTLED_LISTS * settings.partner_center_max_throttle_wait_s
-        + settings.delivery_lease_margin_s
-    )
+    """Longer than an unthrottled attempt. A throttled one may outlive it: the claim token,
+    not the lease, keeps that slower worker from writing over the next holder's outcome, and
+    a short lease lets a restarted worker resume a crashed one's tracking within minutes."""
+    return CALLS_PER_ATTEMPT * settings.graph_timeout_s + settings.delivery_lease_margin_s
 
 
 def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) -> float:
