@@ -105,7 +105,13 @@ class Ctx:
 def porgate_env(ctx: Ctx, *, prefix: str, database_url: str, **extra: str) -> dict[str, str]:
     from services.common.ports import free_port
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORGATE_")}
+    # The caller's PORGATE_* settings stay out (each phase sets its own), but not the
+    # benchmark's own switches (PORGATE_BENCH_CPROFILE).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PORGATE_") or k.startswith("PORGATE_BENCH_")
+    }
     env.update(
         PORGATE_KAFKA_BOOTSTRAP_SERVERS=ctx.bootstrap,
         PORGATE_DATABASE_URL=database_url,

@@ -9,7 +9,7 @@ until SIGTERM or SIGINT, then stops in order.
 PORGATE_BENCH_TRACE=PATH adds up, per consumer, the wall-clock time of each batch stage (the
 runtime reports them to build_app's `stage_timer`), of each handler call and of each SQL
 statement (benchmarks/trace.py), and writes it to PATH on exit.
-PORGATE_BENCH_CPROFILE=PATH profiles the process with cProfile and writes the stats to PATH
+PORGATE_BENCH_CPROFILE=PATH profiles the process with cProfile and writes the stats to PATH.<service>
 on exit (py-spy, attached from outside, is the lighter option: see benchmarks/run.py --profile).
 """
 
@@ -89,7 +89,7 @@ def run() -> None:
         if profiler is not None:
             profiler.disable()
             with contextlib.suppress(OSError):
-                profiler.dump_stats(profile_path)
+                profiler.dump_stats(f"{profile_path}.{'+'.join(names)}")
 
 
 if __name__ == "__main__":

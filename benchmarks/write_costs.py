@@ -1,0 +1,146 @@
+"""What por-validator's writes cost PostgreSQL, index by index: not part of the benchmark.
+
+    python3 -m benchmarks.write_costs [--orders 6000] [--batch 150] [--variants all,...]
+
+Decides DemoWorld's orders in memory (as benchmarks/rules.py does), then writes them into a
+fresh, migrated por-validator schema on the embedded PostgreSQL exactly as a batch does
+(decision_store.record_decisions and the outbox, one transaction per batch), once per
+variant: every index as migrated, then without each suspect. Prints wall-clock per batch
+and the PostgreSQL backend's CPU per decision, so each index's cost is a measured figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import psutil
+
+from benchmarks.rules import registry_from_messages
+from contracts.codec import decode, decision_event
+from contracts.ids import derived_event_id
+from contracts.topics import DECISIONS, ORDERS
+from services.common import outbox
+from services.common.db import migrate
+from services.common.handling import Outgoing
+from services.devtools.demo import DemoWorld
+from services.domain.decisions import decide
+from services.domain.scope import DEFAULT_ENFORCEMENT_START
+from services.order_intake.intake import validation_request
+from services.por_validator import decision_store
+
+MIGRATIONS = Path(decision_store.__file__).parent / "migrations"
+
+# Each variant: the indexes dropped before writing.
+VARIANTS: dict[str, list[str]] = {
+    "as migrated": [],
+    "no console indexes (005)": [
+        "decisions_timeline",
+        "decisions_distributor_timeline",
+        "decisions_by_order",
+        "decisions_by_subscription",
+        "decisions_by_customer",
+        "decisions_by_superseded",
+        "decision_lines_by_partner",
+    ],
+    "no decisions_timeline": ["decisions_timeline"],
+    "no decisions_distributor_timeline": ["decisions_distributor_timeline"],
+    "no decisions_by_order": ["decisions_by_order"],
+    "no decisions_by_customer": ["decisions_by_customer"],
+    "no decision_lines_by_partner": ["decision_lines_by_partner"],
+    "no decision_lines_blocked_by_pla": ["decision_lines_blocked_by_pla"],
+    "no decision_lines_by_distributor": ["decision_lines_by_distributor"],
+    "no decisions_source": ["decisions_source"],
+}
+
+
+def decided(orders: int) -> list[tuple]:
+    world = DemoWorld(resellers=2000, seed=7)
+    reg = registry_from_messages(world.registry())
+    now = datetime.now(UTC)
+    pairs = []
+    for m in (world.order() for _ in range(orders)):
+        e = decode(m.value, ORDERS.name)
+        r = validation_request(e.data, e.id)
+        req_id = derived_event_id("validation-request", e.id)
+        d = decide(
+            r, reg, enforcement_start=DEFAULT_ENFORCEMENT_START, decided_at=now
+        ).model_copy(update={"source_event_id": req_id})
+        pairs.append((r, d))
+    return pairs
+
+
+async def write_all(url: str, schema: str, pairs: list[tuple], batch: int, drop: list[str]) -> dict:
+    await migrate(url, schema, MIGRATIONS)
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        for name in drop:
+            await conn.execute(f"DROP INDEX IF EXISTS {name}")
+        backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
+        cpu0 = sum(backend.cpu_times()[:2])
+        walls = []
+        for i in range(0, len(pairs), batch):
+            chunk = pairs[i : i + batch]
+            t = time.perf_counter()
+            async with conn.transaction():
+                inserted = await decision_store.record_decisions(conn, chunk)
+                await outbox.write(
+                    conn,
+                    [
+                        (
+                            d.source_event_id,
+                            Outgoing(DECISIONS, d.transaction_key, decision_event(d, source="/b")),
+                        )
+                        for _, d in chunk
+                        if d.decision_id in inserted
+                    ],
+                )
+            walls.append(time.perf_counter() - t)
+        cpu = sum(backend.cpu_times()[:2]) - cpu0
+    finally:
+        await conn.close()
+    return {
+        "batch_ms_median": statistics.median(walls) * 1e3,
+        "pg_cpu_us_per_decision": cpu / len(pairs) * 1e6,
+    }
+
+
+async def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--orders", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=150)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    args = p.parse_args(argv)
+    from services.devtools.embedded import EmbeddedPostgres
+
+    pairs = decided(args.orders)
+
+    pg = EmbeddedPostgres()
+    url = pg.start("porgate_writes")
+    names = [v for v in args.variants.split(",") if v]
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    try:
+        for r in range(args.rounds):
+            for i, name in enumerate(names):  # interleaved: the machine's noise falls on all
+                results[name].append(
+                    await write_all(url, f"w{r}_{i}", pairs, args.batch, VARIANTS[name])
+                )
+    finally:
+        pg.stop()
+    base = statistics.median(x["pg_cpu_us_per_decision"] for x in results[names[0]])
+    print(f"{args.orders:,} decisions in batches of {args.batch}, median of {args.rounds} rounds")
+    print(f"{'variant':40} {'batch ms':>9} {'PG CPU us/decision':>19} {'vs first':>9}")
+    for name in names:
+        ms = statistics.median(x["batch_ms_median"] for x in results[name])
+        us = statistics.median(x["pg_cpu_us_per_decision"] for x in results[name])
+        print(f"{name:40} {ms:9.1f} {us:19.1f} {us - base:+9.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
