@@ -22,7 +22,7 @@ import asyncpg
 import psutil
 
 from benchmarks.rules import registry_from_messages
-from contracts.codec import decode, decision_event
+from contracts.codec import decision_event, decode
 from contracts.ids import derived_event_id
 from contracts.topics import DECISIONS, ORDERS
 from services.common import outbox
@@ -68,9 +68,9 @@ def decided(orders: int) -> list[tuple]:
         e = decode(m.value, ORDERS.name)
         r = validation_request(e.data, e.id)
         req_id = derived_event_id("validation-request", e.id)
-        d = decide(
-            r, reg, enforcement_start=DEFAULT_ENFORCEMENT_START, decided_at=now
-        ).model_copy(update={"source_event_id": req_id})
+        d = decide(r, reg, enforcement_start=DEFAULT_ENFORCEMENT_START, decided_at=now).model_copy(
+            update={"source_event_id": req_id}
+        )
         pairs.append((r, d))
     return pairs
 
