@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Literal
 
@@ -139,19 +140,27 @@ def _reading(
 
 def to_wire(explanation: Explanation) -> list[ExplainedStep]:
     """The language-neutral walk a decision line carries."""
-    return [
-        ExplainedStep(
-            step=s.step,
-            check=s.check,
-            outcome=s.outcome,
-            error_code=s.code,
-            facts=[
-                ExplainedFact(fact=f.fact, value=f.value, as_of=f.as_of, event_id=f.event_id)
-                for f in s.facts
-            ],
-        )
-        for s in explanation.steps
-    ]
+    # The facts' types are part of the key: True == 1 as a key, not on the wire.
+    return [_wire_step(s, tuple(type(f.value) for f in s.facts)) for s in explanation.steps]
+
+
+# Validating the ten-odd models of each blocked line's walk cost most of a blocked
+# decision's CPU, and the same steps recur: every skipped step is alike, and a reseller's
+# walk repeats with each of its orders. A step's wire model is built once and shared by
+# the decisions that carry it, so it must never be changed in place (nothing does: a
+# stripped walk is a new one, from_wire).
+@lru_cache(maxsize=4096)
+def _wire_step(s: StepResult, _types: tuple[type, ...]) -> ExplainedStep:
+    return ExplainedStep(
+        step=s.step,
+        check=s.check,
+        outcome=s.outcome,
+        error_code=s.code,
+        facts=[
+            ExplainedFact(fact=f.fact, value=f.value, as_of=f.as_of, event_id=f.event_id)
+            for f in s.facts
+        ],
+    )
 
 
 def from_wire(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.errors import CATALOGUE
-from contracts.events import DecisionLine
+from contracts.events import DecisionLine, ExplainedFact, ExplainedStep
 from services.domain.explain import Provenance, explain, from_wire, render, to_wire
 from services.domain.por_rules import STEPS, evaluate_por
 from tests.unit.test_por_rules import (
@@ -273,3 +273,35 @@ def test_blocked_lines_carry_their_walk_up_to_a_bound_and_accepted_lines_none():
         requests[0], reg, enforcement_start=at, decided_at=at, provenance={}, mode="observe"
     )
     assert observed.would_block and all(line.explanation is None for line in observed.lines)
+
+
+@given(reg_ids=registries(), at=st.datetimes(timezones=st.just(UTC)), event=st.text(max_size=8))
+@settings(max_examples=50, deadline=None)
+def test_a_walk_on_the_wire_is_the_one_built_anew_whatever_the_walks_before_it(reg_ids, at, event):
+    # to_wire shares each step's model between the decisions that carry it (a cache): a
+    # walk must come out as it would built afresh, with its own provenance, whichever walks
+    # filled the cache before it.
+    reg, ids = reg_ids
+    for pid in ids:
+        for provenance in ({}, {("partnership", DIST, TEN): Provenance(at, event or None)}):
+            e = explain(pid, DIST, reg, provenance)
+            fresh = [
+                ExplainedStep(
+                    step=s.step,
+                    check=s.check,
+                    outcome=s.outcome,
+                    error_code=s.code,
+                    facts=[
+                        ExplainedFact(
+                            fact=f.fact, value=f.value, as_of=f.as_of, event_id=f.event_id
+                        )
+                        for f in s.facts
+                    ],
+                )
+                for s in e.steps
+            ]
+            wire = to_wire(e)
+            assert wire == fresh
+            assert [s.model_dump_json(by_alias=True) for s in wire] == [
+                s.model_dump_json(by_alias=True) for s in fresh
+            ]
