@@ -57,9 +57,14 @@ VARIANTS: dict[str, list[str]] = {
     "no decision_lines_by_distributor": ["decision_lines_by_distributor"],
     "no decisions_source": ["decisions_source"],
 }
+# Variants that change what is written rather than the indexes.
+WITHOUT_OUTBOX = "no outbox rows"
+UNEXPLAINED = "blocked lines unexplained"
+VARIANTS[WITHOUT_OUTBOX] = []
+VARIANTS[UNEXPLAINED] = []
 
 
-def decided(orders: int) -> list[tuple]:
+def decided(orders: int, explained: bool = True) -> list[tuple]:
     world = DemoWorld(resellers=2000, seed=7)
     reg = registry_from_messages(world.registry())
     now = datetime.now(UTC)
@@ -75,7 +80,9 @@ def decided(orders: int) -> list[tuple]:
     return pairs
 
 
-async def write_all(url: str, schema: str, pairs: list[tuple], batch: int, drop: list[str]) -> dict:
+async def write_all(
+    url: str, schema: str, pairs: list[tuple], batch: int, drop: list[str], outbox_rows: bool = True
+) -> dict:
     await migrate(url, schema, MIGRATIONS)
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
     try:
@@ -89,7 +96,7 @@ async def write_all(url: str, schema: str, pairs: list[tuple], batch: int, drop:
             t = time.perf_counter()
             async with conn.transaction():
                 inserted = await decision_store.record_decisions(conn, chunk)
-                await outbox.write(
+                await (outbox.write if outbox_rows else _nothing)(
                     conn,
                     [
                         (
@@ -110,6 +117,10 @@ async def write_all(url: str, schema: str, pairs: list[tuple], batch: int, drop:
     }
 
 
+async def _nothing(*args: object) -> None:
+    return None
+
+
 async def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--orders", type=int, default=6000)
@@ -120,6 +131,7 @@ async def main(argv: list[str] | None = None) -> None:
     from services.devtools.embedded import EmbeddedPostgres
 
     pairs = decided(args.orders)
+    unexplained = decided(args.orders, explained=False)
 
     pg = EmbeddedPostgres()
     url = pg.start("porgate_writes")
@@ -129,7 +141,14 @@ async def main(argv: list[str] | None = None) -> None:
         for r in range(args.rounds):
             for i, name in enumerate(names):  # interleaved: the machine's noise falls on all
                 results[name].append(
-                    await write_all(url, f"w{r}_{i}", pairs, args.batch, VARIANTS[name])
+                    await write_all(
+                        url,
+                        f"w{r}_{i}",
+                        unexplained if name == UNEXPLAINED else pairs,
+                        args.batch,
+                        VARIANTS[name],
+                        outbox_rows=name != WITHOUT_OUTBOX,
+                    )
                 )
     finally:
         pg.stop()
