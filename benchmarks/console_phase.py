@@ -90,10 +90,10 @@ async def console_phase(ctx: Ctx, decisions: int, requests: int) -> dict:
     import httpx
 
     from services.catalog import all_services
-    from services.common.config import Settings
     from services.common.db import migrate
     from services.common.ports import free_port
     from services.common.topic_creation import create_topics
+    from services.settings import Settings
 
     url = await fresh_database(ctx, f"{ctx.run_id}_console")
     # The template holds the services under test; the console reads the notifier's and

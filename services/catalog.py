@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from services.common.config import Settings
 from services.common.service import Service
+from services.settings import Settings
 
 # name -> module whose `build(settings) -> Service` defines it. Imported on demand, so
 # `porgate run order-intake` does not load the notifier's HTTP client, for one.

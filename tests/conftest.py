@@ -9,9 +9,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from services.common.config import Settings
 from services.common.db import migrate
 from services.common.topic_creation import create_topics
+from services.settings import Settings
 from tests import servers
 from tests.reliability.harness import FIGURES, NOTES, hostile_inputs_line
 

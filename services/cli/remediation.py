@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from services.cli.output import Message
-from services.common.config import Settings, get_settings
 from services.common.db import create_pool
 from services.common.kafka_clients import start_producer
 from services.domain.regions import RegionTable
@@ -24,6 +23,7 @@ from services.partner_center.errors import PartnerCenterError
 from services.por_validator import store
 from services.por_validator.recheck import Recheck, Rechecker
 from services.por_validator.remediation import PartnerCenterAuthority, remediation_for
+from services.settings import Settings, get_settings
 
 
 @contextlib.asynccontextmanager

@@ -27,7 +27,7 @@ from services.cli.output import (
     write_csv,
     write_json,
 )
-from services.common.config import Settings, get_settings
+from services.settings import Settings, get_settings
 
 app = command_group("Reports.")
 

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from services.catalog import SERVICE_MODULES
 from services.cli.errors import ExitCode, fail
-from services.common.config import get_settings
+from services.settings import get_settings
 
 console = Console(stderr=True)
 

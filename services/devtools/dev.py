@@ -23,7 +23,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.catalog import SERVICE_MODULES, all_services
-from services.common.config import Settings
 from services.common.db import migrate
 from services.common.health import HttpServer
 from services.common.kafka_clients import new_consumer, start_client, start_producer
@@ -36,6 +35,7 @@ from services.devtools.dev_view import Banner, LineView, LiveView, Tally, logs_a
 from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 from services.notifier.signing import verify_standard
 from services.runner import run_services
+from services.settings import Settings
 
 console = Console()
 

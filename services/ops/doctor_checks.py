@@ -12,7 +12,6 @@ from aiokafka.protocol.admin import DescribeAclsRequest
 
 from contracts.topics import DLQ
 from services.catalog import all_services
-from services.common.config import Settings
 from services.common.db import RUNTIME_MIGRATIONS, applied_migrations, load_migrations
 from services.common.kafka_clients import idempotence_refusal, new_admin, reach, start_client
 from services.common.kafka_security import KafkaSetupError, describe, uses_sasl
@@ -21,6 +20,7 @@ from services.common.topic_creation import differences, expected_topics, topic_s
 from services.ops import acls
 from services.ops.doctor import Check, Report, Status
 from services.ops.doctor_remote import remote_checks
+from services.settings import Settings
 
 TIMEOUT_S = 10.0
 DESCRIBE_ACLS = 29

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.common import metrics, tracing
-from services.common.config import Settings
+from services.common import tracing
 from services.common.retry import backoff_s, retry_after_s
+from services.partner_center import metrics
 from services.partner_center.auth import TokenKind, TokenProvider
 from services.partner_center.breaker import BreakerState, CircuitBreaker
 from services.partner_center.credentials import DistributorCredentials, load_credentials
@@ -39,6 +39,7 @@ from services.partner_center.models import (
     ValidationResponse,
 )
 from services.partner_center.resilience import DistributorGuard
+from services.partner_center.settings import PartnerCenterSettings
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -68,7 +69,7 @@ class PartnerCenterClient:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PartnerCenterSettings,
         credentials: Mapping[str, DistributorCredentials],
         *,
         http: httpx.AsyncClient | None = None,
@@ -85,7 +86,7 @@ class PartnerCenterClient:
         self._guards: dict[str, DistributorGuard] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PartnerCenterClient:
+    def from_settings(cls, settings: PartnerCenterSettings) -> PartnerCenterClient:
         return cls(settings, load_credentials(settings.partner_center_credentials_file))
 
     def distributors(self) -> list[str]:

@@ -34,6 +34,8 @@ ENTRYPOINTS = {
     "services.runner",
     "services.catalog",
     "services.asyncapi",
+    # The one Settings, composed of the runtime's and every service's own.
+    "services.settings",
 }
 
 
