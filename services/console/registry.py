@@ -18,9 +18,10 @@ from services.console.auth import Principal
 from services.console.context import Console
 from services.console.recheck import RecheckOutcome, form_text, run_recheck
 from services.console.web import language, render
-from services.domain.eligibility import COLUMNS, EligibilityRow, eligibility_rows
+from services.domain.eligibility import EligibilityRow, eligibility_rows
 from services.domain.por_rules import normalize_partner_id
 from services.por_validator import store
+from services.rendering.eligibility import COLUMNS, eligibility_record
 
 TENANT_STATES = ("active", "suspended", "deleted", "pending")
 
@@ -182,7 +183,7 @@ async def eligibility(request: Request, console: Console, principal: Principal) 
         months=months,
         since=since,
         columns=COLUMNS,
-        records=[r.as_record() for r in rows],
+        records=[eligibility_record(r) for r in rows],
         next_query=next_query,
     )
 
@@ -200,7 +201,7 @@ async def eligibility_csv(request: Request, console: Console, principal: Princip
         after = None
         while distributor is not None:
             rows, after = await _report_page(console, distributor, since, after, CSV_PAGE)
-            writer.writerows(r.as_record() for r in rows)
+            writer.writerows(eligibility_record(r) for r in rows)
             yield out.getvalue()
             out.seek(0)
             out.truncate()

@@ -12,11 +12,12 @@ from contracts.errors import Language, language_of
 from contracts.ids import derived_event_id
 from services.common.db import create_pool
 from services.common.workers import WorkerContext
-from services.domain.at_risk import AtRiskGroup, as_json, at_risk, subscription_count
+from services.domain.at_risk import AtRiskGroup, at_risk, subscription_count
 from services.domain.regions import RegionTable
 from services.notifier import at_risk_store, store
 from services.notifier.notifications import AT_RISK_DIGEST, Notification
 from services.notifier.settings import NotifierSettings
+from services.rendering.at_risk import as_json
 
 log = logging.getLogger(__name__)
 

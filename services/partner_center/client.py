@@ -203,16 +203,15 @@ class PartnerCenterClient:
     def _guard(self, distributor_id: str) -> DistributorGuard:
         guard = self._guards.get(distributor_id)
         if guard is None:
+            s = self.settings
             gauge = metrics.PARTNER_CENTER_BREAKER.labels(distributor_id)
             gauge.set(BreakerState.CLOSED)
             breaker = CircuitBreaker(
-                self.settings.partner_center_breaker_threshold,
-                self.settings.partner_center_breaker_cooldown_s,
+                s.partner_center_breaker_threshold,
+                s.partner_center_breaker_cooldown_s,
                 on_change=gauge.set,
             )
-            guard = DistributorGuard(
-                distributor_id, self.settings.partner_center_concurrency, breaker
-            )
+            guard = DistributorGuard(distributor_id, s.partner_center_concurrency, breaker)
             self._guards[distributor_id] = guard
         return guard
 

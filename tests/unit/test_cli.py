@@ -29,7 +29,8 @@ from services.devtools.dev_state import (
     state_path,
     write_state,
 )
-from services.domain.explain import Explanation, FactReading, StepResult, render
+from services.domain.explain import Explanation, FactReading, StepResult
+from services.rendering.explanation import render
 from services.settings import get_settings
 
 
