@@ -91,7 +91,7 @@ async def _resellers_page(
     verdicts, checked = {}, None
     if distributor is not None:
         async with pool.acquire() as conn:
-            registry = await store.registry_for(conn, ids, (distributor,), console.regions)
+            registry = await queries.registry_slice(conn, ids, distributor, console.regions)
         lang = language(request)
         verdicts = {
             r["partner_id"]: views.reseller_verdict(r["partner_id"], distributor, registry, lang)
@@ -154,7 +154,7 @@ async def _report_page(
     ):
         ids = await queries.partner_ids_on_record_page(conn, distributor, since, after, limit + 1)
         more, ids = len(ids) > limit, ids[:limit]
-        registry = await store.registry_for(conn, ids, (distributor,), console.regions)
+        registry = await queries.registry_slice(conn, ids, distributor, console.regions)
     return eligibility_rows(ids, distributor, registry), ids[-1] if more else None
 
 
