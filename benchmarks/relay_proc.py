@@ -14,8 +14,8 @@ import asyncio
 import signal
 import sys
 
-from services.common.config import Settings
 from services.common.kafka_clients import new_consumer, start_producer
+from services.settings import Settings
 
 
 async def relay(bootstrap: str, source: str, target: str, group: str) -> None:

@@ -23,8 +23,8 @@ import sys
 
 
 async def main(names: list[str]) -> None:
-    from services.common.config import Settings
     from services.common.logs import configure_logging
+    from services.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)

@@ -27,10 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from services.catalog import all_services
-from services.common.config import Settings
 from services.common.db import migrate
 from services.common.topic_creation import create_topics
 from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
+from services.settings import Settings
 from tests.reliability import world as W
 from tests.reliability.harness import Kafka, LocalServer, Processes, Webhook, fetchval, read_topic
 

@@ -164,11 +164,11 @@ async def trace_one_order() -> dict[str, Any]:
 
     from services.catalog import build_services
     from services.common.app import build_app
-    from services.common.config import Settings
     from services.common.db import migrate
     from services.common.kafka_clients import new_consumer, start_client, start_producer
     from services.common.topic_creation import create_topics
     from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
+    from services.settings import Settings
 
     kafka, postgres = EmbeddedKafka(), EmbeddedPostgres(tempfile.mkdtemp(prefix="trace-pg-"))
     bootstrap = kafka.start()

@@ -20,9 +20,9 @@ from benchmarks.processes import SERVICES, Ctx, db_url, start_services, stop_all
 from benchmarks.stats import latency_summary
 from contracts.errors import ErrorCode
 from contracts.topics import PARTNER_REGISTRY
-from services.common.config import Settings
 from services.common.kafka_clients import new_admin, new_consumer, new_producer
 from services.devtools.demo import Message
+from services.settings import Settings
 
 try:  # the load generator's own parsing should cost as little CPU as it can
     import orjson

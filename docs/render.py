@@ -33,7 +33,7 @@ def render(markdown: str, table: str) -> str:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    from services.domain.rules_table import decision_table
+    from services.rendering.rules_table import decision_table
 
     RULES.write_text(render(RULES.read_text(), decision_table()))
     print(f"wrote {RULES}")

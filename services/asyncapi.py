@@ -7,7 +7,7 @@ from faststream.specification import AsyncAPI
 
 from services.catalog import all_services
 from services.common.app import build_broker, declare
-from services.common.config import Settings
+from services.settings import Settings
 
 
 def asyncapi_document(settings: Settings) -> str:

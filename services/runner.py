@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import signal
 
-from services.common.config import Settings
 from services.common.health import HttpServer
+from services.settings import Settings
 
 
 async def run_services(

@@ -9,9 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from services.common.config import Settings
-from services.common.db import migrate
 from services.common.topic_creation import create_topics
+from services.settings import Settings
 from tests import servers
 from tests.reliability.harness import FIGURES, NOTES, hostile_inputs_line
 
@@ -121,8 +120,9 @@ async def settings(kafka, fresh_database) -> Settings:
 
 @pytest.fixture(scope="session")
 async def template_database(database_url, kafka):
-    """Every service's migrations applied once per run; each test's database is a copy."""
-    from services.catalog import all_services
+    """Every service's migrations (and the console's) applied once per run; each test's
+    database is a copy."""
+    from services.catalog import migrate_all
 
     name = f"tpl_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(database_url)
@@ -131,8 +131,7 @@ async def template_database(database_url, kafka):
     finally:
         await admin.close()
     url = _with_database(database_url, name)
-    for service in all_services(Settings(kafka_bootstrap_servers=kafka, database_url=url)):
-        await migrate(url, service.schema, service.migrations)
+    await migrate_all(Settings(kafka_bootstrap_servers=kafka, database_url=url))
     yield name
     admin = await asyncpg.connect(database_url)
     try:

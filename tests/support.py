@@ -15,8 +15,8 @@ import httpx
 
 from services.catalog import build_services
 from services.common.app import build_app
-from services.common.config import Settings
 from services.common.kafka_clients import new_consumer, new_producer, start_client
+from services.settings import Settings
 
 
 def envelope(

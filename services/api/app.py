@@ -8,7 +8,6 @@ import logging
 import time
 
 import asyncpg
-from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from contracts.errors import language_of
+from services.api import metrics
 from services.api.auth import ApiKeys, Authenticator, presented_key
 from services.api.conventions import PartnerCenterConventions, locale_of
 from services.api.docs import EXPLANATION_PATH, VALIDATE_PATH, docs_routes
@@ -35,7 +35,6 @@ from services.api.remediation import (
 )
 from services.api.validation import BadRequest, parse_request, validation_results
 from services.common.body_limit import BodyLimit
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.health import broker_check, database_check, health_routes
 from services.common.kafka_clients import start_producer
@@ -51,18 +50,10 @@ from services.partner_center.outage import OUTAGES, retry_after_s, when_unanswer
 from services.partner_center_sync import store as sync_store
 from services.por_validator import store
 from services.por_validator.partner_center import CachedPartnerCenter
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REQUESTS = Counter(
-    "porgate_api_requests_total", "API requests, by route and status.", ["route", "status"]
-)
-LATENCY = Histogram(
-    "porgate_api_request_seconds",
-    "API request latency.",
-    ["route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
-)
 # Every body the API takes (the console's forms included), capped while it streams in.
 MAX_BODY = 64 * 1024
 # How long an API request may wait out Partner Center's Retry-After before answering 503.
@@ -81,8 +72,8 @@ def create_app(settings: Settings, asyncapi_json: str | None = None) -> Starlett
     async def validate_resellers(request: Request) -> Response:
         started = time.perf_counter()
         response = await _validate(request)
-        REQUESTS.labels("validateresellers", str(response.status_code)).inc()
-        LATENCY.labels("validateresellers").observe(time.perf_counter() - started)
+        metrics.REQUESTS.labels("validateresellers", str(response.status_code)).inc()
+        metrics.LATENCY.labels("validateresellers").observe(time.perf_counter() - started)
         return response
 
     async def _validate(request: Request) -> Response:

@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from contracts.errors import language_of
 from services.api.auth import Authenticator
 from services.api.errors import error
-from services.domain.explain import render
 from services.domain.regions import RegionTable
 from services.por_validator.explanation import explanation_for
+from services.rendering.explanation import render
 
 log = logging.getLogger(__name__)
 MAX_PARTNER_ID = 256  # as a wire partnerIdOnRecord

@@ -21,31 +21,23 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 import asyncpg
-from prometheus_client import Counter
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from services.api import metrics
 from services.api.errors import error
 from services.api.models import ErrorBody, EventReceived
 from services.api.openapi import Operation, Reply
-from services.common.config import Settings
 from services.partner_center import event_signature as sig
 from services.partner_center.credentials import CredentialsError, load_credentials
 from services.partner_center.events import NotAnEvent, PartnerCenterEvent, parse_event
 from services.partner_center_sync import event_store
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/v1/partner-center/events"
 _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-RECEIVED = Counter(
-    "porgate_partner_center_events_total",
-    "Partner Center webhook requests, by event and outcome: queued (porgate reads what it"
-    " names), ignored (counted and logged only), duplicate (a redelivery: no effect),"
-    " rejected (401/413/400: nothing recorded).",
-    ["event", "outcome"],
-)
 
 
 def _error(description: str, *headers: str) -> Reply:
@@ -92,7 +84,7 @@ def partner_center_events_endpoint(settings: Settings, state: dict):
     max_age = timedelta(seconds=settings.partner_center_webhook_max_age_s)
 
     def rejected(status: int, code: str, why: str, event: str = "unknown") -> Response:
-        RECEIVED.labels(event, "rejected").inc()
+        metrics.RECEIVED.labels(event, "rejected").inc()
         log.warning("Partner Center event rejected", extra={"status": status, "error": why})
         return error(status, code, why)
 
@@ -150,7 +142,7 @@ def partner_center_events_endpoint(settings: Settings, state: dict):
             log.error("Partner Center event not recorded", extra={"error": repr(exc)})
             return error(503, "unavailable", "retry later", **{"Retry-After": "5"})
         outcome = "duplicate" if not new else "queued" if act else "ignored"
-        RECEIVED.labels(name, outcome).inc()
+        metrics.RECEIVED.labels(name, outcome).inc()
         log.info(
             "Partner Center event received",
             extra={"distributor_id": distributor_id, "event_name": name, "outcome": outcome},

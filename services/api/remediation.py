@@ -24,13 +24,13 @@ from services.api.errors import error
 from services.api.explanation import partner_id_or_refusal
 from services.api.models import ErrorBody
 from services.api.openapi import Operation, Reply
-from services.common.config import Settings
 from services.common.rate_limit import RateLimiter
 from services.domain.regions import RegionTable
-from services.domain.remediation import to_json
 from services.partner_center.errors import PartnerCenterError, Throttled
 from services.por_validator.recheck import Rechecker
 from services.por_validator.remediation import PartnerCenterAuthority, remediation_for
+from services.rendering.remediation import to_json
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 REMEDIATION_PATH = "/v1/partners/{partnerId}/remediation"

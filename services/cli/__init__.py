@@ -30,7 +30,7 @@ from services.cli import (
 )
 from services.cli.errors import GuardedGroup
 from services.cli.output import say
-from services.common.config import get_settings
+from services.settings import get_settings
 
 app = typer.Typer(
     help="porgate: Partner of Record validation for CSP distributors.",

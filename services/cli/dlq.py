@@ -27,8 +27,8 @@ from services.cli.output import (
     write_json,
 )
 from services.cli.progress import Rate, progress_bar, run_replay
-from services.common.config import get_settings
 from services.ops import dead_letters
+from services.settings import get_settings
 
 app = command_group("Dead letters (por.dlq.v1): list, inspect, redrive to their source topic.")
 

@@ -7,8 +7,8 @@ import asyncio
 import typer
 
 from services.cli.output import Document, DocumentFormat, stdout_console, write_json
-from services.common.config import get_settings
 from services.ops.doctor_checks import run_checks
+from services.settings import get_settings
 
 
 def doctor(fmt: DocumentFormat = Document.text) -> None:

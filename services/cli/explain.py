@@ -13,9 +13,9 @@ from rich.text import Text
 
 from contracts.errors import language_of
 from services.cli.output import Document, DocumentFormat, stdout_console, write_json
-from services.common.config import get_settings
-from services.domain.explain import render
 from services.por_validator.explanation import explanation_now
+from services.rendering.explanation import render
+from services.settings import get_settings
 
 _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "skipped": "dim"}
 # The table's words in each language the catalogue has; JSON keeps the wire's values.

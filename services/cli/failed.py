@@ -18,8 +18,8 @@ import typer
 from services.cli.confirm import DryRun, Yes, confirm
 from services.cli.errors import fail
 from services.cli.output import Column, Tabular, TabularFormat, emit
-from services.common.config import get_settings
 from services.common.db import create_pool
+from services.settings import get_settings
 
 # `retry` re-queues what it showed, so it lists every failed item, not a page of them.
 EVERY = 1_000_000

@@ -14,8 +14,8 @@ from services.cli.confirm import DryRun, Yes, confirm
 from services.cli.errors import command_group, fail
 from services.cli.failed import add_failed_commands, each, with_pool
 from services.cli.output import Column, Tabular, TabularFormat, emit, say
-from services.common.config import get_settings
 from services.notifier import store
+from services.settings import get_settings
 
 app = command_group("Distributor notifications (webhook deliveries).")
 

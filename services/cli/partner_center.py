@@ -18,13 +18,13 @@ import typer
 
 from services.cli.errors import command_group
 from services.cli.output import say
-from services.common.config import get_settings
 from services.common.db import create_pool
 from services.partner_center import webhook_registration as wr
 from services.partner_center.client import PartnerCenterClient
 from services.partner_center.credentials import CredentialsError, load_credentials
 from services.partner_center.errors import PartnerCenterError
 from services.partner_center_sync import event_store, store
+from services.settings import get_settings
 
 app = command_group("Partner Center: porgate's side of its APIs.")
 webhooks = command_group("Partner Center's webhook registration for a distributor.")

@@ -14,16 +14,17 @@ from typing import Annotated
 import typer
 
 from services.cli.output import Message
-from services.common.config import Settings, get_settings
 from services.common.db import create_pool
 from services.common.kafka_clients import start_producer
 from services.domain.regions import RegionTable
-from services.domain.remediation import Remediation, to_html, to_json, to_text
+from services.domain.remediation import Remediation
 from services.partner_center.client import PartnerCenterClient
 from services.partner_center.errors import PartnerCenterError
 from services.por_validator import store
 from services.por_validator.recheck import Recheck, Rechecker
 from services.por_validator.remediation import PartnerCenterAuthority, remediation_for
+from services.rendering.remediation import to_html, to_json, to_text
+from services.settings import Settings, get_settings
 
 
 @contextlib.asynccontextmanager

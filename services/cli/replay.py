@@ -14,8 +14,8 @@ from services.cli.confirm import DryRun, Yes, confirm
 from services.cli.errors import command_group
 from services.cli.output import Column, Tabular, TabularFormat, emit, say
 from services.cli.progress import Rate, option_time, progress_bar, run_replay
-from services.common.config import get_settings
 from services.ops import replay, revalidate
+from services.settings import get_settings
 
 app = command_group("Replays: re-publish topic slices, re-validate blocked transactions.")
 

@@ -27,7 +27,7 @@ from services.cli.output import (
     write_csv,
     write_json,
 )
-from services.common.config import Settings, get_settings
+from services.settings import Settings, get_settings
 
 app = command_group("Reports.")
 
@@ -85,8 +85,8 @@ def report_eligibility(
     Exit status with --import: 0 every row triaged; 7 some rows bad or repeated (each
     reported by line, with its reason, in the output and on stderr; the good ones are
     triaged and written all the same); 1 nothing imported (the file is unreadable)."""
-    from services.domain.eligibility import COLUMNS
     from services.por_validator.report import eligibility_report
+    from services.rendering.eligibility import COLUMNS, eligibility_record
 
     _check_output(output, fmt)
     settings = get_settings()
@@ -97,7 +97,7 @@ def report_eligibility(
     rows = asyncio.run(eligibility_report(settings, distributor, since))
     with _opened(output) as out:
         title = f"ResellerEligibility of {distributor}"
-        _write([r.as_record() for r in rows], COLUMNS, fmt, out, title)
+        _write([eligibility_record(r) for r in rows], COLUMNS, fmt, out, title)
     say(f"{len(rows)} reseller(s) for {distributor} since {since:%Y-%m-%d}")
 
 
@@ -149,8 +149,9 @@ def report_at_risk(
 ) -> None:
     """Subscriptions porgate has seen (from orders and changes) whose POR fails now, so their
     next change would be blocked, by reseller, with codes and remediation."""
-    from services.domain.at_risk import CSV_COLUMNS, as_csv_rows, as_json, subscription_count
+    from services.domain.at_risk import subscription_count
     from services.notifier.at_risk import at_risk_report
+    from services.rendering.at_risk import CSV_COLUMNS, as_csv_rows, as_json
 
     _check_output(output, fmt)
     groups = asyncio.run(at_risk_report(get_settings(), distributor))
@@ -177,6 +178,7 @@ def _import_eligibility(
     """`report eligibility --import`: read, triage, then write everything at once or nothing."""
     from services.domain import eligibility_import as ei
     from services.por_validator.report import eligibility_import_triage, write_atomically
+    from services.rendering import eligibility_import as triaged
 
     try:
         parsed = ei.parse_eligibility_csv(import_file.read_bytes())
@@ -187,13 +189,13 @@ def _import_eligibility(
         eligibility_import_triage(settings, distributor, parsed.rows, since)
     )
     if fmt is Tabular.text:
-        records = [ei.triage_record(r) for r in rows]
-        _write(records, ei.TRIAGE_COLUMNS, fmt, sys.stdout, f"{import_file} triaged")
+        records = [triaged.triage_record(r) for r in rows]
+        _write(records, triaged.TRIAGE_COLUMNS, fmt, sys.stdout, f"{import_file} triaged")
     else:
         text = (
-            ei.render_json(parsed, rows)
+            triaged.render_json(parsed, rows)
             if fmt is Tabular.json
-            else ei.render_csv(rows, parsed.bad_rows)
+            else triaged.render_csv(rows, parsed.bad_rows)
         )
         if output:
             try:
@@ -206,7 +208,7 @@ def _import_eligibility(
         say(f"{import_file}: line {bad.line}: skipped: {bad.reason}")
     if not distributor_known:
         say(f"warning: the registry does not know distributor {distributor}")
-    counts = ei.summary(parsed, rows)
+    counts = triaged.summary(parsed, rows)
     say(
         f"{counts['rowsRead']} row(s) read, {counts['bad']} bad, {counts['agree']} agree,"
         f" {counts['disagree']} disagree (transactions since {since:%Y-%m-%d})"

@@ -18,7 +18,6 @@ import typer
 from contracts.codec import encode
 from services.cli.errors import ExitCode, command_group, fail
 from services.cli.output import say
-from services.common.config import Settings, get_settings
 from services.common.db import create_pool
 from services.common.kafka_clients import start_producer
 from services.common.outbox import Outbox
@@ -31,6 +30,7 @@ from services.partner_center.credentials import (
 )
 from services.partner_center_sync import changes, store
 from services.partner_center_sync.syncer import SERVICE, Outcome, Syncer, distributors_to_sync
+from services.settings import Settings, get_settings
 
 app = command_group("Bring porgate's registry in line with Partner Center.")
 

@@ -13,7 +13,6 @@ import typer
 from services.cli.errors import ExitCode, fail
 from services.cli.output import say
 from services.cli.sync import Abort, open_outbox, print_messages
-from services.common.config import Settings, get_settings
 from services.common.db import create_pool
 from services.graph.client import GraphClient
 from services.partner_center.client import PartnerCenterClient
@@ -28,6 +27,7 @@ from services.partner_center_sync.gdap_syncer import (
     GdapSyncer,
     partner_center_lookup,
 )
+from services.settings import Settings, get_settings
 
 
 def gdap(

@@ -11,28 +11,18 @@ from rich.console import Console
 
 from services.catalog import SERVICE_MODULES
 from services.cli.errors import ExitCode, fail
-from services.common.config import get_settings
+from services.settings import get_settings
 
 console = Console(stderr=True)
 
 
 def migrate() -> None:
-    """Apply every service's database migrations (each to its own schema)."""
-    from services.catalog import all_services
-    from services.common.db import migrate as run_migrations
+    """Apply every service's database migrations (each to its own schema), then the console's
+    indexes on the schemas it reads."""
+    from services.catalog import migrate_all
 
-    settings = get_settings()
-
-    async def go() -> None:
-        for service in all_services(settings):
-            applied = await run_migrations(
-                settings.database_url, service.schema, service.migrations
-            )
-            console.print(
-                f"{service.name:<20} schema {service.schema:<20} {len(applied)} migration(s) applied"
-            )
-
-    asyncio.run(go())
+    for who, schema, applied in asyncio.run(migrate_all(get_settings())):
+        console.print(f"{who:<20} schema {schema:<20} {len(applied)} migration(s) applied")
 
 
 def topics(

@@ -16,7 +16,7 @@ from faststream.middlewares import AckPolicy
 from contracts.envelope import CloudEvent
 from contracts.topics import EVENT_MODELS
 from services.common import tracing
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.health import HttpServer, broker_check, database_check, health_app
 from services.common.kafka_clients import start_producer
 from services.common.kafka_security import broker_security
@@ -40,7 +40,7 @@ class PorgateBroker(KafkaBroker):
         self.running = True
 
 
-def build_broker(settings: Settings, *, connecting: bool = True) -> KafkaBroker:
+def build_broker(settings: RuntimeSettings, *, connecting: bool = True) -> KafkaBroker:
     """The faststream broker; without `connecting`, only to describe (AsyncAPI): no file
     is read and no token asked for."""
     return PorgateBroker(
@@ -63,7 +63,7 @@ async def _raw_body(msg: Any) -> Any:
 def declare(
     broker: KafkaBroker,
     service: Service,
-    settings: Settings,
+    settings: RuntimeSettings,
     started: dict[str, ServiceRuntime],
 ) -> None:
     """Subscribe the service's consumers (each batch goes to its pipeline in the runtime
@@ -86,7 +86,7 @@ def _subscribe(
     broker: KafkaBroker,
     service: Service,
     consumer: Consumer,
-    settings: Settings,
+    settings: RuntimeSettings,
     started: dict[str, ServiceRuntime],
 ) -> None:
     # faststream's KafkaMessage annotation injects the message itself (records and consumer).
@@ -117,7 +117,7 @@ def _subscribe(
 
 def build_app(
     services: Sequence[Service],
-    settings: Settings,
+    settings: RuntimeSettings,
     *,
     serve_health: bool = False,
     stage_timer: StageTimer = untimed,

@@ -64,11 +64,12 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(*folders: Path) -> list[Migration]:
-    """Runtime tables (inbox, outbox) first, then the service's own, each in file order."""
+def load_migrations(*folders: Path, owner: str = "service") -> list[Migration]:
+    """Runtime tables (inbox, outbox) first, then the service's own, each in file order.
+    Versions read `runtime/NNN_name` and `{owner}/NNN_name`."""
     out: list[Migration] = []
     for folder in folders:
-        prefix = "runtime" if folder == RUNTIME_MIGRATIONS else "service"
+        prefix = "runtime" if folder == RUNTIME_MIGRATIONS else owner
         for path in sorted(folder.glob("*.sql")):
             if not _FILE_RE.fullmatch(path.name):
                 raise ValueError(f"migration file name {path.name!r} is not NNN_name.sql")
@@ -76,11 +77,21 @@ def load_migrations(*folders: Path) -> list[Migration]:
     return out
 
 
-async def migrate(dsn: str, schema: str, folder: Path) -> list[str]:
-    """Apply what is missing of the runtime's and `folder`'s migrations to `schema`.
+def wanted_migrations(folder: Path, reader: str | None = None) -> list[Migration]:
+    """A service's migrations, the runtime's first; or, for a `reader` of the schema (the
+    console), only its own (its indexes on the service's tables), as `{reader}/NNN_name`."""
+    if reader is None:
+        return load_migrations(RUNTIME_MIGRATIONS, folder)
+    return load_migrations(folder, owner=reader)
+
+
+async def migrate(dsn: str, schema: str, folder: Path, *, reader: str | None = None) -> list[str]:
+    """Apply what is missing of the runtime's and `folder`'s migrations to `schema`; with a
+    `reader`, of that reader's `folder` only, after the service's own (see wanted_migrations).
 
     An advisory lock serialises concurrent migrators (several replicas starting at once),
-    and a checksum mismatch stops the run: an applied migration must never change.
+    and a checksum mismatch stops the run: an applied migration must never change. A
+    migration that is applied and no longer shipped is left as it is (its row stays).
     """
     schema = _check_schema(schema)
     conn = await asyncpg.connect(dsn)
@@ -99,7 +110,7 @@ async def migrate(dsn: str, schema: str, folder: Path) -> list[str]:
                 r["version"]: r["checksum"]
                 for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
             }
-            for m in load_migrations(RUNTIME_MIGRATIONS, folder):
+            for m in wanted_migrations(folder, reader):
                 if m.version in done:
                     if done[m.version] != m.checksum:
                         raise RuntimeError(

@@ -34,7 +34,7 @@ from aiokafka.errors import (
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.protocol.transaction import InitProducerIdRequest
 
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.kafka import MAX_REQUEST_SIZE, partition_for
 from services.common.kafka_oauth import EntraTokenError
 from services.common.kafka_security import KafkaSetupError, client_options, describe
@@ -61,17 +61,17 @@ logging.getLogger("aiokafka").addFilter(_DiagnosedHere())
 PROBE_TIMEOUT_S = 10.0
 
 
-def new_consumer(settings: Settings, *topics: str, client_id: str, **options: Any):
+def new_consumer(settings: RuntimeSettings, *topics: str, client_id: str, **options: Any):
     """A consumer; `options` are aiokafka's (group_id, offsets, fetch sizes)."""
     return AIOKafkaConsumer(*topics, client_id=client_id, **client_options(settings), **options)
 
 
-def new_admin(settings: Settings, *, client_id: str) -> AIOKafkaAdminClient:
+def new_admin(settings: RuntimeSettings, *, client_id: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(client_id=client_id, **client_options(settings))
 
 
 def new_producer(
-    settings: Settings,
+    settings: RuntimeSettings,
     *,
     idempotent: bool,
     linger_ms: int | None = None,
@@ -91,7 +91,7 @@ def new_producer(
 
 
 async def start_producer(
-    settings: Settings, *, linger_ms: int | None = None, client_id: str | None = None
+    settings: RuntimeSettings, *, linger_ms: int | None = None, client_id: str | None = None
 ) -> AIOKafkaProducer:
     """Every producer porgate starts: idempotent wherever the broker grants a producer id."""
     idempotent = await idempotence_granted(settings)
@@ -101,7 +101,7 @@ async def start_producer(
     return await start_client(producer, settings)
 
 
-async def start_client(client: C, settings: Settings) -> C:
+async def start_client(client: C, settings: RuntimeSettings) -> C:
     """`await client.start()`; a failure to connect becomes a `KafkaSetupError` saying why."""
     try:
         await client.start()  # type: ignore[attr-defined]
@@ -135,7 +135,7 @@ class Reached:
     api_versions: dict[int, tuple[int, int]]
 
 
-def _hosts(settings: Settings) -> list[tuple[str, int]]:
+def _hosts(settings: RuntimeSettings) -> list[tuple[str, int]]:
     hosts = []
     for item in settings.kafka_bootstrap_servers.split(","):
         host, _, port = item.strip().rpartition(":")
@@ -143,7 +143,7 @@ def _hosts(settings: Settings) -> list[tuple[str, int]]:
     return hosts
 
 
-async def reach(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> Reached:
+async def reach(settings: RuntimeSettings, timeout_s: float = PROBE_TIMEOUT_S) -> Reached:
     """Connect (TLS, SASL) to the first bootstrap server that lets us in; else raise
     `KafkaSetupError` with the first server's reason."""
     options = client_options(settings)
@@ -181,7 +181,7 @@ async def reach(settings: Settings, timeout_s: float = PROBE_TIMEOUT_S) -> Reach
     raise failures[0] if failures else KafkaSetupError("PORGATE_KAFKA_BOOTSTRAP_SERVERS is empty")
 
 
-async def diagnose(settings: Settings) -> KafkaSetupError | None:
+async def diagnose(settings: RuntimeSettings) -> KafkaSetupError | None:
     """Why no client can connect; None if a probe gets in after all."""
     try:
         await reach(settings)
@@ -190,7 +190,7 @@ async def diagnose(settings: Settings) -> KafkaSetupError | None:
     return None
 
 
-def explain(settings: Settings, where: str, exc: BaseException, timeout_s: float):
+def explain(settings: RuntimeSettings, where: str, exc: BaseException, timeout_s: float):
     """What failed at `where` and which setting fixes it, as a `KafkaSetupError`."""
     how = describe(settings)
     protocol = f"check PORGATE_KAFKA_SECURITY_PROTOCOL (now {how})"
@@ -251,7 +251,7 @@ PROBE_ATTEMPTS = 3
 PROBE_RETRY_S = 0.5
 
 
-async def idempotence_granted(settings: Settings) -> bool:
+async def idempotence_granted(settings: RuntimeSettings) -> bool:
     """Whether the broker grants an idempotent producer its id (InitProducerId), asked once
     per process and broker. Where it does not, producers run without idempotence, which
     every consumer's inbox makes harmless (a retried send is a duplicate it skips); the
@@ -259,7 +259,7 @@ async def idempotence_granted(settings: Settings) -> bool:
     return await idempotence_refusal(settings) is None
 
 
-async def idempotence_refusal(settings: Settings) -> str | None:
+async def idempotence_refusal(settings: RuntimeSettings) -> str | None:
     """Why the broker grants no idempotent producer; None when it does. A permanent refusal
     is remembered for the process; a transient one is tried again a few times, then only
     this producer goes without, and the next one asks again."""
@@ -291,7 +291,7 @@ def is_permanent(error: type[BaseException]) -> bool:
     return issubclass(error, PERMANENT_REFUSALS)
 
 
-async def _init_producer_id_refusal(settings: Settings) -> tuple[str | None, bool]:
+async def _init_producer_id_refusal(settings: RuntimeSettings) -> tuple[str | None, bool]:
     """(why the broker grants no producer id, whether asking again cannot change that)."""
     client = AIOKafkaClient(client_id="porgate-probe", **client_options(settings))
     await start_client(_Bootstrapping(client), settings)

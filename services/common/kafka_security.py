@@ -22,7 +22,7 @@ from faststream.security import (
     SASLScram512,
 )
 
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.kafka_oauth import EntraTokenProvider, token_provider
 
 
@@ -49,15 +49,15 @@ class KafkaSettingError(KafkaSetupError):
     """A PORGATE_KAFKA_* setting that cannot work, found before connecting."""
 
 
-def uses_tls(settings: Settings) -> bool:
+def uses_tls(settings: RuntimeSettings) -> bool:
     return settings.kafka_security_protocol in ("SSL", "SASL_SSL")
 
 
-def uses_sasl(settings: Settings) -> bool:
+def uses_sasl(settings: RuntimeSettings) -> bool:
     return settings.kafka_security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
 
 
-def describe(settings: Settings) -> str:
+def describe(settings: RuntimeSettings) -> str:
     """The connection in words, for logs and `porgate doctor` (never a secret)."""
     text = settings.kafka_security_protocol
     if uses_sasl(settings):
@@ -71,7 +71,7 @@ def describe(settings: Settings) -> str:
     return text
 
 
-def sasl_password(settings: Settings) -> str:
+def sasl_password(settings: RuntimeSettings) -> str:
     if settings.kafka_sasl_password_file:
         path = Path(settings.kafka_sasl_password_file)
         try:
@@ -95,7 +95,7 @@ def _readable(setting: str, path: str | None) -> str | None:
     return path
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def ssl_context(settings: RuntimeSettings) -> ssl.SSLContext | None:
     """The TLS context of every client, or None without TLS. Hostnames are checked."""
     if not uses_tls(settings):
         return None
@@ -118,7 +118,7 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def _username(settings: Settings) -> str:
+def _username(settings: RuntimeSettings) -> str:
     if not settings.kafka_sasl_username:
         what = (
             "the Entra ID client id"
@@ -131,7 +131,7 @@ def _username(settings: Settings) -> str:
     return settings.kafka_sasl_username
 
 
-def oauth_provider(settings: Settings) -> EntraTokenProvider:
+def oauth_provider(settings: RuntimeSettings) -> EntraTokenProvider:
     if not settings.kafka_oauth_tenant_id:
         raise KafkaSettingError(
             "OAUTHBEARER needs the Entra ID tenant: set PORGATE_KAFKA_OAUTH_TENANT_ID"
@@ -146,7 +146,7 @@ def oauth_provider(settings: Settings) -> EntraTokenProvider:
     )
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def client_options(settings: RuntimeSettings) -> dict[str, Any]:
     """Keyword arguments for every aiokafka client: bootstrap servers, TLS and SASL."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
@@ -177,7 +177,7 @@ class ClientCertificate(BaseSecurity):
         return {"x509": {"type": "X509"}}
 
 
-def broker_security(settings: Settings, *, connecting: bool = True) -> dict[str, Any]:
+def broker_security(settings: RuntimeSettings, *, connecting: bool = True) -> dict[str, Any]:
     """faststream's `security` (and the OAUTHBEARER token provider) for its KafkaBroker.
 
     Without `connecting` (the AsyncAPI document), no file is read and no token asked for:

@@ -12,7 +12,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.common import inbox
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.db import create_pool
 from services.common.dead_letters import DeadLetters
 from services.common.outbox import Outbox
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 3600.0
 
 
-def group_id(settings: Settings, service: Service, consumer: Consumer) -> str:
+def group_id(settings: RuntimeSettings, service: Service, consumer: Consumer) -> str:
     """porgate.SERVICE.CONSUMER: each consumer commits its own offsets."""
     return f"{settings.topic_prefix}porgate.{service.name}.{consumer.name}"
 
@@ -34,7 +34,7 @@ def group_id(settings: Settings, service: Service, consumer: Consumer) -> str:
 @dataclass
 class ServiceRuntime:
     service: Service
-    settings: Settings
+    settings: RuntimeSettings
     pool: asyncpg.Pool
     outbox: Outbox
     pipelines: dict[str, BatchPipeline]  # by consumer name
@@ -45,7 +45,7 @@ class ServiceRuntime:
     async def start(
         cls,
         service: Service,
-        settings: Settings,
+        settings: RuntimeSettings,
         producer: AIOKafkaProducer,
         stage_timer: StageTimer = untimed,
     ) -> ServiceRuntime:

@@ -11,7 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from contracts.topics import ALL_TOPICS
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.kafka_clients import new_admin, start_client
 from services.common.kafka_security import KafkaSetupError
 
@@ -88,7 +88,7 @@ def _integer(text: str | None) -> int | None:
 
 
 async def create_topics(
-    kafka: Settings | str,
+    kafka: RuntimeSettings | str,
     *,
     prefix: str = "",
     replication_factor: int = 1,
@@ -99,7 +99,11 @@ async def create_topics(
     `kafka`: the settings to connect with, or a bootstrap address (TLS and SASL then come
     from the environment's `PORGATE_KAFKA_*`, as for every process).
     """
-    settings = kafka if isinstance(kafka, Settings) else Settings(kafka_bootstrap_servers=kafka)
+    settings = (
+        kafka
+        if isinstance(kafka, RuntimeSettings)
+        else RuntimeSettings(kafka_bootstrap_servers=kafka)
+    )
     admin = await start_client(new_admin(settings, client_id="porgate-topics"), settings)
     try:
         existing = set(await admin.list_topics())
@@ -142,7 +146,7 @@ _FIXES = {
 
 
 def creation_refused(
-    settings: Settings, name: str, want: TopicState, code: int, rest: tuple
+    settings: RuntimeSettings, name: str, want: TopicState, code: int, rest: tuple
 ) -> KafkaSetupError:
     error = for_code(code).__name__
     said = f": {' '.join(str(rest[0]).split())[:200]}" if rest and rest[0] else ""
@@ -178,7 +182,7 @@ async def topic_states(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str
 
 
 async def check_topics(
-    settings: Settings, replication_factor: int, partitions: int | None = None
+    settings: RuntimeSettings, replication_factor: int, partitions: int | None = None
 ) -> list[str]:
     """Every way the existing topics differ from the contract; nothing is changed."""
     want = expected_topics(settings.topic_prefix, replication_factor, partitions)

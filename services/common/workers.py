@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.outbox import Outbox
 from services.common.retry import Retrier, Stopping
 
@@ -34,7 +34,7 @@ class WorkerContext:
     """What a started service gives its workers."""
 
     service: str
-    settings: Settings
+    settings: RuntimeSettings
     pool: asyncpg.Pool
     outbox: Outbox
     retrying: Retrier

@@ -14,11 +14,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from services.common.body_limit import BodyLimit
-from services.common.config import Settings
 from services.common.sign_in_attempts import SignInAttempts
 from services.console import operations, pages, registry, signin, transaction
 from services.console.context import HERE, Console
 from services.console.web import SecurityHeaders, guarded
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 

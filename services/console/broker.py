@@ -17,11 +17,11 @@ from aiokafka.errors import KafkaError
 
 from contracts.topics import DLQ
 from services.catalog import all_services
-from services.common.config import Settings
 from services.common.kafka_clients import new_consumer, start_client
 from services.common.kafka_security import KafkaSetupError
 from services.common.runtime import group_id
 from services.ops.topic_io import ReplayError, partition_offsets, reader
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ import jinja2
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.sign_in_attempts import SignInAttempts
 from services.console.auth import SESSION_COOKIE, Principal, Sessions
 from services.console.broker import BrokerFigures
 from services.console.remedies import Remedies
 from services.domain.regions import RegionTable
+from services.settings import Settings
 
 HERE = Path(__file__).parent
 

@@ -1,20 +1,36 @@
-"""The console's read-only SQL, each statement constant, optional filters as NULL parameters.
+"""The console's read model: every read its pages make, each statement constant, optional
+filters as NULL parameters, and the indexes they need (its own migrations, below).
 
 The console's pools plan every statement for its parameters (plan_cache_mode
 force_custom_plan), so `$n IS NULL OR ...` folds away and each query uses its index
-(services/por_validator/migrations/005_console_indexes.sql). Pages of decisions are keyset
-pages on (decided_at, decision_id), newest first: page 10,000 costs what page 1 does.
+(migrations/por_validator/001_console_indexes.sql). Pages of decisions are keyset pages on
+(decided_at, decision_id), newest first: page 10,000 costs what page 1 does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from services.common.db import Executor
+from services.domain.por_rules import Registry
+from services.domain.regions import RegionTable
+from services.notifier import store as notifier_store
+from services.por_validator import store as validator_store
+
+# The console's indexes on the schemas it reads, one migration folder per schema
+# (migrations/<schema>/), recorded there as `console/NNN_name`: `porgate migrate` applies
+# them after the services' own (services/catalog.py).
+READER = "console"
+MIGRATIONS = {
+    schema: Path(__file__).parent / "migrations" / schema
+    for schema in (validator_store.SCHEMA, notifier_store.SCHEMA)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +187,14 @@ async def top_codes(
     )
 
 
+async def registry_slice(
+    conn: Executor, partner_ids: Iterable[object], distributor_id: str, regions: RegionTable
+) -> Registry:
+    """The registry these PLA ids are validated on for the distributor: por-validator's own
+    read (store.registry_for), so the console's verdicts are the validator's."""
+    return await validator_store.registry_for(conn, partner_ids, (distributor_id,), regions)
+
+
 async def distributors(conn: Executor) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT distributor_id, name FROM distributors ORDER BY distributor_id")
 
@@ -216,9 +240,6 @@ async def resellers_page(
     )
 
 
-# ----------------------------------------------------------------------------- notifier
-
-
 async def partner_ids_on_record_page(
     conn: Executor, distributor_id: str, since: datetime, after: str | None, limit: int
 ) -> list[str]:
@@ -234,6 +255,9 @@ async def partner_ids_on_record_page(
         limit,
     )
     return [r["pid"] for r in rows]
+
+
+# ----------------------------------------------------------------------------- notifier
 
 
 async def notifications_for(conn: Executor, cause_event_id: str) -> list[asyncpg.Record]:

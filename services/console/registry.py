@@ -18,9 +18,10 @@ from services.console.auth import Principal
 from services.console.context import Console
 from services.console.recheck import RecheckOutcome, form_text, run_recheck
 from services.console.web import language, render
-from services.domain.eligibility import COLUMNS, EligibilityRow, eligibility_rows
+from services.domain.eligibility import EligibilityRow, eligibility_rows
 from services.domain.por_rules import normalize_partner_id
 from services.por_validator import store
+from services.rendering.eligibility import COLUMNS, eligibility_record
 
 TENANT_STATES = ("active", "suspended", "deleted", "pending")
 
@@ -90,7 +91,7 @@ async def _resellers_page(
     verdicts, checked = {}, None
     if distributor is not None:
         async with pool.acquire() as conn:
-            registry = await store.registry_for(conn, ids, (distributor,), console.regions)
+            registry = await queries.registry_slice(conn, ids, distributor, console.regions)
         lang = language(request)
         verdicts = {
             r["partner_id"]: views.reseller_verdict(r["partner_id"], distributor, registry, lang)
@@ -153,7 +154,7 @@ async def _report_page(
     ):
         ids = await queries.partner_ids_on_record_page(conn, distributor, since, after, limit + 1)
         more, ids = len(ids) > limit, ids[:limit]
-        registry = await store.registry_for(conn, ids, (distributor,), console.regions)
+        registry = await queries.registry_slice(conn, ids, distributor, console.regions)
     return eligibility_rows(ids, distributor, registry), ids[-1] if more else None
 
 
@@ -182,7 +183,7 @@ async def eligibility(request: Request, console: Console, principal: Principal) 
         months=months,
         since=since,
         columns=COLUMNS,
-        records=[r.as_record() for r in rows],
+        records=[eligibility_record(r) for r in rows],
         next_query=next_query,
     )
 
@@ -200,7 +201,7 @@ async def eligibility_csv(request: Request, console: Console, principal: Princip
         after = None
         while distributor is not None:
             rows, after = await _report_page(console, distributor, since, after, CSV_PAGE)
-            writer.writerows(r.as_record() for r in rows)
+            writer.writerows(eligibility_record(r) for r in rows)
             yield out.getvalue()
             out.seek(0)
             out.truncate()

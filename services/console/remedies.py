@@ -12,7 +12,6 @@ from datetime import timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.common.config import Settings
 from services.common.kafka_clients import start_producer
 from services.common.rate_limit import RateLimiter
 from services.domain.regions import RegionTable
@@ -20,6 +19,7 @@ from services.domain.remediation import Remediation
 from services.partner_center.client import PartnerCenterClient
 from services.por_validator.recheck import Recheck, Rechecker
 from services.por_validator.remediation import PartnerCenterAuthority, remediation_for
+from services.settings import Settings
 
 # A page is waiting: a short budget for Partner Center's Retry-After, as the API's.
 THROTTLE_WAIT_S = 5.0

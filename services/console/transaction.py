@@ -16,9 +16,9 @@ from services.console.context import Console
 from services.console.recheck import RecheckOutcome, form_text, run_recheck
 from services.console.web import language, not_found, render
 from services.domain.por_rules import normalize_partner_id
-from services.domain.remediation import to_html, to_text
 from services.notifier import store as notifier_store
 from services.por_validator import store as validator_store
+from services.rendering.remediation import to_html, to_text
 
 # The button's words, as the remediation message names it in each language.
 RECHECK_LABEL = {"en": "Re-check now", "ja": "今すぐ再確認"}

@@ -13,9 +13,10 @@ from typing import Any
 from contracts.errors import describe, language_of
 from contracts.events import DecisionLine
 from services.console.charts import Chart, Ranking, horizontal_bars, stacked_bars
-from services.domain.explain import explain, from_wire, render_step
+from services.domain.explain import explain, from_wire
 from services.domain.por_rules import Registry, normalize_partner_id
 from services.ops.dead_letters import parse_json
+from services.rendering.explanation import render_step
 
 PAGE_SIZE = 50
 

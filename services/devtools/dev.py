@@ -22,9 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.catalog import SERVICE_MODULES, all_services
-from services.common.config import Settings
-from services.common.db import migrate
+from services.catalog import SERVICE_MODULES, migrate_all
 from services.common.health import HttpServer
 from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.common.logs import configure_logging
@@ -36,6 +34,7 @@ from services.devtools.dev_view import Banner, LineView, LiveView, Tally, logs_a
 from services.devtools.embedded import EmbeddedKafka, EmbeddedPostgres
 from services.notifier.signing import verify_standard
 from services.runner import run_services
+from services.settings import Settings
 
 console = Console()
 
@@ -304,8 +303,7 @@ async def _run_dev(
     sink = HttpServer(_webhook_sink(secret, view), "127.0.0.1", sink_port)
     try:
         with console.status("migrating schemas and creating topics"):
-            for service in all_services(settings):
-                await migrate(settings.database_url, service.schema, service.migrations)
+            await migrate_all(settings)
             await create_topics(settings)
         await sink.start()
         system = asyncio.create_task(

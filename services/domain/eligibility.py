@@ -7,16 +7,6 @@ from dataclasses import dataclass
 
 from services.domain.por_rules import Registry, evaluate_por, normalize_partner_id
 
-COLUMNS = (
-    "PartnerId",
-    "IsCompliant",
-    "ErrorCodes",
-    "ResellerStatus",
-    "RegionMatch",
-    "ResellerAssociatedWithDistributor",
-    "ResellerAccountType",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class EligibilityRow:
@@ -27,18 +17,6 @@ class EligibilityRow:
     region_match: bool
     associated_with_distributor: bool
     account_type: str  # PLA | PGA
-
-    def as_record(self) -> dict[str, str]:
-        yes_no = {True: "Yes", False: "No"}
-        return {
-            "PartnerId": self.partner_id,
-            "IsCompliant": "True" if self.is_compliant else "False",
-            "ErrorCodes": ",".join(str(c) for c in self.error_codes),
-            "ResellerStatus": self.reseller_status,
-            "RegionMatch": yes_no[self.region_match],
-            "ResellerAssociatedWithDistributor": yes_no[self.associated_with_distributor],
-            "ResellerAccountType": self.account_type,
-        }
 
 
 def eligibility_rows(

@@ -1,34 +1,49 @@
-"""What to do about a blocked line, in concrete steps, in the distributor's language. Pure.
+"""What to do about a blocked line, in concrete steps. Pure.
 
 From the failed steps of the decision table's walk (`explain`, so the codes are the
 validator's) or, where Partner Center is the authority, from its one code: a remedy per
 cause, with the facts that make it concrete (the distributor's partnership-request link,
 the tenant's region, the organisation's PLA ids), and the organisation's PLA ids that pass
 now. The API, `porgate remediation`, the console and the blocked notification all render
-`remediate()`'s result, so they say the same thing.
+`remediate()`'s result in the distributor's language (services/rendering/remediation.py),
+so they say the same thing.
 """
 
 from __future__ import annotations
 
-import html
-import string
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
 
 from contracts.errors import ErrorCode, Language, language_of
 from services.domain.alternatives import in_region, organisation_pla_ids
 from services.domain.authority import Answer
 from services.domain.explain import Explanation, explain
 from services.domain.por_rules import STEPS, Registry, normalize_partner_id
-from services.domain.remediation_text import (
-    AUDIENCE,
-    MPA_SIGNED,
-    PARTNER_CENTER_CODE,
-    TENANT_STATE,
-    TEXT,
-    WORDS,
-    Audience,
+
+Audience = Literal["reseller", "distributor"]
+
+# Checks beyond the table's steps.
+PARTNER_CENTER_CODE = "partner_center_code"
+MPA_SIGNED = "mpa_signed"
+
+# Who acts on each remedy: the distributor sends partnership requests and corrects the POR;
+# the reseller fixes its own accounts and tenant.
+AUDIENCE: Mapping[str, Audience] = MappingProxyType(
+    {
+        "pla_id_shape": "distributor",
+        "partner_account_known": "distributor",
+        "account_is_pla": "distributor",
+        "pla_active": "reseller",
+        "tenant_active": "reseller",
+        "tenant_not_direct_bill_only": "reseller",
+        "tenant_authorized_indirect_reseller": "reseller",
+        "active_partnership": "distributor",
+        "same_csp_region": "reseller",
+        PARTNER_CENTER_CODE: "distributor",
+        MPA_SIGNED: "reseller",
+    }
 )
 
 # Partner Center gives one code and no step: the step whose remedy fits that code best
@@ -50,8 +65,11 @@ class Remedy:
     step: int | None
     code: int | None
     audience: Audience
-    cause: str
-    actions: tuple[str, ...]
+    # The parts of the check's text that fit the facts ("actions", "with_url", ...), and the
+    # facts that fill its placeholders, in no language: an unknown region is "", a tenant's
+    # state its status (or "none", "missing"), a missing description "".
+    parts: tuple[str, ...]
+    facts: Mapping[str, str] = field(hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,28 +117,27 @@ def remediate(
     walk = context.walk or explain(partner_id, distributor_id, registry)
     failed = [(s.step, s.check, s.code) for s in walk.steps if s.outcome == "fail"]
     answer = context.partner_center
-    facts = _facts(partner_id, distributor_id, registry, context, lang, walk)
+    facts = _facts(partner_id, distributor_id, registry, context, walk)
     remedies: list[Remedy] = []
     if answer is None:
         codes = tuple(walk.codes)
-        remedies = [_step_remedy(step, check, code, facts, lang) for step, check, code in failed]
+        remedies = [_step_remedy(step, check, code, facts) for step, check, code in failed]
     else:
         codes = tuple(answer.codes)
         if codes:
             code = codes[0]
             if context.mpa_signed is False:
-                remedies.append(_remedy(MPA_SIGNED, None, code, facts, lang, ("actions",)))
+                remedies.append(_remedy(MPA_SIGNED, None, code, facts, ("actions",)))
             if code in STEP_FOR_CODE:
                 # The registry's walk says which step, where it agrees with Partner Center.
                 agreeing = [(s, c, k) for s, c, k in failed if k == code]
                 if not agreeing:
                     step = _STEP_BY_NUMBER[STEP_FOR_CODE[code]]
                     agreeing = [(step.number, step.check, code)]
-                remedies += [_step_remedy(s, c, k, facts, lang) for s, c, k in agreeing]
+                remedies += [_step_remedy(s, c, k, facts) for s, c, k in agreeing]
             else:
-                text = {**facts, "code": str(code)}
-                text["description"] = answer.error_description or WORDS[lang]["no_description"]
-                remedies.append(_remedy(PARTNER_CENTER_CODE, None, code, text, lang, ("actions",)))
+                own = {**facts, "code": str(code), "description": answer.error_description or ""}
+                remedies.append(_remedy(PARTNER_CENTER_CODE, None, code, own, ("actions",)))
     return Remediation(
         partner_id if isinstance(partner_id, str) or partner_id is None else repr(partner_id),
         distributor_id,
@@ -138,7 +155,6 @@ def _facts(
     distributor_id: str,
     registry: Registry,
     context: Context,
-    lang: Language,
     walk: Explanation,
 ) -> dict[str, str]:
     pid = normalize_partner_id(partner_id)
@@ -163,23 +179,20 @@ def _facts(
     tenant_region = str(read.get("resellerTenant.cspRegion", tenant_region) or "") or None
     distributor_region = str(read.get("distributor.cspRegion", distributor_region) or "") or None
     organisation = organisation_pla_ids(registry, partner_id)
-    unknown = WORDS[lang]["unknown_region"]
     return {
         "pid": pid or repr(partner_id if partner_id is not None else ""),
         "distributor": distributor_id,
         "url": context.partnership_request_url or "",
-        "tenant_region": tenant_region or unknown,
-        "distributor_region": distributor_region or unknown,
-        "tenant_state": TENANT_STATE[lang].get(state, state),
+        "tenant_region": tenant_region or "",
+        "distributor_region": distributor_region or "",
+        "tenant_state": state,
         "org_ids": ", ".join(organisation),
         "region_ids": ", ".join(in_region(registry, organisation, distributor_region)),
     }
 
 
-def _step_remedy(
-    step: int, check: str, code: int | None, facts: dict[str, str], lang: Language
-) -> Remedy:
-    return _remedy(check, step, code, facts, lang, parts_for(check, facts))
+def _step_remedy(step: int, check: str, code: int | None, facts: dict[str, str]) -> Remedy:
+    return _remedy(check, step, code, facts, parts_for(check, facts))
 
 
 def parts_for(check: str, facts: dict[str, str]) -> tuple[str, ...]:
@@ -198,121 +211,6 @@ def _remedy(
     step: int | None,
     code: int | None,
     facts: dict[str, str],
-    lang: Language,
     parts: Sequence[str],
 ) -> Remedy:
-    text = TEXT[lang][check]
-    cause = str(text["cause"])
-    actions = [a for part in parts for a in text[part]]
-    return Remedy(
-        check,
-        step,
-        code,
-        AUDIENCE[check],
-        fill(cause, facts),
-        tuple(fill(a, facts) for a in actions),
-    )
-
-
-def fill(template: str, facts: dict[str, str]) -> str:
-    """`template` with its {placeholders} from `facts`; a value is never read as a template
-    (a description or an id may hold braces)."""
-    out = []
-    for literal, field, _, _ in string.Formatter().parse(template):
-        out.append(literal)
-        if field is not None:
-            out.append(facts[field])
-    return "".join(out)
-
-
-# ----------------------------------------------------------------------------- rendering
-
-
-def to_json(r: Remediation) -> dict[str, Any]:
-    """The JSON shape of the API, `porgate remediation --format json` and notifications."""
-    words = WORDS[r.language]
-    ids = {"pid": r.partner_id or "", "distributor": r.distributor_id}
-    return {
-        "partnerId": r.partner_id,
-        "distributorId": r.distributor_id,
-        "language": r.language,
-        "authority": r.authority,
-        "isValidPartnerIdOnRecord": r.valid,
-        "errorCodes": list(r.error_codes),
-        "mpaSigned": r.mpa_signed,
-        "remedies": [
-            {
-                "check": m.check,
-                "step": m.step,
-                "errorCode": m.code,
-                "audience": m.audience,
-                "cause": m.cause,
-                "actions": list(m.actions),
-            }
-            for m in r.remedies
-        ],
-        "suggestedPartnerIds": list(r.suggestions),
-        "message": to_text(r),
-        "recheck": None if r.valid else fill(words["recheck"], ids),
-    }
-
-
-def _message_parts(r: Remediation) -> tuple[str, list[tuple[str, list[Remedy]]], list[str]]:
-    words = WORDS[r.language]
-    ids = {"pid": r.partner_id or "", "distributor": r.distributor_id}
-    subject = fill(words["subject"], ids)
-    if r.valid:
-        return subject, [], [fill(words["valid"], ids)]
-    groups = [
-        (words[f"for_{audience}"], [m for m in r.remedies if m.audience == audience])
-        for audience in ("reseller", "distributor")
-    ]
-    closing = []
-    if r.suggestions:
-        closing.append(fill(words["suggestions"], {"ids": ", ".join(r.suggestions)}))
-    closing.append(fill(words["recheck"], ids))
-    return subject, [(title, ms) for title, ms in groups if ms], closing
-
-
-def to_text(r: Remediation) -> str:
-    """A plain-text message the distributor can forward to the reseller as it is."""
-    subject, groups, closing = _message_parts(r)
-    error = WORDS[r.language]["error"]
-    lines = [subject, ""]
-    for title, remedies in groups:
-        lines.append(f"{title}:")
-        for m in remedies:
-            lines.append(f"- {m.cause}" + (f" ({error} {m.code})" if m.code else ""))
-            lines += [f"  {i}. {a}" for i, a in enumerate(m.actions, 1)]
-        lines.append("")
-    lines += closing
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def to_html(r: Remediation) -> str:
-    """The same message as an HTML fragment (escaped; the partnership link is a link)."""
-    subject, groups, closing = _message_parts(r)
-    error = WORDS[r.language]["error"]
-    parts = [
-        f'<section class="remediation" lang="{r.language}">',
-        f"<h3>{html.escape(subject)}</h3>",
-    ]
-    for title, remedies in groups:
-        parts.append(f"<h4>{html.escape(title)}</h4><ul>")
-        for m in remedies:
-            code = f" ({error} {m.code})" if m.code else ""
-            items = "".join(f"<li>{_linked(a)}</li>" for a in m.actions)
-            parts.append(f"<li>{html.escape(m.cause + code)}<ol>{items}</ol></li>")
-        parts.append("</ul>")
-    parts += [f"<p>{html.escape(c)}</p>" for c in closing]
-    parts.append("</section>")
-    return "\n".join(parts) + "\n"
-
-
-def _linked(text: str) -> str:
-    """Escaped text, with an https:// URL at its end made a link (the partnership request)."""
-    head, sep, url = text.rpartition("https://")
-    if not sep or any(c.isspace() for c in url):
-        return html.escape(text)
-    href = html.escape(sep + url, quote=True)
-    return f'{html.escape(head)}<a href="{href}">{href}</a>'
+    return Remedy(check, step, code, AUDIENCE[check], tuple(parts), MappingProxyType(facts))

@@ -13,8 +13,8 @@ from typing import Protocol
 
 import asyncpg
 
-from services.common.config import Settings
 from services.gdap_revoker import ledger_store as store
+from services.gdap_revoker.settings import GdapRevokerSettings
 from services.graph.client import GraphClient
 from services.graph.errors import Conflict, GraphError, NotFound, PreconditionFailed
 from services.graph.models import Relationship, Request
@@ -110,7 +110,9 @@ class GraphGateway:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, credentials: Mapping[str, DistributorCredentials] | None = None
+        cls,
+        settings: GdapRevokerSettings,
+        credentials: Mapping[str, DistributorCredentials] | None = None,
     ) -> GraphGateway:
         if credentials is None:
             credentials = load_credentials(settings.partner_center_credentials_file)
@@ -139,12 +141,12 @@ class GraphGateway:
         await self.client.aclose()
 
 
-def check_graph_settings(settings: Settings) -> None:
+def check_graph_settings(settings: GdapRevokerSettings) -> None:
     """Fail at start, not at the first suspension: the credentials file must load."""
     load_credentials(settings.partner_center_credentials_file)
 
 
-def make_gateway(settings: Settings, pool: asyncpg.Pool) -> Gateway:
+def make_gateway(settings: GdapRevokerSettings, pool: asyncpg.Pool) -> Gateway:
     if settings.gdap_gateway == "graph":
         return GraphGateway.from_settings(settings)
     return LedgerGateway(pool)

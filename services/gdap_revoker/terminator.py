@@ -18,17 +18,15 @@ from datetime import UTC, datetime
 from functools import partial
 
 import asyncpg
-from prometheus_client import Counter, Gauge
 
 from contracts.codec import new_event
 from contracts.events import GdapPrivilegesRevoked, GdapTerminationFailed
 from contracts.ids import derived_event_id
 from contracts.topics import REVOCATIONS
 from services.common import tracing
-from services.common.config import Settings
 from services.common.service import Outgoing
 from services.common.workers import WorkerContext, run_leased
-from services.gdap_revoker import store
+from services.gdap_revoker import metrics, store
 from services.gdap_revoker import tracking as tr
 from services.gdap_revoker.gateway import (
     Conflict,
@@ -38,6 +36,7 @@ from services.gdap_revoker.gateway import (
     PreconditionFailed,
     make_gateway,
 )
+from services.gdap_revoker.settings import GdapRevokerSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +44,8 @@ SOURCE = "/porgate/gdap-revoker"
 BATCH = 8  # claimed and called concurrently
 MAX_RETRY_AFTER_S = 3600.0
 
-TERMINATIONS = Counter(
-    "porgate_gdap_terminations_total",
-    "GDAP termination outcomes: revoked (Graph confirmed), retried (an attempt failed),"
-    " failed (out of attempts: a person must act).",
-    ["outcome"],
-)
-FAILED = Gauge(
-    "porgate_gdap_terminations_failed",
-    "Terminations that failed for good and wait for `porgate gdap retry`: the reseller may"
-    " still hold these privileges.",
-)
 
-GatewayFactory = Callable[[Settings, asyncpg.Pool], Gateway]
+GatewayFactory = Callable[[GdapRevokerSettings, asyncpg.Pool], Gateway]
 
 
 def revocation_event_id(relationship_id: str) -> str:
@@ -74,14 +62,14 @@ def failure_event_id(relationship_id: str, failures: int) -> str:
 CALLS_PER_ATTEMPT = 2 * 6
 
 
-def lease_seconds(settings: Settings) -> float:
+def lease_seconds(settings: GdapRevokerSettings) -> float:
     """Longer than an unthrottled attempt. A throttled one may outlive it: the claim token,
     not the lease, keeps that slower worker from writing over the next holder's outcome, and
     a short lease lets a restarted worker resume a crashed one's tracking within minutes."""
     return CALLS_PER_ATTEMPT * settings.graph_timeout_s + settings.delivery_lease_margin_s
 
 
-def retry_delay_s(settings: Settings, attempts: int, retry_after: float | None) -> float:
+def retry_delay_s(settings: GdapRevokerSettings, attempts: int, retry_after: float | None) -> float:
     """Exponential in the attempts made so far, capped; never sooner than the server asked."""
     delay = settings.delivery_backoff_s(attempts)
     if retry_after is not None:
@@ -107,7 +95,7 @@ async def terminator(ctx: WorkerContext, *, gateway_factory: GatewayFactory = ma
 
 
 async def _seconds_until_due(pool: asyncpg.Pool) -> float | None:
-    FAILED.set(await store.failed_count(pool))
+    metrics.FAILED.set(await store.failed_count(pool))
     return await store.seconds_until_due(pool)
 
 
@@ -168,7 +156,7 @@ async def _act(gateway: Gateway, row: asyncpg.Record) -> tr.Step:
     return step
 
 
-async def _follow(settings: Settings, gateway: Gateway, row: asyncpg.Record) -> tr.Step:
+async def _follow(settings: GdapRevokerSettings, gateway: Gateway, row: asyncpg.Record) -> tr.Step:
     """A row tracking a request (or a termination under way): read it back."""
     d, rid, action = row["distributor_id"], row["relationship_id"], row["request_action"]
     step = None
@@ -262,10 +250,10 @@ async def _failed(ctx: WorkerContext, row: asyncpg.Record, exc: Exception) -> No
     )
     extra = {"service": ctx.service, "relationship_id": rid, "attempt": attempts, "error": error}
     if sent:
-        TERMINATIONS.labels("failed").inc()
+        metrics.TERMINATIONS.labels("failed").inc()
         log.error("GDAP termination failed; retry with `porgate gdap retry`", extra=extra)
     else:
-        TERMINATIONS.labels("retried").inc()
+        metrics.TERMINATIONS.labels("retried").inc()
         log.warning("GDAP termination attempt failed; will retry", extra=extra)
 
 
@@ -295,7 +283,7 @@ async def _completed(ctx: WorkerContext, row: asyncpg.Record, confirmed_by: str)
         return [Outgoing(REVOCATIONS, row["reseller_tenant_id"], event)]
 
     if await ctx.outbox.commit_and_publish("termination-complete", event.id, record):
-        TERMINATIONS.labels("revoked").inc()
+        metrics.TERMINATIONS.labels("revoked").inc()
     log.info(
         "GDAP privileges revoked, confirmed by Graph",
         extra={

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from services.common import metrics, tracing
-from services.common.config import Settings
+from services.common import tracing
 from services.common.retry import retry_after_s
+from services.graph import metrics
 from services.graph.errors import GraphError
+from services.graph.settings import GraphSettings
 from services.partner_center.auth import GRAPH_SCOPE, TokenKind, TokenProvider
 from services.partner_center.credentials import DistributorCredentials
 from services.partner_center.errors import AuthenticationFailed, NotConfigured, Unavailable
@@ -34,7 +35,7 @@ class GlobalApp:
     client_secret: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GlobalApp | None:
+    def from_settings(cls, settings: GraphSettings) -> GlobalApp | None:
         if not (
             settings.graph_token_url and settings.graph_client_id and settings.graph_client_secret
         ):
@@ -69,7 +70,7 @@ class GraphTokens:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, credentials: Mapping[str, DistributorCredentials]
+        cls, settings: GraphSettings, credentials: Mapping[str, DistributorCredentials]
     ) -> GraphTokens:
         return cls(
             credentials,

@@ -14,12 +14,13 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from services.common import metrics, tracing
-from services.common.config import Settings
+from services.common import tracing
 from services.common.retry import retry_after_s
+from services.graph import metrics
 from services.graph.auth import GraphTokens
 from services.graph.errors import Conflict, GraphError, NotFound, PreconditionFailed
 from services.graph.models import Relationship, Request
+from services.graph.settings import GraphSettings
 from services.partner_center.credentials import DistributorCredentials
 
 RELATIONSHIPS = "/v1.0/tenantRelationships/delegatedAdminRelationships"
@@ -53,7 +54,7 @@ class GraphClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, credentials: Mapping[str, DistributorCredentials]
+        cls, settings: GraphSettings, credentials: Mapping[str, DistributorCredentials]
     ) -> GraphClient:
         return cls(
             base_url=settings.graph_base_url,

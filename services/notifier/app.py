@@ -4,17 +4,17 @@ from functools import partial
 from pathlib import Path
 
 from contracts.topics import DECISIONS, PARTNER_REGISTRY, REVOCATIONS
-from services.common.config import Settings
 from services.common.service import Consumer, Service
 from services.domain.regions import RegionTable
 from services.notifier import store
 from services.notifier.at_risk import digester
 from services.notifier.handlers import on_decisions, on_registry_events, on_revocations
+from services.notifier.settings import NotifierSettings
 from services.notifier.unit_of_work import PostgresNotifierUnitOfWork
 from services.notifier.webhook import deliverer
 
 
-def build(settings: Settings) -> Service:
+def build(settings: NotifierSettings) -> Service:
     regions = RegionTable.load(settings.region_overrides_file)
     return Service(
         name="notifier",

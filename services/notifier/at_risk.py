@@ -10,13 +10,14 @@ import asyncpg
 
 from contracts.errors import Language, language_of
 from contracts.ids import derived_event_id
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.workers import WorkerContext
-from services.domain.at_risk import AtRiskGroup, as_json, at_risk, subscription_count
+from services.domain.at_risk import AtRiskGroup, at_risk, subscription_count
 from services.domain.regions import RegionTable
 from services.notifier import at_risk_store, store
 from services.notifier.notifications import AT_RISK_DIGEST, Notification
+from services.notifier.settings import NotifierSettings
+from services.rendering.at_risk import as_json
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ async def at_risk_groups(
     return at_risk(seen, distributor_id, registry)
 
 
-async def at_risk_report(settings: Settings, distributor_id: str) -> list[AtRiskGroup]:
+async def at_risk_report(settings: NotifierSettings, distributor_id: str) -> list[AtRiskGroup]:
     """`porgate report at-risk`: one snapshot of the notifier's projection."""
     regions = RegionTable.load(settings.region_overrides_file)
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)

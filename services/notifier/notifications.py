@@ -12,7 +12,8 @@ from pydantic import AwareDatetime, TypeAdapter
 from contracts.errors import Language, describe
 from contracts.events import ErrorDetail, GdapPrivilegesRevoked, TransactionDecision
 from contracts.ids import derived_event_id
-from services.domain.explain import from_wire, render_step
+from services.domain.explain import from_wire
+from services.rendering.explanation import render_step
 
 _WIRE_TIME = TypeAdapter(AwareDatetime)
 

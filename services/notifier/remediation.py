@@ -20,7 +20,8 @@ from services.domain.alternatives import passing_alternatives
 from services.domain.authority import Answer
 from services.domain.explain import from_wire
 from services.domain.por_rules import Registry, normalize_partner_id
-from services.domain.remediation import Context, remediate, to_json
+from services.domain.remediation import Context, remediate
+from services.rendering.remediation import to_json
 
 # As many lines as carry a walk (por_validator.explanation.MAX_EXPLAINED_LINES): a large
 # blocked order's notification stays small; `porgate remediation` gives any line's.

@@ -13,30 +13,19 @@ import time
 from collections.abc import Sequence
 
 import httpx
-from prometheus_client import Counter, Gauge
 
 from services.common import tracing
-from services.common.config import Settings
 from services.common.retry import Stopping, retry_after_s
 from services.common.webhook_secret import WebhookSecret, parse_webhook_secret
 from services.common.workers import WorkerContext, run_leased
-from services.notifier import store
+from services.notifier import metrics, store
 from services.notifier.delivery import Action, Outcome, delivery_outcome, next_step
+from services.notifier.settings import NotifierSettings
 from services.notifier.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
 BATCH = 20
-DELIVERIES = Counter(
-    "porgate_notification_deliveries_total",
-    "Webhook delivery attempts, by result (delivered, retry, throttled, failed, endpoint_gone).",
-    ["result"],
-)
-ENDPOINT_DISABLED = Gauge(
-    "porgate_notification_endpoints_disabled",
-    "Webhook endpoints this notifier delivers to that answered 410 Gone and are disabled"
-    " until `porgate notifications enable`.",
-)
 
 
 def body_of(payload: dict) -> bytes:
@@ -44,7 +33,7 @@ def body_of(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def signing_secrets(settings: Settings) -> list[WebhookSecret]:
+def signing_secrets(settings: NotifierSettings) -> list[WebhookSecret]:
     """The current secret, then the one being retired, if any; empty if none is set."""
     values = (settings.notify_webhook_secret, settings.notify_webhook_secret_previous)
     return [
@@ -125,7 +114,7 @@ async def deliverer(ctx: WorkerContext) -> None:
             result = "delivered"
         elif step.action is Action.DISABLE:
             await store.disable_endpoint(pool, url, claim, outcome.error)
-            ENDPOINT_DISABLED.set(1)
+            metrics.ENDPOINT_DISABLED.set(1)
             result = "endpoint_gone"
             log.error(
                 "the webhook endpoint answered 410 Gone: disabled; notifications wait until"
@@ -152,11 +141,11 @@ async def deliverer(ctx: WorkerContext) -> None:
         # Last: if it fails, the retry of `record` finds the outcome above already recorded
         # (its statements are guarded by the claim) and counts the attempt here only once.
         await store.note_attempt(pool, url, result)
-        DELIVERIES.labels(result).inc()
+        metrics.DELIVERIES.labels(result).inc()
 
     async def seconds_until_due() -> float | None:
         # Read each pass: an operator re-enables the endpoint from another process.
-        ENDPOINT_DISABLED.set(1 if await store.endpoint_disabled(pool, url) else 0)
+        metrics.ENDPOINT_DISABLED.set(1 if await store.endpoint_disabled(pool, url) else 0)
         return await store.seconds_until_due(pool, url)
 
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:

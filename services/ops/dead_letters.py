@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.topics import DLQ, DLQ_HEADERS, TOPICS_BY_NAME
-from services.common.config import Settings
 from services.ops.topic_io import (
     Headers,
     ProgressFn,
@@ -28,6 +27,7 @@ from services.ops.topic_io import (
     report_progress,
     sending,
 )
+from services.settings import Settings
 
 REDRIVEN_OFFSET = "x-redriven-from-dlq-offset"
 REDRIVEN_PARTITION = "x-redriven-from-dlq-partition"

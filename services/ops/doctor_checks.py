@@ -12,15 +12,16 @@ from aiokafka.protocol.admin import DescribeAclsRequest
 
 from contracts.topics import DLQ
 from services.catalog import all_services
-from services.common.config import Settings
-from services.common.db import RUNTIME_MIGRATIONS, applied_migrations, load_migrations
+from services.common.db import Migration, applied_migrations, wanted_migrations
 from services.common.kafka_clients import idempotence_refusal, new_admin, reach, start_client
 from services.common.kafka_security import KafkaSetupError, describe, uses_sasl
 from services.common.runtime import group_id
 from services.common.topic_creation import differences, expected_topics, topic_states
+from services.console import queries
 from services.ops import acls
 from services.ops.doctor import Check, Report, Status
 from services.ops.doctor_remote import remote_checks
+from services.settings import Settings
 
 TIMEOUT_S = 10.0
 DESCRIBE_ACLS = 29
@@ -213,19 +214,24 @@ async def postgres_checks(settings: Settings) -> list[Check]:
     try:
         plain = settings.model_copy(update={"por_authority": "registry"})
         for service in all_services(plain):
-            checks.append(await _migrated(conn, service.schema, service.migrations))
+            wanted = wanted_migrations(service.migrations)
+            checks.append(await _migrated(conn, service.schema, f"schema {service.schema}", wanted))
+        for schema, folder in queries.MIGRATIONS.items():
+            wanted = wanted_migrations(folder, queries.READER)
+            subject = f"schema {schema}: {queries.READER}'s indexes"
+            checks.append(await _migrated(conn, schema, subject, wanted))
     finally:
         await conn.close()
     return checks
 
 
-async def _migrated(conn: asyncpg.Connection, schema: str, folder) -> Check:
-    subject = f"schema {schema}"
+async def _migrated(
+    conn: asyncpg.Connection, schema: str, subject: str, wanted: list[Migration]
+) -> Check:
     try:
         applied = await applied_migrations(conn, schema)
     except asyncpg.UndefinedTableError:
         return Check("postgresql", subject, Status.FAIL, "not migrated", "porgate migrate")
-    wanted = load_migrations(RUNTIME_MIGRATIONS, folder)
     edited = [
         m.version for m in wanted if m.version in applied and applied[m.version] != m.checksum
     ]

@@ -13,7 +13,6 @@ from urllib.parse import quote, urlsplit
 import asyncpg
 import httpx
 
-from services.common.config import Settings
 from services.ops.doctor import Check, Status
 from services.partner_center.auth import GRAPH_SCOPE, TokenKind, TokenProvider
 from services.partner_center.credentials import (
@@ -22,6 +21,7 @@ from services.partner_center.credentials import (
     load_credentials,
 )
 from services.partner_center.errors import PartnerCenterError
+from services.settings import Settings
 
 TIMEOUT_S = 10.0
 # What terminating GDAP relationships takes (gdap-revoker's Graph gateway).

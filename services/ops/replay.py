@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contracts.topics import DLQ, TOPICS_BY_NAME
-from services.common.config import Settings
 from services.ops.topic_io import (
     Headers,
     ProgressFn,
@@ -25,6 +24,7 @@ from services.ops.topic_io import (
     report_progress,
     sending,
 )
+from services.settings import Settings
 
 REPLAYED_FROM = "x-replayed-from"
 

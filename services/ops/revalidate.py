@@ -15,11 +15,11 @@ from contracts.codec import encode, new_event
 from contracts.events import ValidationRequested
 from contracts.ids import derived_event_id
 from contracts.topics import VALIDATION_REQUESTS
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.common.kafka import CONTENT_TYPE
 from services.ops.topic_io import ProgressFn, report_progress, sending
 from services.por_validator import decision_store, store
+from services.settings import Settings
 
 REVALIDATION_SOURCE = "/porgate/ops/revalidate"
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from services.common.config import Settings
 from services.common.kafka_clients import new_consumer, start_client, start_producer
 from services.ops.rate import limiter
+from services.settings import Settings
 
 CLIENT_ID = "porgate-ops"
 

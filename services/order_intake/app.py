@@ -3,14 +3,14 @@
 from pathlib import Path
 
 from contracts.topics import ORDERS, VALIDATION_REQUESTS
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.service import Consumer, Service
 from services.order_intake import store
 from services.order_intake.handlers import on_orders_placed
 from services.order_intake.unit_of_work import PostgresIntakeUnitOfWork
 
 
-def build(settings: Settings) -> Service:
+def build(settings: RuntimeSettings) -> Service:
     return Service(
         name="order-intake",
         schema=store.SCHEMA,

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.common import metrics, tracing
-from services.common.config import Settings
+from services.common import tracing
 from services.common.retry import backoff_s, retry_after_s
+from services.partner_center import metrics
 from services.partner_center.auth import TokenKind, TokenProvider
 from services.partner_center.breaker import BreakerState, CircuitBreaker
 from services.partner_center.credentials import DistributorCredentials, load_credentials
@@ -39,6 +39,7 @@ from services.partner_center.models import (
     ValidationResponse,
 )
 from services.partner_center.resilience import DistributorGuard
+from services.partner_center.settings import PartnerCenterSettings
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -68,7 +69,7 @@ class PartnerCenterClient:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PartnerCenterSettings,
         credentials: Mapping[str, DistributorCredentials],
         *,
         http: httpx.AsyncClient | None = None,
@@ -85,7 +86,7 @@ class PartnerCenterClient:
         self._guards: dict[str, DistributorGuard] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PartnerCenterClient:
+    def from_settings(cls, settings: PartnerCenterSettings) -> PartnerCenterClient:
         return cls(settings, load_credentials(settings.partner_center_credentials_file))
 
     def distributors(self) -> list[str]:
@@ -202,16 +203,15 @@ class PartnerCenterClient:
     def _guard(self, distributor_id: str) -> DistributorGuard:
         guard = self._guards.get(distributor_id)
         if guard is None:
+            s = self.settings
             gauge = metrics.PARTNER_CENTER_BREAKER.labels(distributor_id)
             gauge.set(BreakerState.CLOSED)
             breaker = CircuitBreaker(
-                self.settings.partner_center_breaker_threshold,
-                self.settings.partner_center_breaker_cooldown_s,
+                s.partner_center_breaker_threshold,
+                s.partner_center_breaker_cooldown_s,
                 on_change=gauge.set,
             )
-            guard = DistributorGuard(
-                distributor_id, self.settings.partner_center_concurrency, breaker
-            )
+            guard = DistributorGuard(distributor_id, s.partner_center_concurrency, breaker)
             self._guards[distributor_id] = guard
         return guard
 

@@ -5,7 +5,6 @@ acting on Partner Center's webhook events the API received."""
 from pathlib import Path
 
 from contracts.topics import PARTNER_REGISTRY
-from services.common.config import Settings
 from services.common.service import Service
 from services.graph.client import GraphClient
 from services.partner_center.client import PartnerCenterClient
@@ -18,10 +17,11 @@ from services.partner_center_sync.scheduler import (
     make_gdap_scheduler,
     make_scheduler,
 )
+from services.partner_center_sync.settings import PartnerCenterSyncSettings
 
 
 def build(
-    settings: Settings,
+    settings: PartnerCenterSyncSettings,
     client_factory: ClientFactory = PartnerCenterClient,
     graph_factory: GraphFactory = GraphClient.from_settings,
 ) -> Service:

@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from contracts.codec import new_event
@@ -34,7 +33,7 @@ from services.partner_center.credentials import CredentialsError
 from services.partner_center.customers import customer_partners
 from services.partner_center.errors import PartnerCenterError
 from services.partner_center.events import PartnerCenterEvent
-from services.partner_center_sync import event_store
+from services.partner_center_sync import event_store, metrics
 from services.partner_center_sync.gdap_syncer import GdapSyncer, partner_center_lookup
 from services.partner_center_sync.scheduler import GraphFactory, SharedPartnerCenter
 
@@ -42,13 +41,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "/porgate/partner-center-events"
 BATCH = 8
-
-PROCESSED = Counter(
-    "porgate_partner_center_events_processed_total",
-    "Partner Center events acted on by partner-center-sync: done, retried (a read failed),"
-    " failed (out of attempts, or naming nothing porgate can read).",
-    ["event", "outcome"],
-)
 
 
 class _Failed(Exception):
@@ -143,7 +135,7 @@ async def act(ctx: WorkerContext, clients: _Clients, row: asyncpg.Record) -> Non
         await ctx.retrying(
             "partner-center-event", lambda: event_store.settle(ctx.pool, d, sha, None)
         )
-    PROCESSED.labels(event.event_name, "done").inc()
+    metrics.PROCESSED.labels(event.event_name, "done").inc()
     log.info(
         "Partner Center event acted on",
         extra={"service": ctx.service, "distributor_id": d, "event_name": event.event_name},
@@ -211,7 +203,7 @@ async def _failed(ctx: WorkerContext, row: asyncpg.Record, exc: _Failed) -> None
         ),
     )
     outcome = "failed" if state == "failed" else "retried"
-    PROCESSED.labels(row["event_name"], outcome).inc()
+    metrics.PROCESSED.labels(row["event_name"], outcome).inc()
     extra = {"service": ctx.service, "distributor_id": d, "event_name": row["event_name"]}
     log.log(
         logging.ERROR if outcome == "failed" else logging.WARNING,

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import asyncpg
-from prometheus_client import Counter, Gauge
 
 from services.common import outbox
 from services.common.outbox import Outbox
@@ -28,35 +27,13 @@ from services.partner_center.client import PartnerCenterClient
 from services.partner_center.credentials import DistributorCredentials
 from services.partner_center.customers import customer_partners
 from services.partner_center.errors import PartnerCenterError
-from services.partner_center_sync import gdap_changes, gdap_store, store
+from services.partner_center_sync import gdap_changes, gdap_store, metrics, store
 from services.partner_center_sync.gdap_changes import GdapPlan, Resolution, SeenRelationship
 from services.partner_center_sync.syncer import SYNC_FAILURES, MassRemoval, failure
 
 log = logging.getLogger(__name__)
 
 SERVICE = "partner-center-sync"
-
-GDAP_SYNC_RUNS = Counter(
-    "porgate_gdap_sync_runs_total",
-    "GDAP syncs of a distributor's Graph list (and webhook refreshes), by outcome.",
-    ["distributor", "outcome"],
-)
-GDAP_SYNC_CHANGES = Counter(
-    "porgate_gdap_sync_changes_total",
-    "GDAP relationships published by the sync: added, changed, removed (absent from the list).",
-    ["distributor", "kind"],
-)
-GDAP_SYNC_SKIPPED = Gauge(
-    "porgate_gdap_sync_unresolved",
-    "Relationships created for a reseller that the last GDAP sync could not attribute to one"
-    " (Partner Center named none, or several): not in the registry, so no suspension revokes them.",
-    ["distributor"],
-)
-GDAP_SYNC_LAST_SUCCESS = Gauge(
-    "porgate_gdap_sync_last_success_timestamp_seconds",
-    "When a distributor's GDAP list was last synced completely.",
-    ["distributor"],
-)
 
 
 class GraphRelationships(Protocol):
@@ -195,7 +172,7 @@ def observe(outcome: GdapOutcome, *, dry_run: bool, whole: bool = True) -> None:
     if outcome.plan is None:
         log.error("GDAP sync failed", extra={**extra, "error": outcome.error})
         if not dry_run:
-            GDAP_SYNC_RUNS.labels(who, "failed").inc()
+            metrics.GDAP_SYNC_RUNS.labels(who, "failed").inc()
         return
     plan = outcome.plan
     counts = {kind: plan.count(kind) for kind in ("added", "changed", "removed")}
@@ -204,13 +181,13 @@ def observe(outcome: GdapOutcome, *, dry_run: bool, whole: bool = True) -> None:
     log.info("GDAP sync done", extra={**extra, **counts, "listed": plan.listed, "own": plan.own})
     if dry_run:
         return
-    GDAP_SYNC_RUNS.labels(who, "ok").inc()
+    metrics.GDAP_SYNC_RUNS.labels(who, "ok").inc()
     for kind, n in counts.items():
         if n:
-            GDAP_SYNC_CHANGES.labels(who, kind).inc(n)
+            metrics.GDAP_SYNC_CHANGES.labels(who, kind).inc(n)
     if whole:
-        GDAP_SYNC_SKIPPED.labels(who).set(len(plan.skipped))
-        GDAP_SYNC_LAST_SUCCESS.labels(who).set_to_current_time()
+        metrics.GDAP_SYNC_SKIPPED.labels(who).set(len(plan.skipped))
+        metrics.GDAP_SYNC_LAST_SUCCESS.labels(who).set_to_current_time()
 
 
 def partner_center_lookup(

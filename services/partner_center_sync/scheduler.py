@@ -19,7 +19,6 @@ from typing import Protocol
 
 import asyncpg
 
-from services.common.config import Settings
 from services.common.retry import Stopping
 from services.common.service import Worker
 from services.common.workers import WorkerContext
@@ -36,6 +35,7 @@ from services.partner_center_sync.gdap_syncer import (
     GdapSyncer,
     partner_center_lookup,
 )
+from services.partner_center_sync.settings import PartnerCenterSyncSettings
 from services.partner_center_sync.syncer import (
     SERVICE,
     Outcome,
@@ -50,8 +50,12 @@ log = logging.getLogger(__name__)
 MAX_WAIT_S = 60.0
 MIN_WAIT_S = 0.2
 
-ClientFactory = Callable[[Settings, Mapping[str, DistributorCredentials]], PartnerCenter]
-GraphFactory = Callable[[Settings, Mapping[str, DistributorCredentials]], GraphClient]
+ClientFactory = Callable[
+    [PartnerCenterSyncSettings, Mapping[str, DistributorCredentials]], PartnerCenter
+]
+GraphFactory = Callable[
+    [PartnerCenterSyncSettings, Mapping[str, DistributorCredentials]], GraphClient
+]
 
 
 class Runner(Protocol):
@@ -64,7 +68,9 @@ class Runner(Protocol):
 
 
 def scheduled(
-    name: str, every: Callable[[Settings], float], open_runner: Callable[[WorkerContext], Runner]
+    name: str,
+    every: Callable[[PartnerCenterSyncSettings], float],
+    open_runner: Callable[[WorkerContext], Runner],
 ) -> Worker:
     """A worker running `name`'s schedule every `every(settings)` seconds (0: never)."""
 
@@ -142,7 +148,7 @@ class SharedPartnerCenter:
         self.credentials: Mapping[str, DistributorCredentials] = {}
 
     def open(
-        self, settings: Settings
+        self, settings: PartnerCenterSyncSettings
     ) -> tuple[PartnerCenter, Mapping[str, DistributorCredentials]]:
         if self.client is None:
             credentials = load_credentials(settings.partner_center_credentials_file)

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.common import metrics, outbox
+from services.common import outbox
 from services.common.outbox import Outbox
 from services.partner_center.credentials import DistributorCredentials
 from services.partner_center.errors import PartnerCenterError, Unavailable
 from services.partner_center.port import PartnerCenter
-from services.partner_center_sync import changes, store
+from services.partner_center_sync import changes, metrics, store
 from services.partner_center_sync.changes import Plan
 
 log = logging.getLogger(__name__)

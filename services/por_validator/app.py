@@ -7,7 +7,6 @@ from functools import partial
 from pathlib import Path
 
 from contracts.topics import DECISIONS, PARTNER_REGISTRY, VALIDATION_REQUESTS
-from services.common.config import Settings
 from services.common.service import Consumer, Service
 from services.common.workers import WorkerContext
 from services.domain.regions import RegionTable
@@ -15,13 +14,14 @@ from services.partner_center.client import PartnerCenterClient
 from services.por_validator import agreement_store, answer_store, store
 from services.por_validator.handlers import Validation, decide_requests, on_registry_events
 from services.por_validator.partner_center import CachedPartnerCenter, PartnerCenterGate
+from services.por_validator.settings import PorValidatorSettings
 from services.por_validator.unit_of_work import PostgresValidatorUnitOfWork
 
 log = logging.getLogger(__name__)
 AUDIT_PRUNE_EVERY_S = 3600.0
 
 
-def build(settings: Settings) -> Service:
+def build(settings: PorValidatorSettings) -> Service:
     # With Partner Center as the authority the registry cannot release what it blocked.
     release = settings.auto_release and settings.por_authority == "registry"
     validation = Validation(
@@ -53,7 +53,9 @@ def build(settings: Settings) -> Service:
     return service
 
 
-def with_partner_center(service: Service, requests: Consumer, settings: Settings) -> Service:
+def with_partner_center(
+    service: Service, requests: Consumer, settings: PorValidatorSettings
+) -> Service:
     """The service deciding with Partner Center's answers, fetched before each transaction."""
     client = PartnerCenterClient.from_settings(settings)
     configured = client.distributors()

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.domain.explain import Explanation, explain
 from services.domain.regions import RegionTable
 from services.por_validator import store
 from services.por_validator.provenance_store import provenance_for
+from services.por_validator.settings import PorValidatorSettings
 
 
 async def explanation_for(
@@ -26,7 +26,9 @@ async def explanation_for(
     return explain(partner_id, distributor_id, registry, provenance)
 
 
-async def explanation_now(settings: Settings, partner_id: str, distributor_id: str) -> Explanation:
+async def explanation_now(
+    settings: PorValidatorSettings, partner_id: str, distributor_id: str
+) -> Explanation:
     """`porgate explain`: one connection, one snapshot."""
     regions = RegionTable.load(settings.region_overrides_file)
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)

@@ -19,11 +19,11 @@ from contracts.codec import decision_event
 from contracts.envelope import CloudEvent
 from contracts.events import DistributorUpserted, TransactionDecision, ValidationRequested
 from contracts.topics import DECISIONS
-from services.common import metrics
 from services.common.handling import Emitted, Outgoing, after_commit
 from services.domain.authority import Answer, drifts
 from services.domain.decisions import decision, judge
 from services.domain.regions import RegionTable
+from services.por_validator import metrics
 from services.por_validator.release import release_after
 from services.por_validator.unit_of_work import ValidatorUnitOfWork
 

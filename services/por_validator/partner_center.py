@@ -20,14 +20,13 @@ import asyncpg
 
 from contracts.envelope import CloudEvent
 from contracts.events import ValidationRequested
-from services.common import metrics
 from services.common.handling import Handler, Held
 from services.common.retry import Retrier, backoff_s
 from services.domain.authority import Answer, partner_ids_to_ask
 from services.partner_center.errors import NotConfigured, PartnerCenterError, Rejected, Throttled
 from services.partner_center.outage import OUTAGES, when_unanswered
 from services.partner_center.port import PartnerCenter
-from services.por_validator import answer_store
+from services.por_validator import answer_store, metrics
 
 log = logging.getLogger(__name__)
 

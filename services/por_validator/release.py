@@ -15,11 +15,11 @@ from typing import Any
 
 from contracts.envelope import CloudEvent
 from contracts.events import TransactionDecision, ValidationRequested
-from services.common import metrics
 from services.common.handling import after_commit
 from services.common.retry import is_transient
 from services.domain.regions import RegionTable
 from services.domain.release import dependents_of, released
+from services.por_validator import metrics
 from services.por_validator.unit_of_work import ValidatorUnitOfWork
 
 log = logging.getLogger(__name__)

@@ -8,17 +8,17 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.domain.eligibility import EligibilityRow, eligibility_rows
 from services.domain.eligibility_import import ImportedRow, PorHistory, TriageRow, triage
 from services.domain.observe import observe_summary, would_block_from
 from services.domain.regions import RegionTable
 from services.por_validator import decision_store, store
+from services.por_validator.settings import PorValidatorSettings
 
 
 async def eligibility_report(
-    settings: Settings, distributor_id: str, since: datetime
+    settings: PorValidatorSettings, distributor_id: str, since: datetime
 ) -> list[EligibilityRow]:
     regions = RegionTable.load(settings.region_overrides_file)
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)
@@ -35,7 +35,7 @@ async def eligibility_report(
 
 
 async def eligibility_import_triage(
-    settings: Settings, distributor_id: str, rows: list[ImportedRow], since: datetime
+    settings: PorValidatorSettings, distributor_id: str, rows: list[ImportedRow], since: datetime
 ) -> tuple[list[TriageRow], bool]:
     """The triage of Partner Center's rows against the registry now and the distributor's
     transactions since `since`, and whether the registry knows the distributor at all."""
@@ -80,7 +80,9 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-async def observe_report(settings: Settings, distributor_id: str, since: datetime) -> dict:
+async def observe_report(
+    settings: PorValidatorSettings, distributor_id: str, since: datetime
+) -> dict:
     """What enforcement would have blocked for the distributor since `since` (observe mode)."""
     pool = await create_pool(settings.database_url, store.SCHEMA, max_size=1)
     try:

@@ -4,14 +4,14 @@ from functools import partial
 from pathlib import Path
 
 from contracts.topics import DECISIONS, SUBSCRIPTION_CHANGES, VALIDATION_REQUESTS
-from services.common.config import Settings
+from services.common.config import RuntimeSettings
 from services.common.service import Consumer, Service
 from services.subscription_change import store
 from services.subscription_change.handlers import on_changes_requested
 from services.subscription_change.unit_of_work import PostgresChangeUnitOfWork
 
 
-def build(settings: Settings) -> Service:
+def build(settings: RuntimeSettings) -> Service:
     return Service(
         name="subscription-change",
         schema=store.SCHEMA,

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from contracts.events import GdapRelationshipUpserted
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.gdap_revoker import store
 from services.gdap_revoker.gateway import (
@@ -25,6 +24,7 @@ from services.gdap_revoker.gateway import (
 )
 from services.graph import standin
 from services.partner_center.credentials import parse_credentials
+from services.settings import Settings
 
 DIST = "dist-eu-1"
 TENANT = "tenant-eu-1"

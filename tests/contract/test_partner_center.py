@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from services.common.config import Settings
 from services.partner_center.client import PartnerCenterClient
 from services.partner_center.errors import NotConfigured
 from services.partner_center.port import PartnerCenter
 from services.partner_center.standin import UNKNOWN_ID, PartnerCenterStandin, serving
+from services.settings import Settings
 from tests.fakes.partner_center import FakePartnerCenter
 from tests.partner_center.conftest import CREDENTIALS, NOT_LINKED, tenants
 

@@ -128,7 +128,7 @@ def test_exported_names_carry_each_metric_types_suffixes() -> None:
         "porgate_batch_processing_seconds_bucket",
         "porgate_batch_processing_seconds_count",
         "porgate_consumer_lag",
-        "porgate_notification_deliveries_total",  # registered outside metrics.py
+        "porgate_notification_deliveries_total",  # a service's own metrics.py
         "porgate_api_requests_total",
     } <= exported
     assert "porgate_decisions" not in exported and "porgate_consumer_lag_total" not in exported

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from services.catalog import all_services
-from services.common.config import Settings
 from services.common.runtime import group_id
+from services.settings import Settings
 from tests.deploy.linter.files import DEPLOY, SECRET_EXAMPLE
 
 # The oldest Kubernetes release the manifests must apply to.

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.cli import confirm as confirmation
 from services.cli.errors import ExitCode
-from services.common.config import get_settings
+from services.settings import get_settings
 from tests.e2e.test_replay import dlq_headers, end_offsets
 from tests.support import Bus
 

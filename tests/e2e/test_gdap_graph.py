@@ -8,10 +8,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from services.common.config import Settings
 from services.common.db import create_pool
 from services.gdap_revoker import store
 from services.graph import standin
+from services.settings import Settings
 from tests.e2e.test_gdap import REVOCATIONS, fetch, processed, send, tenant
 from tests.support import Bus, envelope, eventually, running
 

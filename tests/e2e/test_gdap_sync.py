@@ -13,9 +13,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from services.common.config import Settings
 from services.graph import standin
 from services.partner_center.standin import PartnerCenterStandin, StandinTenant
+from services.settings import Settings
 from tests.e2e.test_gdap import fetch, processed, send, tenant
 from tests.e2e.test_gdap_graph import discovered, revocation_events
 from tests.support import Bus, eventually, read_topic, running

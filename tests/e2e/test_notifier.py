@@ -16,10 +16,10 @@ from contracts.codec import encode, new_event
 from contracts.errors import describe
 from contracts.events import TransactionAccepted, TransactionBlocked
 from services.cli import notifications as commands
-from services.common.config import get_settings
 from services.common.metrics import MESSAGES
 from services.domain.decisions import decision_line
 from services.notifier import store
+from services.settings import get_settings
 from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, envelope, eventually, running
 

@@ -13,7 +13,6 @@ import pytest
 from prometheus_client import REGISTRY
 
 from contracts.errors import ErrorCode
-from services.common.config import Settings
 from services.partner_center.standin import (
     VALIDATE,
     PartnerCenterStandin,
@@ -22,6 +21,7 @@ from services.partner_center.standin import (
     serving,
 )
 from services.por_validator import partner_center
+from services.settings import Settings
 from tests.e2e import registry_data as R
 from tests.e2e.test_notifier import configured, delivered
 from tests.e2e.test_orders import load_registry, registry_loaded

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 from contracts.ids import decision_id_for
 from services.cli import dlq
 from services.cli import replay as replay_commands
-from services.common.config import get_settings
 from services.common.kafka_security import client_options
 from services.ops.dead_letters import list_dead_letters, redrive
 from services.ops.replay import replay_topic
 from services.ops.revalidate import revalidate
 from services.ops.topic_io import partition_offsets, reader
+from services.settings import get_settings
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running

@@ -17,10 +17,10 @@ import uuid
 import pytest
 
 from services.catalog import all_services
-from services.common.config import Settings
 from services.common.db import migrate
 from services.common.ports import free_port
 from services.common.topic_creation import create_topics
+from services.settings import Settings
 from tests.e2e import registry_data as R
 from tests.e2e.test_cli import porgate
 from tests.e2e.test_orders import load_registry, registry_loaded

@@ -6,8 +6,8 @@ import uuid
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from services.common.config import Settings
 from services.common.kafka_security import broker_security
+from services.settings import Settings
 
 
 async def test_faststream_round_trip_and_asyncpg_query(kafka, database_url):

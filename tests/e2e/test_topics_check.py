@@ -7,10 +7,10 @@ import os
 import uuid
 
 from contracts.topics import ALL_TOPICS, MAX_MESSAGE_BYTES, ORDERS
-from services.common.config import Settings
 from services.common.kafka_clients import new_admin, start_client
 from services.common.ports import free_port
 from services.common.topic_creation import create_topics, topic_states
+from services.settings import Settings
 from tests.e2e.test_cli import porgate
 
 

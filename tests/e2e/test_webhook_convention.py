@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from services.cli import notifications as commands
-from services.common.config import get_settings
 from services.notifier import store
-from services.notifier.webhook import ENDPOINT_DISABLED
+from services.notifier.metrics import ENDPOINT_DISABLED
+from services.settings import get_settings
 from tests.e2e.test_notifier import DECISIONS, configured, decision, delivered, publish, until
 from tests.e2e.webhook_receiver import SECRET, Receiver
 from tests.support import Bus, eventually, running

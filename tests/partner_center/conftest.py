@@ -8,7 +8,6 @@ import pytest
 from pydantic import SecretStr
 
 from contracts.errors import ErrorCode
-from services.common.config import Settings
 from services.partner_center.client import PartnerCenterClient
 from services.partner_center.credentials import DistributorCredentials
 from services.partner_center.standin import (
@@ -17,6 +16,7 @@ from services.partner_center.standin import (
     Verdict,
     serving,
 )
+from services.settings import Settings
 
 NOT_LINKED = Verdict(False, ErrorCode.NO_ACTIVE_RESELLER_TENANT, "Not linked to a reseller tenant.")
 

@@ -30,10 +30,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.common.config import Settings
 from services.common.kafka_security import client_options
 from services.common.ports import free_port
 from services.notifier.signing import HEADER, WEBHOOK_ID, verify
+from services.settings import Settings
 from tests import support
 from tests.support import read_topic  # noqa: F401 - re-exported for the reliability tests
 

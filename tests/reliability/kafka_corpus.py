@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from contracts.topics import TOPICS_BY_NAME
-from services.common.config import Settings
+from services.settings import Settings
 from tests.console.conftest import KEY_EU, OPERATOR_KEY, console_server
 from tests.console.test_access import signed_in
 from tests.reliability.harness import dlq_headers, run_cli

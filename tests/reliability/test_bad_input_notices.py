@@ -13,9 +13,9 @@ import secrets
 from aiokafka.errors import MessageSizeTooLargeError
 
 from services.catalog import all_services
-from services.common.config import Settings
 from services.common.runtime import group_id
 from services.notifier.notifications import notification_id
+from services.settings import Settings
 from tests.e2e import registry_data as R
 from tests.reliability import test_bad_input
 from tests.reliability import world as W

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from starlette.routing import Mount, Route
 
 from services.api.app import MAX_BODY, create_app
-from services.common.config import Settings
 from services.console.app import MAX_FORM_BODY
+from services.settings import Settings
 
 KEY = "k-limits-eu-6c1f0b9a2d4e7f38"
 OPERATOR = "op-limits-2a4c6e8f0b1d3f5a"

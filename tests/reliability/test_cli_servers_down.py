@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from services.cli.errors import ExitCode
-from services.common.config import get_settings
 from services.common.ports import free_port
 from services.devtools.embedded import EmbeddedPostgres
+from services.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = "dist-down"

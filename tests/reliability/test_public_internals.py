@@ -13,10 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from services.api.app import create_app
-from services.common.config import Settings
 from services.common.ports import free_port
 from services.console.web import SECURITY_HEADERS
 from services.runner import run_services
+from services.settings import Settings
 from tests.console.conftest import OPERATOR_KEY, console_server
 from tests.console.test_access import signed_in
 

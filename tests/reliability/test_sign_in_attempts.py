@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from services.api.app import create_app
-from services.common.config import Settings
 from services.common.sign_in_attempts import FREE_FAILURES
+from services.settings import Settings
 
 KEY = "k-attempts-eu-7d1c3b5a9e2f4d60"
 OPERATOR = "op-attempts-4b6d8f0a2c4e6a81"

@@ -12,10 +12,7 @@ from hypothesis import strategies as st
 from contracts.errors import describe
 from contracts.events import ValidationLine, ValidationRequested
 from services.domain.at_risk import (
-    CSV_COLUMNS,
     SeenSubscription,
-    as_csv_rows,
-    as_json,
     at_risk,
     seen_in,
     subscription_count,
@@ -23,6 +20,7 @@ from services.domain.at_risk import (
 from services.domain.decisions import decision_line, make_decision
 from services.domain.por_rules import evaluate_por
 from services.notifier.at_risk import digest, digest_id, iso_week
+from services.rendering.at_risk import CSV_COLUMNS, as_csv_rows, as_json
 from tests.unit.test_por_rules import DIST, PID, registries, registry
 
 T = datetime(2026, 2, 4, 12, tzinfo=UTC)

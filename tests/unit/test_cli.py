@@ -20,7 +20,6 @@ from services.cli import app, dlq
 from services.cli.errors import ExitCode, postgres_where
 from services.cli.explain import print_explanation
 from services.cli.output import Column, Tabular, emit, spreadsheet_safe, stdout_console
-from services.common.config import get_settings
 from services.common.ports import free_port
 from services.devtools.dev_state import (
     export_line,
@@ -30,7 +29,9 @@ from services.devtools.dev_state import (
     state_path,
     write_state,
 )
-from services.domain.explain import Explanation, FactReading, StepResult, render
+from services.domain.explain import Explanation, FactReading, StepResult
+from services.rendering.explanation import render
+from services.settings import get_settings
 
 
 @pytest.fixture(autouse=True)

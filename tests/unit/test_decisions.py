@@ -17,6 +17,7 @@ from services.domain.decisions import decide, exempt_decision
 from services.domain.eligibility import eligibility_rows
 from services.domain.por_rules import Distributor, PartnerAccount, Registry, ResellerTenant
 from services.order_intake.intake import validation_request
+from services.rendering.eligibility import eligibility_record
 from services.subscription_change.classify import classify
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -174,7 +175,7 @@ def test_eligibility_rows_match_the_rules_engine():
         )
     }
     assert set(rows) == {"1000001", "1000002", "1000003", "2000001"}
-    assert rows["1000001"].as_record() == {
+    assert eligibility_record(rows["1000001"]) == {
         "PartnerId": "1000001",
         "IsCompliant": "True",
         "ErrorCodes": "",
@@ -183,7 +184,7 @@ def test_eligibility_rows_match_the_rules_engine():
         "ResellerAssociatedWithDistributor": "Yes",
         "ResellerAccountType": "PLA",
     }
-    assert rows["1000003"].as_record()["ErrorCodes"] == "900400,900152"
+    assert eligibility_record(rows["1000003"])["ErrorCodes"] == "900400,900152"
     assert rows["1000003"].reseller_status == "Inactive" and not rows["1000003"].region_match
     assert rows["2000001"].account_type == "PGA" and rows["2000001"].error_codes == (800016,)
     assert rows["1000002"].error_codes == (900151,)

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from contracts.topics import DLQ, ORDERS
-from services.common.config import Settings
 from services.ops import acls
 from services.ops.acls import ALLOW, DENY, GROUP, LITERAL, PREFIXED, READ, TOPIC, WRITE, Binding
 from services.ops.doctor import Check, Report, Status
 from services.ops.doctor_checks import acl_verdicts, needed_rights, principal_of
 from services.ops.doctor_remote import _missing_role
+from services.settings import Settings
 
 ME = "User:porgate"
 

@@ -13,19 +13,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.domain.eligibility_import import (
-    TRIAGE_COLUMNS,
     BadRow,
     EligibilityImportError,
     ImportedRow,
     PorHistory,
     agrees,
     parse_eligibility_csv,
-    render_csv,
-    render_json,
-    summary,
     triage,
 )
 from services.domain.por_rules import Distributor, PartnerAccount, Registry, ResellerTenant
+from services.rendering.eligibility_import import (
+    TRIAGE_COLUMNS,
+    bad_row_record,
+    render_csv,
+    render_json,
+    summary,
+)
 
 HEADER = "PartnerId,ResellerName,ResellerTenantId,IsCompliant,ErrorCodes,RegionMatch\n"
 
@@ -351,7 +354,11 @@ def test_partner_center_invalid_and_porgate_valid_is_drift():
 
 
 def test_bad_rows_render_as_line_partner_id_and_reason():
-    assert BadRow(7, "why", "12ab").as_record() == {"line": 7, "partnerId": "12ab", "reason": "why"}
+    assert bad_row_record(BadRow(7, "why", "12ab")) == {
+        "line": 7,
+        "partnerId": "12ab",
+        "reason": "why",
+    }
 
 
 REPEATS_AND_BAD = (

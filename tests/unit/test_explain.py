@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from contracts.errors import CATALOGUE
 from contracts.events import DecisionLine, ExplainedFact, ExplainedStep
-from services.domain.explain import Provenance, explain, from_wire, render, to_wire
+from services.domain.explain import Provenance, explain, from_wire, to_wire
 from services.domain.por_rules import STEPS, evaluate_por
+from services.rendering.explanation import render
 from tests.unit.test_por_rules import (
     COMBOS,
     DIST,

@@ -12,10 +12,10 @@ from aiokafka.errors import IncompatibleBrokerVersion, KafkaConnectionError, for
 from pydantic import SecretStr
 
 from services.asyncapi import asyncapi_document
-from services.common.config import Settings
 from services.common.kafka_clients import is_permanent
 from services.common.kafka_oauth import EntraTokenError, EntraTokenProvider
 from services.common.kafka_security import KafkaSetupError, client_options
+from services.settings import Settings
 
 
 def settings(**values) -> Settings:

@@ -1,7 +1,7 @@
 """The layers: every module imports, imports run one way (contracts <- services/domain <-
-services/common <- services/<service> <- entrypoints), no service imports another's
-code, and services/common has no import cycle. Imports inside functions and under
-TYPE_CHECKING count too: a cycle or an upward import there is one all the same."""
+services/common and services/rendering <- services/<service> <- entrypoints), no service
+imports another's code, and services/common has no import cycle. Imports inside functions
+and under TYPE_CHECKING count too: a cycle or an upward import there is one all the same."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ ENTRYPOINTS = {
     "services.runner",
     "services.catalog",
     "services.asyncapi",
+    # The one Settings, composed of the runtime's and every service's own.
+    "services.settings",
 }
 
 
@@ -77,7 +79,7 @@ def tier(name: str) -> int:
         return 0
     if package == "services.domain":
         return 1
-    if package == "services.common":
+    if package in ("services.common", "services.rendering"):
         return 2
     if package in SERVICES:
         return 3
@@ -148,6 +150,15 @@ def test_services_common_has_no_import_cycle():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_rendering_reads_only_the_contracts_and_the_domain():
+    # Pure, like the domain it renders: no runtime, no service, no I/O of its own.
+    rendering = [m for m in MODULES if package_of(m) == "services.rendering"]
+    assert rendering
+    for name in rendering:
+        imported = {package_of(i) for i in imports_of(name)}
+        assert imported <= {"contracts", "services.domain", "services.rendering"}, name
 
 
 def test_the_handler_vocabulary_is_a_leaf_of_services_common():

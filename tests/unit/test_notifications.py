@@ -6,7 +6,6 @@ import pytest
 
 from contracts.errors import describe
 from contracts.events import GdapPrivilegesRevoked, TransactionBlocked
-from services.common.config import Settings
 from services.domain.authority import Answer, drifts
 from services.domain.decisions import decide
 from services.domain.explain import explain, to_wire
@@ -16,6 +15,7 @@ from services.notifier.delivery import delivery_outcome
 from services.notifier.remediation import line_remediations
 from services.notifier.signing import sign, verify
 from services.notifier.webhook import body_of
+from services.settings import Settings
 from tests.unit.test_authority import order
 from tests.unit.test_decisions import START, D, registry
 

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.codec import decode, encode
-from services.common.config import Settings
 from services.partner_center.models import PartnerRelationship
 from services.partner_center_sync import changes as c
 from services.partner_center_sync.schedule import decide, next_slot
+from services.settings import Settings
 
 D = "dist-a"
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

@@ -26,21 +26,18 @@ from services.domain.por_rules import (
     evaluate_por,
 )
 from services.domain.remediation import (
-    STEP_FOR_CODE,
-    Context,
-    fill,
-    parts_for,
-    remediate,
-    to_html,
-    to_json,
-    to_text,
-)
-from services.domain.remediation_text import (
     AUDIENCE,
     MPA_SIGNED,
     PARTNER_CENTER_CODE,
-    TEXT,
+    STEP_FOR_CODE,
+    Context,
+    Remediation,
+    Remedy,
+    parts_for,
+    remediate,
 )
+from services.rendering.remediation import fill, remedy_words, to_html, to_json, to_text
+from services.rendering.remediation_text import TEXT
 from tests.unit.test_explain import FAILING_STEPS
 from tests.unit.test_por_rules import DIST, PID, ROWS, TEN, registry
 
@@ -59,6 +56,12 @@ FACTS = {
     "code": "900999",
     "description": "Partner Center's own words.",
 }
+
+
+def only_remedy(result: Remediation) -> tuple[Remedy, str, tuple[str, ...]]:
+    """The one remedy, with its cause and actions in the result's language."""
+    (remedy,) = result.remedies
+    return (remedy, *remedy_words(remedy, result.language))
 
 
 # ----------------------------------------------------------------------------- the table
@@ -114,10 +117,11 @@ def test_each_row_of_the_table_gets_one_remedy_per_failed_step(name, kw, codes, 
     assert {m.step for m in result.remedies} == FAILING_STEPS[name]
     text = to_text(result)
     for m in result.remedies:
-        assert m.cause in text and all(a in text for a in m.actions)
+        cause, actions = remedy_words(m, result.language)
+        assert cause in text and all(a in text for a in actions)
         assert m.audience == AUDIENCE[m.check] and m.code is not None
         if "{pid}" in str(TEXT[language][m.check]["cause"]):
-            assert PID in m.cause
+            assert PID in cause
 
 
 # ----------------------------------------------------------------------------- the facts
@@ -142,23 +146,21 @@ def organisation() -> Registry:
 
 def test_a_region_mismatch_names_both_regions_and_the_organisations_ids_in_the_distributors():
     r = organisation()
-    result = remediate(PID, DIST, r, "en")
-    (remedy,) = result.remedies
-    assert remedy.code == 900152 and "Japan" in remedy.cause and "Europe" in remedy.cause
-    assert "2345678, 3456789" in remedy.actions[0]
+    remedy, cause, actions = only_remedy(remediate(PID, DIST, r, "en"))
+    assert remedy.code == 900152 and "Japan" in cause and "Europe" in cause
+    assert "2345678, 3456789" in actions[0]
 
 
 def test_a_region_mismatch_without_an_id_in_the_region_says_to_onboard_there():
     r = organisation()
     del r.accounts["2345678"], r.accounts["3456789"]
-    (remedy,) = remediate(PID, DIST, r, "ja").remedies
-    assert "オンボード" in remedy.actions[0] and "Europe" in remedy.actions[0]
+    _, _, actions = only_remedy(remediate(PID, DIST, r, "ja"))
+    assert "オンボード" in actions[0] and "Europe" in actions[0]
 
 
 def test_a_pga_id_lists_the_organisations_pla_ids():
-    result = remediate("1000001", DIST, organisation(), "en")
-    (remedy,) = result.remedies
-    assert remedy.step == 3 and f"{PID}, 2345678, 3456789" in remedy.actions[0]
+    remedy, _, actions = only_remedy(remediate("1000001", DIST, organisation(), "en"))
+    assert remedy.step == 3 and f"{PID}, 2345678, 3456789" in actions[0]
 
 
 def test_a_missing_partnership_gives_the_articles_steps_and_the_distributors_own_link():
@@ -166,21 +168,21 @@ def test_a_missing_partnership_gives_the_articles_steps_and_the_distributors_own
     url = "https://partner.example/invite?code=a&b=<c>"
     for language, word in (("en", "Request a partnership"), ("ja", "パートナーシップを要求します")):
         result = remediate(PID, DIST, r, language, Context(partnership_request_url=url))
-        (remedy,) = result.remedies
-        assert remedy.audience == "distributor" and any(word in a for a in remedy.actions)
-        assert remedy.actions[-1].endswith(url)
+        remedy, _, actions = only_remedy(result)
+        assert remedy.audience == "distributor" and any(word in a for a in actions)
+        assert actions[-1].endswith(url)
         assert '<a href="https://partner.example/invite?code=a&amp;b=&lt;c&gt;">' in to_html(result)
-    (remedy,) = remediate(PID, DIST, r, "en").remedies
-    assert "partnershipRequestUrl" in remedy.actions[-1]
+    _, _, actions = only_remedy(remediate(PID, DIST, r, "en"))
+    assert "partnershipRequestUrl" in actions[-1]
 
 
 def test_a_code_partner_center_has_and_porgate_has_not_passes_its_description_verbatim():
     answer = Answer(PID, False, 900999, "Some {new} reason Microsoft gives.")
     result = remediate(PID, DIST, registry(), "ja", Context(partner_center=answer))
-    (remedy,) = result.remedies
+    remedy, cause, actions = only_remedy(result)
     assert result.authority == "partner_center" and result.error_codes == (900999,)
-    assert remedy.check == PARTNER_CENTER_CODE and remedy.cause == answer.error_description
-    assert "900999" in remedy.actions[0] and "パートナー センター" in remedy.actions[0]
+    assert remedy.check == PARTNER_CENTER_CODE and cause == answer.error_description
+    assert "900999" in actions[0] and "パートナー センター" in actions[0]
 
 
 def test_partner_centers_code_uses_the_registrys_failed_step_where_they_agree_else_its_own():
@@ -200,7 +202,8 @@ def test_an_unsigned_mpa_is_named_as_the_cause_when_partner_center_blocks():
         ("ja", "MPA が署名されていません"),
     ):
         result = remediate(PID, DIST, registry(), language, context)
-        assert result.remedies[0].check == MPA_SIGNED and words in result.remedies[0].cause
+        cause, _ = remedy_words(result.remedies[0], result.language)
+        assert result.remedies[0].check == MPA_SIGNED and words in cause
         assert to_json(result)["mpaSigned"] is False
     passing = Context(partner_center=Answer(PID, True), mpa_signed=False)
     assert remediate(PID, DIST, registry(), "en", passing).remedies == ()
@@ -211,7 +214,7 @@ def test_a_decisions_own_walk_gives_the_remedies_though_the_registry_has_moved_o
     walk = explain(PID, DIST, registry(status="suspended"))
     result = remediate(PID, DIST, registry(), "en", Context(walk=walk))
     assert result.error_codes == (900400,) and [m.step for m in result.remedies] == [5]
-    assert "suspended" in result.remedies[0].cause
+    assert "suspended" in remedy_words(result.remedies[0], "en")[0]
     assert remediate(PID, DIST, registry(), "en").valid
 
 
@@ -231,7 +234,7 @@ def test_the_json_and_the_text_carry_the_same_message():
 
 def test_braces_in_a_malformed_id_are_not_read_as_a_template():
     result = remediate("{distributor}", DIST, Registry(), "en")
-    assert "{distributor}" in result.remedies[0].cause
+    assert "{distributor}" in remedy_words(result.remedies[0], "en")[0]
 
 
 # ----------------------------------------------------------------------------- suggestions
@@ -297,3 +300,34 @@ def test_with_partner_center_as_the_authority_its_answers_decide_the_suggestions
     )
     suggested = passing_alternatives(r, pid, DIST, passes=valid.__contains__)
     assert suggested == sorted(valid)
+
+
+# ----------------------------------------------------------------------------- the words
+
+
+def test_the_remedies_are_the_same_in_every_language_and_only_their_words_differ():
+    r = registry(status="suspended")
+    en, ja = remediate(PID, DIST, r, "en"), remediate(PID, DIST, r, "ja")
+    assert en.remedies == ja.remedies and en.remedies
+    assert remedy_words(en.remedies[0], "en") != remedy_words(ja.remedies[0], "ja")
+
+
+@pytest.mark.parametrize(
+    ("language", "state", "region", "description"),
+    [
+        ("en", "suspended", "an unknown region", "Partner Center gave no description."),
+        ("ja", "停止", "不明なリージョン", "パートナー センターの説明はありません。"),
+    ],
+)
+def test_states_unknown_regions_and_missing_descriptions_are_worded_in_the_language(
+    language, state, region, description
+):
+    facts = {**FACTS, "tenant_state": "suspended", "tenant_region": "", "description": ""}
+    cause, _ = remedy_words(Remedy("tenant_active", 5, 900400, "reseller", (), facts), language)
+    assert state in cause
+    cause, _ = remedy_words(Remedy("same_csp_region", 9, 900152, "reseller", (), facts), language)
+    assert region in cause
+    cause, _ = remedy_words(
+        Remedy(PARTNER_CENTER_CODE, None, 1, "distributor", (), facts), language
+    )
+    assert cause == description

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from services.domain import rules_table
 from services.domain.por_rules import STEPS
-from services.domain.rules_table import decision_table
+from services.rendering import rules_table
+from services.rendering.rules_table import decision_table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 _spec = importlib.util.spec_from_file_location("docs_render", DOCS / "render.py")

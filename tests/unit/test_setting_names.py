@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from services.common.config import Settings
+from services.settings import Settings
 
 
 def test_the_new_names_are_read_without_a_warning(monkeypatch):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from services.api.settings import MIN_KEY_LENGTH
 from services.common import sign_in_attempts as A
-from services.common.config import MIN_KEY_LENGTH, Settings
+from services.settings import Settings
 
 
 class Clock:

@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from services.common.config import Settings
 from services.common.webhook_secret import WebhookSecretError, parse_webhook_secret
 from services.notifier.delivery import Action, Outcome, delivery_outcome, next_step
 from services.notifier.signing import (
@@ -28,6 +27,7 @@ from services.notifier.signing import (
     verify_standard,
 )
 from services.notifier.webhook import body_of, signing_secrets
+from services.settings import Settings
 
 NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()
 OLD = "whsec_" + base64.b64encode(b"o" * 24).decode()

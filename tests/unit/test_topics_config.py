@@ -6,7 +6,6 @@ import pytest
 
 from contracts.topics import ALL_TOPICS, DLQ, MAX_MESSAGE_BYTES, ORDERS, PARTNER_REGISTRY
 from services.cli.errors import problem_of
-from services.common.config import Settings
 from services.common.kafka_security import KafkaSetupError
 from services.common.topic_creation import (
     TopicState,
@@ -14,6 +13,7 @@ from services.common.topic_creation import (
     differences,
     expected_topics,
 )
+from services.settings import Settings
 
 
 @pytest.mark.parametrize(("replicas", "min_insync"), [(1, "1"), (2, "1"), (3, "2"), (5, "2")])

@@ -10,7 +10,7 @@ import typer.main
 
 from services.catalog import SERVICE_MODULES
 from services.cli import app as cli_app
-from services.common.config import Settings
+from services.settings import Settings
 
 IMAGE = "porgate"
 # What `porgate run X` serves, by port setting: the health server on PORGATE_HEALTH_PORT

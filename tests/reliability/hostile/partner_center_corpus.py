@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from services.common.config import Settings
 from services.common.health import HttpServer
 from services.common.ports import free_port
 from services.partner_center import event_signer as pc
 from services.partner_center.event_signature import CERT_URL
 from services.partner_center.event_signer import EventSigner
+from services.settings import Settings
 from tests.reliability.harness import fetch
 
 PATH = "/v1/partner-center/events"

@@ -16,11 +16,10 @@ from services.domain.eligibility_import import (
     MAX_ROWS,
     EligibilityImportError,
     parse_eligibility_csv,
-    render_csv,
-    render_json,
     triage,
 )
 from services.domain.por_rules import Registry
+from services.rendering.eligibility_import import render_csv, render_json
 from tests.reliability.harness import tally
 
 HEADER = b"PartnerId,ResellerName,ResellerTenantId,IsCompliant,ErrorCodes\n"

@@ -5,8 +5,8 @@ and a unit test fails when the two differ), so the documented table is the one t
 from __future__ import annotations
 
 from contracts.errors import CANONICAL_ORDER, describe
-from services.domain.explain import condition_text
 from services.domain.por_rules import STEPS
+from services.rendering.explanation import condition_text
 
 CODES_INTRO = (
     "The codes, in their canonical order, with the message a decision carries (English;"

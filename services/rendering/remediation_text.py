@@ -5,42 +5,19 @@ unsigned Microsoft Partner Agreement. Pure data.
 The partnership-request steps follow the Partner Center article (the seed,
 "間接リセラーとの接続"), its Japanese kept as the article words it. Each entry has the same
 parts in both languages; `services/domain/remediation.py` picks the parts that fit the
-facts and fills the {placeholders}.
+facts, and `services/rendering/remediation.py` fills the {placeholders}.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal
 
 from contracts.errors import Language
+from services.domain.remediation import MPA_SIGNED, PARTNER_CENTER_CODE
 
-Audience = Literal["reseller", "distributor"]
 # Part name -> its text: "cause" is one string; every other part is a tuple of actions.
 Parts = Mapping[str, str | tuple[str, ...]]
-
-# Checks beyond the table's steps.
-PARTNER_CENTER_CODE = "partner_center_code"
-MPA_SIGNED = "mpa_signed"
-
-# Who acts on each remedy: the distributor sends partnership requests and corrects the POR;
-# the reseller fixes its own accounts and tenant.
-AUDIENCE: Mapping[str, Audience] = MappingProxyType(
-    {
-        "pla_id_shape": "distributor",
-        "partner_account_known": "distributor",
-        "account_is_pla": "distributor",
-        "pla_active": "reseller",
-        "tenant_active": "reseller",
-        "tenant_not_direct_bill_only": "reseller",
-        "tenant_authorized_indirect_reseller": "reseller",
-        "active_partnership": "distributor",
-        "same_csp_region": "reseller",
-        PARTNER_CENTER_CODE: "distributor",
-        MPA_SIGNED: "reseller",
-    }
-)
 
 _EN: dict[str, Parts] = {
     "pla_id_shape": {
