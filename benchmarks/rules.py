@@ -20,11 +20,13 @@ from contracts.ids import derived_event_id
 from contracts.topics import ORDERS, VALIDATION_REQUESTS
 from services.devtools.demo import Message
 from services.domain.decisions import decide
+from services.domain.explain import Provenance
 from services.domain.por_rules import (
     Distributor,
     PartnerAccount,
     Registry,
     ResellerTenant,
+    Source,
     evaluate_por,
 )
 from services.domain.regions import RegionTable
@@ -64,6 +66,27 @@ def registry_from_messages(
         elif t == "csp.partnership.upserted.v1" and d["status"] == "active":
             reg.active_partnerships.add((d["distributorId"], d["resellerTenantId"]))
     return reg
+
+
+def provenance_from_messages(messages: Sequence[Message]) -> dict[Source, Provenance]:
+    """Each registry row's as-of time and setting event, keyed as the rules name their sources
+    (what por-validator's provenance_store reads for a batch with blocked lines)."""
+    sources = {
+        "csp.distributor.upserted.v1": lambda d: ("distributor", d["distributorId"]),
+        "csp.partner-account.upserted.v1": lambda d: ("partnerAccount", d["partnerId"].strip()),
+        "csp.reseller-tenant.upserted.v1": lambda d: ("resellerTenant", d["resellerTenantId"]),
+        "csp.partnership.upserted.v1": lambda d: (
+            "partnership",
+            d["distributorId"],
+            d["resellerTenantId"],
+        ),
+    }
+    out: dict[Source, Provenance] = {}
+    for m in messages:
+        obj = json.loads(m.value)
+        if (source := sources.get(obj["type"])) is not None:
+            out[source(obj["data"])] = Provenance(datetime.fromisoformat(obj["time"]), obj["id"])
+    return out
 
 
 def order_pairs(orders: Sequence[Message]) -> list[tuple[object, str]]:
@@ -139,8 +162,9 @@ def cpu_breakdown(
 ) -> dict:
     """Microseconds of pure Python work per order at each step of the pipeline, no I/O: where
     the services' CPU goes before any database or broker round trip (best of 3 passes over
-    `limit` orders)."""
+    `limit` orders). Deciding includes the walks por-validator attaches to blocked lines."""
     reg = registry_from_messages(registry_messages)
+    provenance = provenance_from_messages(registry_messages)
     sample = list(orders[:limit])
     now = datetime.now(UTC)
     start = DEFAULT_ENFORCEMENT_START
@@ -180,8 +204,11 @@ def cpu_breakdown(
         lambda: [decode(b, VALIDATION_REQUESTS.name) for b in req_bytes],
     )
     decisions = timed(
-        "decide() (rules + decision model)",
-        lambda: [decide(e.data, reg, enforcement_start=start, decided_at=now) for e in decoded],
+        "decide() (rules, decision model, blocked lines' walks)",
+        lambda: [
+            decide(e.data, reg, enforcement_start=start, decided_at=now, provenance=provenance)
+            for e in decoded
+        ],
     )
     timed(
         "request+decision model_dump_json (record_decision)",

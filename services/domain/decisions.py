@@ -27,7 +27,7 @@ from contracts.events import (
 from contracts.ids import decision_id_for
 from contracts.trusted import trusted_builder
 from services.domain.authority import Answer, agree
-from services.domain.explain import Provenance, explain, to_wire
+from services.domain.explain import Provenance, wire_walk
 from services.domain.observe import mode_for
 from services.domain.por_rules import Registry, Source, evaluate_por, normalize_partner_id
 from services.domain.scope import Basis, request_basis
@@ -281,8 +281,7 @@ def decision(
             if line_codes and provenance is not None and explained < MAX_EXPLAINED_LINES:
                 explained += 1
                 distributor_id = j.request.distributor_id
-                walk = explain(pid, distributor_id, registry, provenance)
-                fields["explanation"] = to_wire(walk)
+                fields["explanation"] = wire_walk(pid, distributor_id, registry, provenance)
             lines.append(_trusted_line(**fields))
     model, fields = _decision_fields(
         j.request,

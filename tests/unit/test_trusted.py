@@ -28,7 +28,7 @@ from contracts.topics import EVENT_MODELS, ORDERS, VALIDATION_REQUESTS
 from contracts.trusted import trusted, trusted_builder
 from services.domain.authority import Answer
 from services.domain.decisions import decide
-from services.domain.explain import Provenance
+from services.domain.explain import Provenance, explain, to_wire, wire_walk
 from services.domain.por_rules import Distributor
 from services.order_intake.intake import validation_request
 from tests.unit.test_event_construction import (
@@ -41,6 +41,7 @@ from tests.unit.test_event_construction import (
     order_messages,
     times,
 )
+from tests.unit.test_por_rules import DIST, TEXT, registries
 
 
 def revalidated(model: BaseModel) -> BaseModel:
@@ -218,3 +219,41 @@ def test_the_benchmarks_orders_include_blocked_and_accepted_lines():
         for raw in ORDERS_400
     ]
     assert {d.outcome for d in decided} == {"accepted", "blocked"}
+
+
+# ------------------------------------------------------------------------------ walks
+
+
+AT = datetime(2026, 1, 10, 9, tzinfo=UTC)
+
+
+@SETTINGS
+@given(registries(), TEXT, st.data())
+def test_a_blocked_lines_walk_is_its_explanations_wire_form(reg_ids, extra, data):
+    reg, ids = reg_ids
+    tenants = sorted(reg.tenants)
+    provenance = {
+        # Another zone than UTC's: validated, as before.
+        ("distributor", DIST): Provenance(
+            data.draw(st.sampled_from([AT, AT.astimezone(timezone(timedelta(hours=9)))])),
+            data.draw(st.none() | TEXT),
+        ),
+        **{("partnership", DIST, t): Provenance(AT, f"evt-{t}") for t in tenants},
+        **{("partnership", "dist-other", t): Provenance(AT, "evt-other") for t in tenants},
+        **{("partnerAccount", pid): Provenance(AT, f"evt-{pid}") for pid in ids},
+        **{
+            ("resellerTenant", t): Provenance(
+                AT.astimezone(timezone(timedelta(hours=9))), "evt-tenant"
+            )
+            for t in tenants
+        },
+    }
+    for pid in [*ids, extra, None, 1234567, *(f" {i} " for i in ids)]:
+        for did in (DIST, "dist-unknown"):
+            for given_provenance in (None, {}, provenance):
+                walk = wire_walk(pid, did, reg, given_provenance)
+                expected = to_wire(explain(pid, did, reg, given_provenance))
+                assert len(walk) == len(expected)
+                for got, want in zip(walk, expected, strict=True):
+                    assert_same_model(got, want)
+                    assert_same_model(got, revalidated(got))
