@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from contracts.codec import decode, encode, new_event
+from contracts.codec import decode, encode, encode_data, encode_with_data, new_event
 from contracts.errors import ErrorCode
 from contracts.ids import derived_event_id
 from contracts.topics import ORDERS, VALIDATION_REQUESTS
@@ -210,11 +210,13 @@ def cpu_breakdown(
             for e in decoded
         ],
     )
-    timed(
+    # por-validator serializes each decision once, for its row and (below) its event.
+    data = timed(
         "request+decision model_dump_json (record_decision)",
         lambda: [
-            (r.model_dump_json(by_alias=True), d.model_dump_json(by_alias=True))
+            (r.model_dump_json(by_alias=True), j, j.decode())
             for r, d in zip(requests, decisions, strict=True)
+            for j in (encode_data(d),)
         ],
     )
     dec_events = timed(
@@ -229,7 +231,10 @@ def cpu_breakdown(
             for d in decisions
         ],
     )
-    dec_bytes = timed("encode decision", lambda: [encode(e) for e in dec_events])
+    dec_bytes = timed(
+        "encode decision",
+        lambda: [encode_with_data(e, j) for e, (_, j, _) in zip(dec_events, data, strict=True)],
+    )
     return {
         "orders": len(sample),
         "us_per_order": steps,

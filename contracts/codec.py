@@ -189,6 +189,25 @@ def encode(event: CloudEvent[Any]) -> bytes:
     return event.__pydantic_serializer__.to_json(event, by_alias=True)
 
 
+def encode_data(data: BaseModel) -> bytes:
+    """An event's `data` as its envelope carries it: `data.model_dump_json(by_alias=True)`,
+    as bytes. For a model stored as well as published (a decision), with `encode_with_data`."""
+    return data.__pydantic_serializer__.to_json(data, by_alias=True)
+
+
+_DATA_FIELD = {"data"}
+
+
+def encode_with_data(event: CloudEvent[Any], data: bytes) -> bytes:
+    """`encode(event)`, given `encode_data(event.data)`: the data, often most of the bytes, is
+    serialized once for the store and the outbox. `data` is last of the envelope's fields, and
+    only extras come after it (then the event is encoded whole)."""
+    if event.__pydantic_extra__:
+        return encode(event)
+    head = event.__pydantic_serializer__.to_json(event, by_alias=True, exclude=_DATA_FIELD)
+    return b"".join((head[:-1], b',"data":', data, b"}"))
+
+
 def decision_event(decision: TransactionDecision, *, source: str) -> CloudEvent[Any]:
     """A decision's CloudEvent, whoever decided it: its id derives from the decision's, so
     deciding again (a redelivery) publishes the same event."""

@@ -55,7 +55,7 @@ async def write(
         [source for source, _ in outgoing],
         [o.topic.name for _, o in outgoing],
         [o.key.encode() if o.key is not None else None for _, o in outgoing],
-        [encode(o.event) for _, o in outgoing],
+        [encode(o.event) if o.value is None else o.value for _, o in outgoing],
     )
     if not tracing.enabled():
         return await conn.fetch(_INSERT, *args)

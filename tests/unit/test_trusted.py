@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field, field_validator
 
 from benchmarks.rules import registry_from_messages
-from contracts.codec import _ENVELOPES, decode, encode, new_event
+from contracts.codec import _ENVELOPES, decode, encode, encode_data, encode_with_data, new_event
 from contracts.events import (
     DecisionLine,
     OrderPlaced,
@@ -201,8 +201,20 @@ def test_decisions_built_without_validation_are_what_validation_builds(
     )
     assert type(decision) in (TransactionAccepted, TransactionBlocked)
     assert_same_model(decision, revalidated(decision))
-    dumped = json.loads(encode(new_event(decision, source="/s", id="i", time=DECIDED_AT)))
+    event = new_event(decision, source="/s", id="i", time=DECIDED_AT)
+    dumped = json.loads(encode(event))
     assert dumped["data"] == json.loads(revalidated(decision).model_dump_json(by_alias=True))
+    # Serialized once for the decision's row and its event: the same bytes as each alone.
+    data = encode_data(decision)
+    assert data.decode() == decision.model_dump_json(by_alias=True)
+    assert encode_with_data(event, data) == encode(event)
+
+
+def test_an_envelope_with_extras_is_encoded_whole():
+    event = decode(ORDERS_400[0])
+    event.__pydantic_extra__["xTrace"] = {"data": 1}
+    assert encode_with_data(event, encode_data(event.data)) == encode(event)
+    assert encode(event).endswith(b',"xTrace":{"data":1}}')
 
 
 ORDERS_400 = [WORLD.order(now=DECIDED_AT - timedelta(days=d % 3)).value for d in range(400)]
