@@ -33,13 +33,19 @@ registry = world.registry()
 orders = [world.order() for _ in range({orders})]
 gc.collect()
 gc.freeze()  # as benchmarks.run does before the rules phase
+if {no_gc}:
+    gc.disable()
 json.dump(cpu_breakdown(registry, orders, limit={orders}), sys.stdout)
 """
 
 
 def breakdown(tree: Path, args: argparse.Namespace) -> dict:
     code = _CHILD.format(
-        orders=args.orders, resellers=args.resellers, seed=args.seed, cpu_time=not args.wall
+        orders=args.orders,
+        resellers=args.resellers,
+        seed=args.seed,
+        cpu_time=not args.wall,
+        no_gc=args.no_gc,
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -66,6 +72,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="time by the wall clock, as benchmarks.run does (default: the process's CPU time,"
         " which other processes on a shared machine disturb less)",
+    )
+    p.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="with the cyclic garbage collector off: how much of each step is collection",
     )
     args = p.parse_args(argv)
     trees = [t.resolve() for t in args.trees]
