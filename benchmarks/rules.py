@@ -14,17 +14,19 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from contracts.codec import decode, encode, new_event
+from contracts.codec import decode, encode, encode_data, encode_with_data, new_event
 from contracts.errors import ErrorCode
 from contracts.ids import derived_event_id
 from contracts.topics import ORDERS, VALIDATION_REQUESTS
 from services.devtools.demo import Message
 from services.domain.decisions import decide
+from services.domain.explain import Provenance
 from services.domain.por_rules import (
     Distributor,
     PartnerAccount,
     Registry,
     ResellerTenant,
+    Source,
     evaluate_por,
 )
 from services.domain.regions import RegionTable
@@ -64,6 +66,27 @@ def registry_from_messages(
         elif t == "csp.partnership.upserted.v1" and d["status"] == "active":
             reg.active_partnerships.add((d["distributorId"], d["resellerTenantId"]))
     return reg
+
+
+def provenance_from_messages(messages: Sequence[Message]) -> dict[Source, Provenance]:
+    """Each registry row's as-of time and setting event, keyed as the rules name their sources
+    (what por-validator's provenance_store reads for a batch with blocked lines)."""
+    sources = {
+        "csp.distributor.upserted.v1": lambda d: ("distributor", d["distributorId"]),
+        "csp.partner-account.upserted.v1": lambda d: ("partnerAccount", d["partnerId"].strip()),
+        "csp.reseller-tenant.upserted.v1": lambda d: ("resellerTenant", d["resellerTenantId"]),
+        "csp.partnership.upserted.v1": lambda d: (
+            "partnership",
+            d["distributorId"],
+            d["resellerTenantId"],
+        ),
+    }
+    out: dict[Source, Provenance] = {}
+    for m in messages:
+        obj = json.loads(m.value)
+        if (source := sources.get(obj["type"])) is not None:
+            out[source(obj["data"])] = Provenance(datetime.fromisoformat(obj["time"]), obj["id"])
+    return out
 
 
 def order_pairs(orders: Sequence[Message]) -> list[tuple[object, str]]:
@@ -139,8 +162,9 @@ def cpu_breakdown(
 ) -> dict:
     """Microseconds of pure Python work per order at each step of the pipeline, no I/O: where
     the services' CPU goes before any database or broker round trip (best of 3 passes over
-    `limit` orders)."""
+    `limit` orders). Deciding includes the walks por-validator attaches to blocked lines."""
     reg = registry_from_messages(registry_messages)
+    provenance = provenance_from_messages(registry_messages)
     sample = list(orders[:limit])
     now = datetime.now(UTC)
     start = DEFAULT_ENFORCEMENT_START
@@ -180,14 +204,19 @@ def cpu_breakdown(
         lambda: [decode(b, VALIDATION_REQUESTS.name) for b in req_bytes],
     )
     decisions = timed(
-        "decide() (rules + decision model)",
-        lambda: [decide(e.data, reg, enforcement_start=start, decided_at=now) for e in decoded],
+        "decide() (rules, decision model, blocked lines' walks)",
+        lambda: [
+            decide(e.data, reg, enforcement_start=start, decided_at=now, provenance=provenance)
+            for e in decoded
+        ],
     )
-    timed(
+    # por-validator serializes each decision once, for its row and (below) its event.
+    data = timed(
         "request+decision model_dump_json (record_decision)",
         lambda: [
-            (r.model_dump_json(by_alias=True), d.model_dump_json(by_alias=True))
+            (r.model_dump_json(by_alias=True), j, j.decode())
             for r, d in zip(requests, decisions, strict=True)
+            for j in (encode_data(d),)
         ],
     )
     dec_events = timed(
@@ -202,7 +231,10 @@ def cpu_breakdown(
             for d in decisions
         ],
     )
-    dec_bytes = timed("encode decision", lambda: [encode(e) for e in dec_events])
+    dec_bytes = timed(
+        "encode decision",
+        lambda: [encode_with_data(e, j) for e, (_, j, _) in zip(dec_events, data, strict=True)],
+    )
     return {
         "orders": len(sample),
         "us_per_order": steps,

@@ -29,6 +29,8 @@ class Outgoing:
     topic: Topic
     key: str | None
     event: CloudEvent[Any]
+    # The event's bytes, when its handler encoded it already (else the outbox encodes it).
+    value: bytes | None = None
 
 
 Emitted = Sequence[Outgoing]

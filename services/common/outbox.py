@@ -56,7 +56,7 @@ async def write(
     sources = [source for source, _ in outgoing]
     topics = [o.topic.name for _, o in outgoing]
     keys = [o.key.encode() if o.key is not None else None for _, o in outgoing]
-    values = [encode(o.event) for _, o in outgoing]
+    values = [encode(o.event) if o.value is None else o.value for _, o in outgoing]
     parents: list[str | None] = [None] * len(outgoing)
     states: list[str | None] = [None] * len(outgoing)
     if not tracing.enabled():

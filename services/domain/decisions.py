@@ -8,10 +8,10 @@ batches, automatic release and the tests all take it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from operator import attrgetter
+from typing import NamedTuple
 
 from contracts.errors import RANK, describe
 from contracts.events import (
@@ -25,8 +25,9 @@ from contracts.events import (
     ValidationRequested,
 )
 from contracts.ids import decision_id_for
+from contracts.trusted import trusted_builder
 from services.domain.authority import Answer, agree
-from services.domain.explain import Provenance, explain, to_wire
+from services.domain.explain import Provenance, wire_walk
 from services.domain.observe import mode_for
 from services.domain.por_rules import Registry, Source, evaluate_por, normalize_partner_id
 from services.domain.scope import Basis, request_basis
@@ -63,6 +64,9 @@ def _rank(code: int) -> tuple[int, int]:
 
 
 _REF_FIELDS = tuple(TransactionRef.model_fields)
+# The hot path's constructors for the judgement's own values (contracts/trusted.py).
+_trusted_line = trusted_builder(DecisionLine)
+_trusted_decision = {m: trusted_builder(m) for m in (TransactionAccepted, TransactionBlocked)}
 _ref_values = attrgetter(*_REF_FIELDS)
 
 
@@ -100,26 +104,41 @@ def make_decision(
     `decision_id`: by default derived from the request (its source event and the decision
     it supersedes)."""
     codes = [] if observed_codes is not None else _union([line.error_codes for line in lines])
-    model = TransactionBlocked if codes else TransactionAccepted
+    model, fields = _decision_fields(
+        request, basis, lines, codes, authority, registry_drift, observed_codes, decision_id
+    )
+    return model(**fields, decided_at=decided_at)
+
+
+def _decision_fields(
+    request: ValidationRequested,
+    basis: Basis,
+    lines: list[DecisionLine],
+    codes: list[int],
+    authority: Authority,
+    registry_drift: bool,
+    observed_codes: list[int] | None,
+    decision_id: str | None,
+) -> tuple[type[TransactionDecision], dict[str, object]]:
+    """The decision's model and fields but its time; `codes`: the union of the lines'."""
     # Only what observe mode sets, so that an enforced decision is what it always was.
     observed = (
         {}
         if observed_codes is None
         else {"would_block": True, "observed_error_codes": observed_codes}
     )
-    return model(
+    return TransactionBlocked if codes else TransactionAccepted, {
         **dict(zip(_REF_FIELDS, _ref_values(request))),
-        decision_id=decision_id
+        "decision_id": decision_id
         or decision_id_for(request.source_event_id, request.supersedes_decision_id),
-        basis=basis,
-        error_codes=codes,
-        primary_error_code=codes[0] if codes else None,
-        lines=lines,
-        decided_at=decided_at,
-        authority=authority,
-        registry_drift=registry_drift,
+        "basis": basis,
+        "error_codes": codes,
+        "primary_error_code": codes[0] if codes else None,
+        "lines": lines,
+        "authority": authority,
+        "registry_drift": registry_drift,
         **observed,
-    )
+    }
 
 
 # A line as decided, before it becomes a DecisionLine: (line item id, PLA id as given, codes,
@@ -128,10 +147,10 @@ _Verdict = tuple[str, str | None, list[int], list[int] | None, Mapping[int, str 
 _NO_DESCRIPTIONS: Mapping[int, str | None] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Judgement:
+class Judgement(NamedTuple):
     """The rules' (or Partner Center's) word on each line of a request, and whether observe
-    mode accepts what they block: the first half of `decide`, before the decision exists."""
+    mode accepts what they block: the first half of `decide`, before the decision exists.
+    (A named tuple, not a frozen dataclass: one is built per request on the hot path.)"""
 
     request: ValidationRequested
     basis: Basis
@@ -162,17 +181,50 @@ def judge(
     riding along (a line whose id has no answer is decided from the registry:
     `registry_fallback`). `mode`: the setting; the distributor's own mode wins over it."""
     basis = request_basis(request, enforcement_start)
-    authority: Authority = "registry" if answers is None else "partner_center"
+    if basis != "validated":
+        verdicts: list[_Verdict] = [
+            (line.line_item_id, line.partner_id_on_record, [], None, _NO_DESCRIPTIONS)
+            for line in request.lines
+        ]
+        authority: Authority = "registry" if answers is None else "partner_center"
+        return Judgement(request, basis, authority, verdicts, [], False, False)
+    if answers is None:  # the registry decides: the validator's hot path
+        distributor_id = request.distributor_id
+        verdicts = [
+            (
+                line.line_item_id,
+                line.partner_id_on_record,
+                [int(c) for c in evaluate_por(line.partner_id_on_record, distributor_id, registry)],
+                None,
+                _NO_DESCRIPTIONS,
+            )
+            for line in request.lines
+        ]
+        authority, registry_drift = "registry", False
+    else:
+        verdicts, authority = _by_partner_center(request, registry, answers)
+        registry_drift = any(v[3] is not None and not agree(v[2], v[3]) for v in verdicts)
+    # One line's codes are in canonical order already (evaluate_por's, or Partner Center's one).
+    codes = list(verdicts[0][2]) if len(verdicts) == 1 else _union([v[2] for v in verdicts])
+    return Judgement(
+        request,
+        basis,
+        authority,
+        verdicts,
+        codes,
+        registry_drift,
+        bool(codes) and mode_for(request.distributor_id, registry, mode) == "observe",
+    )
+
+
+def _by_partner_center(
+    request: ValidationRequested, registry: Registry, answers: Mapping[str, Answer]
+) -> tuple[list[_Verdict], Authority]:
+    authority: Authority = "partner_center"
     verdicts: list[_Verdict] = []
     for line in request.lines:
         pid = line.partner_id_on_record
-        if basis != "validated":
-            verdicts.append((line.line_item_id, pid, [], None, _NO_DESCRIPTIONS))
-            continue
         registry_codes = [int(c) for c in evaluate_por(pid, request.distributor_id, registry)]
-        if answers is None:
-            verdicts.append((line.line_item_id, pid, registry_codes, None, _NO_DESCRIPTIONS))
-            continue
         normalized = normalize_partner_id(pid)
         if normalized is None:  # not a PLA id's shape: both say so, nothing was asked
             verdicts.append(
@@ -185,16 +237,7 @@ def judge(
             codes = list(answer.codes)
             descriptions = {c: answer.error_description for c in codes}
             verdicts.append((line.line_item_id, pid, codes, registry_codes, descriptions))
-    codes = _union([v[2] for v in verdicts])
-    return Judgement(
-        request,
-        basis,
-        authority,
-        verdicts,
-        codes,
-        registry_drift=any(v[3] is not None and not agree(v[2], v[3]) for v in verdicts),
-        observed=bool(codes) and mode_for(request.distributor_id, registry, mode) == "observe",
-    )
+    return verdicts, authority
 
 
 def decision(
@@ -214,7 +257,7 @@ def decision(
     j = judgement
     if j.observed:
         lines = [
-            DecisionLine(
+            _trusted_line(
                 line_item_id=item,
                 partner_id_on_record=pid,
                 error_codes=[],
@@ -228,28 +271,34 @@ def decision(
         explained = 0
         lines = []
         for item, pid, line_codes, registry_codes, descriptions in j.verdicts:
-            line = DecisionLine(
-                line_item_id=item,
-                partner_id_on_record=pid,
-                error_codes=line_codes,
-                errors=[_detail(c, descriptions.get(c)) for c in line_codes],
-                registry_error_codes=registry_codes,
-            )
+            fields = {
+                "line_item_id": item,
+                "partner_id_on_record": pid,
+                "error_codes": line_codes,
+                "errors": [_detail(c, descriptions.get(c)) for c in line_codes],
+                "registry_error_codes": registry_codes,
+            }
             if line_codes and provenance is not None and explained < MAX_EXPLAINED_LINES:
                 explained += 1
                 distributor_id = j.request.distributor_id
-                line.explanation = to_wire(explain(pid, distributor_id, registry, provenance))
-            lines.append(line)
-    return make_decision(
+                fields["explanation"] = wire_walk(pid, distributor_id, registry, provenance)
+            lines.append(_trusted_line(**fields))
+    model, fields = _decision_fields(
         j.request,
-        basis=j.basis,
-        lines=lines,
-        decided_at=decided_at,
-        authority=j.authority,
-        registry_drift=j.registry_drift,
-        observed_codes=j.codes if j.observed else None,
-        decision_id=decision_id,
+        j.basis,
+        lines,
+        [] if j.observed else j.codes,
+        j.authority,
+        j.registry_drift,
+        j.codes if j.observed else None,
+        decision_id,
     )
+    # The lines, codes and request fields are the judgement's own, valid as they are: built
+    # without validating them again, unless `decided_at` is not the plain UTC time the
+    # services pass (validation then checks and keeps it as it always did).
+    if type(decided_at) is datetime and decided_at.tzinfo is UTC:
+        return _trusted_decision[model](**fields, decided_at=decided_at)
+    return model(**fields, decided_at=decided_at)
 
 
 def decide(

@@ -14,16 +14,18 @@ reseller is another's, and since when. Their values stay: the rules read them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Literal, TypeVar, get_args
 
 from contracts.events import ExplainedFact, ExplainedStep
+from contracts.trusted import trusted_builder
 from services.domain.por_rules import STEPS, Fact, Registry, Source, evaluate_por, union_codes
 
 Outcome = Literal["pass", "fail", "skipped"]
+# A fact's value as the wire carries it: these exact types pass as they are.
+_PLAIN_VALUES = frozenset({str, bool, int, type(None)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class Explanation:
 def _plain(value: object) -> str | bool | int | None:
     # The partner id as given may be anything a caller passed; the registry's facts are
     # strings, booleans or None already.
+    if type(value) in _PLAIN_VALUES:  # the walk's facts: one test, not a union's isinstance
+        return value  # type: ignore[return-value]
     return value if value is None or isinstance(value, str | bool | int) else repr(value)
 
 
@@ -75,7 +79,37 @@ def explain(
 ) -> Explanation:
     """Every step of the table for this PLA ID and distributor: evaluated ones with the facts
     they read and whether they failed, the others `skipped`."""
-    provenance = provenance or {}
+    steps = _walk(partner_id, distributor_id, registry, provenance, _step_result, FactReading)
+    return Explanation(
+        partner_id if isinstance(partner_id, str) or partner_id is None else repr(partner_id),
+        distributor_id,
+        tuple(steps),
+    )
+
+
+def wire_walk(
+    partner_id: object,
+    distributor_id: str,
+    registry: Registry,
+    provenance: Mapping[Source, Provenance] | None = None,
+) -> list[ExplainedStep]:
+    """`to_wire(explain(...))`, built straight from the walk: what a blocked line carries."""
+    return _walk(partner_id, distributor_id, registry, provenance, _step, _wire_fact)
+
+
+S = TypeVar("S")
+F = TypeVar("F")
+
+
+def _walk(
+    partner_id: object,
+    distributor_id: str,
+    registry: Registry,
+    provenance: Mapping[Source, Provenance] | None,
+    step_of: Callable[[int, str, Outcome, int | None, list[F]], S],
+    fact_of: Callable[[str, str | bool | int | None, datetime | None, str | None], F],
+) -> list[S]:
+    """The walk's steps as `step_of` builds them, with the facts `fact_of` builds."""
     evaluated: dict[int, tuple[bool, tuple[Fact, ...]]] = {}
 
     def record(step: int, failed: bool, facts: tuple[Fact, ...]) -> None:
@@ -85,31 +119,42 @@ def explain(
     steps = []
     for step in STEPS:
         if step.number not in evaluated:
-            steps.append(StepResult(step.number, step.check, "skipped", None))
+            steps.append(step_of(step.number, step.check, "skipped", None, []))
             continue
         failed, facts = evaluated[step.number]
+        readings = []
+        for name, value, source in facts:
+            # Provenance only for the walk's distributor's own rows (the module docstring).
+            owned = source is not None and source[0] in _OWN_KINDS and source[1] == distributor_id
+            found = provenance.get(source) if owned and provenance else None
+            readings.append(
+                fact_of(
+                    name,
+                    _plain(value),
+                    found.as_of if found else None,
+                    found.event_id if found else None,
+                )
+            )
         steps.append(
-            StepResult(
+            step_of(
                 step.number,
                 step.check,
                 "fail" if failed else "pass",
                 int(step.code) if failed else None,
-                tuple(_reading(fact, provenance, distributor_id) for fact in facts),
+                readings,
             )
         )
-    return Explanation(
-        partner_id if isinstance(partner_id, str) or partner_id is None else repr(partner_id),
-        distributor_id,
-        tuple(steps),
-    )
+    return steps
+
+
+def _step_result(
+    step: int, check: str, outcome: Outcome, code: int | None, facts: list[FactReading]
+) -> StepResult:
+    return StepResult(step, check, outcome, code, tuple(facts))
 
 
 # The row kinds whose rows belong to one distributor (keyed by its id first).
 _OWN_KINDS = ("distributor", "partnership")
-
-
-def _owned_by(source: Source, distributor_id: str) -> bool:
-    return source is not None and source[0] in _OWN_KINDS and source[1] == distributor_id
 
 
 def _is_own_fact(name: str) -> bool:
@@ -118,45 +163,55 @@ def _is_own_fact(name: str) -> bool:
     return name.split(".", 1)[0] in _OWN_KINDS
 
 
-def _reading(
-    fact: Fact, provenance: Mapping[Source, Provenance], distributor_id: str
-) -> FactReading:
-    name, value, source = fact
-    found = provenance.get(source) if _owned_by(source, distributor_id) else None
-    return FactReading(
-        name,
-        _plain(value),
-        found.as_of if found else None,
-        found.event_id if found else None,
-    )
-
-
 # ----------------------------------------------------------------------------- the wire
 
 
 def to_wire(explanation: Explanation) -> list[ExplainedStep]:
     """The language-neutral walk a decision line carries."""
-    # The facts' types are part of the key: True == 1 as a key, not on the wire.
-    return [_wire_step(s, tuple(type(f.value) for f in s.facts)) for s in explanation.steps]
+    return [
+        _step(s.step, s.check, s.outcome, s.code, [_fact(f) for f in s.facts])
+        for s in explanation.steps
+    ]
 
 
-# Validating the ten-odd models of each blocked line's walk cost most of a blocked
-# decision's CPU, and the same steps recur: every skipped step is alike, and a reseller's
-# walk repeats with each of its orders. A step's wire model is built once and shared by
-# the decisions that carry it, so it must never be changed in place (nothing does: a
-# stripped walk is a new one, from_wire).
-@lru_cache(maxsize=4096)
-def _wire_step(s: StepResult, _types: tuple[type, ...]) -> ExplainedStep:
-    return ExplainedStep(
-        step=s.step,
-        check=s.check,
-        outcome=s.outcome,
-        error_code=s.code,
-        facts=[
-            ExplainedFact(fact=f.fact, value=f.value, as_of=f.as_of, event_id=f.event_id)
-            for f in s.facts
-        ],
+# A blocked line's walk is some twenty models: built from the walk's own values without
+# validating them again (contracts/trusted.py); any other value (a hand-made walk's) is
+# validated as before.
+_trusted_step = trusted_builder(ExplainedStep)
+_trusted_fact = trusted_builder(ExplainedFact)
+_OUTCOMES = frozenset(get_args(Outcome))
+
+
+def _step(
+    step: int, check: str, outcome: Outcome, code: int | None, facts: list[ExplainedFact]
+) -> ExplainedStep:
+    build = (
+        _trusted_step
+        if type(step) is int
+        and type(check) is str
+        and outcome in _OUTCOMES
+        and (code is None or type(code) is int)
+        else ExplainedStep
     )
+    return build(step=step, check=check, outcome=outcome, error_code=code, facts=facts)
+
+
+def _fact(f: FactReading) -> ExplainedFact:
+    return _wire_fact(f.fact, f.value, f.as_of, f.event_id)
+
+
+def _wire_fact(
+    fact: str, value: str | bool | int | None, as_of: datetime | None, event_id: str | None
+) -> ExplainedFact:
+    build = (
+        _trusted_fact
+        if type(fact) is str
+        and type(value) in _PLAIN_VALUES
+        and (as_of is None or (type(as_of) is datetime and as_of.tzinfo is UTC))
+        and (event_id is None or type(event_id) is str)
+        else ExplainedFact
+    )
+    return build(fact=fact, value=value, as_of=as_of, event_id=event_id)
 
 
 def from_wire(

@@ -22,9 +22,12 @@ def _int_array(codes: list[int]) -> str:
 
 
 async def record_decisions(
-    conn: asyncpg.Connection, pairs: list[tuple[ValidationRequested, TransactionDecision]]
+    conn: asyncpg.Connection,
+    pairs: list[tuple[ValidationRequested, TransactionDecision]],
+    decision_json: Sequence[str] | None = None,
 ) -> set[str]:
-    """Insert decisions (and their lines) not recorded yet; the ids inserted.
+    """Insert decisions (and their lines) not recorded yet; the ids inserted. `decision_json`:
+    each decision's JSON when the caller has it already (codec.encode_data).
 
     A decision id is recorded once, and a decision is superseded at most once (a unique
     index): of two re-decisions racing for one blocked decision, one is inserted, and only
@@ -62,7 +65,9 @@ async def record_decisions(
             [r.requested_at for r, _ in pairs],
             [d.decided_at for _, d in pairs],
             [r.model_dump_json(by_alias=True) for r, _ in pairs],
-            [d.model_dump_json(by_alias=True) for _, d in pairs],
+            [d.model_dump_json(by_alias=True) for _, d in pairs]
+            if decision_json is None
+            else decision_json,
             [d.would_block for _, d in pairs],
         )
     }

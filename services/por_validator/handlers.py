@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.codec import decision_event
+from contracts.codec import decision_event, encode_data, encode_with_data
 from contracts.envelope import CloudEvent
 from contracts.events import DistributorUpserted, TransactionDecision, ValidationRequested
 from contracts.topics import DECISIONS
@@ -87,7 +87,11 @@ async def decide_requests(
     decisions = [
         decision(j, registry, decided_at=decided_at, provenance=provenance) for j in judgements
     ]
-    inserted = await uow.record_decisions(list(zip(requests, decisions, strict=True)))
+    # Each decision's JSON once, for its row and its event (its walks make it most of both).
+    data = [encode_data(d) for d in decisions]
+    inserted = await uow.record_decisions(
+        list(zip(requests, decisions, strict=True)), [j.decode() for j in data]
+    )
     after_commit(_count, decisions, answers is not None)
     # One line per batch, not per decision: logging is on the hot path.
     log.info(
@@ -107,7 +111,10 @@ async def decide_requests(
     )
     # A decision not inserted was recorded, and queued in the outbox, before: or it lost
     # the race to supersede a blocked decision (a release got there first).
-    return [[published(d)] if d.decision_id in inserted else [] for d in decisions]
+    return [
+        [published(d, j)] if d.decision_id in inserted else []
+        for d, j in zip(decisions, data, strict=True)
+    ]
 
 
 async def on_registry_events(
@@ -140,8 +147,11 @@ async def on_registry_events(
     return emitted
 
 
-def published(decision: TransactionDecision) -> Outgoing:
-    return Outgoing(DECISIONS, decision.transaction_key, decision_event(decision, source=SOURCE))
+def published(decision: TransactionDecision, data: bytes | None = None) -> Outgoing:
+    """The decision's event; `data`: its JSON already at hand (codec.encode_data)."""
+    event = decision_event(decision, source=SOURCE)
+    value = None if data is None else encode_with_data(event, data)
+    return Outgoing(DECISIONS, decision.transaction_key, event, value)
 
 
 async def _region_of(uow: ValidatorUnitOfWork, fact: object) -> tuple | None:

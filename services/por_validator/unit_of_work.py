@@ -73,10 +73,13 @@ class ValidatorUnitOfWork(UnitOfWork, Protocol):
     async def partner_ids_of_tenant(self, tenant_id: str) -> list[str]: ...
 
     async def record_decisions(
-        self, pairs: list[tuple[ValidationRequested, TransactionDecision]]
+        self,
+        pairs: list[tuple[ValidationRequested, TransactionDecision]],
+        decision_json: Sequence[str] | None = None,
     ) -> set[str]:
         """Record the decisions not recorded yet; the ids recorded now (only these may be
-        published: a decision is superseded at most once)."""
+        published: a decision is superseded at most once). `decision_json`: their JSON, when
+        the caller has it already."""
         ...
 
     async def still_blocked(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from contracts.codec import encode, new_event
+from contracts.codec import encode, encode_data, new_event
 from contracts.events import (
     CustomerAssignmentUpserted,
     DistributorUpserted,
@@ -251,7 +251,9 @@ async def decided(uow, *requests: ValidationRequested, at: datetime = T0) -> lis
         (r, decide(r, registry, enforcement_start=START, decided_at=at, mode="enforce"))
         for r in requests
     ]
-    inserted = await uow.record_decisions(pairs)
+    # As por-validator records them: with each decision's JSON, serialized once for the
+    # store and the outbox.
+    inserted = await uow.record_decisions(pairs, [encode_data(d).decode() for _, d in pairs])
     assert inserted == {d.decision_id for _, d in pairs}
     return [d for _, d in pairs]
 

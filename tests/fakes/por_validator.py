@@ -125,7 +125,9 @@ class FakeValidatorUnitOfWork(FakeUnitOfWork):
         ]
 
     async def record_decisions(
-        self, pairs: list[tuple[ValidationRequested, TransactionDecision]]
+        self,
+        pairs: list[tuple[ValidationRequested, TransactionDecision]],
+        decision_json: Sequence[str] | None = None,
     ) -> set[str]:
         inserted = set()
         superseded = {d.supersedes_decision_id for _, d in self.decisions.values()}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.codec import new_event
+from contracts.codec import encode, new_event
 from contracts.events import (
     CustomerAssignmentUpserted,
     DistributorUpserted,
@@ -118,6 +118,8 @@ async def test_requests_are_decided_from_the_registry_recorded_and_published_onc
     assert all(
         out.topic is DECISIONS and out.key == out.event.data.order_id for o in emitted for out in o
     )
+    # Encoded in the handler from the JSON it recorded: the bytes the outbox would encode.
+    assert all(out.value == encode(out.event) for o in emitted for out in o)
     assert set(uow.decisions) == {d.decision_id for d in published}
     assert uow.locks == []  # no release beside it: nothing to keep in step with
     # The blocked line carries its walk, with the event that set the distributor's rows it read.
