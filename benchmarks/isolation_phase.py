@@ -3,7 +3,7 @@ that distributor's orders (issue 23, target 7).
 
 The partner-center phase's setup (Partner Center as the authority, the stand-in in its own
 process answering after --partner-center-delay-ms), paced at --rate for 10 s (--quick) or
-20 s, twice on fresh topics and databases: with nobody down, then with DOWN's Partner Center
+20 s (fewer if --orders has fewer), twice on fresh topics and databases: with nobody down, then with DOWN's Partner Center
 answering 503 from the first order on. Per distributor, from the orders' record timestamps to
 the decisions' receipt: how fast the other distributors' orders were decided and their p99,
 the outage run against the baseline (targets: rate >= 0.9 x, p99 <= 1.5 x). Then DOWN's
@@ -213,6 +213,7 @@ async def isolation_phase(
 
     seconds = 10.0 if ctx.args.quick else 20.0
     orders = orders[: int(ctx.args.rate * seconds)]
+    seconds = round(len(orders) / ctx.args.rate, 1)  # fewer when --orders is smaller
     distributor_of = {m.key: json_loads(m.value)["data"]["distributorId"] for m in orders}
     credentials = ctx.out_dir / "partner-center-credentials.json"
     credentials.write_text(json.dumps(standin_credentials()))

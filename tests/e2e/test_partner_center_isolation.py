@@ -21,6 +21,7 @@ from services.partner_center.standin import (
     Verdict,
     serving,
 )
+from services.por_validator import drain
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running
@@ -236,3 +237,43 @@ async def test_a_throttled_distributor_is_parked_and_decided_after_retry_after_o
         assert len(a_calls) == 2
         assert a_calls[1].at - a_calls[0].at >= 1.5
         assert asyncio.get_running_loop().time() - started >= 1.5
+
+
+async def test_decisions_committed_but_not_published_are_published_once_by_the_next_drain(
+    isolation_settings, standin, monkeypatch
+):
+    pc, _ = standin
+    settings = isolation_settings
+    publish = drain.Drain._publish
+    interrupted: list[int] = []
+
+    async def interrupted_once(self, conn, rows):
+        if rows and not interrupted:
+            # As a crash between the drain's commit and its publishing would leave it.
+            interrupted.append(len(rows))
+            raise RuntimeError("stopped between commit and publish")
+        await publish(self, conn, rows)
+
+    monkeypatch.setattr(drain.Drain, "_publish", interrupted_once)
+    async with Bus(settings) as bus, running(settings, ["por-validator"]):
+        await load_registry(bus)
+        await registry_loaded(settings, 8)
+        pc.take_down(TENANTS[A])
+        sent: dict[str, list[str]] = defaultdict(list)
+        for n in range(3):
+            for i in range(4):
+                event = request(f"a-{i}", A, n)
+                sent[f"a-{i}"].append(event["data"]["sourceEventId"])
+                await bus.send(REQUESTS, event, key=f"a-{i}")
+        await eventually(lambda: _parked_is(settings, {A: 12}), what="A's requests parked")
+        pc.bring_up(TENANTS[A])
+
+        decided = await bus.events(DECISIONS, 12, timeout=60, settle=1.5)
+        assert interrupted == [12]
+        assert by_key(decided) == sent
+        assert len({d["data"]["decisionId"] for d in decided}) == 12
+        await eventually(lambda: _empty_queue(settings), what="the parked queue drained")
+
+
+async def _parked_is(settings: Settings, expected: dict[str, int]) -> bool:
+    return await _parked(settings) == expected
