@@ -100,12 +100,19 @@ class Drain:
             # row's outbox rows found still there were never sent.
             await ctx.outbox.drain()
             while not ctx.stopping:
-                lengths = await ctx.retrying(
-                    "parked:queues", partial(parked_store.queue_lengths, ctx.pool)
-                )
-                self._gauge(lengths)
-                for distributor_id in lengths:
-                    self._start_if_due(distributor_id)
+                lengths: Mapping[str, int] = {}
+                try:
+                    lengths = await ctx.retrying(
+                        "parked:queues", partial(parked_store.queue_lengths, ctx.pool)
+                    )
+                    self._gauge(lengths)
+                    for distributor_id in lengths:
+                        self._start_if_due(distributor_id)
+                except Stopping:
+                    raise
+                except Exception:
+                    # A dead drain would leave every parked request parked, silently.
+                    log.exception("reading the parked requests failed; trying again")
                 await self._wait(lengths)
         except Stopping:
             return
