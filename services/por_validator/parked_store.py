@@ -24,8 +24,11 @@ async def parked_among(db: Executor, distributor_ids: Iterable[str]) -> set[str]
     """The distributors among these with any parked request (decided or not, until its
     decision is published): their new requests queue behind."""
     rows = await db.fetch(
-        "SELECT d FROM unnest($1::text[]) AS d"
-        " WHERE EXISTS (SELECT 1 FROM parked_requests p WHERE p.distributor_id = d)",
+        # One descent of the queue's index per distributor (the first id at or after it).
+        # EXISTS, or `= d LIMIT 1`, let the planner read the whole queue instead: it cannot
+        # tell an absent distributor from the one whose 20,000 rows fill it (2 ms a batch).
+        "SELECT d FROM unnest($1::text[]) AS d WHERE d = (SELECT p.distributor_id"
+        " FROM parked_requests p WHERE p.distributor_id >= d ORDER BY p.distributor_id LIMIT 1)",
         list(distributor_ids),
     )
     return {r["d"] for r in rows}

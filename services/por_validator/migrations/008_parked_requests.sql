@@ -16,3 +16,6 @@ CREATE TABLE parked_requests (
     decided_at      timestamptz  -- decided and in the outbox; the row goes once published
 );
 CREATE INDEX parked_requests_queue ON parked_requests (distributor_id, seq);
+-- The few rows a drain decided and has not yet seen published (a crash, the broker).
+CREATE INDEX parked_requests_decided ON parked_requests (distributor_id, seq)
+    WHERE decided_at IS NOT NULL;
