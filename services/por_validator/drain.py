@@ -61,7 +61,9 @@ class Backoff:
     failures: int = 0
     not_before: float = 0.0
 
-    def failed(self, now: float, initial_s: float, max_s: float, retry_after_s: float = 0.0):
+    def failed(
+        self, now: float, initial_s: float, max_s: float, retry_after_s: float = 0.0
+    ) -> None:
         self.failures += 1
         self.not_before = now + max(backoff_s(self.failures, initial_s, max_s), retry_after_s)
 
@@ -75,6 +77,8 @@ async def drain_parked(context: WorkerContext, *, gate: PartnerCenterGate, decid
 
 
 class Drain:
+    """The worker's state: a backoff and at most one running drain per distributor."""
+
     def __init__(
         self,
         context: WorkerContext,
