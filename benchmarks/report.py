@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.isolation_phase import DOWN, render_isolation
+
 
 def machine() -> dict:
     model = ""
@@ -67,6 +69,8 @@ def targets(res: dict) -> dict:
                 "measured_ms": p95,
                 "met": p95 < 200,
             }
+    for who, t in (res.get("isolation") or {}).get("targets", {}).items():
+        out[f"isolation: {who} with {DOWN} down, rate >= 0.9 x and p99 <= 1.5 x"] = t
     mem = []
     for key in ("full_speed", "fixed_load"):
         m = res.get(key, {}).get("memory", {}).get("rss_mib_at", {})
@@ -227,6 +231,7 @@ def render(res: dict) -> str:
             f"  services RSS MiB: start {at.get('start', {}).get('total')}, middle {at.get('middle', {}).get('total')}, "
             f"end {at.get('end', {}).get('total')}; peak {mem['peak_rss_total_mib']} (per process {mem['peak_rss_mib']}, VmHWM {mem['vm_hwm_mib']})"
         )
+    render_isolation(w, res)
     rel = res.get("release")
     if rel:
         t = rel["time_to_release"]

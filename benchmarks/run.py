@@ -151,6 +151,10 @@ async def run(args: argparse.Namespace) -> dict:
             cold = ([world.order() for _ in orders], [world.order() for _ in warmup])
             warm = ([world.order() for _ in orders], [world.order() for _ in warmup])
             res["partner_center"] = await partner_center_phase(ctx, cold, warm, fresh_broker)
+        if "isolation" in args.phases:
+            from benchmarks.isolation_phase import isolation_phase
+
+            res["isolation"] = await isolation_phase(ctx, orders, warmup, fresh_broker)
         if "release" in args.phases:
             from benchmarks.release_phase import release_phase
 
@@ -252,9 +256,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--phases",
         default="rules,full,fixed,sustained,relay,api",
         help="comma-separated subset of rules,full,fixed,stages,sustained,relay,api,partner-center,"
-        "release,console (stages: the fixed load with every batch stage timed inside the services;"
+        "isolation,release,console (stages: the fixed load with every batch stage timed inside the services;"
         " console: page times with a million decisions, not in the default set;"
         " partner-center: full speed decided by Partner Center's stand-in, cold and warm cache;"
+        " isolation: one distributor's Partner Center down, the others' rate and p99;"
         " release: one registry event releasing 1,000 blocked transactions, and full speed during"
         " a 10,000-event registry sync)",
     )

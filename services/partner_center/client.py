@@ -38,6 +38,7 @@ from services.partner_center.models import (
     Validation,
     ValidationResponse,
 )
+from services.partner_center.paging import CONTINUATION_HEADER, next_page
 from services.partner_center.resilience import DistributorGuard
 from services.partner_center.settings import PartnerCenterSettings
 
@@ -50,7 +51,6 @@ AGREEMENT_STATUS = "agreement_status"
 # The CSP program's name in the compliance API's path (Microsoft's example: compliance/csp).
 CSP_PROGRAM = "csp"
 INDIRECT_RESELLER_OF = "IsIndirectCloudSolutionProviderOf"
-CONTINUATION_HEADER = "MS-ContinuationToken"
 # A guard against a continuation that never ends; far beyond any distributor's reseller count.
 MAX_PAGES = 10_000
 
@@ -97,7 +97,12 @@ class PartnerCenterClient:
         return self._guard(distributor_id).breaker.state
 
     async def validate_resellers(
-        self, distributor_id: str, partner_ids: Sequence[str], *, event_id: str | None = None
+        self,
+        distributor_id: str,
+        partner_ids: Sequence[str],
+        *,
+        event_id: str | None = None,
+        patient: bool = True,
     ) -> list[Validation]:
         # Batches go one after another: a distributor's calls share its concurrency limit
         # with every other caller, and a failed batch stops the rest.
@@ -114,6 +119,7 @@ class PartnerCenterClient:
                 f"{self.base_url}/v1/partners/validateresellers",
                 json={"partnerIds": batch},
                 event_id=event_id,
+                patient=patient,
             )
             answer = parse_answer(distributor_id, ValidationResponse, response)
             by_id = {result.partner_id: result for result in answer.validation_results}
@@ -149,7 +155,7 @@ class PartnerCenterClient:
             page = parse_answer(distributor_id, RelationshipPage, response)
             items.extend(page.items)
             calls.append(call)
-            following = self._next_page(distributor_id, page, response)
+            following = next_page(self.base_url, distributor_id, page, response)
             if following is None:
                 return IndirectResellers(items=items, calls=calls)
             if following in seen:
@@ -178,27 +184,6 @@ class PartnerCenterClient:
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.tokens.aclose()
-
-    def _next_page(
-        self, distributor_id: str, page: RelationshipPage, response: httpx.Response
-    ) -> tuple[str, str | None] | None:
-        """The next page's URL and continuation token, from `links.next` (None on the last page)."""
-        following = (page.links or {}).get("next")
-        if not isinstance(following, dict) or not following.get("uri"):
-            return None
-        uri = str(following["uri"])
-        token = response.headers.get(CONTINUATION_HEADER)
-        for header in following.get("headers") or []:
-            if isinstance(header, dict) and header.get("key") == CONTINUATION_HEADER:
-                token = str(header.get("value"))
-        if uri.startswith(("http://", "https://")):
-            # The bearer token goes wherever the link points: only ever to Partner Center.
-            if not uri.startswith(self.base_url + "/"):
-                raise Rejected(distributor_id, "a next-page link points away from Partner Center")
-            return uri, token
-        # Microsoft's examples give links relative to the API root, with or without /v1.
-        path = uri if uri.startswith("/") else f"/{uri}"
-        return f"{self.base_url}{path if path.startswith('/v1/') else '/v1' + path}", token
 
     def _guard(self, distributor_id: str) -> DistributorGuard:
         guard = self._guards.get(distributor_id)
@@ -233,13 +218,17 @@ class PartnerCenterClient:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         event_id: str | None = None,
+        patient: bool = True,
     ) -> tuple[httpx.Response, CallRecord]:
-        """One request, repeated as its failures allow, until it has a 2xx answer. Public for
+        """One request, repeated as its failures allow, until it has a 2xx answer; not
+        `patient`: one attempt, and Throttled rather than waiting out a Retry-After. Public for
         the calls kept in their own modules (customers.py, webhook_registration.py)."""
         self.tokens.credentials_of(distributor_id, kind)  # NotConfigured before anything else
         guard = self._guard(distributor_id)
         request_id = str(uuid.uuid4())  # the same on every retry of this request
-        throttle_deadline = time.monotonic() + self.settings.partner_center_max_throttle_wait_s
+        s = self.settings
+        throttle_deadline = time.monotonic() + (s.partner_center_max_throttle_wait_s * patient)
+        max_attempts = s.partner_center_max_attempts if patient else 1
         failures = 0
         refreshed_after_401 = False
         while True:
@@ -263,7 +252,7 @@ class PartnerCenterClient:
                     raise
                 failures += 1
                 reason = exc.reason if isinstance(exc, _Transient) else "token"
-                if failures >= self.settings.partner_center_max_attempts:
+                if failures >= max_attempts:
                     raise Unavailable(
                         distributor_id, f"{operation} failed {failures} times; last: {exc}"
                     ) from None

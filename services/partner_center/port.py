@@ -10,12 +10,18 @@ from services.partner_center.models import AgreementStatus, IndirectResellers, V
 
 class PartnerCenter(Protocol):
     async def validate_resellers(
-        self, distributor_id: str, partner_ids: Sequence[str], *, event_id: str | None = None
+        self,
+        distributor_id: str,
+        partner_ids: Sequence[str],
+        *,
+        event_id: str | None = None,
+        patient: bool = True,
     ) -> list[Validation]:
         """One validation per distinct id, in the order asked, as the distributor's tenant sees it.
 
         Raises a `services.partner_center.errors.PartnerCenterError` when there is no answer.
-        `event_id` is logged with each call's correlation id.
+        `event_id` is logged with each call's correlation id. Not `patient`: one attempt, and
+        `Throttled` rather than waiting out a Retry-After.
         """
 
     async def indirect_resellers(

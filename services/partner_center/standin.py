@@ -10,7 +10,8 @@ lists a customer's indirect resellers. `GET /v1/compliance/{program}/agreementst
 answers whether a PLA id's reseller signed the Microsoft Partner Agreement (by PLA id only:
 porgate never asks by tenant id).
 
-On demand it throttles (429 + Retry-After), fails (500), hangs, or expires every token; it
+On demand it throttles (429 + Retry-After), fails (500), hangs, expires every token, or
+answers 503 to one tenant's calls (one distributor's Partner Center down); it
 counts calls per endpoint and keeps the headers each call carried. Where Microsoft documents
 nothing it chooses: an id missing from the registry is invalid with 800016 (incorrect PLA
 id); an app-only token on the relationships list gets 403; a refresh token works once (Entra
@@ -107,6 +108,8 @@ class PartnerCenterStandin:
         # (kind, value, calls left): a count, not one entry per call, so "fail until cleared"
         # is fail(calls=10**9) at no cost.
         self._faults: deque[list] = deque()
+        # Tenants whose API calls all answer 503: one distributor's Partner Center down.
+        self.down: set[str] = set()
         self._tokens: dict[str, _Issued] = {}
         self._continuations: dict[str, tuple[str, int]] = {}
         self._stopping = asyncio.Event()
@@ -140,6 +143,13 @@ class PartnerCenterStandin:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def take_down(self, tenant_id: str) -> None:
+        """Every API call with this tenant's token answers 503 until `bring_up`."""
+        self.down.add(tenant_id)
+
+    def bring_up(self, tenant_id: str) -> None:
+        self.down.discard(tenant_id)
 
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (401)."""
@@ -292,6 +302,8 @@ class PartnerCenterStandin:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             response = await self._fault()
+            if response is None and issued is not None and issued.tenant_id in self.down:
+                response = error_response(503, "503", "Service unavailable.")
             if response is None:
                 if issued is None:
                     response = error_response(

@@ -12,6 +12,7 @@ from services.common.workers import WorkerContext
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
 from services.por_validator import agreement_store, answer_store, store
+from services.por_validator.drain import drain_parked
 from services.por_validator.handlers import Validation, decide_requests, on_registry_events
 from services.por_validator.partner_center import CachedPartnerCenter, PartnerCenterGate
 from services.por_validator.settings import PorValidatorSettings
@@ -56,7 +57,8 @@ def build(settings: PorValidatorSettings) -> Service:
 def with_partner_center(
     service: Service, requests: Consumer, settings: PorValidatorSettings
 ) -> Service:
-    """The service deciding with Partner Center's answers, fetched before each transaction."""
+    """The service deciding with Partner Center's answers, fetched before each transaction;
+    a distributor's requests it cannot answer yet are parked, and drained once it does."""
     client = PartnerCenterClient.from_settings(settings)
     configured = client.distributors()
     log.warning(
@@ -69,6 +71,7 @@ def with_partner_center(
         enforcement_start=settings.enforcement_start,
         max_wait_s=settings.partner_center_max_wait_s,
         when_unavailable=settings.partner_center_unavailable,
+        park_after_s=settings.partner_center_park_after_s,
         decide=requests.handle,
     )
     return replace(
@@ -79,6 +82,7 @@ def with_partner_center(
         workers=(
             *service.workers,
             partial(prune_audit, retention_days=settings.partner_center_audit_retention_days),
+            partial(drain_parked, gate=gate, decide=requests.handle),
         ),
         degraded=gate.degraded,
         closing=(*service.closing, client.aclose),

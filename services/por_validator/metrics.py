@@ -46,3 +46,9 @@ PARTNER_CENTER_UNAVAILABLE = Gauge(
     "1 while a distributor's Partner Center has been unreachable past the longest wait.",
     ["distributor"],
 )
+
+PARTNER_CENTER_PARKED = Gauge(
+    "porgate_partner_center_parked_requests",
+    "Validation requests parked until the distributor's Partner Center answers.",
+    ["distributor"],
+)

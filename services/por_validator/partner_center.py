@@ -4,6 +4,8 @@ gets them for a batch before the batch's transaction, deciding what an outage me
 Every answer is kept (answer_store.py) with when it came and the call it came from; the
 newest answer younger than the TTL is reused, so a busy PLA id costs one call per TTL. A
 distributor without credentials is decided from the registry, saying so (`registry`).
+A distributor whose Partner Center gives no answer yet has its requests parked (parking.py),
+so that it holds nobody else's; the drain (drain.py) decides them once it answers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -20,18 +23,23 @@ import asyncpg
 
 from contracts.envelope import CloudEvent
 from contracts.events import ValidationRequested
-from services.common.handling import Handler, Held
-from services.common.retry import Retrier, backoff_s
+from services.common.handling import Handler
+from services.common.retry import Retrier
 from services.domain.authority import Answer, partner_ids_to_ask
-from services.partner_center.errors import NotConfigured, PartnerCenterError, Rejected, Throttled
+from services.partner_center.errors import (
+    NotConfigured,
+    PartnerCenterError,
+    Rejected,
+    Throttled,
+    Unavailable,
+)
 from services.partner_center.outage import OUTAGES, when_unanswered
 from services.partner_center.port import PartnerCenter
 from services.por_validator import answer_store, metrics
+from services.por_validator.parking import decide_or_park
 
 log = logging.getLogger(__name__)
 
-# A held batch goes back to the consumer at least this often, so it keeps polling.
-HOLD_CYCLE_S = 30.0
 # An outage with no failed call for this long is no longer reported (no traffic, no news).
 FORGET_OUTAGE_S = 300.0
 
@@ -50,6 +58,7 @@ class CachedPartnerCenter:
         partner_ids: Iterable[str],
         *,
         event_id: str | None = None,
+        patient: bool = True,
     ) -> dict[str, Answer]:
         """An answer for every id; raises a PartnerCenterError when Partner Center gives none."""
         ids = sorted(set(partner_ids))
@@ -62,7 +71,7 @@ class CachedPartnerCenter:
             return found
         metrics.PARTNER_CENTER_CACHE.labels("miss").inc(len(missing))
         validations = await self.client.validate_resellers(
-            distributor_id, missing, event_id=event_id
+            distributor_id, missing, event_id=event_id, patient=patient
         )
         await answer_store.record_answers(pool, distributor_id, validations)
         for v in validations:
@@ -73,11 +82,28 @@ class CachedPartnerCenter:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """No answer yet, and the outage policy says wait: the requests are parked."""
+
+    reason: str
+    retry_after_s: float = 0.0  # Partner Center's Retry-After, when it throttles
+
+
+# What asking gives for one distributor: Partner Center's answers by PLA id; None: the
+# registry decides, as the authority (no credentials); {}: the registry decides as a
+# fallback; or Unanswered.
+Outcome = Mapping[str, Answer] | None | Unanswered
+
+
 class PartnerCenterGate:
     """por-validator's `prefetch` in partner-center mode: Partner Center's answers for a batch,
     fetched before its transaction and handed to `decide` (handlers.decide_requests with its
-    settings bound); without an answer, services/partner_center/outage.py decides who
-    decides, an outage's wait being `max_wait_s`."""
+    settings bound) through parking.decide_or_park. A batch asks each distributor once, and
+    waits for it at most `park_after_s`, one attempt, no Retry-After waited out: without an
+    answer, services/partner_center/outage.py says whether the registry decides or the
+    distributor's requests are parked, an outage's wait being `max_wait_s`. The drain
+    (drain.py) asks again, patiently, for the parked ones."""
 
     def __init__(
         self,
@@ -86,6 +112,7 @@ class PartnerCenterGate:
         enforcement_start: datetime,
         max_wait_s: float,
         when_unavailable: str,
+        park_after_s: float,
         decide: Handler,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -93,6 +120,7 @@ class PartnerCenterGate:
         self.enforcement_start = enforcement_start
         self.max_wait_s = max_wait_s
         self.when_unavailable = when_unavailable
+        self.park_after_s = park_after_s
         self.decide = decide
         self.clock = clock
         # Since when each distributor's Partner Center has failed to answer, and why.
@@ -100,6 +128,10 @@ class PartnerCenterGate:
         self._down_reason: dict[str, str] = {}
         self._last_failure: dict[str, float] = {}
         self._not_configured: set[str] = set()
+        # Distributors that parked requests since the drain last found their queue empty.
+        self._parking: set[str] = set()
+        # Rung when a distributor starts parking requests or a drain ends: the drain's doorbell.
+        self.wakeup = asyncio.Event()
 
     def degraded(self) -> dict[str, str]:
         now = self.clock()
@@ -113,79 +145,138 @@ class PartnerCenterGate:
             if now - since >= self.max_wait_s
         }
 
+    def ids_to_ask(self, events: list[CloudEvent[Any]]) -> dict[str, tuple[set[str], str]]:
+        """Per distributor: the PLA ids its requests need answered, and its first event's id."""
+        wanted: dict[str, tuple[set[str], str]] = {}
+        for event in events:
+            request: ValidationRequested = event.data
+            ids, _ = wanted.setdefault(request.distributor_id, (set(), event.id))
+            ids |= partner_ids_to_ask(request, self.enforcement_start)
+        return wanted
+
     async def prefetch(
         self, pool: asyncpg.Pool, retrying: Retrier, events: list[CloudEvent[Any]]
     ) -> Handler:
-        wanted: dict[str, set[str]] = {}
-        first_event: dict[str, str] = {}
-        for event in events:
-            request: ValidationRequested = event.data
-            ids = wanted.setdefault(request.distributor_id, set())
-            ids |= partner_ids_to_ask(request, self.enforcement_start)
-            first_event.setdefault(request.distributor_id, event.id)
+        answers: dict[str, Mapping[str, Answer] | None] = {}
+        unanswered: dict[str, str] = {}
+        asking: dict[str, tuple[set[str], str]] = {}
+        for distributor_id, wanted in self.ids_to_ask(events).items():
+            if self._waiting_on(distributor_id):
+                # The drain probes it: a batch need not wait to hear what it will hear.
+                unanswered[distributor_id] = self._down_reason[distributor_id]
+            else:
+                asking[distributor_id] = wanted
         # Distributors at once: each is its own tenant with its own limits, and a batch
         # should wait for the slowest answer, not for the sum of them.
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = {
-                    distributor_id: group.create_task(
-                        self._answers(
-                            pool, retrying, distributor_id, ids, first_event[distributor_id]
-                        )
-                    )
-                    for distributor_id, ids in wanted.items()
+                    d: group.create_task(self._ask_briefly(pool, d, ids, event_id))
+                    for d, (ids, event_id) in asking.items()
                 }
         except BaseExceptionGroup as failed:
-            # Held or Stopping as the pipeline knows them, not wrapped in a group.
+            # As the pipeline's retrying knows them (a database error), not wrapped in a group.
             raise failed.exceptions[0] from None
-        return partial(self.decide, answers={d: task.result() for d, task in tasks.items()})
+        for distributor_id, task in tasks.items():
+            outcome = task.result()
+            if isinstance(outcome, Unanswered):
+                unanswered[distributor_id] = outcome.reason
+            else:
+                answers[distributor_id] = outcome
+        return partial(
+            decide_or_park,
+            decide=self.decide,
+            answers=answers,
+            unanswered=unanswered,
+            on_parked=self._parked_now,
+        )
 
-    async def _answers(
+    async def ask(
         self,
         pool: asyncpg.Pool,
-        retrying: Retrier,
         distributor_id: str,
         ids: set[str],
         event_id: str,
-    ) -> dict[str, Answer] | None:
+        *,
+        patient: bool = True,
+    ) -> Outcome:
+        """Partner Center's answers for these ids (through the cache), or what stands in for
+        them under the outage policy."""
         if not ids:
             return {}
-        held_since = self.clock()
-        failures = 0
-        while True:
-            try:
-                found = await self.cached.answers(pool, distributor_id, ids, event_id=event_id)
-            except (NotConfigured, Rejected, *OUTAGES) as exc:
-                waited_out = isinstance(exc, OUTAGES) and self._unreachable(distributor_id, exc)
-                fallback = when_unanswered(
-                    exc, when_unavailable=self.when_unavailable, waited_out=waited_out
+        try:
+            found = await self.cached.answers(
+                pool, distributor_id, ids, event_id=event_id, patient=patient
+            )
+        except (NotConfigured, Rejected, *OUTAGES) as exc:
+            return self._unanswered(distributor_id, exc, event_id)
+        self._reachable(distributor_id)
+        return found
+
+    def drained(self, distributor_id: str) -> None:
+        """The drain found the distributor's queue empty: its requests are decided directly."""
+        if distributor_id in self._parking:
+            self._parking.discard(distributor_id)
+            log.info(
+                "no parked requests left: deciding this distributor's transactions directly",
+                extra={"distributor_id": distributor_id},
+            )
+
+    async def _ask_briefly(
+        self, pool: asyncpg.Pool, distributor_id: str, ids: set[str], event_id: str
+    ) -> Outcome:
+        """One attempt within `park_after_s`: the other distributors' requests of the batch
+        wait for it."""
+        deadline = asyncio.timeout(self.park_after_s)
+        try:
+            async with deadline:
+                return await self.ask(pool, distributor_id, ids, event_id, patient=False)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            late = Unavailable(distributor_id, f"no answer within {self.park_after_s:g} s")
+            return self._unanswered(distributor_id, late, event_id)
+
+    def _unanswered(self, distributor_id: str, exc: PartnerCenterError, event_id: str) -> Outcome:
+        waited_out = isinstance(exc, OUTAGES) and self._unreachable(distributor_id, exc)
+        fallback = when_unanswered(
+            exc, when_unavailable=self.when_unavailable, waited_out=waited_out
+        )
+        if fallback == "registry":
+            self._without_credentials(distributor_id)
+            return None
+        if fallback == "registry_fallback":
+            if isinstance(exc, Rejected):
+                log.error(
+                    "Partner Center rejected the validation; deciding from the registry",
+                    extra={
+                        "distributor_id": distributor_id,
+                        "event_id": event_id,
+                        "error": str(exc),
+                    },
                 )
-                if fallback == "registry":
-                    self._without_credentials(distributor_id)
-                    return None
-                if fallback == "registry_fallback":
-                    if isinstance(exc, Rejected):
-                        log.error(
-                            "Partner Center rejected the validation; deciding from the registry",
-                            extra={
-                                "distributor_id": distributor_id,
-                                "event_id": event_id,
-                                "error": str(exc),
-                            },
-                        )
-                    return {}
-                # Back to the consumer every cycle, past the wait or not: a poll keeps it in
-                # its group (max.poll.interval), whatever PARTNER_CENTER_MAX_WAIT_S says.
-                if self.clock() - held_since >= HOLD_CYCLE_S:
-                    raise Held(str(exc)) from None
-                failures += 1
-                delay = backoff_s(failures + 1, retrying.initial_s, retrying.max_s)
-                if isinstance(exc, Throttled):
-                    delay = max(delay, exc.retry_after_s)  # never call before Retry-After ends
-                await retrying.sleep(min(delay, HOLD_CYCLE_S))
-                continue
-            self._reachable(distributor_id)
-            return found
+            return {}
+        retry_after = exc.retry_after_s if isinstance(exc, Throttled) else 0.0
+        return Unanswered(f"no answer from Partner Center: {exc}"[:300], retry_after)
+
+    def _parked_now(self, distributor_ids: set[str]) -> None:
+        """After the commit of a batch that parked these distributors' requests."""
+        if new := distributor_ids - self._parking:
+            for distributor_id in new:
+                log.warning(
+                    "parking this distributor's transactions until its Partner Center answers;"
+                    " the other distributors' are decided meanwhile",
+                    extra={"distributor_id": distributor_id},
+                )
+            self._parking |= new
+            self.wakeup.set()
+
+    def _waiting_on(self, distributor_id: str) -> bool:
+        """Partner Center is down for this distributor and the policy still says wait."""
+        since = self._down_since.get(distributor_id)
+        if since is None:
+            return False
+        return self.when_unavailable == "wait" or self.clock() - since < self.max_wait_s
 
     def _without_credentials(self, distributor_id: str) -> None:
         if distributor_id not in self._not_configured:

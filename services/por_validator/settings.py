@@ -26,10 +26,13 @@ class PorValidatorSettings(PartnerCenterSettings):
     # Partner Center's answers are reused for this long (kept in PostgreSQL for audit anyway).
     partner_center_cache_ttl_s: float = Field(default=300.0, ge=0)
     # How long Partner Center may stay unreachable before PORGATE_PARTNER_CENTER_UNAVAILABLE
-    # decides: `wait` holds the batches (nothing decided, nothing lost, lag grows) until it
-    # answers; `registry` decides from the registry with authority `registry_fallback`.
+    # decides: `wait` keeps the distributor's requests parked (nothing decided, nothing lost)
+    # until it answers; `registry` decides from the registry with authority `registry_fallback`.
     partner_center_max_wait_s: float = Field(default=60.0, ge=0)
     partner_center_unavailable: str = Field(default="wait", pattern="^(wait|registry)$")
+    # How long a batch waits for a distributor's answer (one attempt) before it parks that
+    # distributor's requests, to be decided later, so that the others' are decided now.
+    partner_center_park_after_s: float = Field(default=2.0, gt=0)
     # Answers are kept this long for audit, then deleted by housekeeping.
     partner_center_audit_retention_days: int = Field(default=400, ge=1)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
+from contracts.envelope import CloudEvent
 from contracts.events import (
     DistributorUpserted,
     PartnerAccountUpserted,
@@ -23,7 +24,7 @@ from services.common.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from services.domain.explain import Provenance
 from services.domain.por_rules import Registry, Source
 from services.domain.regions import RegionTable
-from services.por_validator import decision_store, store
+from services.por_validator import decision_store, parked_store, store
 from services.por_validator.decision_store import BlockedDecision
 from services.por_validator.provenance_store import provenance_for
 
@@ -92,12 +93,22 @@ class ValidatorUnitOfWork(UnitOfWork, Protocol):
         """The decisions still blocked (decision_store.still_blocked)."""
         ...
 
+    async def parked_among(self, distributor_ids: Iterable[str]) -> set[str]:
+        """The distributors among these with requests parked (parking.py)."""
+        ...
+
+    async def park(self, parked: Sequence[tuple[CloudEvent[Any], str]]) -> None:
+        """Queue (validation request event, reason) pairs behind their distributor's."""
+        ...
+
 
 class PostgresValidatorUnitOfWork(PostgresUnitOfWork):
     __slots__ = (
         "distributor_region",
         "lock_for_deciding",
         "lock_for_registry_change",
+        "park",
+        "parked_among",
         "partner_ids_of_tenant",
         "provenance_for",
         "record_decisions",
@@ -113,6 +124,8 @@ class PostgresValidatorUnitOfWork(PostgresUnitOfWork):
         self.distributor_region = partial(store.distributor_region, conn)
         self.partner_ids_of_tenant = partial(store.partner_ids_of_tenant, conn)
         self.record_decisions = partial(decision_store.record_decisions, conn)
+        self.parked_among = partial(parked_store.parked_among, conn)
+        self.park = partial(parked_store.park, conn)
 
     async def project(self, fact: object, as_of: datetime, event_id: str) -> bool:
         upsert = _UPSERTS.get(type(fact))

@@ -315,3 +315,16 @@ async def test_still_blocked_by_pla_id_by_distributor_and_since(uow):
 async def test_locks_are_taken_without_error(uow):
     await uow.lock_for_deciding()
     await uow.lock_for_registry_change()
+
+
+# ------------------------------------------------------------------------------- parking
+
+
+async def test_a_distributor_with_a_parked_request_is_among_the_parked_ones(uow):
+    assert await uow.parked_among([DIST, OTHER]) == set()
+    first = new_event(requested("o-1", "1000001"), source="/tests")
+    second = new_event(requested("o-1", "1000002"), source="/tests")
+    await uow.park([(first, "Partner Center unavailable"), (second, "queued behind")])
+    assert await uow.parked_among([DIST, OTHER]) == {DIST}
+    assert await uow.parked_among([OTHER]) == set()
+    assert await uow.parked_among([]) == set()

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from prometheus_client import REGISTRY
 
 from contracts.errors import ErrorCode
 from services.partner_center.standin import (
@@ -20,7 +19,6 @@ from services.partner_center.standin import (
     Verdict,
     serving,
 )
-from services.por_validator import partner_center
 from services.settings import Settings
 from tests.e2e import registry_data as R
 from tests.e2e.test_notifier import configured, delivered
@@ -155,7 +153,7 @@ async def _decide_and_tell_drift(pc_settings, pc, receiver):
         ]
 
 
-async def test_a_throttled_call_waits_out_retry_after_and_keeps_its_request_id(
+async def test_a_throttled_distributor_is_asked_again_only_once_retry_after_has_passed(
     pc_settings, standin
 ):
     pc, _ = standin
@@ -166,18 +164,16 @@ async def test_a_throttled_call_waits_out_retry_after_and_keeps_its_request_id(
         await bus.send("csp.orders.v1", R.order("o-1", R.OTHER_REGION), key="o-1")
         d = await decisions_by_order(bus, 1)
         assert d["o-1"]["errorCodes"] == [900152]
+        # The batch did not wait it out (its order was parked): the drain asked, after it.
         first, second = pc.calls_to(VALIDATE)
         assert second.at - first.at >= 1.0
-        assert first.headers["ms-requestid"] == second.headers["ms-requestid"]
         assert first.headers["ms-correlationid"] != second.headers["ms-correlationid"]
 
 
-async def test_wait_holds_every_order_and_decides_each_once_when_partner_center_returns(
-    pc_settings, standin, monkeypatch
+async def test_wait_parks_every_order_and_decides_each_once_when_partner_center_returns(
+    pc_settings, standin
 ):
     pc, _ = standin
-    # Hand the held batch back to the consumer often, so the test sees the rewind path.
-    monkeypatch.setattr(partner_center, "HOLD_CYCLE_S", 0.5)
     async with Bus(pc_settings) as bus, running(pc_settings, SERVICES) as runtimes:
         validator = next(r for r in runtimes if r.service.name == "por-validator")
         await load_registry(bus)
@@ -192,9 +188,8 @@ async def test_wait_holds_every_order_and_decides_each_once_when_partner_center_
 
         reasons = await eventually(degraded, what="por-validator reporting degraded")
         assert list(reasons) == [f"partner-center:{R.DIST}"]
-        held_before = _held()
-        await asyncio.sleep(1.5)  # a few hold cycles
-        assert _held() > held_before
+        await eventually(lambda: _parked(pc_settings, len(orders)), what="every order parked")
+        await asyncio.sleep(1.0)  # a few of the drain's probes
         assert await bus.read("por.decisions.v1", lambda rs: True, timeout=1) == []
 
         pc.clear_faults()
@@ -202,13 +197,15 @@ async def test_wait_holds_every_order_and_decides_each_once_when_partner_center_
         assert sorted(e["data"]["orderId"] for e in decisions) == orders  # each exactly once
         assert {e["data"]["authority"] for e in decisions} == {"partner_center"}
         await eventually(lambda: _empty(validator.service.degraded()), what="recovered")
+        await eventually(lambda: _parked(pc_settings, 0), what="the parked queue empty")
 
 
-def _held() -> float:
-    sample = REGISTRY.get_sample_value(
-        "porgate_batches_held_total", {"consumer": "por-validator:requests"}
-    )
-    return sample or 0.0
+async def _parked(settings, n: int) -> bool:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM por_validator.parked_requests") == n
+    finally:
+        await conn.close()
 
 
 async def _empty(d: dict) -> bool:

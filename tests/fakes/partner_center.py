@@ -42,7 +42,12 @@ class FakePartnerCenter:
         return CallRecord(str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC))
 
     async def validate_resellers(
-        self, distributor_id: str, partner_ids: Sequence[str], *, event_id: str | None = None
+        self,
+        distributor_id: str,
+        partner_ids: Sequence[str],
+        *,
+        event_id: str | None = None,
+        patient: bool = True,
     ) -> list[Validation]:
         tenant = self._tenant(distributor_id)
         ids = list(dict.fromkeys(partner_ids))

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from contracts.envelope import CloudEvent
 from contracts.events import (
     DistributorUpserted,
     PartnerAccountUpserted,
@@ -35,6 +36,8 @@ class FakeValidatorUnitOfWork(FakeUnitOfWork):
         # decision id -> (request, decision), in the order recorded
         self.decisions: dict[str, tuple[ValidationRequested, TransactionDecision]] = {}
         self.locks: list[str] = []
+        # Parked validation requests, in the order parked: (event, reason).
+        self.parked: list[tuple[CloudEvent[Any], str]] = []
 
     async def lock_for_deciding(self) -> None:
         self.locks.append("deciding")
@@ -173,3 +176,9 @@ class FakeValidatorUnitOfWork(FakeUnitOfWork):
             )
         ]
         return sorted(found, key=lambda b: (b.decided_at, b.decision_id))
+
+    async def parked_among(self, distributor_ids: Iterable[str]) -> set[str]:
+        return set(distributor_ids) & {e.data.distributor_id for e, _ in self.parked}
+
+    async def park(self, parked: Sequence[tuple[CloudEvent[Any], str]]) -> None:
+        self.parked.extend(parked)

@@ -327,3 +327,39 @@ async def test_a_distributor_only_ever_gets_answers_for_its_own_tenant(standin, 
     tenants_seen = [call.tenant_id for call in standin.calls_to(VALIDATE)]
     assert sorted(tenants_seen) == ["tenant-a"] * 10 + ["tenant-b"] * 10
     assert standin.calls[TOKEN] == 2
+
+
+async def test_an_impatient_call_makes_one_attempt_and_waits_out_no_retry_after(
+    standin, make_client
+):
+    client = make_client()
+    standin.fail(1)
+    with pytest.raises(Unavailable, match="1 times.*HTTP 500"):
+        await client.validate_resellers("dist-a", ["1111"], patient=False)
+    assert standin.calls[VALIDATE] == 1
+
+    standin.throttle(1, retry_after_s=1.5)
+    started = time.monotonic()
+    with pytest.raises(Throttled) as failure:
+        await client.validate_resellers("dist-a", ["1111"], patient=False)
+    assert time.monotonic() - started < 1
+    assert 0.5 < failure.value.retry_after_s <= 1.5
+    assert standin.calls[VALIDATE] == 2
+    # A patient call of the same distributor waits the Retry-After out, then gets its answer.
+    answers = await client.validate_resellers("dist-a", ["1111"], patient=True)
+    assert answers[0].result.is_valid_partner_id_on_record
+    assert time.monotonic() - started >= 1.5
+
+
+async def test_one_tenant_taken_down_answers_503_and_the_other_tenant_still_answers(
+    standin, make_client
+):
+    client = make_client(partner_center_max_attempts=2)
+    standin.take_down("tenant-a")
+    with pytest.raises(Unavailable, match="HTTP 503"):
+        await client.validate_resellers("dist-a", ["1111"])
+    (answer,) = await client.validate_resellers("dist-b", ["2222"])
+    assert answer.result.is_valid_partner_id_on_record
+    standin.bring_up("tenant-a")
+    (answer,) = await client.validate_resellers("dist-a", ["1111"])
+    assert answer.result.is_valid_partner_id_on_record
