@@ -31,9 +31,9 @@ from benchmarks.processes import Ctx, Proc, db_url, log, porgate_env
 from benchmarks.stats import latency_summary
 from benchmarks.workload import Collector, json_loads
 from contracts.topics import DECISIONS, ORDERS
-from services.settings import Settings
 from services.common.kafka_clients import new_consumer
 from services.devtools.demo import Message
+from services.settings import Settings
 
 DOWN = "dist-us-1"
 RATE_TARGET, P99_TARGET = 0.9, 1.5

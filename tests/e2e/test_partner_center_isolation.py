@@ -13,7 +13,6 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from services.settings import Settings
 from services.partner_center.standin import (
     VALIDATE,
     PartnerCenterStandin,
@@ -22,6 +21,7 @@ from services.partner_center.standin import (
     serving,
 )
 from services.por_validator import drain
+from services.settings import Settings
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import load_registry, registry_loaded
 from tests.support import Bus, envelope, eventually, running
