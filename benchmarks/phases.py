@@ -53,6 +53,9 @@ def throughput(
     return {
         "decided": len(done),
         "first_publish_to_last_decision_s": round(done[-1] - first, 2),
+        # The ramp: how long the pipeline took to deliver its first decision, and its first tenth.
+        "first_publish_to_first_decision_s": round(done[0] - first, 2),
+        "first_publish_to_10pct_s": round(lo - first, 2),
         "per_s": round(total, 1),
         "steady_per_s_10_to_90pct": round(steady, 1) if steady else None,
     }
@@ -103,6 +106,7 @@ async def pipeline_phase(
     from services.common.topic_creation import create_topics
 
     await wait_quiet(ctx, label)
+    began = time.monotonic()
     prefix = f"{ctx.run_id}-{label}."
     database_url = await fresh_database(
         ctx, f"bench_{label.replace('-', '_')}", template=database_from
@@ -216,6 +220,8 @@ async def pipeline_phase(
         await stop_all(procs)
         sampler.stop()
     result["memory"] = sampler.summary()
+    result["phase_wall_s"] = round(time.monotonic() - began, 1)
+    log(f"{label}: {result['throughput'].get('per_s')} orders/s; phase {result['phase_wall_s']} s")
     if trace:
         result["trace"] = {}
         for p in procs:
@@ -235,6 +241,7 @@ async def relay_phase(
     """The baseline: the same messages through a bare aiokafka relay, in its own process
     (flat out, or paced at `rate` to see the broker's and the client's own latency floor)."""
     await wait_quiet(ctx, label)
+    began = time.monotonic()
     prefix = f"{ctx.run_id}-{label}."
     source, target = prefix + "relay.in", prefix + "relay.out"
     await create_plain_topics(ctx.bootstrap, [source, target], ORDERS.partitions)
@@ -312,4 +319,6 @@ async def relay_phase(
         await proc.stop()
         sampler.stop()
     result["memory"] = sampler.summary()
+    result["phase_wall_s"] = round(time.monotonic() - began, 1)
+    log(f"{label}: {result['throughput'].get('per_s')} msgs/s; phase {result['phase_wall_s']} s")
     return result

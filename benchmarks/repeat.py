@@ -1,0 +1,97 @@
+"""A phase repeated inside one run, and the repetitions read as one figure (issue 23, item 6).
+
+One full-speed phase of the quick run lasts about 3 s: another process taking a core for a
+second moves its throughput by a third. So the throughput phases run k times, each on an
+empty broker and a fresh copy of the database, and the figure is the median of the
+repetitions' throughputs, each computed as a single phase's always was (orders decided ÷
+first publish to last decision), so a repeated run and a single one measure the same thing.
+
+The combined phase is the repetition at the median (its latency, mix and memory) with
+three things pooled over every repetition: `throughput.decided` and `cpu` (so CPU seconds ÷
+orders decided is the CPU per order of all of them), and `complete`. Each repetition's own
+figures stay in `repetitions`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    vs = [v for v in values if v]
+    return round(statistics.median(vs), 1) if vs else None
+
+
+def pooled_cpu(cpus: Sequence[dict]) -> dict:
+    """CPU meters of several phases as one: seconds added up, cores over the total wall time."""
+    cpus = [c for c in cpus if c]
+    if not cpus:
+        return {}
+    wall = sum(c["wall_s"] for c in cpus)
+
+    def weighted(key: str) -> float | None:
+        vs = [(c[key], c["wall_s"]) for c in cpus if c.get(key) is not None]
+        return round(sum(v * w for v, w in vs) / wall, 2) if vs and wall else None
+
+    groups: dict[str, dict] = {}
+    for c in cpus:
+        for g, v in c["by_process_group"].items():
+            groups.setdefault(g, {"cpu_s": 0.0})["cpu_s"] += v["cpu_s"]
+    for v in groups.values():
+        v["cpu_s"] = round(v["cpu_s"], 2)
+        v["cores"] = round(v["cpu_s"] / wall, 2) if wall else None
+    return {
+        "wall_s": round(wall, 2),
+        "by_process_group": groups,
+        "machine_cores_busy": weighted("machine_cores_busy"),
+        "other_processes_cores": weighted("other_processes_cores"),
+        "repetitions": len(cpus),
+    }
+
+
+def spread_pct(values: Sequence[float | None]) -> float | None:
+    """(largest − smallest) ÷ median, in %: how far apart the repetitions were."""
+    vs = [v for v in values if v]
+    if len(vs) < 2:
+        return None
+    return round((max(vs) - min(vs)) / statistics.median(vs) * 100, 1)
+
+
+def combine(reps: Sequence[dict], latency_key: str) -> dict:
+    """The repetitions of one throughput phase as one result (see the module's docstring).
+    `latency_key`: the phase's latency summary, kept per repetition."""
+    if len(reps) == 1:
+        return reps[0]
+    per_s = [r.get("throughput", {}).get("per_s") for r in reps]
+    median = _median(per_s)
+    measured = [i for i, v in enumerate(per_s) if v]
+    # The repetition at the median (with an even k, the nearer of the two middle ones).
+    at = min(measured, key=lambda i: abs(per_s[i] - median)) if measured else 0
+    out = dict(reps[at])
+    tp = dict(out.get("throughput", {}))
+    steady = [r.get("throughput", {}).get("steady_per_s_10_to_90pct") for r in reps]
+    tp.update(
+        per_s=median,
+        steady_per_s_10_to_90pct=_median(steady),
+        decided=sum(r.get("throughput", {}).get("decided", 0) for r in reps),
+        repetitions=len(reps),
+        per_s_each=per_s,
+        per_s_spread_pct=spread_pct(per_s),
+        steady_per_s_each=steady,
+        median_repetition=at + 1,
+    )
+    out["throughput"] = tp
+    out["cpu"] = pooled_cpu([r.get("cpu", {}) for r in reps])
+    out["complete"] = all(r.get("complete") for r in reps)
+    out["repetitions"] = [
+        {
+            "throughput": r.get("throughput", {}),
+            "cpu": r.get("cpu", {}),
+            "complete": r.get("complete"),
+            latency_key: r.get(latency_key, {}),
+            **({"dead_lettered": r["dead_lettered"]} if "dead_lettered" in r else {}),
+        }
+        for r in reps
+    ]
+    return out
