@@ -1,15 +1,17 @@
-"""A phase repeated inside one run, and the repetitions read as one figure (issue 23, item 6).
+"""A phase measured in rounds, and the rounds read as one figure (issue 23, item 6).
 
-One full-speed phase of the quick run lasts about 3 s: another process taking a core for a
-second moves its throughput by a third. So the throughput phases run k times, each on an
-empty broker and a fresh copy of the database, and the figure is the median of the
-repetitions' throughputs, each computed as a single phase's always was (orders decided ÷
-first publish to last decision), so a repeated run and a single one measure the same thing.
+One full-speed round of the quick run lasts about 3 s: another process taking a core for a
+second moves its throughput by a third. So the throughput phases measure k rounds, one after
+the other in the same processes (each round's orders or messages new ones, sent once the
+round before is through), and the figure is the median of the rounds' throughputs, each
+computed as a single phase's always was (orders decided ÷ first publish to last decision),
+so a phase in rounds and a single one measure the same thing, and the first round is
+exactly the single phase.
 
-The combined phase is the repetition at the median (its latency, mix and memory) with
-three things pooled over every repetition: `throughput.decided` and `cpu` (so CPU seconds ÷
-orders decided is the CPU per order of all of them), and `complete`. Each repetition's own
-figures stay in `repetitions`.
+The combined phase is the round at the median (its latency and mix) with three things
+pooled over every round: `throughput.decided` and `cpu` (so CPU seconds ÷ orders decided is
+the CPU per order of all of them), and `complete`. Each round's own figures stay in
+`repetitions`.
 """
 
 from __future__ import annotations

@@ -200,8 +200,8 @@ def render(res: dict) -> str:
         )
         if tp.get("repetitions"):
             w(
-                f"  {tp['repetitions']} rounds, each on an empty broker and a fresh database: {rounds(tp)};"
-                f" below, the median round ({tp['median_repetition']}), its CPU over all rounds"
+                f"  {tp['repetitions']} rounds of these orders, one after the other: {rounds(tp)};"
+                f" below, the median round ({tp['median_repetition']}), CPU over all rounds"
             )
         if "pacing" in pub:
             w(

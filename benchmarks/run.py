@@ -47,7 +47,6 @@ from benchmarks.console_phase import console_phase
 from benchmarks.figures import cpu_per_order
 from benchmarks.phases import pipeline_phase, relay_phase
 from benchmarks.processes import REPO, RESULTS, Ctx, log
-from benchmarks.repeat import combine
 from benchmarks.report import machine, render, targets
 from benchmarks.workload import load_registry, order_mix
 from services.devtools.demo import DemoWorld
@@ -71,6 +70,8 @@ async def run(args: argparse.Namespace) -> dict:
     warmup = [world.order() for _ in range(args.warmup)]
     orders = [world.order() for _ in range(args.orders)]
     res["order_mix"] = order_mix(orders)
+    # Full speed in rounds, each with orders of its own (issue 23: one short round is noisy).
+    more_rounds = [[world.order() for _ in orders] for _ in range(args.repeat - 1)]
     gc.collect()
     gc.freeze()  # the workload lives for the whole run: keep it out of every collection
 
@@ -111,22 +112,11 @@ async def run(args: argparse.Namespace) -> dict:
 
         log("loading the registry through por-validator")
         res["registry_load"] = await load_registry(ctx, registry)
-        # The throughput phases in rounds (full speed, then the relay), each figure the median
-        # of the rounds': a disturbed round moves it little (issue 23, benchmarks/repeat.py).
-        full_reps, relay_reps = [], []
-        for i in range(args.repeat):
-            if "full" in args.phases:
-                fresh_broker()
-                full_reps.append(
-                    await pipeline_phase(ctx, round_label("full", i), orders, warmup, rate=None)
-                )
-                res["full_speed"] = combine(full_reps, "latency_publish_to_decision_consumed")
-            if "relay" in args.phases:
-                fresh_broker()
-                relay_reps.append(
-                    await relay_phase(ctx, orders, warmup, label=round_label("relay", i))
-                )
-                res["relay_baseline"] = combine(relay_reps, "latency_publish_to_relayed_consumed")
+        if "full" in args.phases:
+            fresh_broker()
+            res["full_speed"] = await pipeline_phase(
+                ctx, "full", orders, warmup, rate=None, more_rounds=more_rounds
+            )
         if "fixed" in args.phases:
             fresh_broker()
             res["fixed_load"] = await pipeline_phase(ctx, "fixed", orders, warmup, rate=args.rate)
@@ -148,6 +138,8 @@ async def run(args: argparse.Namespace) -> dict:
                     ctx, "sustained", orders[:n], warmup, rate=rate
                 )
         if "relay" in args.phases:
+            fresh_broker()
+            res["relay_baseline"] = await relay_phase(ctx, orders, warmup, rounds=args.repeat)
             # The same relay paced at the fixed-load rate: the broker's and aiokafka's own
             # latency floor at that load, to read porgate's fixed-load latency against.
             # As many messages as the fixed-load phase: the broker slows as it fills, so both
@@ -219,11 +211,6 @@ async def run(args: argparse.Namespace) -> dict:
     return res
 
 
-def round_label(label: str, i: int) -> str:
-    """The first round keeps the phase's name (its topics, database and logs); later ones are numbered."""
-    return label if i == 0 else f"{label}-{i + 1}"
-
-
 WHAT_IF = {
     # key -> environment variable of the services processes
     "fetch_max_wait_ms": "PORGATE_CONSUMER_FETCH_MAX_WAIT_MS",
@@ -262,8 +249,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--repeat",
         type=int,
-        help="rounds of the full-speed and relay phases, each figure their median (default 1;"
-        " --quick 3: one short round's throughput moves by a third with the machine's noise)",
+        help="rounds of --orders in the full-speed and relay phases, each figure the median"
+        " round's (default 1; --quick 3: one 3-second round moves by a third with the machine's"
+        " noise)",
     )
     p.add_argument(
         "--rate", type=float, default=1000.0, help="offered load of the fixed-load phase, orders/s"
