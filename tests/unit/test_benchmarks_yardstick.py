@@ -73,9 +73,12 @@ def test_one_round_is_the_phase_as_it_was_and_an_even_count_takes_the_middle():
 
 
 def test_quick_runs_repeat_the_throughput_phases():
-    assert run.parse_args(["--quick"]).repeat == 3
-    assert run.parse_args([]).repeat == 1
-    assert run.parse_args(["--quick", "--repeat", "5"]).repeat == 5
+    quick = run.parse_args(["--quick"])
+    assert (quick.repeat, quick.relay_rounds) == (3, 7)
+    full = run.parse_args([])
+    assert (full.repeat, full.relay_rounds) == (1, 1)
+    five = run.parse_args(["--repeat", "5"])
+    assert (five.repeat, five.relay_rounds) == (5, 5)
 
 
 def test_cpu_per_order_against_the_pure_cpu():
