@@ -28,7 +28,7 @@ from benchmarks.processes import (
     stop_all,
     wait_quiet,
 )
-from benchmarks.repeat import combine
+from benchmarks.repeat import combine, in_rounds
 from benchmarks.stats import (
     CpuMeter,
     RssSampler,
@@ -62,17 +62,21 @@ async def pipeline_phase(
     env_extra: dict[str, str] | None = None,
     database_from: str | None = None,
     during: Callable[[AIOKafkaProducer, str], Awaitable[dict]] | None = None,
-    more_rounds: Sequence[Sequence[Message]] = (),
+    rounds: int = 1,
+    new_orders: Callable[[], Sequence[Message]] | None = None,
 ) -> dict:
     """Orders through order-intake and por-validator on fresh topics and a fresh database.
     `profile`: py-spy attached to the services processes; `trace`: benchmarks/trace.py inside
     them; `env_extra`: settings for the services; `database_from`: the database to copy
     instead of the template (one an earlier phase left, with what it cached); `during`: other
     traffic sent while the orders are (given the producer and the topic prefix), its summary
-    kept as `during`; `more_rounds`: more orders, each set measured like the first once the
-    one before is decided, the figures read as one (benchmarks/repeat.py)."""
+    kept as `during`; `rounds`: undisturbed rounds wanted, the first of `orders`, each later
+    one of `new_orders()` sent once the one before is decided, the figures read as one
+    (benchmarks/repeat.py)."""
     from services.common.topic_creation import create_topics
 
+    if rounds > 1 and new_orders is None:
+        raise ValueError("rounds after the first need new orders (new_orders)")
     await wait_quiet(ctx, label)
     began = time.monotonic()
     prefix = f"{ctx.run_id}-{label}."
@@ -127,37 +131,32 @@ async def pipeline_phase(
                 spy = PySpy(p.pid, ctx.out_dir / f"profile-{p.name}.txt", ctx.args.profile_rate)
                 await spy.start()
                 spies.append(spy)
-        rounds = [orders, *more_rounds]
-        # Memory: "middle" once half of all the rounds' orders are decided.
-        half, done = sum(map(len, rounds)) // 2, 0
+        # Memory: "middle" once half of the rounds' orders are decided.
+        half, done = rounds * len(orders) // 2, 0
 
         def progress(count: int) -> None:
             if done + count >= half and "middle" not in sampler.marks:
                 sampler.mark("middle")
 
-        measured = []
-        for i, batch in enumerate(rounds):
-            if i:
-                gc.enable()
-                gc.collect()
-                gc.disable()
-                await asyncio.sleep(ROUND_PAUSE_S)
-            name = label if len(rounds) == 1 else f"{label} round {i + 1}/{len(rounds)}"
-            measured.append(
-                await _round(
-                    name,
-                    groups,
-                    producer,
-                    topic,
-                    collector,
-                    requests,
-                    batch,
-                    rate,
-                    progress,
-                    during=(lambda: during(producer, prefix)) if during and not i else None,
-                )
+        async def measure(i: int, limit: int) -> dict:
+            nonlocal done
+            batch = orders if not i else new_orders()
+            r = await _round(
+                label if limit == 1 else f"{label} round {i + 1}",
+                groups,
+                producer,
+                topic,
+                collector,
+                requests,
+                batch,
+                rate,
+                progress,
+                during=(lambda: during(producer, prefix)) if during and not i else None,
             )
             done += len(batch)
+            return r
+
+        measured = await in_rounds(rounds, measure, lambda last: _between(ctx, label, last))
         sampler.mark("end")
         if spies:
             result["profile"] = {
@@ -188,6 +187,15 @@ async def pipeline_phase(
             if path.exists():
                 result["trace"].update(json.loads(path.read_text()))
     return result
+
+
+async def _between(ctx: Ctx, label: str, last: dict) -> None:
+    gc.enable()
+    gc.collect()
+    gc.disable()
+    if last.get("disturbed"):
+        await wait_quiet(ctx, f"{label}, after a disturbed round")
+    await asyncio.sleep(ROUND_PAUSE_S)
 
 
 async def _round(
@@ -251,8 +259,8 @@ async def relay_phase(
 ) -> dict:
     """The baseline: the same messages through a bare aiokafka relay, in its own process
     (flat out, or paced at `rate` to see the broker's and the client's own latency floor).
-    `rounds`: the messages sent that many times (keys made unique per round), each round
-    measured once the one before is relayed, the figures read as one (benchmarks/repeat.py)."""
+    `rounds`: undisturbed rounds wanted, each of the same messages under new keys, sent once
+    the one before is relayed, the figures read as one (benchmarks/repeat.py)."""
     await wait_quiet(ctx, label)
     began = time.monotonic()
     prefix = f"{ctx.run_id}-{label}."
@@ -300,18 +308,14 @@ async def relay_phase(
             "kafka broker (tansu)": [ctx.kafka_pid],
             "load generator (this process)": [os.getpid()],
         }
-        measured = []
-        for i in range(rounds):
-            if i:
-                gc.enable()
-                gc.collect()
-                gc.disable()
-                await asyncio.sleep(ROUND_PAUSE_S)
+
+        async def measure(i: int, limit: int) -> dict:
+            # The same values under new keys: the relay moves bytes, the reader matches keys.
             batch = orders if not i else [replace(m, key=f"{m.key}.{i}") for m in orders]
-            name = label if rounds == 1 else f"{label} round {i + 1}/{rounds}"
-            measured.append(
-                await _relay_round(name, groups, producer, source, collector, batch, rate)
-            )
+            name = label if limit == 1 else f"{label} round {i + 1}"
+            return await _relay_round(name, groups, producer, source, collector, batch, rate)
+
+        measured = await in_rounds(rounds, measure, lambda last: _between(ctx, label, last))
         sampler.mark("end")
         result.update(combine(measured, "latency_publish_to_relayed_consumed"))
         result["bytes_per_message_avg"] = round(sum(len(m.value) for m in orders) / len(orders))

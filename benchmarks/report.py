@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.figures import issue23_targets
+from benchmarks.repeat import QUIET_CORES
 
 
 def machine() -> dict:
@@ -104,10 +105,18 @@ def fmt_lat(d: dict) -> str:
 
 def rounds(tp: dict) -> str:
     """Each round's throughput, the median and how far apart the rounds were."""
-    each = ", ".join(f"{v:,}" for v in tp["per_s_each"] if v)
+    marks = tp.get("disturbed_each") or [False] * len(tp["per_s_each"])
+    each = ", ".join(f"{v or 0:,}{'*' if d else ''}" for v, d in zip(tp["per_s_each"], marks))
+    note = ""
+    if any(marks):
+        left_out = len(marks) - len(tp.get("rounds_used", marks))
+        note = f" (* disturbed: other processes kept >= {QUIET_CORES} cores busy; " + (
+            f"{left_out} left out)" if left_out else "every round was, all count)"
+        )
     return (
-        f"{each}/s, median {tp['per_s']:,}/s (spread {tp.get('per_s_spread_pct')} %;"
-        f" steady 10-90% median {tp.get('steady_per_s_10_to_90pct')}/s)"
+        f"{each}/s{note}, median {tp['per_s']:,}/s ("
+        + (f"spread {tp['per_s_spread_pct']} %; " if tp.get("per_s_spread_pct") else "")
+        + f"steady 10-90% median {tp.get('steady_per_s_10_to_90pct')}/s)"
     )
 
 
@@ -200,8 +209,8 @@ def render(res: dict) -> str:
         )
         if tp.get("repetitions"):
             w(
-                f"  {tp['repetitions']} rounds of these orders, one after the other: {rounds(tp)};"
-                f" below, the median round ({tp['median_repetition']}), CPU over all rounds"
+                f"  {tp['repetitions']} rounds of as many new orders, one after the other: {rounds(tp)};"
+                f" below, the median round ({tp['median_repetition']}), CPU over the rounds counted"
             )
         if "pacing" in pub:
             w(
@@ -250,7 +259,7 @@ def render(res: dict) -> str:
             )
         if key == "full_speed" and res.get("cpu_per_order"):
             w(
-                f"  CPU per order{' (all rounds)' if tp.get('repetitions') else ''}: {fmt_cpu(res['cpu_per_order'])}"
+                f"  CPU per order{' (the rounds counted)' if tp.get('repetitions') else ''}: {fmt_cpu(res['cpu_per_order'])}"
             )
         mem = ph["memory"]
         at = mem["rss_mib_at"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from benchmarks import run
 from benchmarks.figures import cpu_per_order, issue23_targets
-from benchmarks.repeat import combine, pooled_cpu, spread_pct
+from benchmarks.repeat import QUIET_CORES, combine, in_rounds, pooled_cpu, spread_pct
 
 
 def _phase(per_s: float, decided: int, services_s: float, wall_s: float, p99: float) -> dict:
@@ -128,3 +130,52 @@ def test_issue23_targets():
     assert list(issue23_targets({"cpu_breakdown": {"total_us_per_order": 75.0}})) == [
         "issue 23 #4: pure CPU per order half of 41a4147's"
     ]
+
+
+def test_disturbed_rounds_are_left_out_and_measured_again():
+    def rnd(per_s: float, other: float) -> dict:
+        r = _phase(per_s, 5000, 1.0, 2.0, per_s / 100)
+        r["cpu"]["other_processes_cores"] = other
+        return r
+
+    # Rounds 2 and 4 ran beside another process: two more rounds are measured, and the
+    # figure is the median of the three undisturbed ones.
+    script = [rnd(2000, 0.0), rnd(900, 1.2), rnd(2100, 0.1), rnd(1000, QUIET_CORES), rnd(1900, 0.0)]
+    calls, pauses = [], []
+
+    async def measure(i: int, limit: int) -> dict:
+        calls.append((i, limit))
+        return script[i]
+
+    async def between(last: dict) -> None:
+        pauses.append(last["disturbed"])
+
+    reps = asyncio.run(in_rounds(3, measure, between))
+    assert calls == [(i, 6) for i in range(5)] and pauses == [False, True, False, True]
+    c = combine(reps, "latency_publish_to_decision_consumed")
+    tp = c["throughput"]
+    assert tp["disturbed_each"] == [False, True, False, True, False]
+    assert (tp["per_s"], tp["rounds_used"], tp["median_repetition"]) == (2000, [1, 3, 5], 1)
+    # CPU and orders over the rounds counted only, so CPU per order covers what per_s does.
+    assert tp["decided"] == 15000 and c["cpu"]["wall_s"] == 6.0 and c["cpu"]["repetitions"] == 3
+    assert tp["per_s_spread_pct"] == 10.0 and c["repetitions"][1]["disturbed"] is True
+
+
+def test_when_every_round_is_disturbed_all_of_them_count_and_no_more_than_twice_are_measured():
+    def busy(i: int, limit: int) -> dict:
+        r = _phase(1000 + i, 10, 1.0, 1.0, 1)
+        r["cpu"]["other_processes_cores"] = 1.0
+        return r
+
+    async def measure(i: int, limit: int) -> dict:
+        return busy(i, limit)
+
+    async def between(last: dict) -> None:
+        pass
+
+    reps = asyncio.run(in_rounds(2, measure, between))
+    assert len(reps) == 4 and all(r["disturbed"] for r in reps)
+    tp = combine(reps, "x")["throughput"]
+    assert tp["rounds_used"] == [1, 2, 3, 4] and tp["per_s"] == 1001.5
+    # One round wanted is one round measured, disturbed or not: the phase as it always was.
+    assert len(asyncio.run(in_rounds(1, measure, between))) == 1
