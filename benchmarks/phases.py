@@ -156,7 +156,7 @@ async def pipeline_phase(
             done += len(batch)
             return r
 
-        measured = await in_rounds(rounds, measure, lambda last: _between(ctx, label, last))
+        measured = await in_rounds(rounds, measure, _between_rounds(ctx, label))
         sampler.mark("end")
         if spies:
             result["profile"] = {
@@ -164,7 +164,7 @@ async def pipeline_phase(
                 "files": [str(s.out.relative_to(REPO)) for s in spies],
                 "rate_hz": ctx.args.profile_rate,
             }
-        result.update(combine(measured, "latency_publish_to_decision_consumed"))
+        result.update(combine(measured, "latency_publish_to_decision_consumed", rounds))
         result["dead_lettered"] = await dlq_count(ctx.bootstrap, prefix + DLQ.name)
     finally:
         gc.enable()
@@ -189,13 +189,20 @@ async def pipeline_phase(
     return result
 
 
-async def _between(ctx: Ctx, label: str, last: dict) -> None:
-    gc.enable()
-    gc.collect()
-    gc.disable()
-    if last.get("disturbed"):
-        await wait_quiet(ctx, f"{label}, after a disturbed round")
-    await asyncio.sleep(ROUND_PAUSE_S)
+def _between_rounds(ctx: Ctx, label: str) -> Callable[[dict], Awaitable[None]]:
+    # After a disturbed round, wait for quiet: --wait-quiet's seconds over all the rounds.
+    left = ctx.args.wait_quiet
+
+    async def between(last: dict) -> None:
+        nonlocal left
+        gc.enable()
+        gc.collect()
+        gc.disable()
+        if last.get("disturbed") and left >= 2:  # a look at the machine takes 2 s
+            left -= await wait_quiet(ctx, f"{label}, after a disturbed round", left)
+        await asyncio.sleep(ROUND_PAUSE_S)
+
+    return between
 
 
 async def _round(
@@ -315,9 +322,9 @@ async def relay_phase(
             name = label if limit == 1 else f"{label} round {i + 1}"
             return await _relay_round(name, groups, producer, source, collector, batch, rate)
 
-        measured = await in_rounds(rounds, measure, lambda last: _between(ctx, label, last))
+        measured = await in_rounds(rounds, measure, _between_rounds(ctx, label))
         sampler.mark("end")
-        result.update(combine(measured, "latency_publish_to_relayed_consumed"))
+        result.update(combine(measured, "latency_publish_to_relayed_consumed", rounds))
         result["bytes_per_message_avg"] = round(sum(len(m.value) for m in orders) / len(orders))
     finally:
         gc.enable()

@@ -91,9 +91,10 @@ def spread_pct(values: Sequence[float | None]) -> float | None:
     return round((max(vs) - min(vs)) / statistics.median(vs) * 100, 1)
 
 
-def combine(reps: Sequence[dict], latency_key: str) -> dict:
+def combine(reps: Sequence[dict], latency_key: str, wanted: int | None = None) -> dict:
     """The repetitions of one throughput phase as one result (see the module's docstring).
-    `latency_key`: the phase's latency summary, kept per repetition."""
+    `latency_key`: the phase's latency summary, kept per repetition; `wanted`: the
+    undisturbed rounds asked for."""
     if len(reps) == 1:
         return reps[0]
     # The undisturbed rounds, or all of them when none was.
@@ -115,6 +116,8 @@ def combine(reps: Sequence[dict], latency_key: str) -> dict:
         per_s_spread_pct=spread_pct([per_s[i] for i in used]),
         steady_per_s_each=steady,
         disturbed_each=[bool(r.get("disturbed")) for r in reps],
+        undisturbed_rounds=sum(not r.get("disturbed") for r in reps),
+        undisturbed_rounds_wanted=wanted or len(reps),
         rounds_used=[i + 1 for i in used],
         median_repetition=at + 1,
     )

@@ -113,6 +113,9 @@ def rounds(tp: dict) -> str:
         note = f" (* disturbed: other processes kept >= {QUIET_CORES} cores busy; " + (
             f"{left_out} left out)" if left_out else "every round was, all count)"
         )
+    clean, wanted = tp.get("undisturbed_rounds"), tp.get("undisturbed_rounds_wanted")
+    if clean is not None and wanted and clean < wanted:
+        note += f"; ** NOT STEADY: {clean} of {wanted} rounds undisturbed **"
     return (
         f"{each}/s{note}, median {tp['per_s']:,}/s ("
         + (f"spread {tp['per_s_spread_pct']} %; " if tp.get("per_s_spread_pct") else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from benchmarks import run
+from benchmarks import report, run
 from benchmarks.figures import cpu_per_order, issue23_targets
 from benchmarks.repeat import QUIET_CORES, combine, in_rounds, pooled_cpu, spread_pct
 
@@ -152,8 +152,9 @@ def test_disturbed_rounds_are_left_out_and_measured_again():
 
     reps = asyncio.run(in_rounds(3, measure, between))
     assert calls == [(i, 6) for i in range(5)] and pauses == [False, True, False, True]
-    c = combine(reps, "latency_publish_to_decision_consumed")
+    c = combine(reps, "latency_publish_to_decision_consumed", 3)
     tp = c["throughput"]
+    assert "NOT STEADY" not in report.rounds(tp) and "2 left out" in report.rounds(tp)
     assert tp["disturbed_each"] == [False, True, False, True, False]
     assert (tp["per_s"], tp["rounds_used"], tp["median_repetition"]) == (2000, [1, 3, 5], 1)
     # CPU and orders over the rounds counted only, so CPU per order covers what per_s does.
@@ -175,7 +176,9 @@ def test_when_every_round_is_disturbed_all_of_them_count_and_no_more_than_twice_
 
     reps = asyncio.run(in_rounds(2, measure, between))
     assert len(reps) == 4 and all(r["disturbed"] for r in reps)
-    tp = combine(reps, "x")["throughput"]
+    tp = combine(reps, "x", 2)["throughput"]
     assert tp["rounds_used"] == [1, 2, 3, 4] and tp["per_s"] == 1001.5
+    assert (tp["undisturbed_rounds"], tp["undisturbed_rounds_wanted"]) == (0, 2)
+    assert "NOT STEADY: 0 of 2 rounds undisturbed" in report.rounds(tp)
     # One round wanted is one round measured, disturbed or not: the phase as it always was.
     assert len(asyncio.run(in_rounds(1, measure, between))) == 1
