@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from aiokafka import AIOKafkaProducer
 
@@ -27,7 +28,15 @@ from benchmarks.processes import (
     stop_all,
     wait_quiet,
 )
-from benchmarks.stats import CpuMeter, RssSampler, latency_summary, p99_by_tenth
+from benchmarks.repeat import combine, in_rounds
+from benchmarks.stats import (
+    CpuMeter,
+    RssSampler,
+    latency_by_hop,
+    latency_summary,
+    p99_by_tenth,
+    throughput,
+)
 from benchmarks.workload import (
     Collector,
     create_plain_topics,
@@ -39,47 +48,7 @@ from benchmarks.workload import (
 from contracts.topics import DECISIONS, DLQ, ORDERS, VALIDATION_REQUESTS
 from services.devtools.demo import Message
 
-
-def throughput(
-    sent: dict[str, float], seen: dict[str, tuple[float, float, bytes]], keys: Sequence[str]
-) -> dict:
-    done = sorted(seen[k][0] for k in keys if k in seen)
-    if not done:
-        return {}
-    first = min(sent[k] for k in keys)
-    total = len(done) / (done[-1] - first)
-    lo, hi = done[len(done) // 10], done[(len(done) * 9) // 10]
-    steady = (len(done) * 8 // 10) / (hi - lo) if hi > lo else None
-    return {
-        "decided": len(done),
-        "first_publish_to_last_decision_s": round(done[-1] - first, 2),
-        "per_s": round(total, 1),
-        "steady_per_s_10_to_90pct": round(steady, 1) if steady else None,
-    }
-
-
-def latency_by_hop(
-    sent: dict[str, float],
-    requests: dict[str, tuple[float, float, bytes]],
-    decisions: dict[str, tuple[float, float, bytes]],
-    keys: Sequence[str],
-) -> dict[str, dict]:
-    """Where an order's latency goes, from the record timestamps each producer set (one clock,
-    one machine): each service's hop runs from the record it consumed being written to the
-    record it produced being written, so it holds the broker, the fetch wait, the batch's
-    wait behind the previous one, decoding, the transaction and the publish."""
-    both = [k for k in keys if k in requests and k in decisions]
-    return {
-        "order-intake: order sent -> request written": latency_summary(
-            requests[k][1] - sent[k] for k in both
-        ),
-        "por-validator: request written -> decision written": latency_summary(
-            decisions[k][1] - requests[k][1] for k in both
-        ),
-        "reader: decision written -> consumed by the benchmark": latency_summary(
-            decisions[k][0] - decisions[k][1] for k in both
-        ),
-    }
+ROUND_PAUSE_S = 0.5  # between rounds: the services' bookkeeping (outbox, offsets) catches up
 
 
 async def pipeline_phase(
@@ -93,16 +62,23 @@ async def pipeline_phase(
     env_extra: dict[str, str] | None = None,
     database_from: str | None = None,
     during: Callable[[AIOKafkaProducer, str], Awaitable[dict]] | None = None,
+    rounds: int = 1,
+    new_orders: Callable[[], Sequence[Message]] | None = None,
 ) -> dict:
     """Orders through order-intake and por-validator on fresh topics and a fresh database.
     `profile`: py-spy attached to the services processes; `trace`: benchmarks/trace.py inside
     them; `env_extra`: settings for the services; `database_from`: the database to copy
     instead of the template (one an earlier phase left, with what it cached); `during`: other
     traffic sent while the orders are (given the producer and the topic prefix), its summary
-    kept as `during`."""
+    kept as `during`; `rounds`: undisturbed rounds wanted, the first of `orders`, each later
+    one of `new_orders()` sent once the one before is decided, the figures read as one
+    (benchmarks/repeat.py)."""
     from services.common.topic_creation import create_topics
 
+    if rounds > 1 and new_orders is None:
+        raise ValueError("rounds after the first need new orders (new_orders)")
     await wait_quiet(ctx, label)
+    began = time.monotonic()
     prefix = f"{ctx.run_id}-{label}."
     database_url = await fresh_database(
         ctx, f"bench_{label.replace('-', '_')}", template=database_from
@@ -129,6 +105,12 @@ async def pipeline_phase(
         "topic_prefix": prefix,
         "database": f"bench_{label.replace('-', '_')}",
     }
+    groups = {
+        **{f"services: {p.name}": [p.pid] for p in procs},
+        "kafka broker (tansu)": [ctx.kafka_pid],
+        "postgresql": [ctx.pg_pid] if ctx.pg_pid else [],
+        "load generator (this process)": [os.getpid()],
+    }
     try:
         await collector.start()
         await requests.start()
@@ -144,65 +126,45 @@ async def pipeline_phase(
         gc.collect()
         gc.disable()  # no collector pauses in the load generator while it paces and timestamps
         sampler.mark("start")
-        cpu = CpuMeter(
-            {
-                **{f"services: {p.name}": [p.pid] for p in procs},
-                "kafka broker (tansu)": [ctx.kafka_pid],
-                "postgresql": [ctx.pg_pid] if ctx.pg_pid else [],
-                "load generator (this process)": [os.getpid()],
-            },
-            recursive=frozenset({"postgresql"}),
-        ).start()
         if profile:
             for p in procs:
                 spy = PySpy(p.pid, ctx.out_dir / f"profile-{p.name}.txt", ctx.args.profile_rate)
                 await spy.start()
                 spies.append(spy)
-        keys = [m.key for m in orders]
-        half = len(keys) // 2
-        log(
-            f"{label}: publishing {len(orders)} orders"
-            + (f" at {rate:g}/s" if rate else " at full speed")
-        )
-        pub_task = asyncio.create_task(publish(producer, topic, orders, rate))
-        during_task = asyncio.create_task(during(producer, prefix)) if during else None
+        # Memory: "middle" once half of the rounds' orders are decided.
+        half, done = rounds * len(orders) // 2, 0
 
         def progress(count: int) -> None:
-            if count >= half and "middle" not in sampler.marks:
+            if done + count >= half and "middle" not in sampler.marks:
                 sampler.mark("middle")
 
-        # Until the producer is done, nothing can stall; after, 60 s without a decision is a stall.
-        complete = await collector.wait_for(
-            keys, stall_s=60 + (len(orders) / rate if rate else 30), on_progress=progress
-        )
-        pub = await pub_task
-        if during_task is not None:
-            result["during"] = await during_task
+        async def measure(i: int, limit: int) -> dict:
+            nonlocal done
+            batch = orders if not i else new_orders()
+            r = await _round(
+                label if limit == 1 else f"{label} round {i + 1}",
+                groups,
+                producer,
+                topic,
+                collector,
+                requests,
+                batch,
+                rate,
+                progress,
+                during=(lambda: during(producer, prefix)) if during and not i else None,
+            )
+            done += len(batch)
+            return r
+
+        measured = await in_rounds(rounds, measure, _between_rounds(ctx, label))
         sampler.mark("end")
-        result["cpu"] = cpu.stop()
         if spies:
             result["profile"] = {
                 "seconds": round(max([await s.stop() for s in spies]), 1),
                 "files": [str(s.out.relative_to(REPO)) for s in spies],
                 "rate_hz": ctx.args.profile_rate,
             }
-        result["publish"] = pub["summary"]
-        result["complete"] = complete
-        sent = pub["sent"]
-        seen = collector.seen
-        result["throughput"] = throughput(sent, seen, keys)
-        result["latency_publish_to_decision_consumed"] = latency_summary(
-            seen[k][0] - sent[k] for k in keys if k in seen
-        )
-        result["latency_p99_ms_by_tenth"] = p99_by_tenth(
-            sent, {k: seen[k][0] - sent[k] for k in keys if k in seen}
-        )
-        result["latency_publish_to_decision_record_timestamp"] = latency_summary(
-            seen[k][1] - sent[k] for k in keys if k in seen
-        )
-        await requests.wait_for(keys, stall_s=2.0)  # it fetches at most every 0.5 s
-        result["latency_by_hop"] = latency_by_hop(sent, requests.seen, seen, keys)
-        result["decision_mix"] = decision_mix([seen[k][2] for k in keys if k in seen])
+        result.update(combine(measured, "latency_publish_to_decision_consumed", rounds))
         result["dead_lettered"] = await dlq_count(ctx.bootstrap, prefix + DLQ.name)
     finally:
         gc.enable()
@@ -216,6 +178,8 @@ async def pipeline_phase(
         await stop_all(procs)
         sampler.stop()
     result["memory"] = sampler.summary()
+    result["phase_wall_s"] = round(time.monotonic() - began, 1)
+    log(f"{label}: {result['throughput'].get('per_s')} orders/s; phase {result['phase_wall_s']} s")
     if trace:
         result["trace"] = {}
         for p in procs:
@@ -225,16 +189,87 @@ async def pipeline_phase(
     return result
 
 
+def _between_rounds(ctx: Ctx, label: str) -> Callable[[dict], Awaitable[None]]:
+    # After a disturbed round, wait for quiet: --wait-quiet's seconds over all the rounds.
+    left = ctx.args.wait_quiet
+
+    async def between(last: dict) -> None:
+        nonlocal left
+        gc.enable()
+        gc.collect()
+        gc.disable()
+        if last.get("disturbed") and left >= 2:  # a look at the machine takes 2 s
+            left -= await wait_quiet(ctx, f"{label}, after a disturbed round", left)
+        await asyncio.sleep(ROUND_PAUSE_S)
+
+    return between
+
+
+async def _round(
+    name: str,
+    groups: dict[str, list[int]],
+    producer: AIOKafkaProducer,
+    topic: str,
+    collector: Collector,
+    requests: Collector,
+    orders: Sequence[Message],
+    rate: float | None,
+    progress: Callable[[int], None],
+    during: Callable[[], Awaitable[dict]] | None = None,
+) -> dict:
+    """One set of orders published (at `rate`, or flat out) and waited for: its throughput,
+    latency, CPU and decisions."""
+    out: dict = {}
+    cpu = CpuMeter(groups, recursive=frozenset({"postgresql"})).start()
+    keys = [m.key for m in orders]
+    log(
+        f"{name}: publishing {len(orders)} orders"
+        + (f" at {rate:g}/s" if rate else " at full speed")
+    )
+    pub_task = asyncio.create_task(publish(producer, topic, orders, rate))
+    during_task = asyncio.create_task(during()) if during else None
+    # Until the producer is done, nothing can stall; after, 60 s without a decision is a stall.
+    complete = await collector.wait_for(
+        keys, stall_s=60 + (len(orders) / rate if rate else 30), on_progress=progress
+    )
+    pub = await pub_task
+    if during_task is not None:
+        out["during"] = await during_task
+    out["cpu"] = cpu.stop()
+    out["publish"] = pub["summary"]
+    out["complete"] = complete
+    sent = pub["sent"]
+    seen = collector.seen
+    out["throughput"] = throughput(sent, seen, keys)
+    out["latency_publish_to_decision_consumed"] = latency_summary(
+        seen[k][0] - sent[k] for k in keys if k in seen
+    )
+    out["latency_p99_ms_by_tenth"] = p99_by_tenth(
+        sent, {k: seen[k][0] - sent[k] for k in keys if k in seen}
+    )
+    out["latency_publish_to_decision_record_timestamp"] = latency_summary(
+        seen[k][1] - sent[k] for k in keys if k in seen
+    )
+    await requests.wait_for(keys, stall_s=2.0)  # it fetches at most every 0.5 s
+    out["latency_by_hop"] = latency_by_hop(sent, requests.seen, seen, keys)
+    out["decision_mix"] = decision_mix([seen[k][2] for k in keys if k in seen])
+    return out
+
+
 async def relay_phase(
     ctx: Ctx,
     orders: Sequence[Message],
     warmup: Sequence[Message],
     rate: float | None = None,
     label: str = "relay",
+    rounds: int = 1,
 ) -> dict:
     """The baseline: the same messages through a bare aiokafka relay, in its own process
-    (flat out, or paced at `rate` to see the broker's and the client's own latency floor)."""
+    (flat out, or paced at `rate` to see the broker's and the client's own latency floor).
+    `rounds`: undisturbed rounds wanted, each of the same messages under new keys, sent once
+    the one before is relayed, the figures read as one (benchmarks/repeat.py)."""
     await wait_quiet(ctx, label)
+    began = time.monotonic()
     prefix = f"{ctx.run_id}-{label}."
     source, target = prefix + "relay.in", prefix + "relay.out"
     await create_plain_topics(ctx.bootstrap, [source, target], ORDERS.partitions)
@@ -275,34 +310,21 @@ async def relay_phase(
         gc.collect()
         gc.disable()
         sampler.mark("start")
-        cpu = CpuMeter(
-            {
-                "relay": [proc.pid],
-                "kafka broker (tansu)": [ctx.kafka_pid],
-                "load generator (this process)": [os.getpid()],
-            }
-        ).start()
-        keys = [m.key for m in orders]
-        log(
-            f"{label}: publishing {len(orders)} messages"
-            + (f" at {rate:g}/s" if rate else " at full speed")
-        )
-        pub_task = asyncio.create_task(publish(producer, source, orders, rate))
-        result["complete"] = await collector.wait_for(
-            keys, stall_s=60 + (len(orders) / rate if rate else 0)
-        )
-        pub = await pub_task
+        groups = {
+            "relay": [proc.pid],
+            "kafka broker (tansu)": [ctx.kafka_pid],
+            "load generator (this process)": [os.getpid()],
+        }
+
+        async def measure(i: int, limit: int) -> dict:
+            # The same values under new keys: the relay moves bytes, the reader matches keys.
+            batch = orders if not i else [replace(m, key=f"{m.key}.{i}") for m in orders]
+            name = label if limit == 1 else f"{label} round {i + 1}"
+            return await _relay_round(name, groups, producer, source, collector, batch, rate)
+
+        measured = await in_rounds(rounds, measure, _between_rounds(ctx, label))
         sampler.mark("end")
-        result["cpu"] = cpu.stop()
-        result["publish"] = pub["summary"]
-        result["throughput"] = throughput(pub["sent"], collector.seen, keys)
-        result["latency_publish_to_relayed_consumed"] = latency_summary(
-            collector.seen[k][0] - pub["sent"][k] for k in keys if k in collector.seen
-        )
-        result["latency_p99_ms_by_tenth"] = p99_by_tenth(
-            pub["sent"],
-            {k: collector.seen[k][0] - pub["sent"][k] for k in keys if k in collector.seen},
-        )
+        result.update(combine(measured, "latency_publish_to_relayed_consumed", rounds))
         result["bytes_per_message_avg"] = round(sum(len(m.value) for m in orders) / len(orders))
     finally:
         gc.enable()
@@ -312,4 +334,40 @@ async def relay_phase(
         await proc.stop()
         sampler.stop()
     result["memory"] = sampler.summary()
+    result["phase_wall_s"] = round(time.monotonic() - began, 1)
+    log(f"{label}: {result['throughput'].get('per_s')} msgs/s; phase {result['phase_wall_s']} s")
     return result
+
+
+async def _relay_round(
+    name: str,
+    groups: dict[str, list[int]],
+    producer: AIOKafkaProducer,
+    source: str,
+    collector: Collector,
+    messages: Sequence[Message],
+    rate: float | None,
+) -> dict:
+    out: dict = {}
+    cpu = CpuMeter(groups).start()
+    keys = [m.key for m in messages]
+    log(
+        f"{name}: publishing {len(messages)} messages"
+        + (f" at {rate:g}/s" if rate else " at full speed")
+    )
+    pub_task = asyncio.create_task(publish(producer, source, messages, rate))
+    out["complete"] = await collector.wait_for(
+        keys, stall_s=60 + (len(messages) / rate if rate else 0)
+    )
+    pub = await pub_task
+    out["cpu"] = cpu.stop()
+    out["publish"] = pub["summary"]
+    seen, sent = collector.seen, pub["sent"]
+    out["throughput"] = throughput(sent, seen, keys)
+    out["latency_publish_to_relayed_consumed"] = latency_summary(
+        seen[k][0] - sent[k] for k in keys if k in seen
+    )
+    out["latency_p99_ms_by_tenth"] = p99_by_tenth(
+        sent, {k: seen[k][0] - sent[k] for k in keys if k in seen}
+    )
+    return out

@@ -213,17 +213,19 @@ async def fresh_database(ctx: Ctx, name: str, template: str | None = None) -> st
     return db_url(ctx.admin_url, name)
 
 
-async def wait_quiet(ctx: Ctx, label: str) -> None:
-    """Wait (up to --wait-quiet seconds) until processes other than ours leave the cores alone."""
-    if ctx.args.wait_quiet <= 0:
-        return
+async def wait_quiet(ctx: Ctx, label: str, seconds: float | None = None) -> float:
+    """Wait (up to `seconds`, by default --wait-quiet) until processes other than ours leave
+    the cores alone; returns the seconds waited."""
+    seconds = ctx.args.wait_quiet if seconds is None else seconds
+    if seconds <= 0:
+        return 0.0
     me = psutil.Process()
     ours = {me.pid, ctx.kafka_pid, *(c.pid for c in me.children(recursive=True))}
     if ctx.pg_pid:
         ours.add(ctx.pg_pid)
         with contextlib.suppress(psutil.Error):
             ours.update(c.pid for c in psutil.Process(ctx.pg_pid).children(recursive=True))
-    deadline = time.monotonic() + ctx.args.wait_quiet
+    deadline = time.monotonic() + seconds
     started = time.monotonic()
     quiet = False
     while True:
@@ -246,3 +248,4 @@ async def wait_quiet(ctx: Ctx, label: str) -> None:
             else f"not quiet after {waited:.0f} s (other processes {other} cores); went ahead"
         )
     )
+    return waited

@@ -161,7 +161,7 @@ def cpu_breakdown(
     registry_messages: Sequence[Message], orders: Sequence[Message], limit: int = 3000
 ) -> dict:
     """Microseconds of pure Python work per order at each step of the pipeline, no I/O: where
-    the services' CPU goes before any database or broker round trip (best of 3 passes over
+    the services' CPU goes before any database or broker round trip (best of 7 passes over
     `limit` orders). Deciding includes the walks por-validator attaches to blocked lines."""
     reg = registry_from_messages(registry_messages)
     provenance = provenance_from_messages(registry_messages)
@@ -170,7 +170,7 @@ def cpu_breakdown(
     start = DEFAULT_ENFORCEMENT_START
     steps: dict[str, float] = {}
 
-    def timed(name: str, fn: Callable[[], list], repeat: int = 3) -> list:
+    def timed(name: str, fn: Callable[[], list], repeat: int = 7) -> list:
         fn()  # warm
         best = float("inf")
         for _ in range(repeat):  # best of `repeat`: the least disturbed by other processes

@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 
 from benchmarks.api_phase import api_phase
 from benchmarks.console_phase import console_phase
+from benchmarks.figures import cpu_per_order
 from benchmarks.phases import pipeline_phase, relay_phase
 from benchmarks.processes import REPO, RESULTS, Ctx, log
 from benchmarks.report import machine, render, targets
@@ -111,7 +112,16 @@ async def run(args: argparse.Namespace) -> dict:
         res["registry_load"] = await load_registry(ctx, registry)
         if "full" in args.phases:
             fresh_broker()
-            res["full_speed"] = await pipeline_phase(ctx, "full", orders, warmup, rate=None)
+            res["full_speed"] = await pipeline_phase(
+                ctx,
+                "full",
+                orders,
+                warmup,
+                rate=None,
+                # In rounds, each of new orders (issue 23: one 3-second round is noisy).
+                rounds=args.repeat,
+                new_orders=lambda: [world.order() for _ in orders],
+            )
         if "fixed" in args.phases:
             fresh_broker()
             res["fixed_load"] = await pipeline_phase(ctx, "fixed", orders, warmup, rate=args.rate)
@@ -134,7 +144,7 @@ async def run(args: argparse.Namespace) -> dict:
                 )
         if "relay" in args.phases:
             fresh_broker()
-            res["relay_baseline"] = await relay_phase(ctx, orders, warmup)
+            res["relay_baseline"] = await relay_phase(ctx, orders, warmup, rounds=args.relay_rounds)
             # The same relay paced at the fixed-load rate: the broker's and aiokafka's own
             # latency floor at that load, to read porgate's fixed-load latency against.
             # As many messages as the fixed-load phase: the broker slows as it fills, so both
@@ -202,6 +212,8 @@ async def run(args: argparse.Namespace) -> dict:
         pg.stop()
         res["notes"] = ctx.notes if ctx else []
         with contextlib.suppress(Exception):
+            res["cpu_per_order"] = cpu_per_order(res)
+        with contextlib.suppress(Exception):
             res["targets"] = targets(res)
         # Written even when a phase failed, so what was measured is kept.
         results_file.write_text(json.dumps(res, indent=2, default=str))
@@ -242,6 +254,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="a fast check: 5,000 orders, 1,000 resellers, shorter phases",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        help="rounds of --orders in the full-speed phase, its figure the median round's; a round"
+        " other processes disturbed is left out and measured again, up to twice as many rounds"
+        " (default 1; --quick 3: one 3-second round moves by a third with the machine's noise)",
+    )
+    p.add_argument(
+        "--relay-rounds",
+        type=int,
+        help="rounds of the relay phase, as --repeat's (default --repeat; --quick 7: a round of"
+        " 5,000 messages lasts 0.2 s, and one moves by a third)",
     )
     p.add_argument(
         "--rate", type=float, default=1000.0, help="offered load of the fixed-load phase, orders/s"
@@ -342,6 +367,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sustain_seconds = args.sustain_seconds or (10.0 if q else 30.0)
     args.console_decisions = args.console_decisions or (100_000 if q else 1_000_000)
     args.console_requests = args.console_requests or (50 if q else 200)
+    args.repeat = max(1, args.repeat or (3 if q else 1))
+    args.relay_rounds = max(1, args.relay_rounds or (7 if q else args.repeat))
     args.warmup = args.warmup if args.warmup is not None else (300 if q else 1_000)
     args.phases = [x.strip() for x in args.phases.split(",") if x.strip()]
     return args

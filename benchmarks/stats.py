@@ -43,6 +43,51 @@ def p99_by_tenth(sent: dict, latency_s: dict) -> list[float]:
     return [round(percentile(sorted(latency_s[k] for k in t), 99) * 1000.0, 1) for t in tenths if t]
 
 
+def throughput(
+    sent: dict[str, float], seen: dict[str, tuple[float, float, bytes]], keys: Sequence[str]
+) -> dict:
+    done = sorted(seen[k][0] for k in keys if k in seen)
+    if not done:
+        return {}
+    first = min(sent[k] for k in keys)
+    total = len(done) / (done[-1] - first)
+    lo, hi = done[len(done) // 10], done[(len(done) * 9) // 10]
+    steady = (len(done) * 8 // 10) / (hi - lo) if hi > lo else None
+    return {
+        "decided": len(done),
+        "first_publish_to_last_decision_s": round(done[-1] - first, 2),
+        # The ramp: how long the pipeline took to deliver its first decision, and its first tenth.
+        "first_publish_to_first_decision_s": round(done[0] - first, 2),
+        "first_publish_to_10pct_s": round(lo - first, 2),
+        "per_s": round(total, 1),
+        "steady_per_s_10_to_90pct": round(steady, 1) if steady else None,
+    }
+
+
+def latency_by_hop(
+    sent: dict[str, float],
+    requests: dict[str, tuple[float, float, bytes]],
+    decisions: dict[str, tuple[float, float, bytes]],
+    keys: Sequence[str],
+) -> dict[str, dict]:
+    """Where an order's latency goes, from the record timestamps each producer set (one clock,
+    one machine): each service's hop runs from the record it consumed being written to the
+    record it produced being written, so it holds the broker, the fetch wait, the batch's
+    wait behind the previous one, decoding, the transaction and the publish."""
+    both = [k for k in keys if k in requests and k in decisions]
+    return {
+        "order-intake: order sent -> request written": latency_summary(
+            requests[k][1] - sent[k] for k in both
+        ),
+        "por-validator: request written -> decision written": latency_summary(
+            decisions[k][1] - requests[k][1] for k in both
+        ),
+        "reader: decision written -> consumed by the benchmark": latency_summary(
+            decisions[k][0] - decisions[k][1] for k in both
+        ),
+    }
+
+
 def mib(n: float | None) -> float | None:
     return None if n is None else round(n / (1024 * 1024), 1)
 
