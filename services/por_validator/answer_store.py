@@ -12,10 +12,11 @@ from services.partner_center.models import Validation
 
 async def fresh_answers(
     db: Executor, distributor_id: str, partner_ids: Sequence[str], since: datetime
-) -> dict[str, Answer]:
-    """The newest answer for each id given after `since`."""
+) -> dict[str, tuple[Answer, datetime]]:
+    """The newest answer for each id given after `since`, and when it was given."""
     rows = await db.fetch(
-        "SELECT DISTINCT ON (partner_id) partner_id, is_valid, error_code, error_description"
+        "SELECT DISTINCT ON (partner_id) partner_id, is_valid, error_code, error_description,"
+        " answered_at"
         " FROM partner_center_answers"
         " WHERE distributor_id = $1 AND partner_id = ANY($2::text[]) AND answered_at > $3"
         " ORDER BY partner_id, answered_at DESC",
@@ -24,8 +25,9 @@ async def fresh_answers(
         since,
     )
     return {
-        r["partner_id"]: Answer(
-            r["partner_id"], r["is_valid"], r["error_code"], r["error_description"]
+        r["partner_id"]: (
+            Answer(r["partner_id"], r["is_valid"], r["error_code"], r["error_description"]),
+            r["answered_at"],
         )
         for r in rows
     }

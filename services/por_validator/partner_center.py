@@ -44,12 +44,28 @@ log = logging.getLogger(__name__)
 FORGET_OUTAGE_S = 300.0
 
 
+# Answers held in memory as well, so that a warm cache costs no query per batch and
+# distributor; PostgreSQL stays the record (audit, other replicas, restarts).
+MEMORY_ANSWERS = 200_000
+
+
 class CachedPartnerCenter:
-    """Partner Center's validation answers for one distributor, through the cache."""
+    """Partner Center's validation answers for one distributor, through the cache: in this
+    process's memory, then PostgreSQL, then Partner Center. An answer is reused while it is
+    younger than the TTL, wherever it is found."""
 
     def __init__(self, client: PartnerCenter, ttl_s: float) -> None:
         self.client = client
         self.ttl = timedelta(seconds=ttl_s)
+        # (distributor, PLA id) -> (answer, when Partner Center gave it), oldest first.
+        self._memory: dict[tuple[str, str], tuple[Answer, datetime]] = {}
+
+    def _remember(self, distributor_id: str, found: dict[str, tuple[Answer, datetime]]) -> None:
+        for pid, entry in found.items():
+            self._memory.pop((distributor_id, pid), None)
+            self._memory[(distributor_id, pid)] = entry
+        while len(self._memory) > MEMORY_ANSWERS:
+            del self._memory[next(iter(self._memory))]
 
     async def answers(
         self,
@@ -62,9 +78,18 @@ class CachedPartnerCenter:
     ) -> dict[str, Answer]:
         """An answer for every id; raises a PartnerCenterError when Partner Center gives none."""
         ids = sorted(set(partner_ids))
-        found = await answer_store.fresh_answers(
-            pool, distributor_id, ids, datetime.now(UTC) - self.ttl
-        )
+        since = datetime.now(UTC) - self.ttl
+        found: dict[str, Answer] = {}
+        for pid in ids:
+            entry = self._memory.get((distributor_id, pid))
+            if entry is not None and entry[1] > since:
+                found[pid] = entry[0]
+        if len(found) < len(ids):
+            stored = await answer_store.fresh_answers(
+                pool, distributor_id, [pid for pid in ids if pid not in found], since
+            )
+            self._remember(distributor_id, stored)
+            found.update((pid, answer) for pid, (answer, _) in stored.items())
         missing = [pid for pid in ids if pid not in found]
         metrics.PARTNER_CENTER_CACHE.labels("hit").inc(len(ids) - len(missing))
         if not missing:
@@ -74,11 +99,21 @@ class CachedPartnerCenter:
             distributor_id, missing, event_id=event_id, patient=patient
         )
         await answer_store.record_answers(pool, distributor_id, validations)
+        fresh: dict[str, tuple[Answer, datetime]] = {}
         for v in validations:
             r = v.result
-            found[r.partner_id] = Answer(
-                r.partner_id, r.is_valid_partner_id_on_record, r.error_code, r.error_description
+            fresh[r.partner_id] = (
+                Answer(
+                    r.partner_id,
+                    r.is_valid_partner_id_on_record,
+                    r.error_code,
+                    r.error_description,
+                ),
+                v.call.answered_at,
             )
+        if self.ttl > timedelta(0):
+            self._remember(distributor_id, fresh)
+        found.update((pid, answer) for pid, (answer, _) in fresh.items())
         return found
 
 
