@@ -9,8 +9,9 @@ so a phase in rounds and a single one measure the same thing, and the first roun
 exactly the single phase.
 
 A round during which other processes on the machine kept `QUIET_CORES` or more busy is
-disturbed: it is left out of the figure and another round is measured, up to 2k rounds in
-all (when every round was disturbed, they all count, and the report says so).
+disturbed: another round is measured, up to 2k rounds in all, and the figure is taken from
+the k least disturbed (by the other processes' cores): the undisturbed ones when k of them
+were, else the least disturbed of the rest with them, and the report says so.
 
 The combined phase is the round at the median (its latency and mix) with three things
 pooled over the rounds the figure is taken from: `throughput.decided` and `cpu` (so CPU
@@ -26,9 +27,13 @@ from collections.abc import Awaitable, Callable, Sequence
 QUIET_CORES = 0.25  # as --wait-quiet's: other processes below this leave the cores to us
 
 
-def disturbed(round_: dict) -> bool:
+def _other(round_: dict) -> float:
     other = (round_.get("cpu") or {}).get("other_processes_cores")
-    return other is not None and other >= QUIET_CORES
+    return 0.0 if other is None else other
+
+
+def disturbed(round_: dict) -> bool:
+    return _other(round_) >= QUIET_CORES
 
 
 async def in_rounds(
@@ -97,8 +102,14 @@ def combine(reps: Sequence[dict], latency_key: str, wanted: int | None = None) -
     undisturbed rounds asked for."""
     if len(reps) == 1:
         return reps[0]
-    # The undisturbed rounds, or all of them when none was.
-    used = [i for i, r in enumerate(reps) if not r.get("disturbed")] or list(range(len(reps)))
+    if wanted and len(reps) > wanted:
+        # Interference only slows a round down: the `wanted` least disturbed rounds.
+        calm = sorted(
+            range(len(reps)), key=lambda i: (bool(reps[i].get("disturbed")), _other(reps[i]))
+        )
+        used = sorted(calm[:wanted])
+    else:
+        used = [i for i, r in enumerate(reps) if not r.get("disturbed")] or list(range(len(reps)))
     per_s = [r.get("throughput", {}).get("per_s") for r in reps]
     median = _median([per_s[i] for i in used])
     measured = [i for i in used if per_s[i]]
