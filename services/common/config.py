@@ -100,6 +100,10 @@ class RuntimeSettings(BaseSettings):
     # order than a fetch answered for every record (benchmarks/README.md); an order waits
     # at most the fetch wait above for company.
     consumer_fetch_min_bytes: int = 8192
+    # Transactions a consumer runs at once for one batch, each on its own partitions (as
+    # that many replicas would): one's Python work overlaps another's wait on PostgreSQL.
+    # 1 applies every batch in one transaction.
+    consumer_concurrency: int = Field(default=2, ge=1, le=8)
     # How long the group waits for a silent member before giving its partitions to another.
     # A group join also waits about half of it on Tansu, and a member restarted after a
     # crash waits the old member's out; aiokafka's defaults (10 s, heartbeat 3 s) suit

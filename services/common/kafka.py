@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -80,6 +80,26 @@ def next_offsets(records: Iterable[ConsumerRecord]) -> dict[TopicPartition, int]
         tp = TopicPartition(r.topic, r.partition)
         offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
     return offsets
+
+
+T = TypeVar("T")
+
+
+def partition_groups(
+    items: Sequence[tuple[ConsumerRecord, T]], most: int, least: int
+) -> list[list[tuple[ConsumerRecord, T]]]:
+    """`items` split into at most `most` groups of about `least` records or more, each
+    partition's records all in one group and in their order; balanced by record count."""
+    by_partition: dict[tuple[str, int], list[tuple[ConsumerRecord, T]]] = {}
+    for item in items:
+        by_partition.setdefault((item[0].topic, item[0].partition), []).append(item)
+    n = min(most, len(items) // max(1, least), len(by_partition))
+    if n <= 1:
+        return [list(items)]
+    groups: list[list[tuple[ConsumerRecord, T]]] = [[] for _ in range(n)]
+    for records in sorted(by_partition.values(), key=len, reverse=True):
+        min(groups, key=len).extend(records)
+    return groups
 
 
 def rewind(consumer: Any, records: Sequence[ConsumerRecord]) -> None:

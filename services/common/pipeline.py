@@ -42,7 +42,7 @@ from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.dead_letters import DeadLetters
 from services.common.handling import Handler, Held, deferring_counts
 from services.common.inbox import Item
-from services.common.kafka import contract_topic, next_offsets, record_lag, rewind
+from services.common.kafka import contract_topic, next_offsets, partition_groups, record_lag, rewind
 from services.common.outbox import Outbox
 from services.common.retry import Retrier, Stopping, backoff_s
 from services.common.service import Consumer
@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 # "offset-commit" (with the lag gauge) commits the offsets of every batch published since
 # the last commit.
 StageTimer = Callable[[str, str, int], AbstractContextManager[None]]
+
+# A batch is split no finer: below this, a transaction's fixed cost (inbox, outbox, the
+# commit's fsync) outweighs what running it beside another saves.
+MIN_RECORDS_PER_TRANSACTION = 16
 
 
 def untimed(consumer: str, stage: str, records: int) -> AbstractContextManager[None]:
@@ -100,6 +104,7 @@ class BatchPipeline:
         topic_prefix: str,
         on_committed: Callable[[], None],
         stage_timer: StageTimer = untimed,
+        concurrency: int = 1,
     ) -> None:
         self.service = service
         self.consumer = consumer
@@ -113,6 +118,7 @@ class BatchPipeline:
         self.topic_prefix = topic_prefix
         self.on_committed = on_committed
         self.stage_timer = stage_timer
+        self.concurrency = max(1, concurrency)
         self.label = f"{service}:{consumer.name}"
         self._in_flight: InFlight | None = None
         self._draining = False
@@ -225,7 +231,20 @@ class BatchPipeline:
         if not good:
             return []
         with self._timed("transaction", len(good)):
-            return await self._apply(handle, good)
+            groups = partition_groups(good, self.concurrency, MIN_RECORDS_PER_TRANSACTION)
+            if len(groups) == 1:
+                return await self._apply(handle, good)
+            # Partitions hold different keys, with no order between them: their transactions
+            # run side by side as replicas' would, one's Python work overlapping the other's
+            # wait on PostgreSQL. A group fails only on shutdown (_apply dead-letters the
+            # rest); the batch then comes again, and the inbox knows what a group committed.
+            outcomes = await asyncio.gather(
+                *(self._apply(handle, group) for group in groups), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            return [c for outcome in outcomes for c in outcome]  # type: ignore[union-attr]
 
     async def _apply(self, handle: Handler, items: list[Item]) -> list[Committed]:
         try:

@@ -51,9 +51,12 @@ class ServiceRuntime:
     ) -> ServiceRuntime:
         """Connect, send what a crash left in the outbox, start housekeeping and workers."""
         retrying = Retrier(service.name, settings.retry_initial_s, settings.retry_max_s)
+        # Each consumer's extra transactions at once get connections of their own.
+        concurrency = settings.consumer_concurrency
+        pool_size = service.pool_size + (concurrency - 1) * len(service.consumers)
         pool = await retrying(
             "connect",
-            lambda: create_pool(settings.database_url, service.schema, max_size=service.pool_size),
+            lambda: create_pool(settings.database_url, service.schema, max_size=pool_size),
         )
         prefix = settings.topic_prefix
         box = Outbox(service.name, pool, producer, retrying, prefix)
@@ -73,6 +76,7 @@ class ServiceRuntime:
                 topic_prefix=prefix,
                 on_committed=wakeup.set,
                 stage_timer=stage_timer,
+                concurrency=concurrency,
             )
             for c in service.consumers
         }

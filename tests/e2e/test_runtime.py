@@ -89,6 +89,71 @@ async def test_poison_is_dead_lettered_transient_is_retried_and_the_rest_carries
     assert fail["ord-flaky"] == 0  # retried through both transient failures
 
 
+async def test_a_batch_split_across_transactions_keeps_each_keys_order_and_each_event_once(
+    settings, tmp_path
+):
+    """A backlog over many partitions, taken in batches big enough to split: the batch's
+    transactions run side by side, and still every event has one effect, each key's in
+    the order they were sent."""
+    (tmp_path / "001_seen.sql").write_text(
+        "CREATE TABLE seen (at bigserial, order_id text PRIMARY KEY, key text, seq int);"
+    )
+    running_now, most = 0, 0
+
+    async def handle(events, uow):
+        nonlocal running_now, most
+        running_now += 1
+        most = max(most, running_now)
+        try:
+            for event in events:
+                key, seq = event.data.order_id.removeprefix("ord-split-").split("-")
+                await uow.conn.execute(
+                    "INSERT INTO seen (order_id, key, seq) VALUES ($1, $2, $3)",
+                    event.data.order_id,
+                    key,
+                    int(seq),
+                )
+            return [[] for _ in events]
+        finally:
+            running_now -= 1
+
+    service = Service(
+        name="rt-split",
+        schema="rt_split",
+        migrations=tmp_path,
+        consumers=(Consumer("orders", (ORDERS,), handle),),
+    )
+    await migrate(settings.database_url, service.schema, service.migrations)
+    keys, per_key = 40, 15
+    app, _ = build_app([service], settings.model_copy(update={"consumer_concurrency": 2}))
+    async with Bus(settings) as bus:
+        for seq in range(per_key):
+            for k in range(keys):
+                oid = f"ord-split-k{k}-{seq}"
+                await bus.send("csp.orders.v1", R.order(oid, R.VALID), key=f"k{k}")
+        await app.start()
+        try:
+            conn = await asyncpg.connect(settings.database_url)
+            try:
+
+                async def all_seen():
+                    return (
+                        await conn.fetchval("SELECT count(*) FROM rt_split.seen") == keys * per_key
+                    )
+
+                await eventually(all_seen, timeout=60)
+                rows = await conn.fetch("SELECT key, seq FROM rt_split.seen ORDER BY at")
+            finally:
+                await conn.close()
+        finally:
+            await app.stop()
+    assert most == 2, "the batches were never split"
+    by_key: dict[str, list[int]] = {}
+    for row in rows:
+        by_key.setdefault(row["key"], []).append(row["seq"])
+    assert by_key == {f"k{k}": list(range(per_key)) for k in range(keys)}
+
+
 async def test_a_batch_whose_publishing_fails_comes_again_and_nothing_is_lost_or_doubled(migrated):
     settings = migrated
     oids = [f"ord-pub-{i}" for i in range(4)]
