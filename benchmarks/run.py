@@ -227,6 +227,7 @@ WHAT_IF = {
     "linger_ms": "PORGATE_PRODUCER_LINGER_MS",
     "log_level": "PORGATE_LOG_LEVEL",
     "consumer_max_records": "PORGATE_CONSUMER_MAX_RECORDS",
+    "consumer_concurrency": "PORGATE_CONSUMER_CONCURRENCY",
 }
 
 
