@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from benchmarks.rules import registry_from_messages
+from benchmarks.rules import provenance_from_messages, registry_from_messages
 from contracts.codec import decision_event, decode
 from contracts.ids import derived_event_id
 from contracts.topics import DECISIONS, ORDERS
@@ -62,32 +62,50 @@ WITHOUT_OUTBOX = "no outbox rows"
 UNEXPLAINED = "blocked lines unexplained"
 VARIANTS[WITHOUT_OUTBOX] = []
 VARIANTS[UNEXPLAINED] = []
+# Variants that change the schema: statements run before writing.
+ALTERED = {
+    "request and decision json not jsonb": [
+        "ALTER TABLE decisions ALTER COLUMN request TYPE json, ALTER COLUMN decision TYPE json"
+    ],
+}
+VARIANTS.update(dict.fromkeys(ALTERED, []))
 
 
 def decided(orders: int, explained: bool = True) -> list[tuple]:
     world = DemoWorld(resellers=2000, seed=7)
-    reg = registry_from_messages(world.registry())
+    messages = world.registry()
+    reg = registry_from_messages(messages)
+    # Blocked lines carry their walks, as por-validator attaches them.
+    provenance = provenance_from_messages(messages) if explained else None
     now = datetime.now(UTC)
     pairs = []
     for m in (world.order() for _ in range(orders)):
         e = decode(m.value, ORDERS.name)
         r = validation_request(e.data, e.id)
         req_id = derived_event_id("validation-request", e.id)
-        d = decide(r, reg, enforcement_start=DEFAULT_ENFORCEMENT_START, decided_at=now).model_copy(
-            update={"source_event_id": req_id}
-        )
+        d = decide(
+            r, reg, enforcement_start=DEFAULT_ENFORCEMENT_START, decided_at=now, provenance=provenance
+        ).model_copy(update={"source_event_id": req_id})
         pairs.append((r, d))
     return pairs
 
 
 async def write_all(
-    url: str, schema: str, pairs: list[tuple], batch: int, drop: list[str], outbox_rows: bool = True
+    url: str,
+    schema: str,
+    pairs: list[tuple],
+    batch: int,
+    drop: list[str],
+    outbox_rows: bool = True,
+    alter: list[str] = (),  # type: ignore[assignment]
 ) -> dict:
     await migrate(url, schema, MIGRATIONS)
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
     try:
         for name in drop:
             await conn.execute(f"DROP INDEX IF EXISTS {name}")
+        for statement in alter:
+            await conn.execute(statement)
         backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
         cpu0 = sum(backend.cpu_times()[:2])
         walls = []
@@ -148,6 +166,7 @@ async def main(argv: list[str] | None = None) -> None:
                         args.batch,
                         VARIANTS[name],
                         outbox_rows=name != WITHOUT_OUTBOX,
+                        alter=ALTERED.get(name, []),
                     )
                 )
     finally:
