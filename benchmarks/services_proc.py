@@ -21,6 +21,8 @@ import os
 import signal
 import sys
 
+from services.common import event_loop
+
 
 async def main(names: list[str]) -> None:
     from services.common.logs import configure_logging
@@ -80,7 +82,7 @@ def run() -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     try:
-        asyncio.run(main(names))
+        event_loop.run(main(names))
     finally:
         if os.environ.get("PORGATE_BENCH_TRACE"):
             from benchmarks import trace

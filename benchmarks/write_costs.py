@@ -68,7 +68,7 @@ ALTERED = {
         "ALTER TABLE decisions ALTER COLUMN request TYPE json, ALTER COLUMN decision TYPE json"
     ],
 }
-VARIANTS.update(dict.fromkeys(ALTERED, []))
+VARIANTS.update({name: [] for name in ALTERED})
 
 
 def decided(orders: int, explained: bool = True) -> list[tuple]:
@@ -84,7 +84,11 @@ def decided(orders: int, explained: bool = True) -> list[tuple]:
         r = validation_request(e.data, e.id)
         req_id = derived_event_id("validation-request", e.id)
         d = decide(
-            r, reg, enforcement_start=DEFAULT_ENFORCEMENT_START, decided_at=now, provenance=provenance
+            r,
+            reg,
+            enforcement_start=DEFAULT_ENFORCEMENT_START,
+            decided_at=now,
+            provenance=provenance,
         ).model_copy(update={"source_event_id": req_id})
         pairs.append((r, d))
     return pairs

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from services.catalog import SERVICE_MODULES
 from services.cli.errors import ExitCode, fail
+from services.common import event_loop
 from services.settings import get_settings
 
 console = Console(stderr=True)
@@ -80,7 +81,7 @@ def run(
         raise typer.BadParameter(
             f"unknown service {service!r}; choose from {', '.join([*SERVICE_MODULES, 'api', 'all'])}"
         )
-    asyncio.run(run_services(settings, names, with_api=with_api))
+    event_loop.run(run_services(settings, names, with_api=with_api))
 
 
 def dev(
@@ -109,7 +110,7 @@ def dev(
     from services.devtools.dev import PortTaken, run_dev
 
     try:
-        asyncio.run(
+        event_loop.run(
             run_dev(
                 demo=demo,
                 data_dir=data_dir,
