@@ -64,8 +64,24 @@ VARIANTS[WITHOUT_OUTBOX] = []
 VARIANTS[UNEXPLAINED] = []
 # Variants that change the schema: statements run before writing.
 ALTERED = {
-    "request and decision json not jsonb": [
-        "ALTER TABLE decisions ALTER COLUMN request TYPE json, ALTER COLUMN decision TYPE json"
+    # As before migration 009.
+    "request and decision jsonb": [
+        "ALTER TABLE decisions ALTER COLUMN request TYPE jsonb, ALTER COLUMN decision TYPE jsonb"
+    ],
+    # A decision with walks is over TOAST's 2 KB: PostgreSQL compresses it, with pglz unless
+    # told otherwise.
+    "documents compressed with lz4": [
+        (
+            "ALTER TABLE decisions ALTER COLUMN request SET COMPRESSION lz4,"
+            " ALTER COLUMN decision SET COMPRESSION lz4"
+        )
+    ],
+    "rows under 8 KB kept whole": ["ALTER TABLE decisions SET (toast_tuple_target = 8160)"],
+    "documents out of line uncompressed": [
+        (
+            "ALTER TABLE decisions ALTER COLUMN request SET STORAGE EXTERNAL,"
+            " ALTER COLUMN decision SET STORAGE EXTERNAL"
+        )
     ],
 }
 VARIANTS.update({name: [] for name in ALTERED})

@@ -44,7 +44,7 @@ async def record_decisions(
             "  d.supersedes_decision_id, d.requested_at, d.decided_at, d.request, d.decision, d.would_block"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
             "  $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[],"
-            "  $15::timestamptz[], $16::jsonb[], $17::jsonb[], $18::bool[])"
+            "  $15::timestamptz[], $16::json[], $17::json[], $18::bool[])"
             "  AS d(decision_id, source_event_id, transaction_kind, order_id, subscription_id, change_id,"
             "  distributor_id, customer_id, outcome, basis, error_codes, primary_error_code,"
             "  supersedes_decision_id, requested_at, decided_at, request, decision, would_block)"
