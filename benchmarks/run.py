@@ -228,6 +228,7 @@ WHAT_IF = {
     "log_level": "PORGATE_LOG_LEVEL",
     "consumer_max_records": "PORGATE_CONSUMER_MAX_RECORDS",
     "consumer_concurrency": "PORGATE_CONSUMER_CONCURRENCY",
+    "compression": "PORGATE_PRODUCER_COMPRESSION",
 }
 
 

@@ -102,8 +102,9 @@ class RuntimeSettings(BaseSettings):
     consumer_fetch_min_bytes: int = 8192
     # Transactions a consumer runs at once for one batch, each on its own partitions (as
     # that many replicas would): one's Python work overlaps another's wait on PostgreSQL.
-    # 1 applies every batch in one transaction.
-    consumer_concurrency: int = Field(default=2, ge=1, le=8)
+    # For a database a network hop away; with PostgreSQL on the same two cores, 2 measured
+    # the same as 1 (benchmarks/README.md).
+    consumer_concurrency: int = Field(default=1, ge=1, le=8)
     # How long the group waits for a silent member before giving its partitions to another.
     # A group join also waits about half of it on Tansu, and a member restarted after a
     # crash waits the old member's out; aiokafka's defaults (10 s, heartbeat 3 s) suit
@@ -113,6 +114,8 @@ class RuntimeSettings(BaseSettings):
     # How long the producer holds a message for company. A batch's messages are handed over
     # together and go out in one request anyway; waiting longer only adds latency.
     producer_linger_ms: int = 0
+    # How the producers compress their batches (consumers of any Kafka client decompress them).
+    producer_compression: str | None = Field(default=None, pattern="^(gzip|snappy|lz4|zstd)$")
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     # Attempts for a message that fails with a non-transient error before it is dead-lettered.

@@ -84,6 +84,7 @@ def new_producer(
         enable_idempotence=idempotent,
         linger_ms=settings.producer_linger_ms if linger_ms is None else linger_ms,
         max_request_size=MAX_REQUEST_SIZE,
+        compression_type=settings.producer_compression,
         client_id=client_id or f"porgate-{settings.instance_id}",
         partitioner=partition_for,
         **client_options(settings),
