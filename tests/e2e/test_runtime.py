@@ -315,3 +315,14 @@ async def test_a_clean_stop_commits_the_offsets_of_everything_it_processed(migra
             await consumer.stop()
     assert sum(ends.values()) == 12
     assert committed == ends
+
+
+async def test_with_compression_the_services_batches_reach_any_consumer(migrated):
+    """PORGATE_PRODUCER_COMPRESSION: the codec is installed, the broker takes the compressed
+    batches, and a consumer with no setting of its own reads them."""
+    settings = migrated.model_copy(update={"producer_compression": "zstd"})
+    async with Bus(migrated) as bus, running(settings, ["order-intake"]) as (runtime,):
+        assert runtime.outbox.producer._compression_type == "zstd"
+        await bus.send("csp.orders.v1", R.order("ord-zstd", R.VALID), key="ord-zstd")
+        requests = await bus.events("por.validation-requests.v1", 1)
+    assert [r["data"]["orderId"] for r in requests] == ["ord-zstd"]
