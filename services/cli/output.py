@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from services.rendering.spreadsheet import spreadsheet_safe
+
 # Piped output is read by scripts and pagers: never wrap an id or a time.
 PIPED_WIDTH = 1000
 
@@ -100,11 +102,6 @@ def _text(value: Any) -> str:
 
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-def spreadsheet_safe(text: str) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula gets a leading quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _csv(value: Any) -> str:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable
 
 from services.domain.eligibility_import import BadRow, ParsedReport, TriageRow
+from services.rendering.spreadsheet import spreadsheet_safe
 
 TRIAGE_COLUMNS = (
     "Line",
@@ -64,15 +65,6 @@ def summary(parsed: ParsedReport, rows: list[TriageRow]) -> dict[str, int]:
         "agree": agreeing,
         "disagree": len(rows) - agreeing,
     }
-
-
-# A cell a spreadsheet would run as a formula (OWASP's CSV injection): these first
-# characters. Such a cell gets a leading apostrophe, which spreadsheets show as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def render_csv(rows: list[TriageRow], bad_rows: Iterable[BadRow] = ()) -> str:
