@@ -53,42 +53,45 @@ async def write(
     With tracing on, each row stores its `carriers` entry (default: the current span's)."""
     if not outgoing:
         return []
-    sources = [source for source, _ in outgoing]
-    topics = [o.topic.name for _, o in outgoing]
-    keys = [o.key.encode() if o.key is not None else None for _, o in outgoing]
-    values = [encode(o.event) if o.value is None else o.value for _, o in outgoing]
-    parents: list[str | None] = [None] * len(outgoing)
-    states: list[str | None] = [None] * len(outgoing)
+    rows = unsaved(outgoing, carriers)
+    columns = (
+        [r["source_event_id"] for r in rows],
+        [r["topic"] for r in rows],
+        [r["key"] for r in rows],
+        [r["value"] for r in rows],
+    )
     if not tracing.enabled():
-        ids = await conn.fetch(_INSERT, sources, topics, keys, values)
+        ids = await conn.fetch(_INSERT, *columns)
     else:
-        if carriers is None:
-            carriers = [tracing.carrier_of()] * len(outgoing)
-        parents = [c.get(tracing.TRACEPARENT) for c in carriers]
-        states = [c.get(tracing.TRACESTATE) for c in carriers]
-        ids = await conn.fetch(_INSERT_TRACED, sources, topics, keys, values, parents, states)
+        parents = [r["traceparent"] for r in rows]
+        states = [r["tracestate"] for r in rows]
+        ids = await conn.fetch(_INSERT_TRACED, *columns, parents, states)
     # The serial is drawn in the order unnest yields the rows, which is the order given:
     # sorted, the ids line up with the messages whatever order RETURNING lists them in.
+    for row, row_id in zip(rows, sorted(r["id"] for r in ids), strict=True):
+        row["id"] = row_id
+    return rows
+
+
+def unsaved(
+    outgoing: Sequence[tuple[str, Outgoing]],
+    carriers: Sequence[dict[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """(source event id, message) pairs as rows to publish that no table holds (`id` None):
+    what a consumer with no database effect sends straight away (pipeline.py)."""
+    if tracing.enabled() and carriers is None:
+        carriers = [tracing.carrier_of()] * len(outgoing)
     return [
         {
-            "id": row_id,
+            "id": None,
             "source_event_id": source,
-            "topic": topic,
-            "key": key,
-            "value": value,
-            "traceparent": parent,
-            "tracestate": state,
+            "topic": o.topic.name,
+            "key": o.key.encode() if o.key is not None else None,
+            "value": encode(o.event) if o.value is None else o.value,
+            "traceparent": carriers[i].get(tracing.TRACEPARENT) if carriers else None,
+            "tracestate": carriers[i].get(tracing.TRACESTATE) if carriers else None,
         }
-        for row_id, source, topic, key, value, parent, state in zip(
-            sorted(r["id"] for r in ids),
-            sources,
-            topics,
-            keys,
-            values,
-            parents,
-            states,
-            strict=True,
-        )
+        for i, (source, o) in enumerate(outgoing)
     ]
 
 
@@ -153,7 +156,9 @@ class Outbox:
             ]
             outcome = await self.retrying("publish", partial(send_all, self.producer, messages))
         self._to_delete.add(
-            row["id"] for row, refusal in zip(rows, outcome, strict=True) if refusal is None
+            row["id"]
+            for row, refusal in zip(rows, outcome, strict=True)
+            if refusal is None and row["id"] is not None
         )
         refused: dict[str, str] = {}
         for row, refusal in zip(rows, outcome, strict=True):
@@ -189,6 +194,8 @@ class Outbox:
             "outbox message undeliverable",
             extra={"service": self.service, "outbox_id": row["id"], "reason": reason},
         )
+        if row["id"] is None:  # in no table: its cause is dead-lettered, which is the record
+            return reason
         await self.retrying(
             "outbox",
             lambda: self.pool.execute(

@@ -4,7 +4,8 @@ For each batch the broker hands over:
 1. decode every record; what can never be processed goes to the DLQ with a reason;
 2. in one PostgreSQL transaction: claim the events' ids in the inbox (a redelivery or a
    replay claims nothing and has no effect), run the consumer's handler on the new events,
-   and write what it emits to the outbox;
+   and write what it emits to the outbox (a consumer whose only effect is what it emits,
+   under ids derived from its events', runs its handler with no transaction: service.py);
 3. after commit, publish the outbox rows;
 4. once the broker has acknowledged them, commit the batch's Kafka offsets.
 Step 3 of a batch runs while the next batch goes through 1 and 2 (one batch in flight,
@@ -43,7 +44,7 @@ from services.common.dead_letters import DeadLetters
 from services.common.handling import Handler, Held, deferring_counts
 from services.common.inbox import Item
 from services.common.kafka import contract_topic, next_offsets, partition_groups, record_lag, rewind
-from services.common.outbox import Outbox
+from services.common.outbox import Outbox, unsaved
 from services.common.retry import Retrier, Stopping, backoff_s
 from services.common.service import Consumer
 from services.common.unit_of_work import OutboxRow, UnitOfWork
@@ -303,6 +304,8 @@ class BatchPipeline:
         return result
 
     async def _apply_in_transaction(self, handle: Handler, items: list[Item]) -> Committed:
+        if self.consumer.messages_only:
+            return await self._apply_without_database(handle, items)
         async with self.pool.acquire() as conn, conn.transaction():
             uow = self.unit_of_work(conn)
             claim = await uow.claim(items)
@@ -333,6 +336,21 @@ class BatchPipeline:
             topic = contract_topic(self.topic_prefix, topic)
             metrics.MESSAGES.labels(self.service, topic, outcome).inc(n)
         return Committed(rows, items, reused)
+
+    async def _apply_without_database(self, handle: Handler, items: list[Item]) -> Committed:
+        # A copy of an event, in this batch or redelivered, emits the same messages under the
+        # same ids again: the consumers downstream have them once.
+        events = [event for _, event in items]
+        emitted = await handle(events, None)
+        caused = [(e, o) for e, outs in zip(events, emitted, strict=True) for o in outs]
+        rows = unsaved(
+            [(e.id, o) for e, o in caused],
+            record_tracing.carriers_for([e for e, _ in caused]) if tracing.enabled() else None,
+        )
+        counts = Counter(contract_topic(self.topic_prefix, r.topic) for r, _ in items)
+        for topic, n in counts.items():
+            metrics.MESSAGES.labels(self.service, topic, "processed").inc(n)
+        return Committed(rows, items, [])
 
     # ------------------------------------------------------------------ steps 3 and 4
 

@@ -142,10 +142,11 @@ def sending(
                 **MESSAGING,
                 "messaging.operation.type": "send",
                 "messaging.destination.name": prefix + row["topic"],
-                "porgate.outbox_id": row["id"],
                 "porgate.source_event_id": row["source_event_id"],
             },
         )
+        if row["id"] is not None:  # sent straight away, with no outbox row: outbox.unsaved
+            span.set_attribute("porgate.outbox_id", row["id"])
         spans.append(span)
         carrier = tracing.carrier_of(span)
         headers.append(content_type + [(k, v.encode()) for k, v in carrier.items()])

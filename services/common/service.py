@@ -37,6 +37,12 @@ class Consumer:
     handle: Handler
     description: str = ""
     prefetch: Prefetch | None = None
+    # True when the handler's only effect is the messages it emits, each with an id derived
+    # from its event's and the same whenever the event comes again. Such a batch needs no
+    # transaction: no inbox (the consumers downstream dedupe by those ids), no outbox (the
+    # messages go straight to the broker and the offsets are committed once it has them).
+    # The handler is given None for its unit of work.
+    messages_only: bool = False
 
 
 @dataclass(frozen=True)

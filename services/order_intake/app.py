@@ -7,7 +7,6 @@ from services.common.config import RuntimeSettings
 from services.common.service import Consumer, Service
 from services.order_intake import store
 from services.order_intake.handlers import on_orders_placed
-from services.order_intake.unit_of_work import PostgresIntakeUnitOfWork
 
 
 def build(settings: RuntimeSettings) -> Service:
@@ -16,10 +15,13 @@ def build(settings: RuntimeSettings) -> Service:
         schema=store.SCHEMA,
         migrations=Path(__file__).parent / "migrations",
         publishes=(VALIDATION_REQUESTS,),
-        unit_of_work=PostgresIntakeUnitOfWork,
         consumers=(
             Consumer(
-                "orders", (ORDERS,), on_orders_placed, "Orders placed upstream, to be validated."
+                "orders",
+                (ORDERS,),
+                on_orders_placed,
+                "Orders placed upstream, to be validated.",
+                messages_only=True,
             ),
         ),
     )

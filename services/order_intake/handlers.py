@@ -1,7 +1,8 @@
-"""order-intake's handler: record the orders, ask for their validation."""
+"""order-intake's handler: ask for the validation of each order."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from contracts.codec import new_event
@@ -11,7 +12,6 @@ from contracts.ids import derived_event_id
 from contracts.topics import VALIDATION_REQUESTS
 from services.common.handling import Emitted, Outgoing
 from services.order_intake import intake
-from services.order_intake.unit_of_work import IntakeUnitOfWork
 
 SOURCE = "/porgate/order-intake"
 
@@ -22,17 +22,21 @@ def _request(event: CloudEvent[OrderPlaced]) -> Outgoing:
     return Outgoing(
         VALIDATION_REQUESTS,
         order.order_id,
-        # Derived from the order event's id, so a replayed order asks again under the same id.
+        # The same bytes whenever the order event comes again (its id derived from the
+        # order event's, its time the order event's): por-validator's inbox takes a copy with
+        # other bytes under a known id for an id reused, and dead-letters it.
         new_event(
             request,
             source=SOURCE,
             id=derived_event_id("validation-request", event.id),
             subject=order.order_id,
+            time=event.time.astimezone(UTC),
         ),
     )
 
 
-async def on_orders_placed(events: list[CloudEvent[Any]], uow: IntakeUnitOfWork) -> list[Emitted]:
-    """Record the orders; ask for the validation of each."""
-    await uow.record_orders([(e.id, e.data) for e in events])
+async def on_orders_placed(events: list[CloudEvent[Any]], _: None = None) -> list[Emitted]:
+    """Ask for the validation of each order. Its only effect (a `messages_only` consumer):
+    the request, under an id derived from the order event's, keeps the order as received,
+    and por-validator stores it with its decision."""
     return [[_request(e)] for e in events]

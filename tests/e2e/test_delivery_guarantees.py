@@ -4,6 +4,7 @@ import json
 
 import asyncpg
 
+from contracts.ids import derived_event_id
 from tests.e2e import registry_data as R
 from tests.e2e.test_orders import SERVICES, load_registry, registry_loaded
 from tests.support import Bus, envelope, running
@@ -25,6 +26,13 @@ async def test_same_order_event_twice_has_one_effect_and_replay_is_harmless(migr
             await bus.send("csp.orders.v1", first, key="ord-dup")
             await bus.send("csp.orders.v1", R.order("ord-last", R.VALID), key="ord-last")
             decisions = await bus.events("por.decisions.v1", 3, settle=2.0)
+            requests = await bus.read(
+                "por.validation-requests.v1", lambda rs: len(rs) >= 5, settle=1.0
+            )
+            dead = await bus.read("por.dlq.v1", lambda rs: True, timeout=2.0, settle=1.0)
+    assert dead == []
+    copies = {r.value for r in requests if r.key == b"ord-dup"}
+    assert len([r for r in requests if r.key == b"ord-dup"]) == 3 and len(copies) == 1
     ids = [d["data"]["decisionId"] for d in decisions]
     assert len(ids) == len(set(ids)) == 3
     assert sorted(d["data"]["orderId"] for d in decisions) == ["ord-after", "ord-dup", "ord-last"]
@@ -36,9 +44,12 @@ async def test_same_order_event_twice_has_one_effect_and_replay_is_harmless(migr
             )
             == 1
         )
+        # order-intake asked three times, under one id and in the same bytes: one claim in
+        # por-validator's inbox, and no copy taken for an id reused (nothing dead-lettered).
         assert (
             await conn.fetchval(
-                "SELECT count(*) FROM order_intake.orders WHERE order_id = 'ord-dup'"
+                "SELECT count(*) FROM por_validator.inbox WHERE event_id = $1",
+                derived_event_id("validation-request", "evt-dup-1"),
             )
             == 1
         )

@@ -1,4 +1,5 @@
-"""PostgreSQL stops in the middle of a stream and comes back: the consumers wait and retry,
+"""PostgreSQL stops in the middle of a stream and comes back: por-validator waits and retries
+(order-intake, with no database effect, goes on asking),
 commit no offset past work that is not durable, lose nothing and do nothing twice, and
 /healthz says 503 while it is down and 200 once it is back."""
 
@@ -20,10 +21,10 @@ from tests.reliability.harness import Kafka, eventually, fetch, fetchval, note, 
 N_ORDERS = 1500
 OUTAGE_S = 6.0
 # (consumer group, topic it reads, schema of its inbox); schema names are constants.
-GROUPS = [
-    ("porgate.order-intake.orders", W.ORDERS, "order_intake"),
-    ("porgate.por-validator.requests", W.REQUESTS, "por_validator"),
-]
+GROUPS = [("porgate.por-validator.requests", W.REQUESTS, "por_validator")]
+# order-intake's consumer has no effect but the request it sends (messages_only): it goes on
+# asking while the database is down.
+INTAKE = ("porgate.order-intake.orders", W.ORDERS)
 
 
 async def committed_offsets(settings, group: str, topic: str, partitions: int) -> dict[int, int]:
@@ -93,6 +94,9 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
         )
         await asyncio.to_thread(server.pause)
         down_at = time.monotonic()
+        intake_at_start = await committed_offsets(
+            settings, settings.topic_prefix + INTAKE[0], INTAKE[1], 2
+        )
         # Nothing can commit from here on (the server and the test share this host's clock).
         stopped_at = datetime.now(UTC)
         try:
@@ -119,6 +123,9 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
             await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
             for p in (intake, validator):
                 assert p.alive, f"{p.label} died while the database was down:\n{p.tail()}"
+            intake_at_end = await committed_offsets(
+                settings, settings.topic_prefix + INTAKE[0], INTAKE[1], 2
+            )
         finally:
             await asyncio.to_thread(server.resume)
         outage_s = time.monotonic() - down_at
@@ -156,7 +163,14 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
     assert len(rows) == N_ORDERS and len({r["order_id"] for r in rows}) == N_ORDERS
     for r in rows:
         assert list(r["error_codes"]) == W.expected_codes(by_event_id[r["source_event_id"]])
-    assert await fetchval(settings, "SELECT count(*) FROM order_intake.orders") == N_ORDERS
+    assert (
+        await fetchval(
+            settings,
+            "SELECT count(*) FROM por_validator.inbox"
+            " WHERE event_type = 'por.validation.requested.v1'",
+        )
+        == N_ORDERS
+    )
     records = await read_topic(
         settings,
         W.DECISIONS,
@@ -187,8 +201,10 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
                     f"{'never processed' if done is None else 'processed only after it'}"
                 )
                 covered += 1
-    # order-intake had work throughout (the stream went on); the validator may have been idle.
-    assert retries["order-intake"] > 0, f"no retries counted: {retries}"
+    # order-intake went on asking through the outage; por-validator waited and retried.
+    asked = sum(intake_at_end.values()) - sum(intake_at_start.values())
+    assert asked > 0, f"order-intake asked nothing while the database was down: {intake_at_end}"
+    assert retries["por-validator"] > 0, f"no retries counted: {retries}"
 
     tally(
         **{
@@ -200,6 +216,7 @@ async def test_database_outage_mid_stream_loses_nothing_doubles_nothing_and_heal
     )
     note(
         f"database outage: PostgreSQL stopped {outage_s:.1f}s after {decided_before}/{N_ORDERS} orders were "
-        f"decided; /healthz 503 then 200 on both processes; {covered} offsets committed before the outage, none "
-        f"past unprocessed work; retries counted {retries}; every order decided once"
+        f"decided; /healthz 503 then 200 on both processes; order-intake asked for {asked} decisions meanwhile; "
+        f"{covered} offsets committed before the outage, none past unprocessed work; retries counted {retries}; "
+        f"every order decided once"
     )
