@@ -510,6 +510,7 @@ async def test_hostile_and_broken_input_on_every_inbound_topic(migrated, procs):
         for e in valid_requests:
             await kafka.send(W.REQUESTS, e, key=e["data"]["orderId"])
         await kafka.send(W.REGISTRY, W.tenant(ten_h, "suspended"), key=ten_h)
+
         # An order event's id reused for another order: order-intake keeps no inbox (its only
         # effect is the request, under an id derived from the order event's), so the second
         # request meets the first's id in por-validator's inbox, which dead-letters it. Sent
