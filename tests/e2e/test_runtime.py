@@ -12,6 +12,7 @@ import time
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.codec import decode
@@ -22,6 +23,7 @@ from services.common.db import migrate
 from services.common.kafka_security import client_options
 from services.common.ports import free_port
 from services.common.service import Consumer, Outgoing, Service
+from services.order_intake.handlers import on_orders_placed
 from tests.e2e import registry_data as R
 from tests.support import Bus, eventually, running
 
@@ -154,32 +156,56 @@ async def test_a_batch_split_across_transactions_keeps_each_keys_order_and_each_
     assert by_key == {f"k{k}": list(range(per_key)) for k in range(keys)}
 
 
-async def test_a_batch_whose_publishing_fails_comes_again_and_nothing_is_lost_or_doubled(migrated):
-    settings = migrated
+async def intake_service(settings, tmp_path, *, messages_only: bool) -> Service:
+    """order-intake's handler as a consumer with a transaction (inbox, outbox), or as the
+    messages_only consumer order-intake runs, in a schema of its own."""
+    service = Service(
+        name="rt-intake",
+        schema="rt_intake",
+        migrations=tmp_path,
+        consumers=(Consumer("orders", (ORDERS,), on_orders_placed, messages_only=messages_only),),
+    )
+    await migrate(settings.database_url, service.schema, service.migrations)
+    return service
+
+
+@pytest.mark.parametrize("messages_only", [False, True], ids=["transaction", "messages-only"])
+async def test_a_batch_whose_publishing_fails_comes_again_and_nothing_is_lost_or_doubled(
+    settings, tmp_path, messages_only
+):
+    service = await intake_service(settings, tmp_path, messages_only=messages_only)
+    app, runtimes = build_app([service], settings)
     oids = [f"ord-pub-{i}" for i in range(4)]
-    async with Bus(settings) as bus, running(settings, ["order-intake"]) as (runtime,):
-        for oid in oids[:3]:
-            await bus.send("csp.orders.v1", R.order(oid, R.VALID), key=oid)
-        await bus.events("por.validation-requests.v1", 3)
-        publish, calls = runtime.outbox.publish, []
+    async with Bus(settings) as bus:
+        await app.start()
+        try:
+            runtime = runtimes[0]
+            for oid in oids[:3]:
+                await bus.send("csp.orders.v1", R.order(oid, R.VALID), key=oid)
+            await bus.events("por.validation-requests.v1", 3)
+            publish, calls = runtime.outbox.publish, []
 
-        async def breaks_once(rows):
-            calls.append(len(rows))
-            if len(calls) == 1:
-                raise RuntimeError("publishing broke after the transaction committed")
-            return await publish(rows)
+            async def breaks_once(rows):
+                calls.append(len(rows))
+                if len(calls) == 1:
+                    raise RuntimeError("publishing broke after the transaction committed")
+                return await publish(rows)
 
-        # The last batch, with no later batch to notice its failure: it must rewind itself.
-        runtime.outbox.publish = breaks_once
-        await bus.send("csp.orders.v1", R.order(oids[3], R.VALID), key=oids[3])
-        requests = await bus.events("por.validation-requests.v1", len(oids), settle=2.0)
-        async with runtime.pool.acquire() as conn:
-            assert await conn.fetchval("SELECT count(*) FROM orders") == len(oids)
-            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
-    # The failed batch came again; the inbox made it a duplicate, whose outbox row, still
-    # unsent, was sent then: each request exactly once.
+            # The last batch, with no later batch to notice its failure: it must rewind itself.
+            runtime.outbox.publish = breaks_once
+            await bus.send("csp.orders.v1", R.order(oids[3], R.VALID), key=oids[3])
+            requests = await bus.events("por.validation-requests.v1", len(oids), settle=2.0)
+            async with runtime.pool.acquire() as conn:
+                assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+                claimed = await conn.fetchval("SELECT count(*) FROM inbox")
+        finally:
+            await app.stop()
+    # The failed batch came again: with a transaction, the inbox made it a duplicate whose
+    # outbox row, still unsent, was sent then; without, the handler made the same message
+    # again. Either way, each request exactly once.
     assert calls == [1, 1]
     assert sorted(r["data"]["orderId"] for r in requests) == oids
+    assert claimed == (0 if messages_only else len(oids))
 
 
 async def test_sigterm_stops_a_service_cleanly(migrated):
@@ -222,34 +248,44 @@ async def test_sigterm_stops_a_service_cleanly(migrated):
             proc.kill()
 
 
-async def test_housekeeping_prunes_only_what_is_old_and_done(migrated):
-    settings = migrated
-    async with Bus(settings) as bus, running(settings, ["order-intake"]) as (runtime,):
-        for oid in ("ord-old", "ord-new"):
-            await bus.send("csp.orders.v1", R.order(oid, R.VALID, event_id=f"evt-{oid}"), key=oid)
-        await bus.events("por.validation-requests.v1", 2)
-        async with runtime.pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE inbox SET processed_at = now() - interval '91 days' WHERE event_id = 'evt-ord-old'"
-            )
-            # Published rows leave the outbox as soon as the broker has them.
-            assert await eventually(lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox"))
-            await conn.execute(
-                "INSERT INTO outbox (source_event_id, topic, value, created_at)"
-                " VALUES ('unsent', 'x', 'x', now() - interval '30 days')"
-            )
-            # A row the previous release marked sent, during a rollout.
-            await conn.execute(
-                "INSERT INTO outbox (source_event_id, topic, value, published_at)"
-                " VALUES ('marked', 'x', 'x', now())"
-            )
-            assert await runtime.prune() == (1, 1)
-            assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
-            # Unpublished rows stay, however old: they are still owed to the broker.
-            assert (
-                await conn.fetchval("SELECT count(*) FROM outbox WHERE source_event_id = 'unsent'")
-                == 1
-            )
+async def test_housekeeping_prunes_only_what_is_old_and_done(settings, tmp_path):
+    service = await intake_service(settings, tmp_path, messages_only=False)
+    app, runtimes = build_app([service], settings)
+    await app.start()
+    try:
+        async with Bus(settings) as bus:
+            runtime = runtimes[0]
+            for oid in ("ord-old", "ord-new"):
+                await bus.send(
+                    "csp.orders.v1", R.order(oid, R.VALID, event_id=f"evt-{oid}"), key=oid
+                )
+            await bus.events("por.validation-requests.v1", 2)
+            async with runtime.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE inbox SET processed_at = now() - interval '91 days' WHERE event_id = 'evt-ord-old'"
+                )
+                # Published rows leave the outbox as soon as the broker has them.
+                assert await eventually(lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox"))
+                await conn.execute(
+                    "INSERT INTO outbox (source_event_id, topic, value, created_at)"
+                    " VALUES ('unsent', 'x', 'x', now() - interval '30 days')"
+                )
+                # A row the previous release marked sent, during a rollout.
+                await conn.execute(
+                    "INSERT INTO outbox (source_event_id, topic, value, published_at)"
+                    " VALUES ('marked', 'x', 'x', now())"
+                )
+                assert await runtime.prune() == (1, 1)
+                assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
+                # Unpublished rows stay, however old: they are still owed to the broker.
+                assert (
+                    await conn.fetchval(
+                        "SELECT count(*) FROM outbox WHERE source_event_id = 'unsent'"
+                    )
+                    == 1
+                )
+    finally:
+        await app.stop()
 
 
 async def test_sending_what_a_crash_left_ends_while_other_instances_keep_writing(migrated):
