@@ -43,6 +43,28 @@ class Held(Exception):
     applied, the consumer rewinds and the batch comes again (lag grows; nothing is lost)."""
 
 
+# The record each event of the batch being handled came from, by event id; None outside a
+# pipeline's handler.
+_records: ContextVar[dict[str, Any] | None] = ContextVar("records", default=None)
+
+
+@contextlib.contextmanager
+def from_records(items: Sequence[tuple[Any, CloudEvent[Any]]]) -> Iterator[None]:
+    """While handling these (Kafka record, event) pairs: `record_of` finds each one's record."""
+    token = _records.set({event.id: record for record, event in items})
+    try:
+        yield
+    finally:
+        _records.reset(token)
+
+
+def record_of(event: CloudEvent[Any]) -> Any | None:
+    """The Kafka record `event` was decoded from, inside a pipeline's handler (for what keeps
+    an event to deal with later and may have to dead-letter it as it came); else None."""
+    records = _records.get()
+    return None if records is None else records.get(event.id)
+
+
 # What a handler asked to run once its transaction commits; None outside a pipeline.
 _after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
     "after_commit", default=None

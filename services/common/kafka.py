@@ -30,6 +30,12 @@ def contract_topic(prefix: str, actual: str) -> str:
     return actual[len(prefix) :] if prefix and actual.startswith(prefix) else actual
 
 
+def consumer_group(prefix: str, service: str, consumer: str) -> str:
+    """porgate.SERVICE.CONSUMER, after the environment's prefix: each consumer commits its own
+    offsets."""
+    return f"{prefix}porgate.{service}.{consumer}"
+
+
 def text_headers(*pairs: tuple[str, str]) -> Headers:
     return [(k, v.encode()) for k, v in pairs]
 

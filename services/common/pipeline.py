@@ -41,7 +41,7 @@ from contracts.codec import InvalidMessage, decode
 from services.common import metrics, record_tracing, tracing
 from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.dead_letters import DeadLetters
-from services.common.handling import Handler, Held, deferring_counts
+from services.common.handling import Handler, Held, deferring_counts, from_records
 from services.common.inbox import Item
 from services.common.kafka import contract_topic, next_offsets, partition_groups, record_lag, rewind
 from services.common.outbox import Outbox, unsaved
@@ -310,7 +310,8 @@ class BatchPipeline:
             uow = self.unit_of_work(conn)
             claim = await uow.claim(items)
             events = [event for _, event in claim.fresh]
-            emitted = await handle(events, uow) if events else []
+            with from_records(claim.fresh):
+                emitted = await handle(events, uow) if events else []
             rows = await uow.write_outbox(
                 [(e.id, o) for e, outs in zip(events, emitted, strict=True) for o in outs],
                 # Each row stores the context of the event that caused it.

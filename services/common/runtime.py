@@ -15,6 +15,7 @@ from services.common import inbox
 from services.common.config import RuntimeSettings
 from services.common.db import create_pool
 from services.common.dead_letters import DeadLetters
+from services.common.kafka import consumer_group
 from services.common.outbox import Outbox
 from services.common.pipeline import BatchPipeline, StageTimer, untimed
 from services.common.retry import Retrier
@@ -28,7 +29,7 @@ HOUSEKEEPING_EVERY_S = 3600.0
 
 def group_id(settings: RuntimeSettings, service: Service, consumer: Consumer) -> str:
     """porgate.SERVICE.CONSUMER: each consumer commits its own offsets."""
-    return f"{settings.topic_prefix}porgate.{service.name}.{consumer.name}"
+    return consumer_group(settings.topic_prefix, service.name, consumer.name)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class ServiceRuntime:
             )
             for c in service.consumers
         }
-        context = WorkerContext(service.name, settings, pool, box, retrying, wakeup)
+        context = WorkerContext(service.name, settings, pool, box, retrying, wakeup, dead_letters)
         runtime = cls(service, settings, pool, box, pipelines, context)
         await box.publish_pending()
         runtime._spawn("housekeeping", runtime._housekeeping())

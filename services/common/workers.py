@@ -18,6 +18,8 @@ from typing import TypeVar
 import asyncpg
 
 from services.common.config import RuntimeSettings
+from services.common.dead_letters import DeadLetters
+from services.common.kafka import consumer_group
 from services.common.outbox import Outbox
 from services.common.retry import Retrier, Stopping
 
@@ -40,6 +42,12 @@ class WorkerContext:
     retrying: Retrier
     # Set when one of the service's consumers commits a batch.
     wakeup: asyncio.Event
+    # For what a worker took over from a consumer and can never process (drain.py).
+    dead_letters: DeadLetters
+
+    def group_id(self, consumer: str) -> str:
+        """The consumer group of the service's `consumer`, as its dead letters name it."""
+        return consumer_group(self.settings.topic_prefix, self.service, consumer)
 
     @property
     def stopping(self) -> bool:

@@ -12,7 +12,7 @@ from services.common.workers import WorkerContext
 from services.domain.regions import RegionTable
 from services.partner_center.client import PartnerCenterClient
 from services.por_validator import agreement_store, answer_store, store
-from services.por_validator.drain import drain_parked
+from services.por_validator.drain import REQUESTS_CONSUMER, drain_parked
 from services.por_validator.handlers import Validation, decide_requests, on_registry_events
 from services.por_validator.partner_center import CachedPartnerCenter, PartnerCenterGate
 from services.por_validator.settings import PorValidatorSettings
@@ -32,7 +32,9 @@ def build(settings: PorValidatorSettings) -> Service:
         release_window_s=settings.release_window if release else None,
     )
     decide = partial(decide_requests, validation=validation)
-    requests = Consumer("requests", (VALIDATION_REQUESTS,), decide, "Transactions to decide.")
+    requests = Consumer(
+        REQUESTS_CONSUMER, (VALIDATION_REQUESTS,), decide, "Transactions to decide."
+    )
     service = Service(
         name="por-validator",
         schema=store.SCHEMA,

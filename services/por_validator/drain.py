@@ -11,6 +11,9 @@ distributor across instances):
    on its way to the broker (order per key on por.decisions.v1);
 3. the rows are deleted. Until then the distributor's new requests park behind them, so none
    of its decisions overtakes a parked one.
+A chunk that fails for good is decided one request at a time; a request that fails
+PORGATE_POISON_ATTEMPTS times goes to por.dlq.v1 as it came (its original record, kept
+when it was parked) and leaves the queue, which goes on.
 A crash before 1 commits leaves the rows to be decided again, with the same decision ids; a
 crash after it leaves rows marked decided, whose outbox rows the next start publishes and the
 next drain of the distributor deletes. Past PARTNER_CENTER_MAX_WAIT_S the gate's outage policy
@@ -42,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # Requests decided per transaction.
 CHUNK = 500
+# The consumer whose requests are parked: their dead letters name its group.
+REQUESTS_CONSUMER = "requests"
 # Without a doorbell, the queues are read this often (another instance's parked requests).
 POLL_S = 2.0
 # At most this often, however often batches park requests: each pass reads the queues.
@@ -215,15 +220,64 @@ class Drain:
                         conn, distributor_id, self.chunk, up_to_seq=up_to_seq
                     )
                     if parked:
-                        rows = await self._decide(conn, distributor_id, parked, outcome)
-                        await self._publish(conn, rows)
-                        await parked_store.remove(conn, [p.seq for p in parked])
+                        await self._decide_and_publish(conn, distributor_id, parked, outcome)
             except BaseException:
                 # The pool resets nothing: the session lock must go with the connection.
                 conn.terminate()
                 raise
             await parked_store.unlock(conn, distributor_id)
         return True
+
+    async def _decide_and_publish(
+        self, conn: asyncpg.Connection, distributor_id: str, parked: list[Parked], outcome: Outcome
+    ) -> None:
+        try:
+            rows = await self._decide(conn, distributor_id, parked, outcome)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # One request that can never be decided must not hold its distributor's queue:
+            # one at a time, each with the consumers' budget of attempts.
+            log.warning(
+                "deciding parked requests failed; deciding them one by one",
+                extra={"distributor_id": distributor_id},
+                exc_info=True,
+            )
+            for one in parked:
+                await self._decide_one(conn, distributor_id, one, outcome)
+            return
+        await self._publish(conn, rows)
+        await parked_store.remove(conn, [p.seq for p in parked])
+
+    async def _decide_one(
+        self, conn: asyncpg.Connection, distributor_id: str, parked: Parked, outcome: Outcome
+    ) -> None:
+        retrying, attempts = self.context.retrying, max(1, self.context.settings.poison_attempts)
+        failure: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                rows = await self._decide(conn, distributor_id, [parked], outcome)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                failure = exc
+                if attempt < attempts:
+                    await retrying.sleep(backoff_s(attempt + 1, retrying.initial_s, retrying.max_s))
+                continue
+            await self._publish(conn, rows)
+            await parked_store.remove(conn, [parked.seq])
+            return
+        reason = f"processing failed after {attempts} attempts: {type(failure).__name__}: {failure}"
+        log.error(
+            "dead-lettering a parked request that cannot be decided",
+            extra={"distributor_id": distributor_id, "event_id": parked.event.id, "error": reason},
+        )
+        record = await parked_store.source_of(conn, parked.seq)
+        if record is not None:
+            await self.context.dead_letters.send(
+                self.context.group_id(REQUESTS_CONSUMER), [(record, reason)]
+            )
+        await parked_store.discard(conn, parked.seq)
 
     async def _decide(
         self, conn: asyncpg.Connection, distributor_id: str, parked: list[Parked], outcome: Outcome

@@ -8,11 +8,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import asyncpg
+from aiokafka import ConsumerRecord
 
 from contracts.codec import decode, encode
 from contracts.envelope import CloudEvent
 from contracts.topics import DECISIONS, VALIDATION_REQUESTS
 from services.common.db import Executor
+from services.common.handling import record_of
 
 
 class Parked(NamedTuple):
@@ -35,21 +37,65 @@ async def parked_among(db: Executor, distributor_ids: Iterable[str]) -> set[str]
 
 
 async def park(conn: asyncpg.Connection, parked: Sequence[tuple[CloudEvent[Any], str]]) -> None:
-    """Queue (request event, reason) pairs, in the order given."""
+    """Queue (request event, reason) pairs, in the order given, each with the Kafka record it
+    came from when a pipeline handles it (for its dead letter, should it never be decided)."""
     if not parked:
         return
+    records = [record_of(e) for e, _ in parked]
     await conn.execute(
-        "INSERT INTO parked_requests (distributor_id, transaction_key, event_id, envelope, reason)"
-        " SELECT p.distributor_id, p.transaction_key, p.event_id, p.envelope::jsonb, p.reason"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
-        "  WITH ORDINALITY AS p(distributor_id, transaction_key, event_id, envelope, reason, n)"
+        "INSERT INTO parked_requests (distributor_id, transaction_key, event_id, envelope, reason,"
+        " source_topic, source_partition, source_offset, source_key, source_value)"
+        " SELECT p.distributor_id, p.transaction_key, p.event_id, p.envelope::jsonb, p.reason,"
+        " p.topic, p.partition, p.offset_, p.key, p.value"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::int[], $8::bigint[], $9::bytea[], $10::bytea[])"
+        "  WITH ORDINALITY AS p(distributor_id, transaction_key, event_id, envelope, reason,"
+        "  topic, partition, offset_, key, value, n)"
         " ORDER BY p.n",
         [e.data.distributor_id for e, _ in parked],
         [e.data.transaction_key for e, _ in parked],
         [e.id for e, _ in parked],
         [encode(e).decode() for e, _ in parked],
         [reason for _, reason in parked],
+        [r.topic if r is not None else None for r in records],
+        [r.partition if r is not None else None for r in records],
+        [r.offset if r is not None else None for r in records],
+        [r.key if r is not None else None for r in records],
+        [r.value if r is not None else None for r in records],
     )
+
+
+async def source_of(db: Executor, seq: int) -> ConsumerRecord | None:
+    """The Kafka record a parked request came from, as it came (rows parked before migration
+    010: the stored envelope, offset -1); None if the row is gone."""
+    r = await db.fetchrow(
+        "SELECT event_id, transaction_key, envelope::text AS envelope, source_topic,"
+        " source_partition, source_offset, source_key, source_value"
+        " FROM parked_requests WHERE seq = $1",
+        seq,
+    )
+    if r is None:
+        return None
+    key = bytes(r["source_key"]) if r["source_key"] is not None else r["transaction_key"].encode()
+    value = bytes(r["source_value"]) if r["source_value"] is not None else r["envelope"].encode()
+    return ConsumerRecord(
+        topic=r["source_topic"] or VALIDATION_REQUESTS.name,
+        partition=r["source_partition"] if r["source_partition"] is not None else -1,
+        offset=r["source_offset"] if r["source_offset"] is not None else -1,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key),
+        serialized_value_size=len(value),
+        headers=(),
+    )
+
+
+async def discard(conn: asyncpg.Connection, seq: int) -> None:
+    """Delete a request that was dead-lettered, decided or not."""
+    await conn.execute("DELETE FROM parked_requests WHERE seq = $1", seq)
 
 
 async def queue_lengths(db: Executor) -> dict[str, int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections import defaultdict
 
 import asyncpg
@@ -277,3 +278,39 @@ async def test_decisions_committed_but_not_published_are_published_once_by_the_n
 
 async def _parked_is(settings: Settings, expected: dict[str, int]) -> bool:
     return await _parked(settings) == expected
+
+
+async def test_a_parked_request_that_can_never_be_decided_is_dead_lettered_as_it_came_and_the_queue_goes_on(
+    isolation_settings, standin
+):
+    pc, _ = standin
+    settings = isolation_settings.model_copy(update={"poison_attempts": 2})
+    async with Bus(settings) as bus, running(settings, ["por-validator"]):
+        await load_registry(bus)
+        await registry_loaded(settings, 8)
+        pc.take_down(TENANTS[A])
+        poison = request("a-poison", A, 0)
+        # Parks like any request; deciding it fails for good (its sourceEventId is too long
+        # for the decisions' index, even compressed), in the chunk and then on its own.
+        poison["data"]["sourceEventId"] = secrets.token_hex(4000)
+        sent = [request("a-0", A, 0), poison, request("a-1", A, 0), request("a-0", A, 1)]
+        for event in sent:
+            await bus.send(REQUESTS, event, key=event["data"]["orderId"])
+        await eventually(lambda: _parked_is(settings, {A: 4}), what="A's requests parked")
+        pc.bring_up(TENANTS[A])
+
+        decided = await bus.events(DECISIONS, 3, timeout=60, settle=1.0)
+        dead = await bus.read("por.dlq.v1", lambda rs: len(rs) >= 1, timeout=30, settle=0.5)
+        await eventually(lambda: _empty_queue(settings), what="the parked queue drained")
+    assert by_key(decided) == {"a-0": ["src-a-0-0", "src-a-0-1"], "a-1": ["src-a-1-0"]}
+    [letter] = dead
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert json.loads(letter.value) == poison  # the original bytes, as they came
+    assert letter.key == b"a-poison"
+    assert headers["x-dlq-source-topic"] == REQUESTS
+    assert (
+        headers["x-dlq-consumer-group"] == settings.topic_prefix + "porgate.por-validator.requests"
+    )
+    assert int(headers["x-dlq-source-offset"]) >= 0
+    assert headers["x-dlq-error"].startswith("processing failed after 2 attempts")
+    assert "index row size" in headers["x-dlq-error"]
