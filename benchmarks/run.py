@@ -231,6 +231,7 @@ WHAT_IF = {
     "consumer_max_records": "PORGATE_CONSUMER_MAX_RECORDS",
     "consumer_concurrency": "PORGATE_CONSUMER_CONCURRENCY",
     "compression": "PORGATE_PRODUCER_COMPRESSION",
+    "batch_bytes": "PORGATE_PRODUCER_BATCH_BYTES",
 }
 
 

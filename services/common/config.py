@@ -114,6 +114,12 @@ class RuntimeSettings(BaseSettings):
     # How long the producer holds a message for company. A batch's messages are handed over
     # together and go out in one request anyway; waiting longer only adds latency.
     producer_linger_ms: int = 0
+    # The most a producer puts in one partition's record batch. aiokafka queues one batch per
+    # partition and keeps one request in flight per broker, so with its 16 KiB default a
+    # batch of 1.5 KB decisions went out in several round trips, one after another; this
+    # size takes a consumer's batch in one (benchmarks/README.md). Below the 1 MiB a broker
+    # takes by default, whatever the topic says.
+    producer_batch_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=1024 * 1024)
     # How the producers compress their batches (consumers of any Kafka client decompress them).
     producer_compression: str | None = Field(default=None, pattern="^(gzip|snappy|lz4|zstd)$")
     retry_initial_s: float = 0.2

@@ -83,6 +83,7 @@ def new_producer(
         acks="all",
         enable_idempotence=idempotent,
         linger_ms=settings.producer_linger_ms if linger_ms is None else linger_ms,
+        max_batch_size=settings.producer_batch_bytes,
         max_request_size=MAX_REQUEST_SIZE,
         compression_type=settings.producer_compression,
         client_id=client_id or f"porgate-{settings.instance_id}",
