@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -51,31 +51,73 @@ def partition_for(key: bytes | None, all_partitions: list[int], available: list[
     return all_partitions[(murmurhash2(key, MURMUR2_SEED) & 0x7FFFFFFF) % len(all_partitions)]
 
 
+# A message above this goes through `producer.send`, which checks it against the largest
+# request; below, it joins a record batch the caller fills (`send_all`).
+BATCHED_MESSAGE_BYTES = 256 * 1024
+
+
 async def send_all(producer: AIOKafkaProducer, messages: Iterable[Message]) -> list[str | None]:
     """Send messages; per message None, or why the broker refused it for good.
 
     Transient failures raise, for the caller to send everything again (consumers dedupe).
+    Each partition's messages go in record batches built here, in their order, one
+    delivery future per batch: `producer.send` costs a future and an accumulator step per
+    message, the most of a publish's CPU (benchmarks/README.md).
     """
-    pending: list[Any] = []
-    for topic, key, value, headers in messages:
+    messages = list(messages)
+    outcome: list[str | None] = [None] * len(messages)
+    partitions: dict[str, list[int]] = {}
+    filling: dict[tuple[str, int], tuple[Any, list[int]]] = {}
+    pending: list[tuple[Any, list[int]]] = []  # (delivery future or refusal, message indexes)
+
+    async def attempt(indexes: list[int], send: Awaitable[Any]) -> None:
         try:
-            pending.append(await producer.send(topic, value=value, key=key, headers=headers))
+            pending.append((await send, indexes))
         except KafkaError as exc:
             if is_transient(exc):
                 raise
-            pending.append(exc)
-    outcome: list[str | None] = []
-    for item in pending:
-        if isinstance(item, BaseException):
-            outcome.append(f"{type(item).__name__}: {item}")
+            pending.append((exc, indexes))
+
+    def submit(topic: str, partition: int, batch: Any, indexes: list[int]) -> Awaitable[None]:
+        return attempt(indexes, producer.send_batch(batch, topic, partition=partition))
+
+    for i, (topic, key, value, headers) in enumerate(messages):
+        if topic not in partitions:
+            try:  # waits for the topic's metadata, as `producer.send` does
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            except KafkaError as exc:
+                if is_transient(exc):
+                    raise
+                pending.append((exc, [i]))
+                continue
+        every = partitions[topic]
+        partition = partition_for(key, every, every)
+        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers)
+        if size > BATCHED_MESSAGE_BYTES:
+            if (topic, partition) in filling:  # what came before it goes before it
+                await submit(topic, partition, *filling.pop((topic, partition)))
+            await attempt([i], producer.send(topic, value, key, partition, headers=headers))
             continue
-        try:
-            await item
-            outcome.append(None)
-        except KafkaError as exc:
-            if is_transient(exc):
-                raise
-            outcome.append(f"{type(exc).__name__}: {exc}")
+        batch, indexes = filling.get((topic, partition)) or (producer.create_batch(), [])
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            await submit(topic, partition, batch, indexes)  # full: it goes, a new one fills
+            batch, indexes = producer.create_batch(), []
+            batch.append(key=key, value=value, timestamp=None, headers=headers)
+        indexes.append(i)
+        filling[(topic, partition)] = (batch, indexes)
+    for (topic, partition), (batch, indexes) in filling.items():
+        await submit(topic, partition, batch, indexes)
+    for item, indexes in pending:
+        if not isinstance(item, BaseException):
+            try:
+                await item
+                continue
+            except KafkaError as exc:
+                if is_transient(exc):
+                    raise
+                item = exc
+        for i in indexes:
+            outcome[i] = f"{type(item).__name__}: {item}"
     return outcome
 
 
