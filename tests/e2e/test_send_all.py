@@ -52,4 +52,3 @@ async def test_every_message_once_in_its_partition_in_order(kafka):
         assert [r.value for r in sorted(got, key=lambda r: r.offset)] == [
             m[2] for m in sent if m[1] == key
         ], key
-
