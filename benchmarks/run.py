@@ -156,13 +156,16 @@ async def run(args: argparse.Namespace) -> dict:
             )
         if "partner-center" in args.phases:
             from benchmarks.partner_center_phase import partner_center_phase
+            from benchmarks.workload import reissued
 
             # New events for each phase: the warm phase copies the cold phase's database. Its
             # orders are the cold phase's again as new events, so that every PLA id they
             # name was answered before: a warm cache, not one warmed by a similar workload.
             cold = ([world.order() for _ in orders], [world.order() for _ in warmup])
             warm = (reissued(cold[0], "warm"), reissued(cold[1], "warm"))
-            res["partner_center"] = await partner_center_phase(ctx, cold, warm, fresh_broker)
+            res["partner_center"] = await partner_center_phase(
+                ctx, cold, warm, fresh_broker, rounds=args.repeat
+            )
         if "isolation" in args.phases:
             from benchmarks.isolation_phase import isolation_phase
 
@@ -233,20 +236,6 @@ WHAT_IF = {
     "compression": "PORGATE_PRODUCER_COMPRESSION",
     "batch_bytes": "PORGATE_PRODUCER_BATCH_BYTES",
 }
-
-
-def reissued(messages: list, tag: str) -> list:
-    """The same orders as new events: new event and order ids, the same lines."""
-    from dataclasses import replace
-
-    out = []
-    for m in messages:
-        event = json.loads(m.value)
-        event["id"] = f"{event['id']}-{tag}"
-        order_id = event["data"]["orderId"] = f"{event['data']['orderId']}-{tag}"
-        event["subject"] = order_id
-        out.append(replace(m, key=order_id, value=json.dumps(event).encode()))
-    return out
 
 
 def what_if_env(args: argparse.Namespace) -> dict[str, str]:
