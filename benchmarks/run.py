@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import shutil
 import time
 from datetime import UTC, datetime
 
@@ -367,6 +368,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
+    if args.profile and shutil.which("py-spy") is None:
+        p.error("--profile attaches py-spy, which is not installed: pip install py-spy")
     q = args.quick
     args.orders = args.orders or (5_000 if q else 50_000)
     args.resellers = args.resellers or (1_000 if q else 10_000)
