@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from services.common.db import Executor
 from services.domain.authority import Answer
@@ -24,6 +25,10 @@ async def fresh_answers(
         list(partner_ids),
         since,
     )
+    return _by_partner_id(rows)
+
+
+def _by_partner_id(rows: Sequence[Any]) -> dict[str, tuple[Answer, datetime]]:
     return {
         r["partner_id"]: (
             Answer(r["partner_id"], r["is_valid"], r["error_code"], r["error_description"]),
@@ -31,6 +36,24 @@ async def fresh_answers(
         )
         for r in rows
     }
+
+
+async def fresh_answers_of(
+    db: Executor, distributor_id: str, since: datetime, most: int
+) -> dict[str, tuple[Answer, datetime]]:
+    """The newest answer for each of a distributor's ids answered after `since` (at most
+    `most` ids), and when it was given."""
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (partner_id) partner_id, is_valid, error_code, error_description,"
+        " answered_at"
+        " FROM partner_center_answers"
+        " WHERE distributor_id = $1 AND answered_at > $2"
+        " ORDER BY partner_id, answered_at DESC LIMIT $3",
+        distributor_id,
+        since,
+        most,
+    )
+    return _by_partner_id(rows)
 
 
 async def record_answers(

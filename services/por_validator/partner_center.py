@@ -59,6 +59,8 @@ class CachedPartnerCenter:
         self.ttl = timedelta(seconds=ttl_s)
         # (distributor, PLA id) -> (answer, when Partner Center gave it), oldest first.
         self._memory: dict[tuple[str, str], tuple[Answer, datetime]] = {}
+        # Distributors whose fresh answers this process has read from PostgreSQL whole.
+        self._read_whole: set[str] = set()
 
     def _remember(self, distributor_id: str, found: dict[str, tuple[Answer, datetime]]) -> None:
         for pid, entry in found.items():
@@ -85,11 +87,19 @@ class CachedPartnerCenter:
             if entry is not None and entry[1] > since:
                 found[pid] = entry[0]
         if len(found) < len(ids):
-            stored = await answer_store.fresh_answers(
-                pool, distributor_id, [pid for pid in ids if pid not in found], since
-            )
+            wanted = [pid for pid in ids if pid not in found]
+            if distributor_id in self._read_whole:
+                stored = await answer_store.fresh_answers(pool, distributor_id, wanted, since)
+            else:
+                # A new process (a restart, another replica) meets a distributor's ids a few
+                # at a time, for many batches, each of them a query: its first miss reads
+                # every fresh answer the distributor has instead.
+                stored = await answer_store.fresh_answers_of(
+                    pool, distributor_id, since, MEMORY_ANSWERS
+                )
+                self._read_whole.add(distributor_id)
             self._remember(distributor_id, stored)
-            found.update((pid, answer) for pid, (answer, _) in stored.items())
+            found.update((pid, stored[pid][0]) for pid in wanted if pid in stored)
         missing = [pid for pid in ids if pid not in found]
         metrics.PARTNER_CENTER_CACHE.labels("hit").inc(len(ids) - len(missing))
         if not missing:

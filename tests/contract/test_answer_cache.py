@@ -74,6 +74,21 @@ async def test_another_process_reuses_what_postgresql_holds(pool):
     )
 
 
+async def test_a_new_process_reads_a_distributors_fresh_answers_whole_on_its_first_miss(pool):
+    pc = CountingPartnerCenter()
+    await CachedPartnerCenter(pc, ttl_s=300).answers(pool, DIST, ["1111111", "2222222"])
+    await CachedPartnerCenter(pc, ttl_s=300).answers(pool, "dist-us-1", ["3333333"])
+    restarted = CachedPartnerCenter(pc, ttl_s=300)
+    assert (await restarted.answers(pool, DIST, ["1111111"]))["1111111"].valid
+    await pool.execute("DELETE FROM partner_center_answers")  # what it read must serve now
+    again = await restarted.answers(pool, DIST, ["2222222", "1111111"])
+    assert sorted(again) == ["1111111", "2222222"]  # only what was asked for
+    assert pc.asked == ["1111111", "2222222", "3333333"]  # nothing asked twice
+    # Another distributor's answers were not read: asked again, as they are gone.
+    assert (await restarted.answers(pool, "dist-us-1", ["3333333"]))["3333333"].valid
+    assert pc.asked == ["1111111", "2222222", "3333333", "3333333"]
+
+
 async def test_an_answer_older_than_the_ttl_is_asked_again_even_from_memory(pool):
     pc = CountingPartnerCenter()
     pc.age = timedelta(seconds=290)  # answered 290 s ago: fresh for 10 s more with a 300 s TTL
