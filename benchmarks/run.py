@@ -79,16 +79,7 @@ async def run(args: argparse.Namespace) -> dict:
 
         log("rules engine alone")
         res["rules_engine"] = rules_benchmark(registry, orders, seconds=args.rules_seconds)
-        # With the collector set as the services set it (services/common/app.py): the pure
-        # CPU of their code as they run it, not of a default collector's passes.
-        from services.common.app import GC_YOUNG_THRESHOLD
-
-        collector = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *collector[1:])
-        try:
-            res["cpu_breakdown"] = cpu_breakdown(registry, orders)
-        finally:
-            gc.set_threshold(*collector)
+        res["cpu_breakdown"] = cpu_breakdown(registry, orders)
 
     kafka = EmbeddedKafka(log_path=out_dir / "tansu.log")
     pg = EmbeddedPostgres()

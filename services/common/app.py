@@ -21,9 +21,9 @@ from services.common.config import RuntimeSettings
 from services.common.health import HttpServer, broker_check, database_check, health_app
 from services.common.kafka_clients import start_producer
 from services.common.kafka_security import broker_security
-from services.common.pipeline import StageTimer, untimed
 from services.common.runtime import ServiceRuntime, group_id
 from services.common.service import Consumer, Service
+from services.common.stage_timer import StageTimer, untimed
 
 # Kubernetes' default grace period is 30 s; faststream's own graceful timeout is 15 s.
 DRAIN_TIMEOUT_S = 10.0

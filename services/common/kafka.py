@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -14,6 +15,8 @@ from murmurhash2 import murmurhash2
 from contracts.topics import MAX_MESSAGE_BYTES
 from services.common import metrics
 from services.common.retry import is_transient
+
+log = logging.getLogger(__name__)
 
 # Kafka's murmur2 seed (org.apache.kafka.common.utils.Utils.murmur2).
 MURMUR2_SEED = 0x9747B28C
@@ -74,9 +77,7 @@ async def send_all(producer: AIOKafkaProducer, messages: Iterable[Message]) -> l
         try:
             pending.append((await send, indexes))
         except KafkaError as exc:
-            if is_transient(exc):
-                raise
-            pending.append((exc, indexes))
+            pending.append((_refusal(exc), indexes))
 
     def submit(topic: str, partition: int, batch: Any, indexes: list[int]) -> Awaitable[None]:
         return attempt(indexes, producer.send_batch(batch, topic, partition=partition))
@@ -86,14 +87,11 @@ async def send_all(producer: AIOKafkaProducer, messages: Iterable[Message]) -> l
             try:  # waits for the topic's metadata, as `producer.send` does
                 partitions[topic] = sorted(await producer.partitions_for(topic))
             except KafkaError as exc:
-                if is_transient(exc):
-                    raise
-                pending.append((exc, [i]))
+                pending.append((_refusal(exc), [i]))
                 continue
         every = partitions[topic]
         partition = partition_for(key, every, every)
-        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers)
-        if size > BATCHED_MESSAGE_BYTES:
+        if len(key or b"") + len(value or b"") > BATCHED_MESSAGE_BYTES:
             if (topic, partition) in filling:  # what came before it goes before it
                 await submit(topic, partition, *filling.pop((topic, partition)))
             await attempt([i], producer.send(topic, value, key, partition, headers=headers))
@@ -113,12 +111,17 @@ async def send_all(producer: AIOKafkaProducer, messages: Iterable[Message]) -> l
                 await item
                 continue
             except KafkaError as exc:
-                if is_transient(exc):
-                    raise
-                item = exc
+                item = _refusal(exc)
         for i in indexes:
             outcome[i] = f"{type(item).__name__}: {item}"
     return outcome
+
+
+def _refusal(exc: KafkaError) -> KafkaError:
+    """A broker's refusal for good; a transient failure raises, for the caller to retry."""
+    if is_transient(exc):
+        raise exc
+    return exc
 
 
 def next_offsets(records: Iterable[ConsumerRecord]) -> dict[TopicPartition, int]:
@@ -131,6 +134,30 @@ def next_offsets(records: Iterable[ConsumerRecord]) -> dict[TopicPartition, int]
 
 
 T = TypeVar("T")
+
+
+async def commit_or_warn(consumer: Any, offsets: dict[TopicPartition, int], service: str) -> None:
+    """Commit offsets; a failure is logged, not raised: typically a rebalance took the
+    partitions away, and the new owner gets these records again, which its inbox makes
+    no-ops."""
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:
+        log.warning("offset commit failed", extra={"service": service, "error": repr(exc)})
+
+
+def offsets_to_commit(
+    assigned: Iterable[TopicPartition], batches: Iterable[dict[TopicPartition, int]]
+) -> dict[TopicPartition, int]:
+    """The furthest of these batches' offsets per partition, for the partitions still
+    assigned: one a rebalance took away would fail the whole commit."""
+    assigned = set(assigned)
+    offsets: dict[TopicPartition, int] = {}
+    for batch in batches:
+        for tp, offset in batch.items():
+            if tp in assigned:
+                offsets[tp] = max(offsets.get(tp, 0), offset)
+    return offsets
 
 
 def partition_groups(

@@ -23,7 +23,6 @@ its reason, so one poison message never stops a consumer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -35,7 +34,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 from contracts.codec import InvalidMessage, decode
 from services.common import metrics, record_tracing, tracing
@@ -43,28 +41,26 @@ from services.common.coalesce import BOOKKEEPING_EVERY_S, Coalescing
 from services.common.dead_letters import DeadLetters
 from services.common.handling import Handler, Held, deferring_counts, from_records
 from services.common.inbox import Item
-from services.common.kafka import contract_topic, next_offsets, partition_groups, record_lag, rewind
+from services.common.kafka import (
+    commit_or_warn,
+    contract_topic,
+    next_offsets,
+    offsets_to_commit,
+    partition_groups,
+    record_lag,
+    rewind,
+)
 from services.common.outbox import Outbox, unsaved
 from services.common.retry import Retrier, Stopping, backoff_s
 from services.common.service import Consumer
+from services.common.stage_timer import StageTimer, untimed
 from services.common.unit_of_work import OutboxRow, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# Called around each stage of each batch: (consumer as "service:consumer", stage, records).
-# Stages: "batch" holds "decode", "prefetch" (consumers with one), "transaction" and
-# "wait-previous"; "publish" runs after it, in a task created inside "batch";
-# "offset-commit" (with the lag gauge) commits the offsets of every batch published since
-# the last commit.
-StageTimer = Callable[[str, str, int], AbstractContextManager[None]]
-
 # A batch is split no finer: below this, a transaction's fixed cost (inbox, outbox, the
 # commit's fsync) outweighs what running it beside another saves.
 MIN_RECORDS_PER_TRANSACTION = 16
-
-
-def untimed(consumer: str, stage: str, records: int) -> AbstractContextManager[None]:
-    return contextlib.nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,22 +387,9 @@ class BatchPipeline:
 
     async def _commit_offsets(self, published: list[tuple[dict[TopicPartition, int], int]]) -> None:
         # The batches' own offsets, not the consumer's position: later batches are fetched.
-        # Only partitions still ours: one a rebalance took away would fail the whole commit.
-        assigned = self._kafka.assignment()
-        offsets: dict[TopicPartition, int] = {}
-        for batch, _ in published:
-            for tp, offset in batch.items():
-                if tp in assigned:
-                    offsets[tp] = max(offsets.get(tp, 0), offset)
+        offsets = offsets_to_commit(self._kafka.assignment(), [batch for batch, _ in published])
         if not offsets:
             return
         with self._timed("offset-commit", sum(n for _, n in published)):
-            try:
-                await self._kafka.commit(offsets)
-            except KafkaError as exc:
-                # Typically a rebalance took the partitions away: the new owner gets these
-                # records again, and the inbox makes them no-ops there.
-                log.warning(
-                    "offset commit failed", extra={"service": self.service, "error": repr(exc)}
-                )
+            await commit_or_warn(self._kafka, offsets, self.service)
             await record_lag(self._kafka, self.service, self.topic_prefix)

@@ -17,9 +17,10 @@ from services.common.db import create_pool
 from services.common.dead_letters import DeadLetters
 from services.common.kafka import consumer_group
 from services.common.outbox import Outbox
-from services.common.pipeline import BatchPipeline, StageTimer, untimed
+from services.common.pipeline import BatchPipeline
 from services.common.retry import Retrier
 from services.common.service import Consumer, Service
+from services.common.stage_timer import StageTimer, untimed
 from services.common.workers import WorkerContext
 
 log = logging.getLogger(__name__)
