@@ -10,20 +10,16 @@ from services.common.db import Executor
 from services.domain.authority import Answer
 from services.partner_center.models import Validation
 
-# The newest answer per PLA id of one distributor ($1), of those `where` selects.
-_NEWEST_ANSWERS = (
-    "SELECT DISTINCT ON (partner_id) partner_id, is_valid, error_code, error_description,"
-    " answered_at FROM partner_center_answers WHERE distributor_id = $1 AND {where}"
-    " ORDER BY partner_id, answered_at DESC{most}"
-)
-
 
 async def fresh_answers(
     db: Executor, distributor_id: str, partner_ids: Sequence[str], since: datetime
 ) -> dict[str, tuple[Answer, datetime]]:
     """The newest answer for each id given after `since`, and when it was given."""
     rows = await db.fetch(
-        _NEWEST_ANSWERS.format(where="partner_id = ANY($2::text[]) AND answered_at > $3", most=""),
+        "SELECT DISTINCT ON (partner_id) partner_id, is_valid, error_code, error_description,"
+        " answered_at FROM partner_center_answers"
+        " WHERE distributor_id = $1 AND partner_id = ANY($2::text[]) AND answered_at > $3"
+        " ORDER BY partner_id, answered_at DESC",
         distributor_id,
         list(partner_ids),
         since,
@@ -47,7 +43,10 @@ async def fresh_answers_of(
     """The newest answer for each of a distributor's ids answered after `since` (at most
     `most` ids), and when it was given."""
     rows = await db.fetch(
-        _NEWEST_ANSWERS.format(where="answered_at > $2", most=" LIMIT $3"),
+        "SELECT DISTINCT ON (partner_id) partner_id, is_valid, error_code, error_description,"
+        " answered_at FROM partner_center_answers"
+        " WHERE distributor_id = $1 AND answered_at > $2"
+        " ORDER BY partner_id, answered_at DESC LIMIT $3",
         distributor_id,
         since,
         most,
