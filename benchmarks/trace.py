@@ -43,7 +43,14 @@ STAGES = {
     "lag": "lag (lag metric)",
 }
 HANDLER = "handler (whole batch, its SQL included)"
-QUERY_METHODS = ("execute", "executemany", "fetch", "fetchval", "fetchrow")
+QUERY_METHODS = (
+    "execute",
+    "executemany",
+    "fetch",
+    "fetchval",
+    "fetchrow",
+    "copy_records_to_table",
+)
 
 
 class Totals:

@@ -312,6 +312,16 @@ async def test_still_blocked_by_pla_id_by_distributor_and_since(uow):
     assert await ids(partner_ids=["9999999"], since=since) == []
 
 
+async def test_an_order_repeating_a_line_id_is_recorded_and_found_once(uow):
+    await project_registry(uow)
+    line = ValidationLine(line_item_id="1", partner_id_on_record="1000002")
+    twice = requested("o-twice", "1000002").model_copy(update={"lines": [line, line]})
+    [d] = await decided(uow, twice)
+    assert d.outcome == "blocked"
+    found = await uow.still_blocked(partner_ids=["1000002"], since=T0 - timedelta(days=1))
+    assert [x.decision_id for x in found] == [d.decision_id]
+
+
 async def test_locks_are_taken_without_error(uow):
     await uow.lock_for_deciding()
     await uow.lock_for_registry_change()
