@@ -166,8 +166,12 @@ def build_app(
         _settle_the_heap()
         if serve_health and settings.health_port:
             checks = {"broker": broker_check(producer)}
+            advisory = {}
             for runtime in runtimes:
-                checks[f"database:{runtime.service.schema}"] = database_check(
+                # A service that consumes without its database (order-intake) keeps working
+                # through an outage: reported degraded, not unhealthy.
+                kind = advisory if runtime.service.consumes_without_database else checks
+                kind[f"database:{runtime.service.schema}"] = database_check(
                     lambda r=runtime: r.pool
                 )
 
@@ -175,7 +179,9 @@ def build_app(
                 return {k: v for r in runtimes for k, v in r.service.degraded().items()}
 
             server = HttpServer(
-                health_app(checks, degraded=degraded), settings.health_host, settings.health_port
+                health_app(checks, degraded=degraded, advisory=advisory),
+                settings.health_host,
+                settings.health_port,
             )
             await server.start()
             http.append(server)

@@ -69,14 +69,20 @@ async def run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
 Degraded = Callable[[], dict[str, str]]
 
 
-def health_routes(checks: dict[str, Check], degraded: Degraded = dict) -> list[Route]:
+def health_routes(
+    checks: dict[str, Check], degraded: Degraded = dict, advisory: dict[str, Check] | None = None
+) -> list[Route]:
+    """`advisory`: checks whose failure leaves the process working (degraded, not unhealthy)."""
+    advisory = advisory or {}
+
     async def healthz(request: Request) -> Response:
-        healthy, status = await run_checks(checks)
-        if not healthy:
+        _, status = await run_checks({**checks, **advisory})
+        if any(status[name] != "ok" for name in checks):
             return JSONResponse({"status": "unhealthy", "checks": status}, 503)
         # Degraded still answers 200: the process works and restarting it would not help
         # (a remote service is down); the body and the metrics say what is wrong.
-        if reasons := degraded():
+        reasons = {name: status[name] for name in advisory if status[name] != "ok"}
+        if reasons := reasons | degraded():
             return JSONResponse({"status": "degraded", "checks": status, "degraded": reasons})
         return JSONResponse({"status": "ok", "checks": status})
 
@@ -142,6 +148,11 @@ class HttpServer:
 
 
 def health_app(
-    checks: dict[str, Check], extra_routes: Sequence[Route] = (), degraded: Degraded = dict
+    checks: dict[str, Check],
+    extra_routes: Sequence[Route] = (),
+    degraded: Degraded = dict,
+    advisory: dict[str, Check] | None = None,
 ) -> Starlette:
-    return Starlette(routes=[*health_routes(checks, degraded), metrics_route(), *extra_routes])
+    return Starlette(
+        routes=[*health_routes(checks, degraded, advisory), metrics_route(), *extra_routes]
+    )

@@ -64,3 +64,12 @@ class Service:
     degraded: Callable[[], dict[str, str]] = dict
     # Called once when the service stops: clients it holds.
     closing: tuple[Callable[[], Awaitable[None]], ...] = ()
+
+    @property
+    def consumes_without_database(self) -> bool:
+        """Its consumers keep working through a database outage: each emits messages only,
+        with no prefetch, and no worker needs the database. Only its start-up (the outbox
+        a crash left) and housekeeping do."""
+        return not self.workers and all(
+            c.messages_only and c.prefetch is None for c in self.consumers
+        )

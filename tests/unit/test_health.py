@@ -14,8 +14,8 @@ async def down() -> None:
     raise ConnectionError("refused")
 
 
-async def get(checks, degraded=dict) -> httpx.Response:
-    app = Starlette(routes=health_routes(checks, degraded))
+async def get(checks, degraded=dict, advisory=None) -> httpx.Response:
+    app = Starlette(routes=health_routes(checks, degraded, advisory))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get("/healthz")
@@ -36,6 +36,21 @@ async def test_a_failing_check_is_unhealthy_whatever_else_is_degraded():
     r = await get({"database": down}, lambda: {"x": "y"})
     assert (r.status_code, r.json()["status"]) == (503, "unhealthy")
     assert r.json()["checks"]["database"] == "unavailable (ConnectionError)"
+
+
+async def test_a_failing_advisory_check_is_degraded_not_unhealthy():
+    # order-intake's database: the process goes on consuming without it.
+    r = await get({"broker": ok}, advisory={"database:order_intake": down})
+    assert (r.status_code, r.json()["status"]) == (200, "degraded")
+    assert r.json()["degraded"] == {"database:order_intake": "unavailable (ConnectionError)"}
+    assert r.json()["checks"] == {
+        "broker": "ok",
+        "database:order_intake": "unavailable (ConnectionError)",
+    }
+    r = await get({"broker": down}, advisory={"database:order_intake": ok})
+    assert (r.status_code, r.json()["status"]) == (503, "unhealthy")
+    r = await get({"broker": ok}, advisory={"database:order_intake": ok})
+    assert (r.status_code, r.json()["status"]) == (200, "ok")
 
 
 async def test_a_failing_check_names_no_host_or_user_but_the_log_does(caplog):
