@@ -98,6 +98,9 @@ class CachedPartnerCenter:
                     pool, distributor_id, since, MEMORY_ANSWERS
                 )
                 self._read_whole.add(distributor_id)
+                rest = [pid for pid in wanted if pid not in stored]
+                if rest and len(stored) >= MEMORY_ANSWERS:  # more than memory holds: cut off
+                    stored |= await answer_store.fresh_answers(pool, distributor_id, rest, since)
             self._remember(distributor_id, stored)
             found.update((pid, stored[pid][0]) for pid in wanted if pid in stored)
         missing = [pid for pid in ids if pid not in found]

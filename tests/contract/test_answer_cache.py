@@ -89,6 +89,19 @@ async def test_a_new_process_reads_a_distributors_fresh_answers_whole_on_its_fir
     assert pc.asked == ["1111111", "2222222", "3333333", "3333333"]
 
 
+async def test_a_whole_read_cut_off_at_the_memorys_size_still_finds_what_was_asked(
+    pool, monkeypatch
+):
+    from services.por_validator import partner_center
+
+    pc = CountingPartnerCenter()
+    await CachedPartnerCenter(pc, ttl_s=300).answers(pool, DIST, ["1111111", "2222222"])
+    monkeypatch.setattr(partner_center, "MEMORY_ANSWERS", 1)  # the read stops at "1111111"
+    restarted = CachedPartnerCenter(pc, ttl_s=300)
+    assert (await restarted.answers(pool, DIST, ["2222222"]))["2222222"].valid
+    assert pc.asked == ["1111111", "2222222"]  # found in PostgreSQL, not asked again
+
+
 async def test_an_answer_older_than_the_ttl_is_asked_again_even_from_memory(pool):
     pc = CountingPartnerCenter()
     pc.age = timedelta(seconds=290)  # answered 290 s ago: fresh for 10 s more with a 300 s TTL
