@@ -195,7 +195,7 @@ async def main(argv: list[str] | None = None) -> None:
                     )
                 except asyncpg.FeatureNotSupportedError as exc:
                     # The embedded server lacks what the variant needs (lz4): say so, go on.
-                    unsupported[name] = str(exc)
+                    unsupported[name] = str(exc).splitlines()[0]
     finally:
         pg.stop()
     base = statistics.median(x["pg_cpu_us_per_decision"] for x in results[names[0]])
@@ -203,7 +203,7 @@ async def main(argv: list[str] | None = None) -> None:
     print(f"{'variant':40} {'batch ms':>9} {'PG CPU us/decision':>19} {'vs first':>9}")
     for name in names:
         if name in unsupported:
-            print(f"{name:40} not supported by this server: {unsupported[name].splitlines()[0]}")
+            print(f"{name:40} not supported by this server: {unsupported[name]}")
             continue
         ms = statistics.median(x["batch_ms_median"] for x in results[name])
         us = statistics.median(x["pg_cpu_us_per_decision"] for x in results[name])
